@@ -1,0 +1,29 @@
+// Import of ONNX models into the engine's Graph.
+#ifndef OCTET_ENGINE_ONNX_ONNX_IMPORTER_H_
+#define OCTET_ENGINE_ONNX_ONNX_IMPORTER_H_
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/ir/graph.h"
+
+namespace onnx {
+class ModelProto;
+}
+
+namespace octet {
+
+// The default-domain opsets the importer accepts.
+inline constexpr int64_t kMinOnnxOpset = 6;
+inline constexpr int64_t kMaxOnnxOpset = 17;
+
+// Parses a serialized ONNX ModelProto and imports its main graph. Every refusal is
+// INVALID_ARGUMENT with a message naming what is wrong: not a protobuf, no graph, an opset out of
+// range, external or truncated tensor data, an unsupported element type, a value produced twice,
+// a node input nothing produces, a cycle. Does not check that the runtime can execute the ops;
+// see CheckGraphSupported() in engine/runtime.
+absl::StatusOr<Graph> ImportOnnxModel(absl::string_view serialized);
+absl::StatusOr<Graph> ImportOnnxModel(const onnx::ModelProto& model);
+
+}  // namespace octet
+
+#endif  // OCTET_ENGINE_ONNX_ONNX_IMPORTER_H_

@@ -1,0 +1,67 @@
+// The unit of execution in a plan: one kernel per node (or fused group of nodes), built for
+// concrete input shapes.
+#ifndef OCTET_ENGINE_RUNTIME_KERNEL_H_
+#define OCTET_ENGINE_RUNTIME_KERNEL_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "engine/ir/graph.h"
+#include "engine/tensor/tensor.h"
+
+namespace dnnl {
+struct stream;
+}
+
+namespace octet {
+
+struct TensorDesc {
+  DataType type = DataType::kFloat32;
+  Shape shape;
+
+  bool operator==(const TensorDesc& other) const {
+    return type == other.type && shape == other.shape;
+  }
+};
+
+// What one Run of a plan lends its kernels.
+struct ExecutionContext {
+  dnnl::stream* onednn_stream = nullptr;
+};
+
+// A kernel is immutable once built: Run may be called from several threads at once, each with its
+// own tensors and context.
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+
+  // REQUIRES: inputs and outputs have the descs the kernel was built for; an omitted optional
+  // input is nullptr.
+  virtual absl::Status Run(absl::Span<const Tensor* const> inputs,
+                           absl::Span<Tensor* const> outputs, ExecutionContext& context) const = 0;
+};
+
+// What a kernel factory sees of a node when building for concrete shapes.
+struct KernelBuildContext {
+  const Node& node;
+  // One per node input; nullopt for an omitted optional input.
+  std::vector<std::optional<TensorDesc>> inputs;
+  // One per node input; the tensor when the input is a constant, else nullptr.
+  std::vector<const Tensor*> constants;
+
+  const TensorDesc& input(size_t i) const { return *inputs[i]; }
+  bool has_input(size_t i) const { return i < inputs.size() && inputs[i].has_value(); }
+  const Tensor* constant(size_t i) const { return i < constants.size() ? constants[i] : nullptr; }
+};
+
+struct BuiltKernel {
+  std::unique_ptr<Kernel> kernel;
+  std::vector<TensorDesc> outputs;
+};
+
+}  // namespace octet
+
+#endif  // OCTET_ENGINE_RUNTIME_KERNEL_H_

@@ -1,0 +1,237 @@
+// ONNX Gemm and MatMul on oneDNN's matmul primitive (which, unlike inner product, also serves the
+// int8 path with zero points). Transposes are expressed as strides, never copied.
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+#include "engine/runtime/kernel_registry.h"
+#include "engine/runtime/onednn/onednn_common.h"
+
+namespace octet {
+namespace {
+
+using dnnl::memory;
+
+class MatMulKernel final : public Kernel {
+ public:
+  // `addend_input` is the node input added through a binary post-op at run time, or -1;
+  // `addend` is the constant added instead when the addend was folded at build time.
+  MatMulKernel(dnnl::matmul primitive, memory::desc a, memory::desc b, memory::desc addend_desc,
+               memory::desc dst, std::optional<Tensor> packed_b, int addend_input,
+               std::optional<Tensor> addend)
+      : primitive_(std::move(primitive)),
+        a_(a),
+        b_(b),
+        addend_desc_(addend_desc),
+        dst_(dst),
+        packed_b_(std::move(packed_b)),
+        addend_input_(addend_input),
+        addend_(std::move(addend)) {}
+
+  absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
+                   ExecutionContext& context) const override {
+    std::unordered_map<int, memory> args = {
+        {DNNL_ARG_SRC, onednn::Wrap(a_, *inputs[0])},
+        {DNNL_ARG_WEIGHTS, onednn::Wrap(b_, packed_b_.has_value() ? *packed_b_ : *inputs[1])},
+        {DNNL_ARG_DST, onednn::Wrap(dst_, *outputs[0])},
+    };
+    if (addend_.has_value() || addend_input_ >= 0) {
+      args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+                   onednn::Wrap(addend_desc_,
+                                addend_.has_value() ? *addend_ : *inputs[addend_input_]));
+    }
+    try {
+      primitive_.execute(*context.onednn_stream, args);
+    } catch (const dnnl::error& e) {
+      return onednn::ToStatus(e, "running MatMul");
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  dnnl::matmul primitive_;
+  memory::desc a_, b_, addend_desc_, dst_;
+  std::optional<Tensor> packed_b_;
+  int addend_input_;
+  std::optional<Tensor> addend_;
+};
+
+// Row-major strides of `dims`, then the last two swapped when `transposed`: a [rows, cols] view of
+// a tensor stored as [cols, rows].
+memory::desc MatrixDesc(const Shape& dims, bool transposed) {
+  if (!transposed) return onednn::PlainDesc(dims, DataType::kFloat32);
+  const size_t r = dims.size();
+  memory::dims strides(r, 1);
+  strides[r - 2] = 1;
+  strides[r - 1] = dims[r - 2];
+  int64_t step = dims[r - 2] * dims[r - 1];
+  for (int i = static_cast<int>(r) - 3; i >= 0; --i) {
+    strides[i] = step;
+    step *= dims[i];
+  }
+  return memory::desc(memory::dims(dims.begin(), dims.end()), memory::data_type::f32, strides);
+}
+
+// Builds the primitive for dst = alpha * A x B (+ addend through a binary post-op).
+absl::StatusOr<BuiltKernel> BuildMatMulPrimitive(const KernelBuildContext& context,
+                                                 const Shape& a_dims, bool trans_a,
+                                                 const Shape& b_dims, bool trans_b,
+                                                 const Shape& y_dims, const Shape& y_shape,
+                                                 float alpha, std::optional<Shape> addend_dims,
+                                                 int addend_input, std::optional<Tensor> addend) {
+  const Node& node = context.node;
+  try {
+    const memory::desc a = MatrixDesc(a_dims, trans_a);
+    const memory::desc b_plain = MatrixDesc(b_dims, trans_b);
+    const Tensor* b_constant = context.constant(1);
+    const memory::desc b_query =
+        b_constant != nullptr ? memory::desc(memory::dims(b_dims.begin(), b_dims.end()),
+                                             memory::data_type::f32, memory::format_tag::any)
+                              : b_plain;
+    const memory::desc dst = onednn::PlainDesc(y_dims, DataType::kFloat32);
+    dnnl::primitive_attr attr;
+    if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
+    memory::desc addend_desc;
+    if (addend_dims.has_value()) {
+      addend_desc = onednn::PlainDesc(*addend_dims, DataType::kFloat32);
+      dnnl::post_ops ops;
+      ops.append_binary(dnnl::algorithm::binary_add, addend_desc);
+      attr.set_post_ops(ops);
+    }
+    dnnl::matmul::desc desc(a, b_query, dst);
+    dnnl::matmul::primitive_desc pd(desc, attr, onednn::CpuEngine());
+    std::optional<Tensor> packed;
+    if (b_constant != nullptr) {
+      OCTET_ASSIGN_OR_RETURN(packed,
+                             onednn::ReorderConstant(*b_constant, b_plain, pd.weights_desc()));
+    }
+    BuiltKernel built;
+    built.kernel = std::make_unique<MatMulKernel>(dnnl::matmul(pd), a, pd.weights_desc(),
+                                                  addend_desc, dst, std::move(packed),
+                                                  addend_input, std::move(addend));
+    built.outputs.push_back({DataType::kFloat32, y_shape});
+    return built;
+  } catch (const dnnl::error& e) {
+    return onednn::ToStatus(e, node.Describe());
+  }
+}
+
+absl::Status RequireFloat(const KernelBuildContext& context, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    if (context.has_input(i) && context.input(i).type != DataType::kFloat32) {
+      return absl::InvalidArgumentError(absl::StrCat(context.node.Describe(), ": input ", i,
+                                                     " must be float32"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckGemm(const Node& node, const Graph& graph) {
+  if (node.inputs.size() < 2 || node.input(0).empty() || node.input(1).empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": needs inputs A and B"));
+  }
+  OCTET_ASSIGN_OR_RETURN(float beta, node.GetFloat("beta", 1.0f));
+  if (!node.input(2).empty() && beta != 1.0f && graph.FindConstant(node.input(2)) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        node.Describe(), ": beta other than 1 needs C to be a constant initializer"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BuiltKernel> BuildGemm(const KernelBuildContext& context) {
+  const Node& node = context.node;
+  OCTET_RETURN_IF_ERROR(RequireFloat(context, 3));
+  OCTET_ASSIGN_OR_RETURN(int64_t trans_a, node.GetInt("transA", 0));
+  OCTET_ASSIGN_OR_RETURN(int64_t trans_b, node.GetInt("transB", 0));
+  OCTET_ASSIGN_OR_RETURN(float alpha, node.GetFloat("alpha", 1.0f));
+  OCTET_ASSIGN_OR_RETURN(float beta, node.GetFloat("beta", 1.0f));
+  const Shape& a = context.input(0).shape;
+  const Shape& b = context.input(1).shape;
+  if (a.size() != 2 || b.size() != 2) {
+    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": A ", ShapeToString(a),
+                                                   " and B ", ShapeToString(b), " must be 2-D"));
+  }
+  const int64_t m = trans_a ? a[1] : a[0], k = trans_a ? a[0] : a[1];
+  const int64_t kb = trans_b ? b[1] : b[0], n = trans_b ? b[0] : b[1];
+  if (k != kb) {
+    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": A ", ShapeToString(a),
+                                                   " and B ", ShapeToString(b),
+                                                   " disagree on the inner dimension"));
+  }
+  std::optional<Shape> addend_dims;
+  int addend_input = -1;
+  std::optional<Tensor> addend;
+  if (context.has_input(2) && beta != 0.0f) {
+    Shape c = context.input(2).shape;
+    // Unidirectional broadcast of C to [M, N]: right-align, then each dim is 1 or the target.
+    while (c.size() < 2) c.insert(c.begin(), 1);
+    if (c.size() != 2 || (c[0] != 1 && c[0] != m) || (c[1] != 1 && c[1] != n)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(node.Describe(), ": C ", ShapeToString(context.input(2).shape),
+                       " does not broadcast to [", m, ", ", n, "]"));
+    }
+    addend_dims = c;
+    if (const Tensor* constant = context.constant(2)) {
+      Tensor scaled = constant->Clone().Reshaped(c);
+      for (float& v : absl::MakeSpan(scaled.data<float>(), scaled.element_count())) v *= beta;
+      addend = std::move(scaled);
+    } else {
+      addend_input = 2;
+    }
+  }
+  return BuildMatMulPrimitive(context, trans_a ? Shape{m, k} : a, trans_a != 0,
+                              trans_b ? Shape{k, n} : b, trans_b != 0, Shape{m, n}, Shape{m, n},
+                              alpha, addend_dims, addend_input, std::move(addend));
+}
+
+absl::Status CheckMatMul(const Node& node, const Graph&) {
+  if (node.inputs.size() != 2 || node.input(0).empty() || node.input(1).empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": needs inputs A and B"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BuiltKernel> BuildMatMul(const KernelBuildContext& context) {
+  const Node& node = context.node;
+  OCTET_RETURN_IF_ERROR(RequireFloat(context, 2));
+  Shape a = context.input(0).shape, b = context.input(1).shape;
+  if (a.empty() || b.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": inputs must not be scalars"));
+  }
+  // numpy.matmul: a 1-D A is a row, a 1-D B a column; their unit dims leave the result.
+  const bool a_vector = a.size() == 1, b_vector = b.size() == 1;
+  if (a_vector) a.insert(a.begin(), 1);
+  if (b_vector) b.push_back(1);
+  const size_t rank = std::max(a.size(), b.size());
+  if (rank > 12) {
+    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": rank above 12"));
+  }
+  while (a.size() < rank) a.insert(a.begin(), 1);
+  while (b.size() < rank) b.insert(b.begin(), 1);
+  if (a[rank - 1] != b[rank - 2]) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(node.Describe(), ": A ", ShapeToString(context.input(0).shape), " and B ",
+                     ShapeToString(context.input(1).shape), " disagree on the inner dimension"));
+  }
+  Shape y(rank);
+  for (size_t i = 0; i + 2 < rank; ++i) {
+    if (a[i] != b[i] && a[i] != 1 && b[i] != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(node.Describe(), ": batch dimensions of A ",
+                       ShapeToString(context.input(0).shape), " and B ",
+                       ShapeToString(context.input(1).shape), " do not broadcast"));
+    }
+    y[i] = std::max(a[i], b[i]);
+  }
+  y[rank - 2] = a[rank - 2];
+  y[rank - 1] = b[rank - 1];
+  Shape y_shape(y.begin(), y.end() - 2);
+  if (!a_vector) y_shape.push_back(y[rank - 2]);
+  if (!b_vector) y_shape.push_back(y[rank - 1]);
+  return BuildMatMulPrimitive(context, a, false, b, false, y, y_shape, 1.0f, std::nullopt, -1,
+                              std::nullopt);
+}
+
+}  // namespace octet

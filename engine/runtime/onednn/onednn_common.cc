@@ -1,0 +1,63 @@
+#include "engine/runtime/onednn/onednn_common.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace octet::onednn {
+
+const dnnl::engine& CpuEngine() {
+  static const dnnl::engine* const engine = new dnnl::engine(dnnl::engine::kind::cpu, 0);
+  return *engine;
+}
+
+absl::Status ToStatus(const dnnl::error& error, const std::string& what) {
+  const std::string message = absl::StrCat(what, ": oneDNN: ", error.what());
+  if (error.status == dnnl_unimplemented) return absl::UnimplementedError(message);
+  if (error.status == dnnl_out_of_memory) return absl::ResourceExhaustedError(message);
+  if (error.status == dnnl_invalid_arguments) return absl::InvalidArgumentError(message);
+  return absl::InternalError(message);
+}
+
+std::optional<dnnl::memory::data_type> ToOneDnn(DataType type) {
+  using dt = dnnl::memory::data_type;
+  switch (type) {
+    case DataType::kFloat32: return dt::f32;
+    case DataType::kUint8: return dt::u8;
+    case DataType::kInt8: return dt::s8;
+    case DataType::kInt32: return dt::s32;
+    case DataType::kFloat16: return dt::f16;
+    default: return std::nullopt;
+  }
+}
+
+dnnl::memory::desc PlainDesc(const Shape& shape, DataType type) {
+  dnnl::memory::dims strides(shape.size(), 1);
+  for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i) {
+    strides[i] = strides[i + 1] * shape[i + 1];
+  }
+  return dnnl::memory::desc(dnnl::memory::dims(shape.begin(), shape.end()), *ToOneDnn(type),
+                            strides);
+}
+
+dnnl::memory Wrap(const dnnl::memory::desc& desc, const Tensor& tensor) {
+  return dnnl::memory(desc, CpuEngine(), const_cast<void*>(tensor.raw_data()));
+}
+
+absl::StatusOr<Tensor> ReorderConstant(const Tensor& source, const dnnl::memory::desc& from,
+                                       const dnnl::memory::desc& to) {
+  // Blocked layouts may pad, so the destination is sized by oneDNN, in bytes.
+  absl::StatusOr<Tensor> reordered =
+      Tensor::Create(DataType::kUint8, Shape{static_cast<int64_t>(to.get_size())});
+  if (!reordered.ok()) return reordered.status();
+  try {
+    dnnl::memory src = Wrap(from, source);
+    dnnl::memory dst(to, CpuEngine(), reordered->raw_data());
+    dnnl::stream stream(CpuEngine());
+    dnnl::reorder(src, dst).execute(stream, src, dst);
+    stream.wait();
+  } catch (const dnnl::error& e) {
+    return ToStatus(e, "reordering weights");
+  }
+  return reordered;
+}
+
+}  // namespace octet::onednn

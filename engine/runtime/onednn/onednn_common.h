@@ -1,0 +1,37 @@
+// Shared by the oneDNN kernels; the only place besides those kernels that includes dnnl.hpp.
+#ifndef OCTET_ENGINE_RUNTIME_ONEDNN_ONEDNN_COMMON_H_
+#define OCTET_ENGINE_RUNTIME_ONEDNN_ONEDNN_COMMON_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "dnnl.hpp"
+#include "engine/tensor/tensor.h"
+
+namespace octet::onednn {
+
+// The process-wide CPU engine.
+const dnnl::engine& CpuEngine();
+
+// Converts a dnnl::error thrown while building for `what` into a Status. oneDNN reports
+// unsupported configurations as dnnl_unimplemented, which becomes UNIMPLEMENTED.
+absl::Status ToStatus(const dnnl::error& error, const std::string& what);
+
+std::optional<dnnl::memory::data_type> ToOneDnn(DataType type);
+
+// A plain row-major descriptor.
+dnnl::memory::desc PlainDesc(const Shape& shape, DataType type);
+
+// Wraps `tensor`'s buffer without copying. REQUIRES: the tensor outlives the memory.
+dnnl::memory Wrap(const dnnl::memory::desc& desc, const Tensor& tensor);
+
+// Reorders `source` (in `from` layout) into a new tensor laid out as `to` wants; the result holds
+// to.get_size() bytes.
+absl::StatusOr<Tensor> ReorderConstant(const Tensor& source, const dnnl::memory::desc& from,
+                                       const dnnl::memory::desc& to);
+
+}  // namespace octet::onednn
+
+#endif  // OCTET_ENGINE_RUNTIME_ONEDNN_ONEDNN_COMMON_H_

@@ -1,0 +1,151 @@
+#include "engine/runtime/plan.h"
+
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+#include "engine/runtime/kernel_registry.h"
+#include "engine/runtime/onednn/onednn_stream.h"
+
+namespace octet {
+
+struct Plan::Workspace {
+  // Buffers of the intermediate slots (empty tensors elsewhere).
+  std::vector<Tensor> buffers;
+  onednn::OneDnnStream stream;
+};
+
+Plan::~Plan() = default;
+
+absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
+                                                  const std::vector<TensorDesc>& inputs) {
+  std::unique_ptr<Plan> plan(new Plan());
+  absl::flat_hash_map<std::string, int> slot_of;
+  auto add_slot = [&](const std::string& name, Slot slot) {
+    slot_of[name] = static_cast<int>(plan->slots_.size());
+    plan->slots_.push_back(std::move(slot));
+  };
+  for (size_t i = 0; i < graph.inputs.size(); ++i) {
+    add_slot(graph.inputs[i].name, Slot{SlotKind::kInput, inputs[i], Tensor()});
+  }
+  for (const auto& [name, tensor] : graph.constants) {
+    add_slot(name, Slot{SlotKind::kConstant, TensorDesc{tensor.type(), tensor.shape()}, tensor});
+  }
+  for (const Node& node : graph.nodes) {
+    const OpDefinition* op = FindOp(node.domain, node.op_type);
+    if (op == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("unsupported operator ", node.Describe()));
+    }
+    KernelBuildContext context{node, {}, {}};
+    Step step;
+    for (const std::string& name : node.inputs) {
+      if (name.empty()) {
+        context.inputs.push_back(std::nullopt);
+        context.constants.push_back(nullptr);
+        step.inputs.push_back(-1);
+        continue;
+      }
+      const int slot = slot_of.at(name);
+      context.inputs.push_back(plan->slots_[slot].desc);
+      context.constants.push_back(plan->slots_[slot].kind == SlotKind::kConstant
+                                      ? &plan->slots_[slot].constant
+                                      : nullptr);
+      step.inputs.push_back(slot);
+    }
+    OCTET_ASSIGN_OR_RETURN(BuiltKernel built, op->build(context));
+    for (size_t i = 0; i < node.outputs.size(); ++i) {
+      if (node.outputs[i].empty()) continue;
+      if (i >= built.outputs.size()) {
+        return absl::UnimplementedError(
+            absl::StrCat(node.Describe(), ": output ", i, " is not computed"));
+      }
+      step.outputs.push_back(static_cast<int>(plan->slots_.size()));
+      add_slot(node.outputs[i], Slot{SlotKind::kIntermediate, built.outputs[i], Tensor()});
+    }
+    step.kernel = std::move(built.kernel);
+    plan->steps_.push_back(std::move(step));
+  }
+  for (const ValueInfo& output : graph.outputs) plan->output_slots_.push_back(slot_of.at(output.name));
+  return plan;
+}
+
+std::unique_ptr<Plan::Workspace> Plan::AcquireWorkspace() const {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!free_workspaces_.empty()) {
+      std::unique_ptr<Workspace> workspace = std::move(free_workspaces_.back());
+      free_workspaces_.pop_back();
+      return workspace;
+    }
+  }
+  auto workspace = std::make_unique<Workspace>();
+  workspace->buffers.resize(slots_.size());
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].kind == SlotKind::kIntermediate) {
+      // Sizes were checked when the kernels were built.
+      workspace->buffers[i] = *Tensor::Create(slots_[i].desc.type, slots_[i].desc.shape);
+    }
+  }
+  return workspace;
+}
+
+void Plan::ReleaseWorkspace(std::unique_ptr<Workspace> workspace) const {
+  absl::MutexLock lock(&mu_);
+  free_workspaces_.push_back(std::move(workspace));
+}
+
+absl::StatusOr<std::vector<Tensor>> Plan::Run(absl::Span<const Tensor> inputs,
+                                              absl::Span<const int> outputs) const {
+  std::unique_ptr<Workspace> workspace = AcquireWorkspace();
+  // Requested outputs get fresh buffers, which the caller keeps.
+  absl::flat_hash_map<int, Tensor> fresh;
+  for (int index : outputs) {
+    const int slot = output_slots_[index];
+    if (slots_[slot].kind == SlotKind::kIntermediate && !fresh.contains(slot)) {
+      OCTET_ASSIGN_OR_RETURN(Tensor t, Tensor::Create(slots_[slot].desc.type, slots_[slot].desc.shape));
+      fresh.emplace(slot, std::move(t));
+    }
+  }
+  std::vector<Tensor*> values(slots_.size(), nullptr);
+  size_t next_input = 0;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    switch (slots_[i].kind) {
+      case SlotKind::kInput:
+        values[i] = const_cast<Tensor*>(&inputs[next_input++]);
+        break;
+      case SlotKind::kConstant:
+        values[i] = const_cast<Tensor*>(&slots_[i].constant);
+        break;
+      case SlotKind::kIntermediate: {
+        auto it = fresh.find(static_cast<int>(i));
+        values[i] = it != fresh.end() ? &it->second : &workspace->buffers[i];
+        break;
+      }
+    }
+  }
+  ExecutionContext context{workspace->stream.get()};
+  std::vector<const Tensor*> step_inputs;
+  std::vector<Tensor*> step_outputs;
+  absl::Status status;
+  for (const Step& step : steps_) {
+    step_inputs.clear();
+    step_outputs.clear();
+    for (int slot : step.inputs) step_inputs.push_back(slot < 0 ? nullptr : values[slot]);
+    for (int slot : step.outputs) step_outputs.push_back(values[slot]);
+    status = step.kernel->Run(step_inputs, step_outputs, context);
+    if (!status.ok()) break;
+  }
+  ReleaseWorkspace(std::move(workspace));
+  OCTET_RETURN_IF_ERROR(status);
+  std::vector<Tensor> result;
+  result.reserve(outputs.size());
+  for (int index : outputs) {
+    const int slot = output_slots_[index];
+    auto it = fresh.find(slot);
+    result.push_back(it != fresh.end() ? it->second : values[slot]->Clone());
+  }
+  return result;
+}
+
+}  // namespace octet

@@ -1,0 +1,148 @@
+#include "engine/runtime/session.h"
+
+#include <omp.h>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/base/status_macros.h"
+#include "engine/runtime/kernel_registry.h"
+
+namespace octet {
+namespace {
+
+std::string DeclaredShape(const ValueInfo& info) {
+  if (!info.shape.has_value()) return "any shape";
+  return absl::StrCat("[", absl::StrJoin(*info.shape, ", ", [](std::string* out, const Dim& d) {
+                        absl::StrAppend(out, d.is_static() ? absl::StrCat(d.size)
+                                                           : (d.name.empty() ? "?" : d.name));
+                      }), "]");
+}
+
+absl::Status CheckInputFits(const ValueInfo& info, const Tensor& tensor) {
+  if (tensor.type() != info.type) {
+    return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "' must be ",
+                                                   DataTypeName(info.type), ", got ",
+                                                   DataTypeName(tensor.type())));
+  }
+  if (!info.shape.has_value()) return absl::OkStatus();
+  bool fits = tensor.rank() == static_cast<int64_t>(info.shape->size());
+  for (size_t i = 0; fits && i < info.shape->size(); ++i) {
+    const Dim& d = (*info.shape)[i];
+    fits = !d.is_static() || d.size == tensor.dim(i);
+  }
+  if (!fits) {
+    return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "' must have shape ",
+                                                   DeclaredShape(info), ", got ",
+                                                   ShapeToString(tensor.shape())));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Session>> Session::Create(Graph graph, SessionOptions options) {
+  if (options.num_threads < 1) return absl::InvalidArgumentError("num_threads must be positive");
+  if (options.plan_cache_capacity < 1) {
+    return absl::InvalidArgumentError("plan_cache_capacity must be positive");
+  }
+  OCTET_RETURN_IF_ERROR(CheckGraphSupported(graph));
+  std::unique_ptr<Session> session(new Session(std::move(graph), options));
+  std::vector<TensorDesc> descs;
+  for (const ValueInfo& input : session->graph_.inputs) {
+    if (!input.shape.has_value()) break;
+    TensorDesc desc{input.type, {}};
+    for (const Dim& d : *input.shape) {
+      if (!d.is_static()) break;
+      desc.shape.push_back(d.size);
+    }
+    if (desc.shape.size() != input.shape->size()) break;
+    descs.push_back(std::move(desc));
+  }
+  if (descs.size() == session->graph_.inputs.size()) {
+    OCTET_RETURN_IF_ERROR(session->GetPlan(descs).status());
+  }
+  return session;
+}
+
+absl::StatusOr<std::shared_ptr<const Plan>> Session::GetPlan(
+    const std::vector<TensorDesc>& descs) const {
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = plans_.begin(); it != plans_.end(); ++it) {
+      if (it->first == descs) {
+        plans_.splice(plans_.begin(), plans_, it);
+        return plans_.front().second;
+      }
+    }
+  }
+  // Built outside the lock so that other shapes are not held up; a concurrent build of the same
+  // shape wastes work but stays correct.
+  OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Plan> built, Plan::Build(graph_, descs));
+  std::shared_ptr<const Plan> plan = std::move(built);
+  absl::MutexLock lock(&mu_);
+  plans_.emplace_front(descs, plan);
+  while (plans_.size() > options_.plan_cache_capacity) plans_.pop_back();
+  return plan;
+}
+
+size_t Session::cached_plan_count() const {
+  absl::MutexLock lock(&mu_);
+  return plans_.size();
+}
+
+absl::StatusOr<std::vector<Tensor>> Session::Run(absl::Span<const NamedTensor> inputs,
+                                                 absl::Span<const std::string> output_names) const {
+  std::vector<const Tensor*> ordered(graph_.inputs.size(), nullptr);
+  for (const auto& [name, tensor] : inputs) {
+    size_t index = 0;
+    while (index < graph_.inputs.size() && graph_.inputs[index].name != name) ++index;
+    if (index == graph_.inputs.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown input '", name, "'; the model's inputs are: ",
+          absl::StrJoin(graph_.inputs, ", ",
+                        [](std::string* out, const ValueInfo& v) { out->append(v.name); })));
+    }
+    if (ordered[index] != nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("input '", name, "' is given twice"));
+    }
+    OCTET_RETURN_IF_ERROR(CheckInputFits(graph_.inputs[index], tensor));
+    ordered[index] = &tensor;
+  }
+  for (size_t i = 0; i < ordered.size(); ++i) {
+    if (ordered[i] == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("missing input '", graph_.inputs[i].name, "'"));
+    }
+  }
+  std::vector<int> output_indices;
+  if (output_names.empty()) {
+    for (size_t i = 0; i < graph_.outputs.size(); ++i) output_indices.push_back(static_cast<int>(i));
+  }
+  for (const std::string& name : output_names) {
+    size_t index = 0;
+    while (index < graph_.outputs.size() && graph_.outputs[index].name != name) ++index;
+    if (index == graph_.outputs.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown output '", name, "'; the model's outputs are: ",
+          absl::StrJoin(graph_.outputs, ", ",
+                        [](std::string* out, const ValueInfo& v) { out->append(v.name); })));
+    }
+    output_indices.push_back(static_cast<int>(index));
+  }
+
+  std::vector<TensorDesc> descs;
+  std::vector<Tensor> views;
+  descs.reserve(ordered.size());
+  views.reserve(ordered.size());
+  for (const Tensor* t : ordered) {
+    descs.push_back({t->type(), t->shape()});
+    views.push_back(*t);
+  }
+  OCTET_ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, GetPlan(descs));
+  // Sets this thread's OpenMP team size for the parallel regions oneDNN opens from it.
+  omp_set_num_threads(options_.num_threads);
+  return plan->Run(views, output_indices);
+}
+
+}  // namespace octet

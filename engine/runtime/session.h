@@ -1,0 +1,66 @@
+#ifndef OCTET_ENGINE_RUNTIME_SESSION_H_
+#define OCTET_ENGINE_RUNTIME_SESSION_H_
+
+#include <list>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "engine/ir/graph.h"
+#include "engine/runtime/plan.h"
+
+namespace octet {
+
+struct SessionOptions {
+  // OpenMP threads each Run uses.
+  int num_threads = 1;
+  // Plans kept for distinct input shapes; the least recently used is dropped beyond this.
+  size_t plan_cache_capacity = 8;
+};
+
+using NamedTensor = std::pair<std::string, Tensor>;
+
+// A model ready to run. Create() checks every op and, when the inputs' shapes are all static,
+// builds the plan at once; other shapes get a plan on first use, cached per shape (LRU).
+//
+// Thread-safe: Run may be called from several threads at once.
+class Session {
+ public:
+  static absl::StatusOr<std::unique_ptr<Session>> Create(Graph graph, SessionOptions options);
+
+  // Runs the model. `inputs` names every graph input once; `output_names` selects outputs (empty:
+  // all, in graph order). INVALID_ARGUMENT names any unknown, missing or repeated input, a wrong
+  // element type or a shape the model does not accept, and any unknown output.
+  absl::StatusOr<std::vector<Tensor>> Run(absl::Span<const NamedTensor> inputs,
+                                          absl::Span<const std::string> output_names = {}) const;
+
+  const std::vector<ValueInfo>& inputs() const { return graph_.inputs; }
+  const std::vector<ValueInfo>& outputs() const { return graph_.outputs; }
+  const Graph& graph() const { return graph_; }
+
+  // The number of plans in the cache (for tests and metrics).
+  size_t cached_plan_count() const;
+
+ private:
+  Session(Graph graph, SessionOptions options)
+      : graph_(std::move(graph)), options_(options) {}
+
+  absl::StatusOr<std::shared_ptr<const Plan>> GetPlan(const std::vector<TensorDesc>& descs) const;
+
+  const Graph graph_;
+  const SessionOptions options_;
+
+  mutable absl::Mutex mu_;
+  // Most recently used first.
+  mutable std::list<std::pair<std::vector<TensorDesc>, std::shared_ptr<const Plan>>> plans_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace octet
+
+#endif  // OCTET_ENGINE_RUNTIME_SESSION_H_

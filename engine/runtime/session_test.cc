@@ -1,0 +1,211 @@
+#include "engine/runtime/session.h"
+
+#include <cmath>
+#include <thread>
+
+#include "engine/base/status_matchers.h"
+#include "engine/onnx/onnx_importer.h"
+#include "engine/runtime/kernel_registry.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/onnx_model_builder.h"
+
+namespace octet {
+namespace {
+
+using ::octet::testing::OnnxModelBuilder;
+using ::octet::testing::PseudoRandom;
+using ::octet::testing::SetAttribute;
+using ::octet::testing::StatusIs;
+using ::octet::testing::TinyCnn;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pointwise;
+using ::testing::FloatNear;
+
+std::unique_ptr<Session> MakeSession(const std::string& model, SessionOptions options = {}) {
+  absl::StatusOr<Graph> graph = ImportOnnxModel(model);
+  EXPECT_THAT(graph, ::octet::testing::IsOk());
+  absl::StatusOr<std::unique_ptr<Session>> session = Session::Create(*std::move(graph), options);
+  EXPECT_THAT(session, ::octet::testing::IsOk());
+  return session.ok() ? *std::move(session) : nullptr;
+}
+
+// The largest |a - b| relative to the largest |b|.
+float RelativeError(absl::Span<const float> a, absl::Span<const float> b) {
+  float max_diff = 0, max_ref = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    max_diff = std::max(max_diff, std::abs(a[i] - b[i]));
+    max_ref = std::max(max_ref, std::abs(b[i]));
+  }
+  return max_diff / max_ref;
+}
+
+TEST(SessionTest, TinyCnnMatchesAnIndependentReference) {
+  TinyCnn cnn;
+  std::unique_ptr<Session> session = MakeSession(cnn.Serialize());
+  ASSERT_NE(session, nullptr);
+  for (int batch : {1, 3}) {
+    const std::vector<float> images = PseudoRandom(batch * 64, 100 + batch);
+    OCTET_ASSERT_OK_AND_ASSIGN(
+        std::vector<Tensor> out,
+        session->Run({{"image", Tensor::FromVector<float>({batch, 1, 8, 8}, images)}}));
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_THAT(out[0].shape(), ElementsAre(batch, 10));
+    EXPECT_LT(RelativeError(out[0].values<float>(), cnn.Reference(images, batch)), 1e-5);
+  }
+  EXPECT_EQ(session->cached_plan_count(), 2u);
+}
+
+TEST(SessionTest, PlanCacheIsBoundedLeastRecentlyUsed) {
+  TinyCnn cnn;
+  SessionOptions options;
+  options.plan_cache_capacity = 2;
+  std::unique_ptr<Session> session = MakeSession(cnn.Serialize(), options);
+  for (int batch : {1, 2, 3, 4}) {
+    OCTET_ASSERT_OK(session->Run({{"image", *Tensor::Create(DataType::kFloat32, {batch, 1, 8, 8})}})
+                        .status());
+  }
+  EXPECT_EQ(session->cached_plan_count(), 2u);
+}
+
+TEST(SessionTest, ConcurrentRunsGiveTheSameAnswers) {
+  TinyCnn cnn;
+  std::unique_ptr<Session> session = MakeSession(cnn.Serialize());
+  const std::vector<float> images = PseudoRandom(2 * 64, 7);
+  const std::vector<float> expected = cnn.Reference(images, 2);
+  std::vector<std::thread> threads;
+  std::vector<float> worst(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        auto out = session->Run({{"image", Tensor::FromVector<float>({2, 1, 8, 8}, images)}});
+        worst[t] = std::max(worst[t], out.ok() ? RelativeError(out->at(0).values<float>(), expected)
+                                               : 1.0f);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_THAT(worst, ::testing::Each(::testing::Lt(1e-5)));
+}
+
+TEST(SessionTest, RefusesInputsThatDoNotFitWithTheirNames) {
+  TinyCnn cnn;
+  std::unique_ptr<Session> session = MakeSession(cnn.Serialize());
+  EXPECT_THAT(session->Run({{"img", *Tensor::Create(DataType::kFloat32, {1, 1, 8, 8})}}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("unknown input 'img'; the model's inputs are: image")));
+  EXPECT_THAT(session->Run({}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                         HasSubstr("missing input 'image'")));
+  EXPECT_THAT(session->Run({{"image", *Tensor::Create(DataType::kFloat32, {1, 1, 8, 9})}}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("must have shape [N, 1, 8, 8], got [1, 1, 8, 9]")));
+  EXPECT_THAT(session->Run({{"image", *Tensor::Create(DataType::kInt64, {1, 1, 8, 8})}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must be float32, got int64")));
+  EXPECT_THAT(session->Run({{"image", *Tensor::Create(DataType::kFloat32, {1, 1, 8, 8})}},
+                           {"probabilities"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown output 'probabilities'")));
+}
+
+TEST(SessionTest, RefusesUnsupportedOpsNamingEachTypeAndANode) {
+  OnnxModelBuilder b;
+  b.Input("x", {1, 4}).Output("y", {1, 4});
+  b.Node("Softsign", {"x"}, {"a"});
+  b.Node("Softsign", {"a"}, {"b"});
+  b.Node("Celu", {"b"}, {"y"});
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(b.Serialize()));
+  EXPECT_THAT(Session::Create(std::move(graph), {}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("unsupported operators: Celu (e.g. Celu 'Celu_3'); Softsign (e.g. "
+                                 "Softsign 'Softsign_1')")));
+}
+
+TEST(SessionTest, GemmHonoursTransposesAlphaBetaAndBroadcastC) {
+  // Y = 2 * A^T B^T + 0.5 * C, A stored [K=2, M=3], B stored [N=2, K=2], C [N].
+  OnnxModelBuilder b;
+  b.Input("a", {2, 3}).Output("y", {3, 2});
+  b.Initializer("b", Tensor::FromVector<float>({2, 2}, {1, 2, 3, 4}));
+  b.Initializer("c", Tensor::FromVector<float>({2}, {10, 20}));
+  onnx::NodeProto& gemm = b.Node("Gemm", {"a", "b", "c"}, {"y"});
+  SetAttribute(gemm, "transA", int64_t{1});
+  SetAttribute(gemm, "transB", int64_t{1});
+  SetAttribute(gemm, "alpha", 2.0f);
+  SetAttribute(gemm, "beta", 0.5f);
+  std::unique_ptr<Session> session = MakeSession(b.Serialize());
+  // A^T = [[1, 4], [2, 5], [3, 6]]; B^T = [[1, 3], [2, 4]].
+  OCTET_ASSERT_OK_AND_ASSIGN(
+      std::vector<Tensor> out,
+      session->Run({{"a", Tensor::FromVector<float>({2, 3}, {1, 2, 3, 4, 5, 6})}}));
+  // Row 0: [1*1+4*2, 1*3+4*4] = [9, 19] -> 2x + [5, 10] = [23, 48].
+  EXPECT_THAT(out[0].values<float>(), Pointwise(FloatNear(1e-5), {23.f, 48.f, 29.f, 62.f, 35.f, 76.f}));
+}
+
+TEST(SessionTest, MatMulBroadcastsBatchesAndVectors) {
+  OnnxModelBuilder b;
+  b.Input("a", {2, 1, 3}).Input("v", {3}).Output("y", {2, 1});
+  b.Node("MatMul", {"a", "v"}, {"y"});
+  std::unique_ptr<Session> session = MakeSession(b.Serialize());
+  OCTET_ASSERT_OK_AND_ASSIGN(
+      std::vector<Tensor> out,
+      session->Run({{"a", Tensor::FromVector<float>({2, 1, 3}, {1, 2, 3, 4, 5, 6})},
+                    {"v", Tensor::FromVector<float>({3}, {1, 0, -1})}}));
+  EXPECT_THAT(out[0].shape(), ElementsAre(2, 1));
+  EXPECT_THAT(out[0].values<float>(), ElementsAre(-2, -2));
+}
+
+TEST(SessionTest, AddBroadcastsEitherOrBothOperands) {
+  OnnxModelBuilder b;
+  b.Input("col", {3, 1}).Input("row", {1, 2}).Output("y", {3, 2}).Output("z", {3, 1});
+  b.Initializer("one", Tensor::FromVector<float>({}, {1}));
+  b.Node("Add", {"col", "row"}, {"y"});
+  b.Node("Add", {"one", "col"}, {"z"});
+  std::unique_ptr<Session> session = MakeSession(b.Serialize());
+  OCTET_ASSERT_OK_AND_ASSIGN(
+      std::vector<Tensor> out,
+      session->Run({{"col", Tensor::FromVector<float>({3, 1}, {0, 10, 20})},
+                    {"row", Tensor::FromVector<float>({1, 2}, {1, 2})}}));
+  EXPECT_THAT(out[0].values<float>(), ElementsAre(1, 2, 11, 12, 21, 22));
+  EXPECT_THAT(out[1].values<float>(), ElementsAre(1, 11, 21));
+}
+
+TEST(SessionTest, ConvHandlesGroupsStridesAndWeightsAsInputs) {
+  // Depthwise 2x2 stride 2 on a 2-channel 4x4 input, weights given as a graph input.
+  OnnxModelBuilder b;
+  b.Input("x", {1, 2, 4, 4}).Input("w", {2, 1, 2, 2}).Output("y", {1, 2, 2, 2});
+  onnx::NodeProto& conv = b.Node("Conv", {"x", "w"}, {"y"});
+  SetAttribute(conv, "group", int64_t{2});
+  SetAttribute(conv, "strides", std::vector<int64_t>{2, 2});
+  std::unique_ptr<Session> session = MakeSession(b.Serialize());
+  std::vector<float> x(32);
+  for (int i = 0; i < 32; ++i) x[i] = static_cast<float>(i);
+  OCTET_ASSERT_OK_AND_ASSIGN(
+      std::vector<Tensor> out,
+      session->Run({{"x", Tensor::FromVector<float>({1, 2, 4, 4}, x)},
+                    {"w", Tensor::FromVector<float>({2, 1, 2, 2}, {1, 0, 0, 0, 0, 0, 0, 1})}}));
+  // Channel 0 picks the top-left of each 2x2 window, channel 1 the bottom-right.
+  EXPECT_THAT(out[0].values<float>(), ElementsAre(0, 2, 8, 10, 21, 23, 29, 31));
+}
+
+TEST(SessionTest, ReshapeResolvesZeroAndMinusOne) {
+  OnnxModelBuilder b;
+  b.Input("x", {2, 3, 4}).Output("y", {2, 12});
+  b.Initializer("shape", Tensor::FromVector<int64_t>({2}, {0, -1}));
+  b.Node("Reshape", {"x", "shape"}, {"y"});
+  std::unique_ptr<Session> session = MakeSession(b.Serialize());
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> out,
+                             session->Run({{"x", *Tensor::Create(DataType::kFloat32, {2, 3, 4})}}));
+  EXPECT_THAT(out[0].shape(), ElementsAre(2, 12));
+}
+
+TEST(SessionTest, ReshapeNeedsAConstantTargetShape) {
+  OnnxModelBuilder b;
+  b.Input("x", {2, 3}).Input("shape", {2}, onnx::TensorProto::INT64).Output("y", {3, 2});
+  b.Node("Reshape", {"x", "shape"}, {"y"});
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(b.Serialize()));
+  EXPECT_THAT(CheckGraphSupported(graph),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("the target shape must be a constant")));
+}
+
+}  // namespace
+}  // namespace octet
