@@ -33,6 +33,15 @@ MATCHER(IsOk, "is OK") {
   return status.ok();
 }
 
+// Matches an OK StatusOr<T> whose value matches `value_matcher`.
+MATCHER_P(IsOkAndHolds, value_matcher, "is OK and holds a matching value") {
+  if (!arg.ok()) {
+    *result_listener << "whose status is " << arg.status();
+    return false;
+  }
+  return ::testing::ExplainMatchResult(value_matcher, *arg, result_listener);
+}
+
 }  // namespace octet::testing
 
 #define OCTET_ASSERT_OK(expr) ASSERT_THAT((expr), ::octet::testing::IsOk())

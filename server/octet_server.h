@@ -1,0 +1,52 @@
+#ifndef OCTET_SERVER_OCTET_SERVER_H_
+#define OCTET_SERVER_OCTET_SERVER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace octet::server {
+
+struct ServerOptions {
+  // Port 0 picks a free port; grpc_port() and metrics_port() tell which.
+  std::string grpc_address = "127.0.0.1:8500";
+  std::string metrics_address = "127.0.0.1:9464";
+  std::string data_dir = "./octet-data";
+  int64_t max_model_bytes = int64_t{1} << 30;
+  // The largest gRPC message accepted (a ModelInfer request, an upload chunk).
+  int64_t max_request_bytes = int64_t{64} << 20;
+  // Sessions computing at once, and OpenMP threads each; 0 threads means cores / workers.
+  int inference_workers = 1;
+  int inference_threads = 0;
+  size_t plan_cache_capacity = 8;
+};
+
+// octetd: the data directory, the gRPC services and the metrics endpoint, running.
+class OctetServer {
+ public:
+  // Opens the data directory and starts serving. FAILED_PRECONDITION for a data directory that
+  // cannot be opened, UNAVAILABLE for an address that cannot be bound, INVALID_ARGUMENT for
+  // options out of range.
+  static absl::StatusOr<std::unique_ptr<OctetServer>> Start(const ServerOptions& options);
+  ~OctetServer();
+
+  int grpc_port() const;
+  int metrics_port() const;
+
+  // Stops accepting RPCs, lets those in flight finish for up to `grace`, then cancels the rest.
+  void Shutdown(absl::Duration grace);
+  // Blocks until Shutdown() has completed.
+  void Wait();
+
+ private:
+  struct Parts;
+  explicit OctetServer(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace octet::server
+
+#endif  // OCTET_SERVER_OCTET_SERVER_H_

@@ -1,0 +1,82 @@
+// octetd: the Octet quantize-and-serve daemon.
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "server/octet_server.h"
+
+ABSL_FLAG(std::string, grpc_address, "127.0.0.1:8500", "Address for the gRPC services");
+ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9464", "Address for Prometheus' /metrics");
+ABSL_FLAG(std::string, data_dir, "./octet-data", "Folder for the database and stored files");
+ABSL_FLAG(int64_t, max_model_bytes, int64_t{1} << 30, "Largest model file accepted");
+ABSL_FLAG(int64_t, max_request_bytes, int64_t{64} << 20, "Largest gRPC message accepted");
+ABSL_FLAG(int, inference_workers, 1, "Inference computations running at once");
+ABSL_FLAG(int, inference_threads, 0,
+          "OpenMP threads per inference computation (0: cores / inference_workers)");
+ABSL_FLAG(int, plan_cache_size, 8, "Execution plans kept per model for distinct input shapes");
+ABSL_FLAG(int, shutdown_grace_seconds, 30, "How long SIGTERM waits for RPCs in flight");
+ABSL_FLAG(std::string, ready_file, "",
+          "If set, written once serving: 'grpc_port=N' and 'metrics_port=M' lines");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("Octet: post-training quantization and int8 serving over gRPC");
+  absl::ParseCommandLine(argc, argv);
+
+  // Signals are taken by one thread with sigwait; every thread started later inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  octet::server::ServerOptions options;
+  options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.max_model_bytes = absl::GetFlag(FLAGS_max_model_bytes);
+  options.max_request_bytes = absl::GetFlag(FLAGS_max_request_bytes);
+  options.inference_workers = absl::GetFlag(FLAGS_inference_workers);
+  options.inference_threads = absl::GetFlag(FLAGS_inference_threads);
+  if (absl::GetFlag(FLAGS_plan_cache_size) < 1) {
+    std::cerr << "octetd: --plan_cache_size must be at least 1\n";
+    return 2;
+  }
+  options.plan_cache_capacity = static_cast<size_t>(absl::GetFlag(FLAGS_plan_cache_size));
+
+  absl::StatusOr<std::unique_ptr<octet::server::OctetServer>> server =
+      octet::server::OctetServer::Start(options);
+  if (!server.ok()) {
+    std::cerr << "octetd: " << server.status().message() << "\n";
+    return 1;
+  }
+  std::cerr << "octetd " << OCTET_VERSION << ": gRPC on port " << (*server)->grpc_port()
+            << ", metrics on port " << (*server)->metrics_port() << ", data in "
+            << options.data_dir << std::endl;
+
+  const std::string ready_file = absl::GetFlag(FLAGS_ready_file);
+  if (!ready_file.empty()) {
+    // Written under a temporary name and renamed, so a reader never sees half of it.
+    const std::string temp = ready_file + ".tmp";
+    std::ofstream(temp) << "grpc_port=" << (*server)->grpc_port() << "\nmetrics_port="
+                        << (*server)->metrics_port() << "\n";
+    std::rename(temp.c_str(), ready_file.c_str());
+  }
+
+  std::thread signal_thread([&] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    std::cerr << "octetd: signal " << signal << ", draining RPCs" << std::endl;
+    (*server)->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
+  });
+  (*server)->Wait();
+  signal_thread.join();
+  std::cerr << "octetd: stopped" << std::endl;
+  return 0;
+}

@@ -1,0 +1,46 @@
+#ifndef OCTET_SERVER_SERVICES_INFERENCE_SERVICE_H_
+#define OCTET_SERVER_SERVICES_INFERENCE_SERVICE_H_
+
+#include <string>
+
+#include "inference/open_inference_grpc.grpc.pb.h"
+#include "server/metrics/server_metrics.h"
+#include "server/serving/inference_executor.h"
+#include "server/serving/model_registry.h"
+
+namespace octet::server {
+
+// The KServe v2 / Open Inference Protocol's GRPCInferenceService. Model versions are the
+// protocol's version strings ("" for the default version). Thread-safe.
+class InferenceServiceImpl final : public inference::GRPCInferenceService::Service {
+ public:
+  InferenceServiceImpl(ModelRegistry* registry, InferenceExecutor* executor,
+                       ServerMetrics* metrics, std::string server_version)
+      : registry_(registry),
+        executor_(executor),
+        metrics_(metrics),
+        server_version_(std::move(server_version)) {}
+
+  grpc::Status ServerLive(grpc::ServerContext*, const inference::ServerLiveRequest*,
+                          inference::ServerLiveResponse* response) override;
+  grpc::Status ServerReady(grpc::ServerContext*, const inference::ServerReadyRequest*,
+                           inference::ServerReadyResponse* response) override;
+  grpc::Status ModelReady(grpc::ServerContext*, const inference::ModelReadyRequest* request,
+                          inference::ModelReadyResponse* response) override;
+  grpc::Status ServerMetadata(grpc::ServerContext*, const inference::ServerMetadataRequest*,
+                              inference::ServerMetadataResponse* response) override;
+  grpc::Status ModelMetadata(grpc::ServerContext*, const inference::ModelMetadataRequest* request,
+                             inference::ModelMetadataResponse* response) override;
+  grpc::Status ModelInfer(grpc::ServerContext*, const inference::ModelInferRequest* request,
+                          inference::ModelInferResponse* response) override;
+
+ private:
+  ModelRegistry* const registry_;
+  InferenceExecutor* const executor_;
+  ServerMetrics* const metrics_;
+  const std::string server_version_;
+};
+
+}  // namespace octet::server
+
+#endif  // OCTET_SERVER_SERVICES_INFERENCE_SERVICE_H_

@@ -1,0 +1,121 @@
+#include "server/services/model_service.h"
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "server/services/grpc_status.h"
+
+namespace octet::server {
+namespace {
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 1000;
+constexpr size_t kDownloadChunkBytes = 1 << 20;
+
+grpc::Status Invalid(const std::string& message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+}
+
+grpc::Status CheckVersionField(int64_t version, bool zero_allowed) {
+  if (version < 0 || (!zero_allowed && version == 0)) {
+    return Invalid(absl::StrCat("version must be ", zero_allowed ? "0 or more" : "positive",
+                                ", got ", version));
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status ModelServiceImpl::UploadModel(grpc::ServerContext*,
+                                           grpc::ServerReader<octet::v1::UploadModelRequest>* reader,
+                                           octet::v1::UploadModelResponse* response) {
+  octet::v1::UploadModelRequest message;
+  if (!reader->Read(&message) || !message.has_header()) {
+    return Invalid("the first message of UploadModel must be a header");
+  }
+  const octet::v1::UploadModelHeader header = message.header();
+  if (absl::Status s = ValidateName(header.name(), "header.name"); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<std::unique_ptr<BlobStore::Writer>> blob = blobs_->NewWriter(max_model_bytes_);
+  if (!blob.ok()) return ToGrpcStatus(blob.status());
+  while (reader->Read(&message)) {
+    if (!message.has_chunk()) return Invalid("only chunks may follow the UploadModel header");
+    if (absl::Status s = (*blob)->Append(message.chunk()); !s.ok()) return ToGrpcStatus(s);
+  }
+  absl::StatusOr<AddedVersion> added =
+      registry_->Upload(header.name(), header.description(), header.new_version(), **blob);
+  if (!added.ok()) return ToGrpcStatus(added.status());
+  *response->mutable_version() = added->version;
+  response->set_created(added->created);
+  return grpc::Status::OK;
+}
+
+grpc::Status ModelServiceImpl::DownloadModel(
+    grpc::ServerContext* context, const octet::v1::DownloadModelRequest* request,
+    grpc::ServerWriter<octet::v1::DownloadModelResponse>* writer) {
+  if (grpc::Status s = CheckVersionField(request->version(), true); !s.ok()) return s;
+  absl::StatusOr<octet::v1::ModelVersion> version =
+      registry_->store().GetVersion(request->name(), request->version());
+  if (!version.ok()) return ToGrpcStatus(version.status());
+  std::ifstream in(blobs_->PathFor(version->sha256()), std::ios::binary);
+  if (!in) return grpc::Status(grpc::StatusCode::DATA_LOSS, "the stored model file is missing");
+  octet::v1::DownloadModelResponse chunk;
+  *chunk.mutable_version() = *version;
+  writer->Write(chunk);
+  std::string buffer(kDownloadChunkBytes, '\0');
+  while (in && !context->IsCancelled()) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    if (in.gcount() == 0) break;
+    chunk.set_chunk(buffer.data(), static_cast<size_t>(in.gcount()));
+    if (!writer->Write(chunk)) break;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ModelServiceImpl::GetModel(grpc::ServerContext*,
+                                        const octet::v1::GetModelRequest* request,
+                                        octet::v1::Model* response) {
+  absl::StatusOr<octet::v1::Model> model = registry_->store().GetModel(request->name());
+  if (!model.ok()) return ToGrpcStatus(model.status());
+  *response = *std::move(model);
+  return grpc::Status::OK;
+}
+
+grpc::Status ModelServiceImpl::ListModels(grpc::ServerContext*,
+                                          const octet::v1::ListModelsRequest* request,
+                                          octet::v1::ListModelsResponse* response) {
+  if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
+    return Invalid(absl::StrCat("page_size must be 0 to ", kMaxPageSize, ", got ",
+                                request->page_size()));
+  }
+  const int page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+  absl::StatusOr<ModelStore::Page> page =
+      registry_->store().ListModels(page_size, request->page_token());
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  for (octet::v1::Model& model : page->models) *response->add_models() = std::move(model);
+  response->set_next_page_token(page->next_page_token);
+  return grpc::Status::OK;
+}
+
+grpc::Status ModelServiceImpl::DeleteModel(grpc::ServerContext*,
+                                           const octet::v1::DeleteModelRequest* request,
+                                           octet::v1::DeleteModelResponse* response) {
+  if (grpc::Status s = CheckVersionField(request->version(), true); !s.ok()) return s;
+  absl::StatusOr<std::vector<int64_t>> deleted =
+      registry_->Delete(request->name(), request->version());
+  if (!deleted.ok()) return ToGrpcStatus(deleted.status());
+  for (int64_t v : *deleted) response->add_deleted_versions(v);
+  return grpc::Status::OK;
+}
+
+grpc::Status ModelServiceImpl::SetDefaultVersion(grpc::ServerContext*,
+                                                 const octet::v1::SetDefaultVersionRequest* request,
+                                                 octet::v1::Model* response) {
+  if (grpc::Status s = CheckVersionField(request->version(), false); !s.ok()) return s;
+  absl::StatusOr<octet::v1::Model> model =
+      registry_->store().SetDefaultVersion(request->name(), request->version());
+  if (!model.ok()) return ToGrpcStatus(model.status());
+  *response = *std::move(model);
+  return grpc::Status::OK;
+}
+
+}  // namespace octet::server

@@ -1,0 +1,124 @@
+#include "server/serving/model_registry.h"
+
+#include <fstream>
+#include <iterator>
+
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+#include "engine/onnx/onnx_importer.h"
+
+namespace octet::server {
+namespace {
+
+using octet::v1::ModelVersion;
+
+octet::v1::DataType ToProto(DataType type) {
+  switch (type) {
+    case DataType::kFloat32: return octet::v1::DATA_TYPE_FLOAT32;
+    case DataType::kFloat64: return octet::v1::DATA_TYPE_FLOAT64;
+    case DataType::kFloat16: return octet::v1::DATA_TYPE_FLOAT16;
+    case DataType::kUint8: return octet::v1::DATA_TYPE_UINT8;
+    case DataType::kInt8: return octet::v1::DATA_TYPE_INT8;
+    case DataType::kInt32: return octet::v1::DATA_TYPE_INT32;
+    case DataType::kInt64: return octet::v1::DATA_TYPE_INT64;
+    case DataType::kBool: return octet::v1::DATA_TYPE_BOOL;
+  }
+  return octet::v1::DATA_TYPE_UNSPECIFIED;
+}
+
+void Describe(const ValueInfo& info, octet::v1::TensorSpec* spec) {
+  spec->set_name(info.name);
+  spec->set_data_type(ToProto(info.type));
+  if (!info.shape.has_value()) return;
+  for (const Dim& d : *info.shape) {
+    spec->add_shape(d.size);
+    spec->add_dim_names(d.name);
+  }
+}
+
+// The parts of a version's metadata that come from the model file.
+ModelVersion DescribeGraph(const Graph& graph) {
+  ModelVersion version;
+  for (const ValueInfo& input : graph.inputs) Describe(input, version.add_inputs());
+  for (const ValueInfo& output : graph.outputs) Describe(output, version.add_outputs());
+  version.set_opset_version(graph.opset);
+  version.set_producer_name(graph.producer_name);
+  version.set_precision(octet::v1::PRECISION_FLOAT);
+  return version;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
+  return bytes;
+}
+
+absl::StatusOr<AddedVersion> ModelRegistry::Upload(const std::string& name,
+                                                   const std::string& description,
+                                                   bool new_version, BlobStore::Writer& blob) {
+  OCTET_RETURN_IF_ERROR(ValidateName(name, "name"));
+  if (blob.size() == 0) return absl::InvalidArgumentError("the upload is empty: no model bytes");
+  OCTET_ASSIGN_OR_RETURN(std::string sha256, blob.Finish());
+  OCTET_ASSIGN_OR_RETURN(std::string bytes, ReadFile(blob.temp_path()));
+  absl::StatusOr<Graph> graph = ImportOnnxModel(bytes);
+  if (!graph.ok()) return graph.status();
+  ModelVersion version = DescribeGraph(*graph);
+  version.set_name(name);
+  version.set_description(description);
+  absl::StatusOr<std::unique_ptr<Session>> session =
+      Session::Create(*std::move(graph), session_options_);
+  if (!session.ok()) {
+    // The model is fine as ONNX but not something this engine runs.
+    return absl::InvalidArgumentError(
+        absl::StrCat("the model cannot be served: ", session.status().message()));
+  }
+  OCTET_ASSIGN_OR_RETURN(AddedVersion added, store_->AddVersion(blob, version, new_version));
+  if (added.created) {
+    auto loaded = std::make_shared<LoadedModel>();
+    loaded->version = added.version;
+    loaded->session = *std::move(session);
+    absl::MutexLock lock(&mu_);
+    loaded_[{name, added.version.version()}] = std::move(loaded);
+  }
+  return added;
+}
+
+absl::StatusOr<std::shared_ptr<const LoadedModel>> ModelRegistry::Get(const std::string& name,
+                                                                      int64_t version) {
+  OCTET_ASSIGN_OR_RETURN(ModelVersion resolved, store_->GetVersion(name, version));
+  const Key key{name, resolved.version()};
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = loaded_.find(key);
+    if (it != loaded_.end()) return it->second;
+  }
+  // Loaded outside the lock; two concurrent first requests may both load, and the first to
+  // finish is kept.
+  OCTET_ASSIGN_OR_RETURN(std::string bytes, ReadFile(blobs_->PathFor(resolved.sha256())));
+  if (Sha256Hex(bytes) != resolved.sha256()) {
+    return absl::DataLossError(absl::StrCat("the stored file of model '", name, "' version ",
+                                            resolved.version(),
+                                            " does not match its sha256; it is not served"));
+  }
+  OCTET_ASSIGN_OR_RETURN(Graph graph, ImportOnnxModel(bytes));
+  auto loaded = std::make_shared<LoadedModel>();
+  loaded->version = resolved;
+  OCTET_ASSIGN_OR_RETURN(loaded->session, Session::Create(std::move(graph), session_options_));
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = loaded_.emplace(key, std::move(loaded));
+  return it->second;
+}
+
+absl::StatusOr<std::vector<int64_t>> ModelRegistry::Delete(const std::string& name,
+                                                           int64_t version) {
+  OCTET_ASSIGN_OR_RETURN(std::vector<int64_t> deleted, store_->Delete(name, version));
+  absl::MutexLock lock(&mu_);
+  for (int64_t v : deleted) loaded_.erase({name, v});
+  return deleted;
+}
+
+}  // namespace octet::server

@@ -1,0 +1,66 @@
+#ifndef OCTET_SERVER_SERVING_MODEL_REGISTRY_H_
+#define OCTET_SERVER_SERVING_MODEL_REGISTRY_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/runtime/session.h"
+#include "octet/v1/model_service.pb.h"
+#include "server/store/blob_store.h"
+#include "server/store/model_store.h"
+
+namespace octet::server {
+
+// A model version ready to serve.
+struct LoadedModel {
+  octet::v1::ModelVersion version;
+  std::unique_ptr<Session> session;
+};
+
+// The core behind ModelService and inference: accepts uploads (checking that the engine can run
+// them), manages versions, and keeps a session per served version, loaded on first use and
+// verified against its sha256. Thread-safe.
+class ModelRegistry {
+ public:
+  ModelRegistry(ModelStore* store, BlobStore* blobs, SessionOptions session_options)
+      : store_(store), blobs_(blobs), session_options_(session_options) {}
+
+  // Checks the finished-or-not upload in `blob` (parses it as ONNX, checks every op, builds a
+  // plan when shapes are static) and stores it as a version of `name`. Nothing is kept on
+  // failure: INVALID_ARGUMENT for a model the engine refuses, ALREADY_EXISTS for new bytes under
+  // a taken name without `new_version`.
+  absl::StatusOr<AddedVersion> Upload(const std::string& name, const std::string& description,
+                                      bool new_version, BlobStore::Writer& blob);
+
+  // The served version (0: the default), loading it on first use.
+  absl::StatusOr<std::shared_ptr<const LoadedModel>> Get(const std::string& name, int64_t version);
+
+  // Deletes versions (0: all) and drops their sessions.
+  absl::StatusOr<std::vector<int64_t>> Delete(const std::string& name, int64_t version);
+
+  ModelStore& store() { return *store_; }
+
+ private:
+  using Key = std::pair<std::string, int64_t>;
+
+  ModelStore* const store_;
+  BlobStore* const blobs_;
+  const SessionOptions session_options_;
+
+  absl::Mutex mu_;
+  std::map<Key, std::shared_ptr<const LoadedModel>> loaded_ ABSL_GUARDED_BY(mu_);
+};
+
+// Reads a whole file.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+}  // namespace octet::server
+
+#endif  // OCTET_SERVER_SERVING_MODEL_REGISTRY_H_

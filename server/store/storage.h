@@ -1,0 +1,47 @@
+#ifndef OCTET_SERVER_STORE_STORAGE_H_
+#define OCTET_SERVER_STORE_STORAGE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "server/store/blob_store.h"
+#include "server/store/database.h"
+
+namespace octet::server {
+
+// The data directory: octet.db (SQLite, WAL) and the blob store beside it, with the one mutex
+// that serialises every use of the database connection. The stores for models (and later
+// datasets, jobs, artifacts) are views onto one Storage.
+//
+// On open it removes blobs no row refers to (a crash between writing a blob and committing its row,
+// or between deleting a row and its blob) and temporary files.
+class Storage {
+ public:
+  static absl::StatusOr<std::unique_ptr<Storage>> Open(const std::string& data_dir);
+
+  absl::Mutex& mu() ABSL_LOCK_RETURNED(mu_) { return mu_; }
+  Database& db() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return *db_; }
+  BlobStore& blobs() { return *blobs_; }
+
+  // Removes the blob unless a row still refers to it. REQUIRES: mu() held, after the rows that
+  // dropped their reference committed.
+  absl::Status RemoveBlobIfUnreferenced(const std::string& sha256)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+ private:
+  Storage(std::unique_ptr<Database> db, std::unique_ptr<BlobStore> blobs)
+      : db_(std::move(db)), blobs_(std::move(blobs)) {}
+
+  absl::StatusOr<bool> IsReferenced(const std::string& sha256) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Mutex mu_;
+  std::unique_ptr<Database> db_ ABSL_PT_GUARDED_BY(mu_);
+  std::unique_ptr<BlobStore> blobs_;
+};
+
+}  // namespace octet::server
+
+#endif  // OCTET_SERVER_STORE_STORAGE_H_
