@@ -88,6 +88,9 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(const ServerOpti
                            &parts->grpc_port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_request_bytes));
   builder.SetMaxSendMessageSize(std::numeric_limits<int>::max());
+  // A connection that never finishes the HTTP/2 handshake would otherwise hold shutdown (and a
+  // connection slot) for gRPC's default of 120 s.
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, 5000);
   builder.RegisterService(parts->model_service.get());
   builder.RegisterService(parts->inference_service.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;

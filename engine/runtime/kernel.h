@@ -30,6 +30,9 @@ struct TensorDesc {
 // What one Run of a plan lends its kernels.
 struct ExecutionContext {
   dnnl::stream* onednn_stream = nullptr;
+  // Scratch memory of at least the largest scratchpad_bytes() of the plan's kernels, owned by
+  // the Run (oneDNN's own scratchpad is per creating thread, so it is unsafe across threads).
+  void* scratchpad = nullptr;
 };
 
 // A kernel is immutable once built: Run may be called from several threads at once, each with its
@@ -42,6 +45,9 @@ class Kernel {
   // input is nullptr.
   virtual absl::Status Run(absl::Span<const Tensor* const> inputs,
                            absl::Span<Tensor* const> outputs, ExecutionContext& context) const = 0;
+
+  // Scratch memory Run needs in ExecutionContext::scratchpad.
+  virtual size_t scratchpad_bytes() const { return 0; }
 };
 
 // What a kernel factory sees of a node when building for concrete shapes.

@@ -13,6 +13,7 @@ namespace octet {
 struct Plan::Workspace {
   // Buffers of the intermediate slots (empty tensors elsewhere).
   std::vector<Tensor> buffers;
+  Tensor scratchpad;
   onednn::OneDnnStream stream;
 };
 
@@ -63,6 +64,7 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
       step.outputs.push_back(static_cast<int>(plan->slots_.size()));
       add_slot(node.outputs[i], Slot{SlotKind::kIntermediate, built.outputs[i], Tensor()});
     }
+    plan->scratchpad_bytes_ = std::max(plan->scratchpad_bytes_, built.kernel->scratchpad_bytes());
     step.kernel = std::move(built.kernel);
     plan->steps_.push_back(std::move(step));
   }
@@ -81,6 +83,8 @@ std::unique_ptr<Plan::Workspace> Plan::AcquireWorkspace() const {
   }
   auto workspace = std::make_unique<Workspace>();
   workspace->buffers.resize(slots_.size());
+  workspace->scratchpad =
+      *Tensor::Create(DataType::kUint8, Shape{static_cast<int64_t>(scratchpad_bytes_)});
   for (size_t i = 0; i < slots_.size(); ++i) {
     if (slots_[i].kind == SlotKind::kIntermediate) {
       // Sizes were checked when the kernels were built.
@@ -124,7 +128,7 @@ absl::StatusOr<std::vector<Tensor>> Plan::Run(absl::Span<const Tensor> inputs,
       }
     }
   }
-  ExecutionContext context{workspace->stream.get()};
+  ExecutionContext context{workspace->stream.get(), workspace->scratchpad.raw_data()};
   std::vector<const Tensor*> step_inputs;
   std::vector<Tensor*> step_outputs;
   absl::Status status;

@@ -53,6 +53,7 @@ class Plan {
   std::vector<Slot> slots_;
   std::vector<Step> steps_;
   std::vector<int> output_slots_;
+  size_t scratchpad_bytes_ = 0;
 
   mutable absl::Mutex mu_;
   mutable std::vector<std::unique_ptr<Workspace>> free_workspaces_ ABSL_GUARDED_BY(mu_);

@@ -89,6 +89,29 @@ TEST(SessionTest, ConcurrentRunsGiveTheSameAnswers) {
   EXPECT_THAT(worst, ::testing::Each(::testing::Lt(1e-5)));
 }
 
+TEST(SessionTest, ConcurrentRunsOfDifferentShapesOnTwoThreadsEach) {
+  TinyCnn cnn;
+  SessionOptions options;
+  options.num_threads = 2;
+  std::unique_ptr<Session> session = MakeSession(cnn.Serialize(), options);
+  std::vector<std::thread> threads;
+  std::vector<float> worst(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        const int batch = 1 + (t + i) % 3;
+        const std::vector<float> images = PseudoRandom(batch * 64, 100 * t + i);
+        auto out = session->Run({{"image", Tensor::FromVector<float>({batch, 1, 8, 8}, images)}});
+        worst[t] = std::max(worst[t], out.ok() ? RelativeError(out->at(0).values<float>(),
+                                                               cnn.Reference(images, batch))
+                                               : 1.0f);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_THAT(worst, ::testing::Each(::testing::Lt(1e-5)));
+}
+
 TEST(SessionTest, RefusesInputsThatDoNotFitWithTheirNames) {
   TinyCnn cnn;
   std::unique_ptr<Session> session = MakeSession(cnn.Serialize());

@@ -14,28 +14,26 @@ namespace {
 
 using dnnl::memory;
 
-class BinaryKernel final : public Kernel {
+class BinaryKernel final : public onednn::PrimitiveKernel {
  public:
-  BinaryKernel(dnnl::binary primitive, memory::desc src0, memory::desc src1, memory::desc dst,
-               bool swapped)
-      : primitive_(std::move(primitive)), src0_(src0), src1_(src1), dst_(dst), swapped_(swapped) {}
+  BinaryKernel(const dnnl::binary::primitive_desc& pd, bool swapped, std::string what)
+      : PrimitiveKernel(dnnl::binary(pd), pd, std::move(what)),
+        src0_(pd.src_desc(0)),
+        src1_(pd.src_desc(1)),
+        dst_(pd.dst_desc()),
+        swapped_(swapped) {}
 
   absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
                    ExecutionContext& context) const override {
     const Tensor& first = *inputs[swapped_ ? 1 : 0];
     const Tensor& second = *inputs[swapped_ ? 0 : 1];
-    try {
-      primitive_.execute(*context.onednn_stream, {{DNNL_ARG_SRC_0, onednn::Wrap(src0_, first)},
-                                                  {DNNL_ARG_SRC_1, onednn::Wrap(src1_, second)},
-                                                  {DNNL_ARG_DST, onednn::Wrap(dst_, *outputs[0])}});
-    } catch (const dnnl::error& e) {
-      return onednn::ToStatus(e, "running Add");
-    }
-    return absl::OkStatus();
+    return Execute({{DNNL_ARG_SRC_0, onednn::Wrap(src0_, first)},
+                    {DNNL_ARG_SRC_1, onednn::Wrap(src1_, second)},
+                    {DNNL_ARG_DST, onednn::Wrap(dst_, *outputs[0])}},
+                   context);
   }
 
  private:
-  dnnl::binary primitive_;
   memory::desc src0_, src1_, dst_;
   bool swapped_;
 };
@@ -96,8 +94,8 @@ absl::StatusOr<BuiltKernel> BuildAdd(const KernelBuildContext& context) {
     const memory::desc src1 = onednn::PlainDesc(swapped ? a_full : b_full, DataType::kFloat32);
     const memory::desc dst = onednn::PlainDesc(*y, DataType::kFloat32);
     dnnl::binary::desc desc(dnnl::algorithm::binary_add, src0, src1, dst);
-    dnnl::binary::primitive_desc pd(desc, onednn::CpuEngine());
-    built.kernel = std::make_unique<BinaryKernel>(dnnl::binary(pd), src0, src1, dst, swapped);
+    dnnl::binary::primitive_desc pd(desc, onednn::DefaultAttr(), onednn::CpuEngine());
+    built.kernel = std::make_unique<BinaryKernel>(pd, swapped, node.Describe());
     return built;
   } catch (const dnnl::error& e) {
     return onednn::ToStatus(e, node.Describe());

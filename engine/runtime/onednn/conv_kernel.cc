@@ -43,15 +43,15 @@ absl::StatusOr<ConvAttributes> ReadAttributes(const Node& node, size_t spatial_r
   return a;
 }
 
-class ConvKernel final : public Kernel {
+class ConvKernel final : public onednn::PrimitiveKernel {
  public:
-  ConvKernel(dnnl::convolution_forward primitive, memory::desc src, memory::desc weights,
-             memory::desc bias, memory::desc dst, std::optional<Tensor> packed_weights)
-      : primitive_(std::move(primitive)),
+  ConvKernel(const dnnl::convolution_forward::primitive_desc& pd, memory::desc src,
+             memory::desc bias, std::optional<Tensor> packed_weights, std::string what)
+      : PrimitiveKernel(dnnl::convolution_forward(pd), pd, std::move(what)),
         src_(src),
-        weights_(weights),
+        weights_(pd.weights_desc()),
         bias_(bias),
-        dst_(dst),
+        dst_(pd.dst_desc()),
         packed_weights_(std::move(packed_weights)) {}
 
   absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
@@ -65,16 +65,10 @@ class ConvKernel final : public Kernel {
     if (inputs.size() > 2 && inputs[2] != nullptr) {
       args.emplace(DNNL_ARG_BIAS, onednn::Wrap(bias_, *inputs[2]));
     }
-    try {
-      primitive_.execute(*context.onednn_stream, args);
-    } catch (const dnnl::error& e) {
-      return onednn::ToStatus(e, "running Conv");
-    }
-    return absl::OkStatus();
+    return Execute(std::move(args), context);
   }
 
  private:
-  dnnl::convolution_forward primitive_;
   memory::desc src_, weights_, bias_, dst_;
   std::optional<Tensor> packed_weights_;
 };
@@ -182,15 +176,14 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
     dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
                                          dnnl::algorithm::convolution_direct, src, w_query, bias,
                                          dst, strides, dilations, pad_l, pad_r);
-    dnnl::convolution_forward::primitive_desc pd(desc, onednn::CpuEngine());
+    dnnl::convolution_forward::primitive_desc pd(desc, onednn::DefaultAttr(), onednn::CpuEngine());
     std::optional<Tensor> packed;
     if (w_constant != nullptr) {
       OCTET_ASSIGN_OR_RETURN(packed,
                              onednn::ReorderConstant(*w_constant, w_plain, pd.weights_desc()));
     }
     BuiltKernel built;
-    built.kernel = std::make_unique<ConvKernel>(dnnl::convolution_forward(pd), src,
-                                                pd.weights_desc(), bias, dst, std::move(packed));
+    built.kernel = std::make_unique<ConvKernel>(pd, src, bias, std::move(packed), node.Describe());
     built.outputs.push_back({DataType::kFloat32, y_shape});
     return built;
   } catch (const dnnl::error& e) {

@@ -11,25 +11,19 @@ namespace {
 
 using dnnl::memory;
 
-class EltwiseKernel final : public Kernel {
+class EltwiseKernel final : public onednn::PrimitiveKernel {
  public:
-  EltwiseKernel(dnnl::eltwise_forward primitive, memory::desc desc)
-      : primitive_(std::move(primitive)), desc_(desc) {}
+  EltwiseKernel(const dnnl::eltwise_forward::primitive_desc& pd, std::string what)
+      : PrimitiveKernel(dnnl::eltwise_forward(pd), pd, std::move(what)), desc_(pd.src_desc()) {}
 
   absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
                    ExecutionContext& context) const override {
-    try {
-      primitive_.execute(*context.onednn_stream,
-                         {{DNNL_ARG_SRC, onednn::Wrap(desc_, *inputs[0])},
-                          {DNNL_ARG_DST, onednn::Wrap(desc_, *outputs[0])}});
-    } catch (const dnnl::error& e) {
-      return onednn::ToStatus(e, "running an activation");
-    }
-    return absl::OkStatus();
+    return Execute({{DNNL_ARG_SRC, onednn::Wrap(desc_, *inputs[0])},
+                    {DNNL_ARG_DST, onednn::Wrap(desc_, *outputs[0])}},
+                   context);
   }
 
  private:
-  dnnl::eltwise_forward primitive_;
   memory::desc desc_;
 };
 
@@ -46,9 +40,9 @@ absl::StatusOr<BuiltKernel> BuildEltwise(const KernelBuildContext& context,
     const memory::desc flat = onednn::PlainDesc(Shape{count}, DataType::kFloat32);
     dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, flat, alpha,
                                      beta);
-    dnnl::eltwise_forward::primitive_desc pd(desc, onednn::CpuEngine());
+    dnnl::eltwise_forward::primitive_desc pd(desc, onednn::DefaultAttr(), onednn::CpuEngine());
     BuiltKernel built;
-    built.kernel = std::make_unique<EltwiseKernel>(dnnl::eltwise_forward(pd), flat);
+    built.kernel = std::make_unique<EltwiseKernel>(pd, context.node.Describe());
     built.outputs.push_back(x);
     return built;
   } catch (const dnnl::error& e) {

@@ -12,18 +12,18 @@ namespace {
 
 using dnnl::memory;
 
-class MatMulKernel final : public Kernel {
+class MatMulKernel final : public onednn::PrimitiveKernel {
  public:
   // `addend_input` is the node input added through a binary post-op at run time, or -1;
   // `addend` is the constant added instead when the addend was folded at build time.
-  MatMulKernel(dnnl::matmul primitive, memory::desc a, memory::desc b, memory::desc addend_desc,
-               memory::desc dst, std::optional<Tensor> packed_b, int addend_input,
-               std::optional<Tensor> addend)
-      : primitive_(std::move(primitive)),
+  MatMulKernel(const dnnl::matmul::primitive_desc& pd, memory::desc a, memory::desc addend_desc,
+               std::optional<Tensor> packed_b, int addend_input, std::optional<Tensor> addend,
+               std::string what)
+      : PrimitiveKernel(dnnl::matmul(pd), pd, std::move(what)),
         a_(a),
-        b_(b),
+        b_(pd.weights_desc()),
         addend_desc_(addend_desc),
-        dst_(dst),
+        dst_(pd.dst_desc()),
         packed_b_(std::move(packed_b)),
         addend_input_(addend_input),
         addend_(std::move(addend)) {}
@@ -40,16 +40,10 @@ class MatMulKernel final : public Kernel {
                    onednn::Wrap(addend_desc_,
                                 addend_.has_value() ? *addend_ : *inputs[addend_input_]));
     }
-    try {
-      primitive_.execute(*context.onednn_stream, args);
-    } catch (const dnnl::error& e) {
-      return onednn::ToStatus(e, "running MatMul");
-    }
-    return absl::OkStatus();
+    return Execute(std::move(args), context);
   }
 
  private:
-  dnnl::matmul primitive_;
   memory::desc a_, b_, addend_desc_, dst_;
   std::optional<Tensor> packed_b_;
   int addend_input_;
@@ -89,7 +83,7 @@ absl::StatusOr<BuiltKernel> BuildMatMulPrimitive(const KernelBuildContext& conte
                                              memory::data_type::f32, memory::format_tag::any)
                               : b_plain;
     const memory::desc dst = onednn::PlainDesc(y_dims, DataType::kFloat32);
-    dnnl::primitive_attr attr;
+    dnnl::primitive_attr attr = onednn::DefaultAttr();
     if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
     memory::desc addend_desc;
     if (addend_dims.has_value()) {
@@ -106,9 +100,9 @@ absl::StatusOr<BuiltKernel> BuildMatMulPrimitive(const KernelBuildContext& conte
                              onednn::ReorderConstant(*b_constant, b_plain, pd.weights_desc()));
     }
     BuiltKernel built;
-    built.kernel = std::make_unique<MatMulKernel>(dnnl::matmul(pd), a, pd.weights_desc(),
-                                                  addend_desc, dst, std::move(packed),
-                                                  addend_input, std::move(addend));
+    built.kernel =
+        std::make_unique<MatMulKernel>(pd, a, addend_desc, std::move(packed), addend_input,
+                                       std::move(addend), node.Describe());
     built.outputs.push_back({DataType::kFloat32, y_shape});
     return built;
   } catch (const dnnl::error& e) {

@@ -60,4 +60,21 @@ absl::StatusOr<Tensor> ReorderConstant(const Tensor& source, const dnnl::memory:
   return reordered;
 }
 
+dnnl::primitive_attr DefaultAttr() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+absl::Status PrimitiveKernel::Execute(std::unordered_map<int, dnnl::memory> args,
+                                      ExecutionContext& context) const {
+  try {
+    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(scratchpad_, CpuEngine(), context.scratchpad));
+    primitive_.execute(*context.onednn_stream, args);
+  } catch (const dnnl::error& e) {
+    return ToStatus(e, what_);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace octet::onednn

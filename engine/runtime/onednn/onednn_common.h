@@ -7,7 +7,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include <unordered_map>
+
 #include "dnnl.hpp"
+#include "engine/runtime/kernel.h"
 #include "engine/tensor/tensor.h"
 
 namespace octet::onednn {
@@ -31,6 +34,30 @@ dnnl::memory Wrap(const dnnl::memory::desc& desc, const Tensor& tensor);
 // to.get_size() bytes.
 absl::StatusOr<Tensor> ReorderConstant(const Tensor& source, const dnnl::memory::desc& from,
                                        const dnnl::memory::desc& to);
+
+// Attributes every primitive starts from: the scratchpad is the caller's (ExecutionContext), so
+// a primitive may run on any thread.
+dnnl::primitive_attr DefaultAttr();
+
+// A kernel that runs one oneDNN primitive.
+class PrimitiveKernel : public Kernel {
+ public:
+  size_t scratchpad_bytes() const override { return scratchpad_.get_size(); }
+
+ protected:
+  // REQUIRES: `pd` was created with DefaultAttr() (or attributes derived from it).
+  PrimitiveKernel(dnnl::primitive primitive, const dnnl::primitive_desc_base& pd,
+                  std::string what)
+      : primitive_(std::move(primitive)), scratchpad_(pd.scratchpad_desc()), what_(std::move(what)) {}
+
+  // Executes with `args` plus the scratchpad; a dnnl::error becomes a Status.
+  absl::Status Execute(std::unordered_map<int, dnnl::memory> args, ExecutionContext& context) const;
+
+ private:
+  dnnl::primitive primitive_;
+  dnnl::memory::desc scratchpad_;
+  std::string what_;
+};
 
 }  // namespace octet::onednn
 

@@ -1,0 +1,238 @@
+#include "client/octet_client.h"
+
+#include <cstdio>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/create_channel.h"
+
+namespace octet::client {
+namespace {
+
+constexpr size_t kChunkBytes = 1 << 20;
+
+absl::Status FromGrpc(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+std::optional<DataType> FromKserve(const std::string& datatype) {
+  static const std::pair<const char*, DataType> kTypes[] = {
+      {"FP32", DataType::kFloat32}, {"FP64", DataType::kFloat64}, {"FP16", DataType::kFloat16},
+      {"UINT8", DataType::kUint8},  {"INT8", DataType::kInt8},    {"INT32", DataType::kInt32},
+      {"INT64", DataType::kInt64},  {"BOOL", DataType::kBool}};
+  for (const auto& [name, type] : kTypes) {
+    if (datatype == name) return type;
+  }
+  return std::nullopt;
+}
+
+std::string ToKserve(DataType type) {
+  switch (type) {
+    case DataType::kFloat32: return "FP32";
+    case DataType::kFloat64: return "FP64";
+    case DataType::kFloat16: return "FP16";
+    case DataType::kUint8: return "UINT8";
+    case DataType::kInt8: return "INT8";
+    case DataType::kInt32: return "INT32";
+    case DataType::kInt64: return "INT64";
+    case DataType::kBool: return "BOOL";
+  }
+  return "";
+}
+
+}  // namespace
+
+OctetClient::OctetClient(const std::string& target) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  channel_ = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  health_ = grpc::health::v1::Health::NewStub(channel_);
+  models_ = octet::v1::ModelService::NewStub(channel_);
+  inference_ = inference::GRPCInferenceService::NewStub(channel_);
+}
+
+absl::StatusOr<std::string> OctetClient::Health() {
+  grpc::ClientContext context;
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  if (absl::Status s = FromGrpc(health_->Check(&context, request, &response)); !s.ok()) return s;
+  return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
+}
+
+absl::StatusOr<inference::ServerMetadataResponse> OctetClient::ServerMetadata() {
+  grpc::ClientContext context;
+  inference::ServerMetadataResponse response;
+  if (absl::Status s = FromGrpc(inference_->ServerMetadata(&context, {}, &response)); !s.ok()) {
+    return s;
+  }
+  return response;
+}
+
+absl::StatusOr<octet::v1::UploadModelResponse> OctetClient::UploadModel(
+    const std::string& path, const std::string& name, const std::string& description,
+    bool new_version) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  grpc::ClientContext context;
+  octet::v1::UploadModelResponse response;
+  auto writer = models_->UploadModel(&context, &response);
+  octet::v1::UploadModelRequest message;
+  message.mutable_header()->set_name(name);
+  message.mutable_header()->set_description(description);
+  message.mutable_header()->set_new_version(new_version);
+  bool open = writer->Write(message);
+  std::string buffer(kChunkBytes, '\0');
+  while (open && in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    if (in.gcount() == 0) break;
+    message.set_chunk(buffer.data(), static_cast<size_t>(in.gcount()));
+    // A false Write means the server already ended the call; Finish says why.
+    open = writer->Write(message);
+  }
+  writer->WritesDone();
+  if (absl::Status s = FromGrpc(writer->Finish()); !s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<std::vector<octet::v1::Model>> OctetClient::ListModels() {
+  std::vector<octet::v1::Model> models;
+  octet::v1::ListModelsRequest request;
+  do {
+    grpc::ClientContext context;
+    octet::v1::ListModelsResponse response;
+    if (absl::Status s = FromGrpc(models_->ListModels(&context, request, &response)); !s.ok()) {
+      return s;
+    }
+    models.insert(models.end(), response.models().begin(), response.models().end());
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  return models;
+}
+
+absl::StatusOr<octet::v1::Model> OctetClient::GetModel(const std::string& name) {
+  grpc::ClientContext context;
+  octet::v1::GetModelRequest request;
+  request.set_name(name);
+  octet::v1::Model response;
+  if (absl::Status s = FromGrpc(models_->GetModel(&context, request, &response)); !s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<std::vector<int64_t>> OctetClient::DeleteModel(const std::string& name,
+                                                             int64_t version) {
+  grpc::ClientContext context;
+  octet::v1::DeleteModelRequest request;
+  request.set_name(name);
+  request.set_version(version);
+  octet::v1::DeleteModelResponse response;
+  if (absl::Status s = FromGrpc(models_->DeleteModel(&context, request, &response)); !s.ok()) {
+    return s;
+  }
+  return std::vector<int64_t>(response.deleted_versions().begin(),
+                              response.deleted_versions().end());
+}
+
+absl::StatusOr<octet::v1::Model> OctetClient::SetDefaultVersion(const std::string& name,
+                                                               int64_t version) {
+  grpc::ClientContext context;
+  octet::v1::SetDefaultVersionRequest request;
+  request.set_name(name);
+  request.set_version(version);
+  octet::v1::Model response;
+  if (absl::Status s = FromGrpc(models_->SetDefaultVersion(&context, request, &response));
+      !s.ok()) {
+    return s;
+  }
+  return response;
+}
+
+absl::StatusOr<octet::v1::ModelVersion> OctetClient::DownloadModel(const std::string& name,
+                                                                  int64_t version,
+                                                                  const std::string& path) {
+  grpc::ClientContext context;
+  octet::v1::DownloadModelRequest request;
+  request.set_name(name);
+  request.set_version(version);
+  auto reader = models_->DownloadModel(&context, request);
+  const std::string temp = path + ".part";
+  std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+  if (!out) return absl::PermissionDeniedError(absl::StrCat("cannot create ", temp));
+  octet::v1::ModelVersion header;
+  octet::v1::DownloadModelResponse message;
+  int64_t received = 0;
+  while (reader->Read(&message)) {
+    if (message.has_version()) header = message.version();
+    if (message.has_chunk()) {
+      out.write(message.chunk().data(), static_cast<std::streamsize>(message.chunk().size()));
+      received += static_cast<int64_t>(message.chunk().size());
+    }
+  }
+  out.close();
+  absl::Status status = FromGrpc(reader->Finish());
+  if (status.ok() && !out) status = absl::DataLossError(absl::StrCat("cannot write ", temp));
+  if (status.ok() && received != header.size_bytes()) {
+    status = absl::DataLossError(absl::StrCat("received ", received, " bytes of ",
+                                              header.size_bytes()));
+  }
+  if (!status.ok()) {
+    std::remove(temp.c_str());
+    return status;
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot move the download to ", path));
+  }
+  return header;
+}
+
+absl::StatusOr<inference::ModelMetadataResponse> OctetClient::ModelMetadata(const std::string& name,
+                                                                            int64_t version) {
+  grpc::ClientContext context;
+  inference::ModelMetadataRequest request;
+  request.set_name(name);
+  if (version > 0) request.set_version(absl::StrCat(version));
+  inference::ModelMetadataResponse response;
+  if (absl::Status s = FromGrpc(inference_->ModelMetadata(&context, request, &response)); !s.ok()) {
+    return s;
+  }
+  return response;
+}
+
+absl::StatusOr<InferResult> OctetClient::Infer(
+    const std::string& model, int64_t version,
+    const std::vector<std::pair<std::string, Tensor>>& inputs,
+    const std::vector<std::string>& outputs) {
+  inference::ModelInferRequest request;
+  request.set_model_name(model);
+  if (version > 0) request.set_model_version(absl::StrCat(version));
+  for (const auto& [name, tensor] : inputs) {
+    auto* input = request.add_inputs();
+    input->set_name(name);
+    input->set_datatype(ToKserve(tensor.type()));
+    for (int64_t d : tensor.shape()) input->add_shape(d);
+    request.add_raw_input_contents(static_cast<const char*>(tensor.raw_data()),
+                                   tensor.byte_size());
+  }
+  for (const std::string& name : outputs) request.add_outputs()->set_name(name);
+  grpc::ClientContext context;
+  inference::ModelInferResponse response;
+  if (absl::Status s = FromGrpc(inference_->ModelInfer(&context, request, &response)); !s.ok()) {
+    return s;
+  }
+  InferResult result{response.model_name(), response.model_version(), response.id(), {}};
+  for (int i = 0; i < response.outputs_size(); ++i) {
+    const auto& output = response.outputs(i);
+    const std::optional<DataType> type = FromKserve(output.datatype());
+    if (!type.has_value() || i >= response.raw_output_contents_size()) {
+      return absl::DataLossError(absl::StrCat("output '", output.name(), "' is malformed"));
+    }
+    const std::string& bytes = response.raw_output_contents(i);
+    absl::StatusOr<Tensor> tensor = Tensor::FromBytes(
+        *type, Shape(output.shape().begin(), output.shape().end()), bytes.data(), bytes.size());
+    if (!tensor.ok()) return tensor.status();
+    result.outputs.emplace_back(output.name(), *std::move(tensor));
+  }
+  return result;
+}
+
+}  // namespace octet::client

@@ -1,0 +1,146 @@
+// The `octet` command-line tool against a real octetd: every models command, infer with .npy
+// files, JSON output, and one-line errors with a non-zero exit.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "engine/base/status_matchers.h"
+#include "engine/io/npy.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/testing/octetd_process.h"
+#include "tests/testing/onnx_model_builder.h"
+#include "tests/testing/temp_dir.h"
+
+namespace octet {
+namespace {
+
+using ::octet::testing::OctetdProcess;
+using ::octet::testing::TempDir;
+using ::octet::testing::TinyCnn;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+struct Result {
+  int exit_code;
+  std::string out;
+  std::string err;
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto process = OctetdProcess::Start(OCTETD_PATH, dir_.path() + "/data");
+    ASSERT_THAT(process, ::octet::testing::IsOk());
+    server_ = *std::move(process);
+    model_path_ = dir_.path() + "/tiny.onnx";
+    std::ofstream(model_path_, std::ios::binary) << cnn_.Serialize();
+  }
+
+  // Runs `octet --server=... ARGS`; arguments are single-quoted for the shell.
+  Result Octet(const std::vector<std::string>& args) {
+    std::string command = std::string("'") + OCTET_PATH + "' --server=" + server_->target();
+    for (const std::string& a : args) command += " '" + a + "'";
+    const std::string err_path = dir_.path() + "/stderr";
+    command += " 2>'" + err_path + "'";
+    FILE* pipe = popen(command.c_str(), "r");
+    Result result{-1, "", ""};
+    char buffer[4096];
+    size_t n;
+    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.out.append(buffer, n);
+    const int status = pclose(pipe);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::ifstream err(err_path);
+    result.err.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
+    return result;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<OctetdProcess> server_;
+  std::string model_path_;
+  TinyCnn cnn_;
+};
+
+TEST_F(CliTest, ManagesModelsAndRunsInferenceOnNpyFiles) {
+  Result health = Octet({"health"});
+  EXPECT_EQ(health.exit_code, 0) << health.err;
+  EXPECT_THAT(health.out, StartsWith("SERVING: octet "));
+
+  Result upload = Octet({"models", "upload", model_path_, "--name", "tiny", "--description", "demo"});
+  ASSERT_EQ(upload.exit_code, 0) << upload.err;
+  EXPECT_THAT(upload.out, StartsWith("uploaded tiny version 1"));
+
+  Result list = Octet({"models", "list", "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  const nlohmann::json listed = nlohmann::json::parse(list.out);
+  ASSERT_EQ(listed["models"].size(), 1u);
+  EXPECT_EQ(listed["models"][0]["name"], "tiny");
+  EXPECT_EQ(listed["models"][0]["versions"][0]["description"], "demo");
+
+  Result get = Octet({"models", "get", "tiny"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_THAT(get.out, HasSubstr("inputs:  image float32[N,1,8,8]"));
+
+  const std::vector<float> images = testing::PseudoRandom(2 * 64, 9);
+  const std::string input = dir_.path() + "/in.npy", output = dir_.path() + "/out.npy";
+  OCTET_ASSERT_OK(WriteNpyFile(input, Tensor::FromVector<float>({2, 1, 8, 8}, images)));
+  Result infer = Octet({"infer", "--model", "tiny", "--input", input, "--output", output});
+  ASSERT_EQ(infer.exit_code, 0) << infer.err;
+  OCTET_ASSERT_OK_AND_ASSIGN(Tensor logits, ReadNpyFile(output));
+  EXPECT_THAT(logits.shape(), ::testing::ElementsAre(2, 10));
+  const std::vector<float> expected = cnn_.Reference(images, 2);
+  for (int i = 0; i < 20; ++i) EXPECT_NEAR(logits.data<float>()[i], expected[i], 1e-4);
+
+  Result json = Octet({"infer", "--model", "tiny", "--input", "image=" + input, "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const nlohmann::json parsed = nlohmann::json::parse(json.out);
+  EXPECT_EQ(parsed["outputs"][0]["name"], "logits");
+  EXPECT_NEAR(parsed["outputs"][0]["data"][3].get<double>(), expected[3], 1e-4);
+
+  const std::string copy = dir_.path() + "/copy.onnx";
+  Result download = Octet({"models", "download", "tiny", "--output", copy});
+  ASSERT_EQ(download.exit_code, 0) << download.err;
+  std::ifstream in(copy, std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()),
+            cnn_.Serialize());
+
+  TinyCnn other;
+  other.fc_b[1] = 5;
+  const std::string other_path = dir_.path() + "/other.onnx";
+  std::ofstream(other_path, std::ios::binary) << other.Serialize();
+  EXPECT_EQ(Octet({"models", "upload", other_path, "--name", "tiny"}).exit_code, 1);
+  ASSERT_EQ(Octet({"models", "upload", other_path, "--name", "tiny", "--new-version"}).exit_code, 0);
+  Result set_default = Octet({"models", "set-default", "tiny", "--version", "2"});
+  EXPECT_THAT(set_default.out, HasSubstr("default version is now 2"));
+  Result remove = Octet({"models", "delete", "tiny", "--version", "1"});
+  EXPECT_EQ(remove.exit_code, 0) << remove.err;
+  EXPECT_THAT(remove.out, HasSubstr("deleted tiny versions 1"));
+}
+
+TEST_F(CliTest, ErrorsExitNonZeroWithOneLineReason) {
+  Result missing = Octet({"models", "get", "absent"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.err, "octet: NOT_FOUND: model 'absent' not found\n");
+
+  const std::string bad = dir_.path() + "/bad.npy";
+  std::ofstream(bad) << "not numpy";
+  ASSERT_EQ(Octet({"models", "upload", model_path_, "--name", "tiny"}).exit_code, 0);
+  Result infer = Octet({"infer", "--model", "tiny", "--input", bad});
+  EXPECT_EQ(infer.exit_code, 1);
+  EXPECT_THAT(infer.err, HasSubstr("malformed .npy"));
+
+  Result nofile = Octet({"models", "upload", dir_.path() + "/none.onnx", "--name", "x"});
+  EXPECT_EQ(nofile.exit_code, 1);
+  EXPECT_THAT(nofile.err, HasSubstr("cannot open"));
+
+  server_->Stop(SIGKILL);
+  Result down = Octet({"health"});
+  EXPECT_EQ(down.exit_code, 1);
+  EXPECT_THAT(down.err, StartsWith("octet: UNAVAILABLE: "));
+}
+
+}  // namespace
+}  // namespace octet

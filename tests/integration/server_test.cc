@@ -1,0 +1,438 @@
+// octetd started for real on loopback: uploads, versions, restarts, KServe inference, metrics,
+// health, reflection, and every refusal a careless or hostile client can provoke.
+#include <signal.h>
+
+#include <cmath>
+#include <thread>
+
+#include "engine/base/status_matchers.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "gtest/gtest.h"
+#include "inference/open_inference_grpc.grpc.pb.h"
+#include "octet/v1/model_service.grpc.pb.h"
+#include "tests/testing/octetd_process.h"
+#include "tests/testing/onnx_model_builder.h"
+#include "tests/testing/temp_dir.h"
+
+namespace octet {
+namespace {
+
+using ::octet::testing::MetricValue;
+using ::octet::testing::OctetdProcess;
+using ::octet::testing::PseudoRandom;
+using ::octet::testing::TempDir;
+using ::octet::testing::TinyCnn;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Start(); }
+
+  void Start(const std::vector<std::string>& flags = {}) {
+    absl::StatusOr<std::unique_ptr<OctetdProcess>> process =
+        OctetdProcess::Start(OCTETD_PATH, data_dir(), flags);
+    ASSERT_THAT(process, ::octet::testing::IsOk());
+    server_ = *std::move(process);
+    channel_ = grpc::CreateChannel(server_->target(), grpc::InsecureChannelCredentials());
+    models_ = octet::v1::ModelService::NewStub(channel_);
+    inference_ = inference::GRPCInferenceService::NewStub(channel_);
+  }
+
+  void Restart(const std::vector<std::string>& flags = {}) {
+    EXPECT_EQ(server_->Stop(SIGTERM), 0);
+    Start(flags);
+  }
+
+  std::string data_dir() const { return dir_.path() + "/data"; }
+  int StoredFiles() const { return dir_.CountFiles("data/blobs") + dir_.CountFiles("data/tmp"); }
+
+  // Uploads `bytes` in chunks of `chunk` bytes.
+  grpc::Status Upload(const std::string& name, const std::string& bytes, bool new_version = false,
+                      octet::v1::UploadModelResponse* response = nullptr, size_t chunk = 4096) {
+    grpc::ClientContext context;
+    octet::v1::UploadModelResponse ignored;
+    auto writer = models_->UploadModel(&context, response != nullptr ? response : &ignored);
+    octet::v1::UploadModelRequest message;
+    message.mutable_header()->set_name(name);
+    message.mutable_header()->set_new_version(new_version);
+    writer->Write(message);
+    for (size_t at = 0; at < bytes.size(); at += chunk) {
+      message.set_chunk(bytes.substr(at, chunk));
+      if (!writer->Write(message)) break;
+    }
+    writer->WritesDone();
+    return writer->Finish();
+  }
+
+  inference::ModelInferRequest ImageRequest(const std::string& model, const std::vector<float>& images,
+                                            int batch) {
+    inference::ModelInferRequest request;
+    request.set_model_name(model);
+    request.set_id("request-7");
+    auto* input = request.add_inputs();
+    input->set_name("image");
+    input->set_datatype("FP32");
+    for (int64_t d : {int64_t{batch}, int64_t{1}, int64_t{8}, int64_t{8}}) input->add_shape(d);
+    request.add_raw_input_contents(reinterpret_cast<const char*>(images.data()),
+                                   images.size() * sizeof(float));
+    return request;
+  }
+
+  grpc::Status Infer(const inference::ModelInferRequest& request,
+                     inference::ModelInferResponse* response) {
+    grpc::ClientContext context;
+    return inference_->ModelInfer(&context, request, response);
+  }
+
+  static std::vector<float> Floats(const std::string& bytes) {
+    std::vector<float> values(bytes.size() / sizeof(float));
+    std::memcpy(values.data(), bytes.data(), values.size() * sizeof(float));
+    return values;
+  }
+
+  static void ExpectClose(const std::vector<float>& actual, const std::vector<float>& expected) {
+    ASSERT_EQ(actual.size(), expected.size());
+    float scale = 0;
+    for (float v : expected) scale = std::max(scale, std::abs(v));
+    for (size_t i = 0; i < actual.size(); ++i) {
+      EXPECT_NEAR(actual[i], expected[i], 1e-5 * scale) << "at " << i;
+    }
+  }
+
+  TempDir dir_;
+  std::unique_ptr<OctetdProcess> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<octet::v1::ModelService::Stub> models_;
+  std::unique_ptr<inference::GRPCInferenceService::Stub> inference_;
+  TinyCnn cnn_;
+};
+
+TEST_F(ServerTest, UploadSurvivesRestartAndServesRawAndTypedInferenceWithMetrics) {
+  octet::v1::UploadModelResponse uploaded;
+  ASSERT_TRUE(Upload("tiny", cnn_.Serialize(), false, &uploaded).ok());
+  EXPECT_TRUE(uploaded.created());
+  EXPECT_EQ(uploaded.version().version(), 1);
+  ASSERT_EQ(uploaded.version().inputs_size(), 1);
+  EXPECT_THAT(uploaded.version().inputs(0).shape(), ElementsAre(-1, 1, 8, 8));
+  EXPECT_EQ(uploaded.version().inputs(0).dim_names(0), "N");
+
+  Restart();
+  {
+    grpc::ClientContext context;
+    octet::v1::ListModelsResponse list;
+    ASSERT_TRUE(models_->ListModels(&context, {}, &list).ok());
+    ASSERT_EQ(list.models_size(), 1);
+    EXPECT_EQ(list.models(0).name(), "tiny");
+    EXPECT_EQ(list.models(0).versions(0).sha256(), uploaded.version().sha256());
+  }
+
+  const std::string before = *testing::HttpGet(server_->metrics_port(), "/metrics");
+  const std::vector<float> images = PseudoRandom(3 * 64, 11);
+  inference::ModelInferResponse raw;
+  ASSERT_TRUE(Infer(ImageRequest("tiny", images, 3), &raw).ok());
+  EXPECT_EQ(raw.id(), "request-7");
+  EXPECT_EQ(raw.model_version(), "1");
+  ASSERT_EQ(raw.outputs_size(), 1);
+  EXPECT_EQ(raw.outputs(0).name(), "logits");
+  EXPECT_EQ(raw.outputs(0).datatype(), "FP32");
+  EXPECT_THAT(raw.outputs(0).shape(), ElementsAre(3, 10));
+  ExpectClose(Floats(raw.raw_output_contents(0)), cnn_.Reference(images, 3));
+
+  inference::ModelInferRequest typed = ImageRequest("tiny", images, 1);
+  typed.clear_raw_input_contents();
+  for (int i = 0; i < 64; ++i) typed.mutable_inputs(0)->mutable_contents()->add_fp32_contents(images[i]);
+  typed.add_outputs()->set_name("logits");
+  inference::ModelInferResponse typed_response;
+  ASSERT_TRUE(Infer(typed, &typed_response).ok());
+  ExpectClose(Floats(typed_response.raw_output_contents(0)),
+              cnn_.Reference(std::vector<float>(images.begin(), images.begin() + 64), 1));
+
+  const std::string after = *testing::HttpGet(server_->metrics_port(), "/metrics");
+  const std::vector<std::string> infer_ok = {"method=\"inference.GRPCInferenceService/ModelInfer\"",
+                                             "code=\"OK\""};
+  EXPECT_EQ(MetricValue(after, "octet_grpc_requests_total", infer_ok) -
+                MetricValue(before, "octet_grpc_requests_total", infer_ok),
+            2);
+  const std::vector<std::string> infer = {"method=\"inference.GRPCInferenceService/ModelInfer\""};
+  EXPECT_EQ(MetricValue(after, "octet_grpc_request_duration_seconds_count", infer) -
+                MetricValue(before, "octet_grpc_request_duration_seconds_count", infer),
+            2);
+  EXPECT_EQ(MetricValue(after, "octet_inference_requests_total",
+                        {"model=\"tiny\"", "version=\"1\"", "precision=\"float\"", "code=\"OK\""}),
+            2);
+}
+
+TEST_F(ServerTest, VersionsFollowTheArchitecture) {
+  const std::string v1 = cnn_.Serialize();
+  TinyCnn other;
+  other.fc_b[0] += 1.0f;
+  const std::string v2 = other.Serialize();
+  ASSERT_TRUE(Upload("m", v1).ok());
+  octet::v1::UploadModelResponse again;
+  ASSERT_TRUE(Upload("m", v1, false, &again).ok());
+  EXPECT_FALSE(again.created());
+  EXPECT_EQ(again.version().version(), 1);
+  const grpc::Status taken = Upload("m", v2);
+  EXPECT_EQ(taken.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_THAT(taken.error_message(), HasSubstr("new_version"));
+  octet::v1::UploadModelResponse second;
+  ASSERT_TRUE(Upload("m", v2, true, &second).ok());
+  EXPECT_EQ(second.version().version(), 2);
+
+  // The default stays on version 1 until moved.
+  const std::vector<float> image = PseudoRandom(64, 3);
+  inference::ModelInferResponse response;
+  ASSERT_TRUE(Infer(ImageRequest("m", image, 1), &response).ok());
+  EXPECT_EQ(response.model_version(), "1");
+  {
+    grpc::ClientContext context;
+    octet::v1::SetDefaultVersionRequest request;
+    request.set_name("m");
+    request.set_version(2);
+    octet::v1::Model model;
+    ASSERT_TRUE(models_->SetDefaultVersion(&context, request, &model).ok());
+    EXPECT_EQ(model.default_version(), 2);
+  }
+  inference::ModelInferResponse moved;
+  ASSERT_TRUE(Infer(ImageRequest("m", image, 1), &moved).ok());
+  EXPECT_EQ(moved.model_version(), "2");
+  EXPECT_NEAR(Floats(moved.raw_output_contents(0))[0] - Floats(response.raw_output_contents(0))[0],
+              1.0f, 1e-4);
+
+  // Download gives back the exact bytes.
+  grpc::ClientContext context;
+  octet::v1::DownloadModelRequest request;
+  request.set_name("m");
+  request.set_version(1);
+  auto reader = models_->DownloadModel(&context, request);
+  octet::v1::DownloadModelResponse chunk;
+  std::string downloaded;
+  while (reader->Read(&chunk)) downloaded += chunk.chunk();
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(downloaded, v1);
+}
+
+TEST_F(ServerTest, BadUploadsAreRefusedAndLeaveNothingBehind) {
+  struct Case {
+    std::string name, bytes;
+    grpc::StatusCode code;
+    std::string message;
+  };
+  testing::OnnxModelBuilder celu;
+  celu.Input("x", {1, 4}).Output("y", {1, 4});
+  celu.Node("Celu", {"x"}, {"y"});
+  const std::vector<Case> cases = {
+      {"garbage", std::string("\x08\x96\x01 this is not onnx \xff\xfe", 22),
+       grpc::StatusCode::INVALID_ARGUMENT, "not an ONNX model"},
+      {"empty", "", grpc::StatusCode::INVALID_ARGUMENT, "the upload is empty"},
+      {"big", std::string(200000, 'x'), grpc::StatusCode::RESOURCE_EXHAUSTED,
+       "exceeds the limit of 100000 bytes"},
+      {"a/b", cnn_.Serialize(), grpc::StatusCode::INVALID_ARGUMENT, "header.name"},
+      {"..", cnn_.Serialize(), grpc::StatusCode::INVALID_ARGUMENT, "header.name"},
+      {"celu", celu.Serialize(), grpc::StatusCode::INVALID_ARGUMENT,
+       "unsupported operators: Celu (e.g. Celu 'Celu_1')"},
+  };
+  Restart({"--max_model_bytes=100000"});
+  for (const Case& c : cases) {
+    const grpc::Status status = Upload(c.name, c.bytes);
+    EXPECT_EQ(status.error_code(), c.code) << c.name << ": " << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(c.message)) << c.name;
+    EXPECT_EQ(StoredFiles(), 0) << c.name;
+  }
+  // A stream that sends chunks without a header.
+  {
+    grpc::ClientContext context;
+    octet::v1::UploadModelResponse response;
+    auto writer = models_->UploadModel(&context, &response);
+    octet::v1::UploadModelRequest message;
+    message.set_chunk("bytes");
+    writer->Write(message);
+    writer->WritesDone();
+    const grpc::Status status = writer->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(), HasSubstr("must be a header"));
+  }
+  grpc::ClientContext context;
+  octet::v1::ListModelsResponse list;
+  ASSERT_TRUE(models_->ListModels(&context, {}, &list).ok());
+  EXPECT_EQ(list.models_size(), 0);
+  EXPECT_TRUE(server_->Running());
+}
+
+TEST_F(ServerTest, BadInferenceRequestsGetTheRightCodeNamingTheProblem) {
+  ASSERT_TRUE(Upload("tiny", cnn_.Serialize()).ok());
+  const std::vector<float> image = PseudoRandom(64, 5);
+  struct Case {
+    std::string what;
+    inference::ModelInferRequest request;
+    grpc::StatusCode code;
+    std::string message;
+  };
+  std::vector<Case> cases;
+  {
+    auto r = ImageRequest("tiny", image, 1);
+    r.mutable_inputs(0)->set_shape(3, 9);
+    r.set_raw_input_contents(0, std::string(8 * 9 * 4, '\0'));
+    cases.push_back({"shape", r, grpc::StatusCode::INVALID_ARGUMENT,
+                     "input 'image' must have shape [N, 1, 8, 8], got [1, 1, 8, 9]"});
+  }
+  {
+    auto r = ImageRequest("tiny", image, 1);
+    r.mutable_inputs(0)->set_datatype("FP64");
+    r.set_raw_input_contents(0, std::string(64 * 8, '\0'));
+    cases.push_back({"datatype", r, grpc::StatusCode::INVALID_ARGUMENT,
+                     "input 'image' must be float32, got float64"});
+  }
+  {
+    auto r = ImageRequest("tiny", image, 1);
+    r.clear_inputs();
+    r.clear_raw_input_contents();
+    cases.push_back({"missing", r, grpc::StatusCode::INVALID_ARGUMENT, "missing input 'image'"});
+  }
+  {
+    auto r = ImageRequest("tiny", image, 1);
+    r.add_outputs()->set_name("probabilities");
+    cases.push_back({"output", r, grpc::StatusCode::INVALID_ARGUMENT,
+                     "unknown output 'probabilities'"});
+  }
+  {
+    auto r = ImageRequest("tiny", image, 1);
+    r.set_raw_input_contents(0, "short");
+    cases.push_back({"raw size", r, grpc::StatusCode::INVALID_ARGUMENT,
+                     "raw_input_contents[0] has 5 bytes"});
+  }
+  cases.push_back({"model", ImageRequest("nope", image, 1), grpc::StatusCode::NOT_FOUND,
+                   "model 'nope' not found"});
+  {
+    auto r = ImageRequest("tiny", image, 1);
+    r.set_model_version("4");
+    cases.push_back({"version", r, grpc::StatusCode::NOT_FOUND,
+                     "model 'tiny' has no version 4 (versions: 1)"});
+  }
+  {
+    auto r = ImageRequest("tiny", image, 1);
+    r.set_model_version("latest");
+    cases.push_back({"version text", r, grpc::StatusCode::INVALID_ARGUMENT,
+                     "model_version 'latest' is not a positive version number"});
+  }
+  for (const Case& c : cases) {
+    inference::ModelInferResponse response;
+    const grpc::Status status = Infer(c.request, &response);
+    EXPECT_EQ(status.error_code(), c.code) << c.what << ": " << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(c.message)) << c.what;
+  }
+  inference::ModelInferResponse response;
+  EXPECT_TRUE(Infer(ImageRequest("tiny", image, 1), &response).ok());
+  EXPECT_TRUE(server_->Running());
+}
+
+TEST_F(ServerTest, ConcurrentInferenceGivesEachCallerItsOwnAnswer) {
+  ASSERT_TRUE(Upload("tiny", cnn_.Serialize()).ok());
+  std::vector<std::thread> threads;
+  std::vector<int> wrong(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        const int batch = 1 + (t + i) % 3;
+        const std::vector<float> images = PseudoRandom(batch * 64, 100 * t + i);
+        const std::vector<float> expected = cnn_.Reference(images, batch);
+        inference::ModelInferResponse response;
+        const grpc::Status status = Infer(ImageRequest("tiny", images, batch), &response);
+        if (!status.ok()) {
+          ADD_FAILURE() << status.error_message();
+          ++wrong[t];
+          continue;
+        }
+        const std::vector<float> got = Floats(response.raw_output_contents(0));
+        for (size_t k = 0; k < got.size(); ++k) {
+          if (std::abs(got[k] - expected[k]) > 1e-4f * (1 + std::abs(expected[k]))) {
+            ++wrong[t];
+            break;
+          }
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_THAT(wrong, ::testing::Each(0));
+}
+
+TEST_F(ServerTest, ServesHealthMetadataAndReflection) {
+  {
+    auto health = grpc::health::v1::Health::NewStub(channel_);
+    grpc::ClientContext context;
+    grpc::health::v1::HealthCheckResponse response;
+    ASSERT_TRUE(health->Check(&context, {}, &response).ok());
+    EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+  {
+    grpc::ClientContext context;
+    inference::ServerReadyResponse ready;
+    ASSERT_TRUE(inference_->ServerReady(&context, {}, &ready).ok());
+    EXPECT_TRUE(ready.ready());
+  }
+  ASSERT_TRUE(Upload("tiny", cnn_.Serialize()).ok());
+  {
+    grpc::ClientContext context;
+    inference::ModelMetadataRequest request;
+    request.set_name("tiny");
+    inference::ModelMetadataResponse metadata;
+    ASSERT_TRUE(inference_->ModelMetadata(&context, request, &metadata).ok());
+    EXPECT_THAT(metadata.versions(), ElementsAre("1"));
+    ASSERT_EQ(metadata.inputs_size(), 1);
+    EXPECT_EQ(metadata.inputs(0).datatype(), "FP32");
+    EXPECT_THAT(metadata.inputs(0).shape(), ElementsAre(-1, 1, 8, 8));
+    EXPECT_EQ(metadata.outputs(0).name(), "logits");
+  }
+  {
+    grpc::ClientContext context;
+    inference::ModelReadyRequest request;
+    request.set_name("tiny");
+    inference::ModelReadyResponse ready;
+    ASSERT_TRUE(inference_->ModelReady(&context, request, &ready).ok());
+    EXPECT_TRUE(ready.ready());
+  }
+  // Server reflection, spoken at the wire level: ServerReflectionRequest{list_services: "*"}.
+  grpc::GenericStub generic(channel_);
+  grpc::CompletionQueue queue;
+  grpc::ClientContext context;
+  auto call = generic.PrepareCall(&context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                  &queue);
+  void* tag;
+  bool ok;
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(queue.Next(&tag, &ok) && ok);
+  const std::string request("\x3a\x01*", 3);
+  grpc::Slice slice(request);
+  call->Write(grpc::ByteBuffer(&slice, 1), reinterpret_cast<void*>(2));
+  ASSERT_TRUE(queue.Next(&tag, &ok) && ok);
+  grpc::ByteBuffer reply;
+  call->Read(&reply, reinterpret_cast<void*>(3));
+  ASSERT_TRUE(queue.Next(&tag, &ok) && ok);
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(reply.Dump(&slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  EXPECT_THAT(bytes, HasSubstr("inference.GRPCInferenceService"));
+  EXPECT_THAT(bytes, HasSubstr("octet.v1.ModelService"));
+  context.TryCancel();
+  call->Finish(nullptr, reinterpret_cast<void*>(4));
+  grpc::Status finish_status;
+  while (queue.Next(&tag, &ok)) {
+    if (tag == reinterpret_cast<void*>(4)) break;
+  }
+  queue.Shutdown();
+  while (queue.Next(&tag, &ok)) {
+  }
+}
+
+TEST_F(ServerTest, SigtermDrainsAndExitsCleanly) {
+  EXPECT_EQ(server_->Stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace octet
