@@ -179,6 +179,7 @@ TEST_F(ServerTest, VersionsFollowTheArchitecture) {
   const grpc::Status taken = Upload("m", v2);
   EXPECT_EQ(taken.error_code(), grpc::StatusCode::ALREADY_EXISTS);
   EXPECT_THAT(taken.error_message(), HasSubstr("new_version"));
+  EXPECT_EQ(StoredFiles(), 1);
   octet::v1::UploadModelResponse second;
   ASSERT_TRUE(Upload("m", v2, true, &second).ok());
   EXPECT_EQ(second.version().version(), 2);

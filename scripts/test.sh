@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs the whole test suite (what CI runs).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/setup.sh" --tests
+"$root/scripts/build.sh"
+cd "${OCTET_BUILD_DIR:-$root/build}"
+ctest --output-on-failure -j 2
