@@ -112,7 +112,7 @@ grpc::Status ModelServiceImpl::SetDefaultVersion(grpc::ServerContext*,
                                                  octet::v1::Model* response) {
   if (grpc::Status s = CheckVersionField(request->version(), false); !s.ok()) return s;
   absl::StatusOr<octet::v1::Model> model =
-      registry_->store().SetDefaultVersion(request->name(), request->version());
+      registry_->SetDefaultVersion(request->name(), request->version());
   if (!model.ok()) return ToGrpcStatus(model.status());
   *response = *std::move(model);
   return grpc::Status::OK;

@@ -83,19 +83,26 @@ absl::StatusOr<AddedVersion> ModelRegistry::Upload(const std::string& name,
     loaded->session = *std::move(session);
     absl::MutexLock lock(&mu_);
     loaded_[{name, added.version.version()}] = std::move(loaded);
+    // A first upload creates the name, whose default is then this version.
+    if (added.version.is_default()) default_versions_[name] = added.version.version();
   }
   return added;
 }
 
 absl::StatusOr<std::shared_ptr<const LoadedModel>> ModelRegistry::Get(const std::string& name,
                                                                       int64_t version) {
-  OCTET_ASSIGN_OR_RETURN(ModelVersion resolved, store_->GetVersion(name, version));
-  const Key key{name, resolved.version()};
   {
     absl::MutexLock lock(&mu_);
-    auto it = loaded_.find(key);
+    int64_t wanted = version;
+    if (wanted == 0) {
+      auto d = default_versions_.find(name);
+      if (d != default_versions_.end()) wanted = d->second;
+    }
+    auto it = loaded_.find({name, wanted});
     if (it != loaded_.end()) return it->second;
   }
+  OCTET_ASSIGN_OR_RETURN(ModelVersion resolved, store_->GetVersion(name, version));
+  const Key key{name, resolved.version()};
   // Loaded outside the lock; two concurrent first requests may both load, and the first to
   // finish is kept.
   OCTET_ASSIGN_OR_RETURN(std::string bytes, ReadFile(blobs_->PathFor(resolved.sha256())));
@@ -109,6 +116,8 @@ absl::StatusOr<std::shared_ptr<const LoadedModel>> ModelRegistry::Get(const std:
   loaded->version = resolved;
   OCTET_ASSIGN_OR_RETURN(loaded->session, Session::Create(std::move(graph), session_options_));
   absl::MutexLock lock(&mu_);
+  // Only fills a gap: SetDefaultVersion may have moved the default since the store was read.
+  if (version == 0) default_versions_.try_emplace(name, resolved.version());
   auto [it, inserted] = loaded_.emplace(key, std::move(loaded));
   return it->second;
 }
@@ -118,7 +127,18 @@ absl::StatusOr<std::vector<int64_t>> ModelRegistry::Delete(const std::string& na
   OCTET_ASSIGN_OR_RETURN(std::vector<int64_t> deleted, store_->Delete(name, version));
   absl::MutexLock lock(&mu_);
   for (int64_t v : deleted) loaded_.erase({name, v});
+  if (version == 0) default_versions_.erase(name);
   return deleted;
+}
+
+absl::StatusOr<octet::v1::Model> ModelRegistry::SetDefaultVersion(const std::string& name,
+                                                                 int64_t version) {
+  // Holding the lock across the store call keeps the cached default in step with the database
+  // when two SetDefaultVersion calls race.
+  absl::MutexLock lock(&mu_);
+  OCTET_ASSIGN_OR_RETURN(octet::v1::Model model, store_->SetDefaultVersion(name, version));
+  default_versions_[name] = model.default_version();
+  return model;
 }
 
 }  // namespace octet::server

@@ -45,6 +45,8 @@ class ModelRegistry {
   // Deletes versions (0: all) and drops their sessions.
   absl::StatusOr<std::vector<int64_t>> Delete(const std::string& name, int64_t version);
 
+  absl::StatusOr<octet::v1::Model> SetDefaultVersion(const std::string& name, int64_t version);
+
   ModelStore& store() { return *store_; }
 
  private:
@@ -54,8 +56,11 @@ class ModelRegistry {
   BlobStore* const blobs_;
   const SessionOptions session_options_;
 
+  // Serving answers from these without touching the database; every change of versions or
+  // defaults goes through this class, which keeps them current.
   absl::Mutex mu_;
   std::map<Key, std::shared_ptr<const LoadedModel>> loaded_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> default_versions_ ABSL_GUARDED_BY(mu_);
 };
 
 // Reads a whole file.
