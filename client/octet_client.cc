@@ -16,31 +16,6 @@ absl::Status FromGrpc(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
-std::optional<DataType> FromKserve(const std::string& datatype) {
-  static const std::pair<const char*, DataType> kTypes[] = {
-      {"FP32", DataType::kFloat32}, {"FP64", DataType::kFloat64}, {"FP16", DataType::kFloat16},
-      {"UINT8", DataType::kUint8},  {"INT8", DataType::kInt8},    {"INT32", DataType::kInt32},
-      {"INT64", DataType::kInt64},  {"BOOL", DataType::kBool}};
-  for (const auto& [name, type] : kTypes) {
-    if (datatype == name) return type;
-  }
-  return std::nullopt;
-}
-
-std::string ToKserve(DataType type) {
-  switch (type) {
-    case DataType::kFloat32: return "FP32";
-    case DataType::kFloat64: return "FP64";
-    case DataType::kFloat16: return "FP16";
-    case DataType::kUint8: return "UINT8";
-    case DataType::kInt8: return "INT8";
-    case DataType::kInt32: return "INT32";
-    case DataType::kInt64: return "INT64";
-    case DataType::kBool: return "BOOL";
-  }
-  return "";
-}
-
 }  // namespace
 
 OctetClient::OctetClient(const std::string& target) {
@@ -208,7 +183,7 @@ absl::StatusOr<InferResult> OctetClient::Infer(
   for (const auto& [name, tensor] : inputs) {
     auto* input = request.add_inputs();
     input->set_name(name);
-    input->set_datatype(ToKserve(tensor.type()));
+    input->set_datatype(std::string(KserveName(tensor.type())));
     for (int64_t d : tensor.shape()) input->add_shape(d);
     request.add_raw_input_contents(static_cast<const char*>(tensor.raw_data()),
                                    tensor.byte_size());
@@ -222,7 +197,7 @@ absl::StatusOr<InferResult> OctetClient::Infer(
   InferResult result{response.model_name(), response.model_version(), response.id(), {}};
   for (int i = 0; i < response.outputs_size(); ++i) {
     const auto& output = response.outputs(i);
-    const std::optional<DataType> type = FromKserve(output.datatype());
+    const std::optional<DataType> type = DataTypeFromKserveName(output.datatype());
     if (!type.has_value() || i >= response.raw_output_contents_size()) {
       return absl::DataLossError(absl::StrCat("output '", output.name(), "' is malformed"));
     }

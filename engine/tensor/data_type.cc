@@ -48,6 +48,29 @@ absl::string_view DataTypeName(DataType type) {
   return "unknown";
 }
 
+absl::string_view KserveName(DataType type) {
+  switch (type) {
+    case DataType::kFloat32: return "FP32";
+    case DataType::kFloat64: return "FP64";
+    case DataType::kFloat16: return "FP16";
+    case DataType::kUint8: return "UINT8";
+    case DataType::kInt8: return "INT8";
+    case DataType::kInt32: return "INT32";
+    case DataType::kInt64: return "INT64";
+    case DataType::kBool: return "BOOL";
+  }
+  return "";
+}
+
+std::optional<DataType> DataTypeFromKserveName(absl::string_view name) {
+  for (DataType type : {DataType::kFloat32, DataType::kFloat64, DataType::kFloat16,
+                        DataType::kUint8, DataType::kInt8, DataType::kInt32, DataType::kInt64,
+                        DataType::kBool}) {
+    if (KserveName(type) == name) return type;
+  }
+  return std::nullopt;
+}
+
 std::optional<DataType> DataTypeFromOnnx(int32_t onnx_type) {
   switch (onnx_type) {
     case kOnnxFloat: return DataType::kFloat32;

@@ -27,6 +27,11 @@ size_t ElementSize(DataType type);
 // Lower-case name as numpy spells it ("float32", "uint8", ...).
 absl::string_view DataTypeName(DataType type);
 
+// The KServe v2 / Triton datatype name ("FP32", "UINT8", ...), and back; nullopt for a name the
+// engine does not hold.
+absl::string_view KserveName(DataType type);
+std::optional<DataType> DataTypeFromKserveName(absl::string_view name);
+
 // ONNX TensorProto.DataType values; nullopt for types the engine does not hold.
 std::optional<DataType> DataTypeFromOnnx(int32_t onnx_type);
 int32_t DataTypeToOnnx(DataType type);

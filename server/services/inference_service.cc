@@ -21,20 +21,6 @@ absl::StatusOr<int64_t> ParseVersion(const std::string& text, absl::string_view 
   return version;
 }
 
-std::string KserveDatatype(octet::v1::DataType type) {
-  switch (type) {
-    case octet::v1::DATA_TYPE_FLOAT32: return "FP32";
-    case octet::v1::DATA_TYPE_FLOAT64: return "FP64";
-    case octet::v1::DATA_TYPE_FLOAT16: return "FP16";
-    case octet::v1::DATA_TYPE_UINT8: return "UINT8";
-    case octet::v1::DATA_TYPE_INT8: return "INT8";
-    case octet::v1::DATA_TYPE_INT32: return "INT32";
-    case octet::v1::DATA_TYPE_INT64: return "INT64";
-    case octet::v1::DATA_TYPE_BOOL: return "BOOL";
-    default: return "";
-  }
-}
-
 std::string PrecisionLabel(octet::v1::Precision precision) {
   switch (precision) {
     case octet::v1::PRECISION_INT8: return "int8";
@@ -46,7 +32,8 @@ std::string PrecisionLabel(octet::v1::Precision precision) {
 void AddTensorMetadata(const octet::v1::TensorSpec& spec,
                        inference::ModelMetadataResponse::TensorMetadata* out) {
   out->set_name(spec.name());
-  out->set_datatype(KserveDatatype(spec.data_type()));
+  const std::optional<DataType> type = FromProto(spec.data_type());
+  out->set_datatype(type.has_value() ? std::string(KserveName(*type)) : "");
   for (int64_t d : spec.shape()) out->add_shape(d);
 }
 

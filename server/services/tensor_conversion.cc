@@ -58,25 +58,24 @@ absl::StatusOr<Tensor> FromContents(const inference::InferTensorContents& conten
 
 }  // namespace
 
-std::string KserveDatatype(DataType type) {
+octet::v1::DataType ToProto(DataType type) {
   switch (type) {
-    case DataType::kFloat32: return "FP32";
-    case DataType::kFloat64: return "FP64";
-    case DataType::kFloat16: return "FP16";
-    case DataType::kUint8: return "UINT8";
-    case DataType::kInt8: return "INT8";
-    case DataType::kInt32: return "INT32";
-    case DataType::kInt64: return "INT64";
-    case DataType::kBool: return "BOOL";
+    case DataType::kFloat32: return octet::v1::DATA_TYPE_FLOAT32;
+    case DataType::kFloat64: return octet::v1::DATA_TYPE_FLOAT64;
+    case DataType::kFloat16: return octet::v1::DATA_TYPE_FLOAT16;
+    case DataType::kUint8: return octet::v1::DATA_TYPE_UINT8;
+    case DataType::kInt8: return octet::v1::DATA_TYPE_INT8;
+    case DataType::kInt32: return octet::v1::DATA_TYPE_INT32;
+    case DataType::kInt64: return octet::v1::DATA_TYPE_INT64;
+    case DataType::kBool: return octet::v1::DATA_TYPE_BOOL;
   }
-  return "";
+  return octet::v1::DATA_TYPE_UNSPECIFIED;
 }
 
-std::optional<DataType> FromKserveDatatype(const std::string& datatype) {
-  for (DataType type : {DataType::kFloat32, DataType::kFloat64, DataType::kFloat16,
-                        DataType::kUint8, DataType::kInt8, DataType::kInt32, DataType::kInt64,
-                        DataType::kBool}) {
-    if (KserveDatatype(type) == datatype) return type;
+std::optional<DataType> FromProto(octet::v1::DataType type) {
+  for (DataType t : {DataType::kFloat32, DataType::kFloat64, DataType::kFloat16, DataType::kUint8,
+                     DataType::kInt8, DataType::kInt32, DataType::kInt64, DataType::kBool}) {
+    if (ToProto(t) == type) return t;
   }
   return std::nullopt;
 }
@@ -93,7 +92,7 @@ absl::StatusOr<std::vector<NamedTensor>> InputsFromRequest(
   inputs.reserve(request.inputs_size());
   for (int i = 0; i < request.inputs_size(); ++i) {
     const auto& input = request.inputs(i);
-    const std::optional<DataType> type = FromKserveDatatype(input.datatype());
+    const std::optional<DataType> type = DataTypeFromKserveName(input.datatype());
     if (!type.has_value()) {
       return absl::InvalidArgumentError(
           absl::StrCat("input '", input.name(), "' has unknown datatype '", input.datatype(),
@@ -128,7 +127,7 @@ void AddOutput(const std::string& name, const Tensor& tensor,
                inference::ModelInferResponse* response) {
   auto* output = response->add_outputs();
   output->set_name(name);
-  output->set_datatype(KserveDatatype(tensor.type()));
+  output->set_datatype(std::string(KserveName(tensor.type())));
   for (int64_t d : tensor.shape()) output->add_shape(d);
   response->add_raw_output_contents(static_cast<const char*>(tensor.raw_data()),
                                     tensor.byte_size());

@@ -6,25 +6,12 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/onnx/onnx_importer.h"
+#include "server/services/tensor_conversion.h"
 
 namespace octet::server {
 namespace {
 
 using octet::v1::ModelVersion;
-
-octet::v1::DataType ToProto(DataType type) {
-  switch (type) {
-    case DataType::kFloat32: return octet::v1::DATA_TYPE_FLOAT32;
-    case DataType::kFloat64: return octet::v1::DATA_TYPE_FLOAT64;
-    case DataType::kFloat16: return octet::v1::DATA_TYPE_FLOAT16;
-    case DataType::kUint8: return octet::v1::DATA_TYPE_UINT8;
-    case DataType::kInt8: return octet::v1::DATA_TYPE_INT8;
-    case DataType::kInt32: return octet::v1::DATA_TYPE_INT32;
-    case DataType::kInt64: return octet::v1::DATA_TYPE_INT64;
-    case DataType::kBool: return octet::v1::DATA_TYPE_BOOL;
-  }
-  return octet::v1::DATA_TYPE_UNSPECIFIED;
-}
 
 void Describe(const ValueInfo& info, octet::v1::TensorSpec* spec) {
   spec->set_name(info.name);
