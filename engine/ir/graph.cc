@@ -51,4 +51,10 @@ const Tensor* Graph::FindConstant(const std::string& name) const {
   return it == constants.end() ? nullptr : &it->second;
 }
 
+std::optional<DataType> Graph::TypeOf(const std::string& name) const {
+  auto it = value_types.find(name);
+  if (it == value_types.end()) return std::nullopt;
+  return it->second;
+}
+
 }  // namespace octet

@@ -69,12 +69,17 @@ class Graph {
   // Topologically sorted.
   std::vector<Node> nodes;
   absl::flat_hash_map<std::string, Tensor> constants;
+  // The element type of every value whose type is known (inputs, constants, and what type
+  // inference derived for node outputs).
+  absl::flat_hash_map<std::string, DataType> value_types;
   // The default ONNX domain's opset.
   int64_t opset = 0;
   std::string producer_name;
 
   // The constant named `name`, or nullptr.
   const Tensor* FindConstant(const std::string& name) const;
+  // The element type of `name`, when known.
+  std::optional<DataType> TypeOf(const std::string& name) const;
 };
 
 }  // namespace octet

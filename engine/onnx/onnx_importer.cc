@@ -10,6 +10,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "engine/base/unsupported.h"
+#include "onnx/shape_inference/implementation.h"
+#include "onnx/version_converter/convert.h"
 #include "onnx/onnx_pb.h"
 
 namespace octet {
@@ -41,9 +44,12 @@ absl::StatusOr<Tensor> ConvertTensor(const onnx::TensorProto& proto) {
   }
   const std::optional<DataType> type = DataTypeFromOnnx(proto.data_type());
   if (!type.has_value()) {
-    return Invalid(absl::StrCat("tensor '", name, "' has unsupported element type ",
-                                onnx::TensorProto::DataType_Name(
-                                    static_cast<onnx::TensorProto::DataType>(proto.data_type()))));
+    return UnsupportedError(
+        proto.data_type() == onnx::TensorProto::STRING ? UnsupportedKind::kSequenceStringOrTraining
+                                                       : UnsupportedKind::kElementType,
+        absl::StrCat("tensor '", name, "' has unsupported element type ",
+                     onnx::TensorProto::DataType_Name(
+                         static_cast<onnx::TensorProto::DataType>(proto.data_type()))));
   }
   Shape shape(proto.dims().begin(), proto.dims().end());
   absl::StatusOr<int64_t> count = CheckedElementCount(shape, ElementSize(*type));
@@ -106,18 +112,21 @@ absl::StatusOr<ValueInfo> ConvertValueInfo(const onnx::ValueInfoProto& proto) {
   ValueInfo info;
   info.name = proto.name();
   if (!proto.type().has_tensor_type()) {
-    return Invalid(absl::StrCat("graph input/output '", proto.name(),
-                                "' is not a tensor (sequences, maps and optionals are not "
-                                "supported)"));
+    return UnsupportedError(UnsupportedKind::kSequenceStringOrTraining,
+                            absl::StrCat("graph input/output '", proto.name(),
+                                         "' is not a tensor (sequences, maps and optionals are "
+                                         "not supported)"));
   }
   const onnx::TypeProto::Tensor& tensor_type = proto.type().tensor_type();
   const std::optional<DataType> type = DataTypeFromOnnx(tensor_type.elem_type());
   if (!type.has_value()) {
-    return Invalid(absl::StrCat("graph input/output '", proto.name(),
-                                "' has unsupported element type ",
-                                onnx::TensorProto::DataType_Name(
-                                    static_cast<onnx::TensorProto::DataType>(
-                                        tensor_type.elem_type()))));
+    return UnsupportedError(
+        tensor_type.elem_type() == onnx::TensorProto::STRING
+            ? UnsupportedKind::kSequenceStringOrTraining
+            : UnsupportedKind::kElementType,
+        absl::StrCat("graph input/output '", proto.name(), "' has unsupported element type ",
+                     onnx::TensorProto::DataType_Name(
+                         static_cast<onnx::TensorProto::DataType>(tensor_type.elem_type()))));
   }
   info.type = *type;
   if (tensor_type.has_shape()) {
@@ -162,9 +171,11 @@ absl::StatusOr<Attribute> ConvertAttribute(const onnx::AttributeProto& proto,
       return Attribute(*std::move(tensor));
     }
     default:
-      return Invalid(absl::StrCat(where, ": attribute '", proto.name(), "' of type ",
-                                  onnx::AttributeProto::AttributeType_Name(proto.type()),
-                                  " is not supported"));
+      return UnsupportedError(
+          UnsupportedKind::kAttribute,
+          absl::StrCat(where, ": attribute '", proto.name(), "' of type ",
+                       onnx::AttributeProto::AttributeType_Name(proto.type()),
+                       " is not supported"));
   }
 }
 
@@ -248,7 +259,58 @@ absl::StatusOr<std::vector<Node>> SortTopologically(std::vector<Node> nodes,
   return sorted;
 }
 
+// The element types ONNX's type inference gives every value, keyed by name. Type inference runs
+// on a copy after the importer's own checks; a model it cannot type still imports (types then
+// come only from the declared inputs and outputs and the constants).
+void InferValueTypes(const onnx::ModelProto& model, Graph* graph) {
+  for (const ValueInfo& input : graph->inputs) graph->value_types[input.name] = input.type;
+  for (const auto& [name, tensor] : graph->constants) graph->value_types[name] = tensor.type();
+  onnx::ModelProto typed = model;
+  try {
+    onnx::shape_inference::InferShapes(typed);
+  } catch (const std::exception&) {
+    return;
+  }
+  auto record = [graph](const onnx::ValueInfoProto& info) {
+    if (!info.type().has_tensor_type()) return;
+    if (std::optional<DataType> type = DataTypeFromOnnx(info.type().tensor_type().elem_type())) {
+      graph->value_types.emplace(info.name(), *type);
+    }
+  };
+  for (const auto& info : typed.graph().value_info()) record(info);
+  for (const auto& info : typed.graph().output()) record(info);
+}
+
+// Identity, and Dropout in inference (its output equals its input; the mask output, when used,
+// keeps the node), only rename values: consumers are rewired to the input instead.
+void RemovePassThroughNodes(Graph* graph) {
+  absl::flat_hash_map<std::string, std::string> renamed;
+  absl::flat_hash_set<std::string> graph_outputs;
+  for (const ValueInfo& output : graph->outputs) graph_outputs.insert(output.name);
+  std::vector<Node> kept;
+  for (Node& node : graph->nodes) {
+    for (std::string& input : node.inputs) {
+      auto it = renamed.find(input);
+      if (it != renamed.end()) input = it->second;
+    }
+    const bool pass_through =
+        node.domain.empty() && !node.inputs.empty() && !node.input(0).empty() &&
+        !node.outputs.empty() && !graph_outputs.contains(node.outputs[0]) &&
+        (node.op_type == "Identity" ||
+         (node.op_type == "Dropout" && (node.outputs.size() < 2 || node.outputs[1].empty()) &&
+          (node.inputs.size() < 3 || node.inputs[2].empty())));
+    if (pass_through) {
+      renamed[node.outputs[0]] = node.inputs[0];
+      continue;
+    }
+    kept.push_back(std::move(node));
+  }
+  graph->nodes = std::move(kept);
+}
+
 }  // namespace
+
+absl::StatusOr<Tensor> TensorFromOnnx(const onnx::TensorProto& proto) { return ConvertTensor(proto); }
 
 absl::StatusOr<Graph> ImportOnnxModel(absl::string_view serialized) {
   if (serialized.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
@@ -261,26 +323,48 @@ absl::StatusOr<Graph> ImportOnnxModel(absl::string_view serialized) {
   return ImportOnnxModel(model);
 }
 
-absl::StatusOr<Graph> ImportOnnxModel(const onnx::ModelProto& model) {
-  if (!model.has_graph() || (model.graph().node_size() == 0 && model.graph().output_size() == 0)) {
+// The default-domain opset `model` imports, or 0.
+int64_t DefaultOpset(const onnx::ModelProto& model) {
+  for (const onnx::OperatorSetIdProto& opset : model.opset_import()) {
+    if (opset.domain().empty() || opset.domain() == "ai.onnx") return opset.version();
+  }
+  return 0;
+}
+
+absl::StatusOr<Graph> ImportOnnxModel(const onnx::ModelProto& original) {
+  if (!original.has_graph() ||
+      (original.graph().node_size() == 0 && original.graph().output_size() == 0)) {
     return Invalid("not an ONNX model: it has no graph");
   }
-  Graph graph;
-  graph.producer_name = model.producer_name();
-  bool has_default_domain = false;
-  for (const onnx::OperatorSetIdProto& opset : model.opset_import()) {
-    if (opset.domain().empty() || opset.domain() == "ai.onnx") {
-      graph.opset = opset.version();
-      has_default_domain = true;
+  const int64_t opset = DefaultOpset(original);
+  if (opset == 0) {
+    for (const onnx::OperatorSetIdProto& import : original.opset_import()) {
+      if (import.domain() == "ai.onnx.preview.training") {
+        return UnsupportedError(UnsupportedKind::kSequenceStringOrTraining,
+                                "the model uses training operators (ai.onnx.preview.training)");
+      }
     }
-  }
-  if (!has_default_domain) {
     return Invalid("the model imports no opset of the default ONNX domain");
   }
-  if (graph.opset < kMinOnnxOpset || graph.opset > kMaxOnnxOpset) {
-    return Invalid(absl::StrCat("ONNX opset ", graph.opset, " is not supported (supported: ",
+  if (opset > kMaxOnnxOpset) {
+    return Invalid(absl::StrCat("ONNX opset ", opset, " is not supported (supported: ",
                                 kMinOnnxOpset, " to ", kMaxOnnxOpset, ")"));
   }
+  // Older models are brought up to the oldest opset the runtime implements with ONNX's own
+  // version converter, which rewrites each op whose definition changed.
+  onnx::ModelProto converted;
+  if (opset < kMinOnnxOpset) {
+    try {
+      converted = onnx::version_conversion::ConvertVersion(original, kMinOnnxOpset);
+    } catch (const std::exception& e) {
+      return Invalid(absl::StrCat("ONNX opset ", opset, " could not be converted to opset ",
+                                  kMinOnnxOpset, ": ", e.what()));
+    }
+  }
+  const onnx::ModelProto& model = opset < kMinOnnxOpset ? converted : original;
+  Graph graph;
+  graph.producer_name = model.producer_name();
+  graph.opset = DefaultOpset(model);
   const onnx::GraphProto& g = model.graph();
   if (g.sparse_initializer_size() > 0) {
     return Invalid("sparse initializers are not supported");
@@ -346,6 +430,8 @@ absl::StatusOr<Graph> ImportOnnxModel(const onnx::ModelProto& model) {
     graph.outputs.push_back(std::move(info));
   }
   if (graph.outputs.empty()) return Invalid("the graph declares no outputs");
+  InferValueTypes(model, &graph);
+  RemovePassThroughNodes(&graph);
   return graph;
 }
 

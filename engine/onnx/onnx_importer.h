@@ -8,6 +8,7 @@
 
 namespace onnx {
 class ModelProto;
+class TensorProto;
 }
 
 namespace octet {
@@ -21,8 +22,14 @@ inline constexpr int64_t kMaxOnnxOpset = 17;
 // range, external or truncated tensor data, an unsupported element type, a value produced twice,
 // a node input nothing produces, a cycle. Does not check that the runtime can execute the ops;
 // see CheckGraphSupported() in engine/runtime.
+//
+// Also records every value's element type (from ONNX's own type inference) in
+// Graph::value_types, and removes Identity nodes and inference-mode Dropout nodes.
 absl::StatusOr<Graph> ImportOnnxModel(absl::string_view serialized);
 absl::StatusOr<Graph> ImportOnnxModel(const onnx::ModelProto& model);
+
+// The tensor a TensorProto holds, with the checks the importer applies to initializers.
+absl::StatusOr<Tensor> TensorFromOnnx(const onnx::TensorProto& proto);
 
 }  // namespace octet
 

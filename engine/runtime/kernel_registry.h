@@ -1,10 +1,14 @@
-// The operators the runtime executes, each with a static check (run at upload, before any shape
-// is known) and a factory that builds a kernel for concrete input shapes.
+// The operators the runtime executes. Each has a static check, run at upload before any shape is
+// known, and a factory that builds a kernel for concrete input shapes.
 #ifndef OCTET_ENGINE_RUNTIME_KERNEL_REGISTRY_H_
 #define OCTET_ENGINE_RUNTIME_KERNEL_REGISTRY_H_
 
+#include <initializer_list>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -13,36 +17,67 @@
 
 namespace octet {
 
+// What an op's check sees of a node before shapes are known.
+struct CheckContext {
+  const Node& node;
+  const Graph& graph;
+  // Values known when a plan is built: constants, Shape outputs, and what is computed only from
+  // those (plans fold them).
+  const absl::flat_hash_set<std::string>& plan_constants;
+
+  bool has_input(size_t i) const { return !node.input(i).empty(); }
+  std::optional<DataType> type(size_t i) const { return graph.TypeOf(node.input(i)); }
+  bool is_plan_constant(size_t i) const { return plan_constants.contains(node.input(i)); }
+};
+
 struct OpDefinition {
   absl::string_view op_type;
-  // Checks attributes and which inputs must be constant; INVALID_ARGUMENT naming the node.
-  absl::Status (*check)(const Node& node, const Graph& graph);
+  // INVALID_ARGUMENT naming the node, tagged (engine/base/unsupported.h) when it is a matter of
+  // support rather than a malformed model.
+  absl::Status (*check)(const CheckContext& context);
   absl::StatusOr<BuiltKernel> (*build)(const KernelBuildContext& context);
+  // Bit i set: input i's value must be known when the plan is built (a shape, axes, bounds).
+  // CheckGraphSupported enforces it; the factory then finds it in context.constant(i).
+  uint32_t value_inputs = 0;
 };
+
+// Graph inputs declared with at most this many elements may be needed by value when a plan is
+// built (a shape given as an input); plans are then specialised on their values.
+inline constexpr int64_t kMaxValueInputElements = 64;
+
+// Which values a plan knows when it is built.
+struct PlanConstantAnalysis {
+  // Constants, value-specialised inputs, Shape outputs, and what is computed only from those.
+  absl::flat_hash_set<std::string> known;
+  // Graph inputs the plan must know by value (indices into Graph::inputs), ascending.
+  std::vector<int> value_inputs;
+};
+PlanConstantAnalysis AnalyzePlanConstants(const Graph& graph);
 
 // The definition for a default-domain op, or nullptr.
 const OpDefinition* FindOp(absl::string_view domain, absl::string_view op_type);
 
-// OK when every node is an op the runtime executes with attributes it supports. Otherwise
-// INVALID_ARGUMENT naming every unsupported op type with one node of each, then the first
-// attribute problem of each other kind.
+// Every op type the runtime executes, sorted.
+std::vector<absl::string_view> RegisteredOps();
+
+// OK when every node is an op the runtime executes with inputs and attributes it supports.
+// Otherwise INVALID_ARGUMENT naming every unsupported op type with one node of each, then every
+// other problem; tagged with the kind of the first.
 absl::Status CheckGraphSupported(const Graph& graph);
 
-// The factories, one per file under onednn/ and cpu/.
-absl::Status CheckConv(const Node& node, const Graph& graph);
-absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context);
-absl::Status CheckGemm(const Node& node, const Graph& graph);
-absl::StatusOr<BuiltKernel> BuildGemm(const KernelBuildContext& context);
-absl::Status CheckMatMul(const Node& node, const Graph& graph);
-absl::StatusOr<BuiltKernel> BuildMatMul(const KernelBuildContext& context);
-absl::Status CheckRelu(const Node& node, const Graph& graph);
-absl::StatusOr<BuiltKernel> BuildRelu(const KernelBuildContext& context);
-absl::Status CheckAdd(const Node& node, const Graph& graph);
-absl::StatusOr<BuiltKernel> BuildAdd(const KernelBuildContext& context);
-absl::Status CheckFlatten(const Node& node, const Graph& graph);
-absl::StatusOr<BuiltKernel> BuildFlatten(const KernelBuildContext& context);
-absl::Status CheckReshape(const Node& node, const Graph& graph);
-absl::StatusOr<BuiltKernel> BuildReshape(const KernelBuildContext& context);
+// Helpers for checks and factories.
+
+// Unless input `i` is absent or its known type is one of `allowed`: INVALID_ARGUMENT tagged
+// kElementType.
+absl::Status RequireInputType(const CheckContext& context, size_t i,
+                              std::initializer_list<DataType> allowed);
+// INVALID_ARGUMENT naming the node unless it has between `min` and `max` inputs, the first
+// `required` of them present.
+absl::Status RequireInputCount(const Node& node, size_t min, size_t max, size_t required);
+// The values of a constant 1-D int64 input, or of an ints attribute for older opsets.
+absl::StatusOr<std::vector<int64_t>> ConstantInts(const KernelBuildContext& context, size_t input);
+// `axis` in [-rank, rank) made non-negative, or INVALID_ARGUMENT naming the node.
+absl::StatusOr<int64_t> NormalizeAxis(const Node& node, int64_t axis, int64_t rank);
 
 }  // namespace octet
 

@@ -1,5 +1,6 @@
 #include "engine/runtime/plan.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -19,8 +20,9 @@ struct Plan::Workspace {
 
 Plan::~Plan() = default;
 
-absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
-                                                  const std::vector<TensorDesc>& inputs) {
+absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
+    const Graph& graph, const std::vector<TensorDesc>& inputs,
+    const std::vector<std::pair<int, Tensor>>& values) {
   std::unique_ptr<Plan> plan(new Plan());
   absl::flat_hash_map<std::string, int> slot_of;
   auto add_slot = [&](const std::string& name, Slot slot) {
@@ -28,7 +30,15 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
     plan->slots_.push_back(std::move(slot));
   };
   for (size_t i = 0; i < graph.inputs.size(); ++i) {
-    add_slot(graph.inputs[i].name, Slot{SlotKind::kInput, inputs[i], Tensor()});
+    auto value = std::find_if(values.begin(), values.end(),
+                              [i](const auto& v) { return v.first == static_cast<int>(i); });
+    if (value != values.end()) {
+      add_slot(graph.inputs[i].name,
+               Slot{SlotKind::kConstant, inputs[i], value->second.Clone(), static_cast<int>(i)});
+    } else {
+      add_slot(graph.inputs[i].name,
+               Slot{SlotKind::kInput, inputs[i], Tensor(), static_cast<int>(i)});
+    }
   }
   for (const auto& [name, tensor] : graph.constants) {
     add_slot(name, Slot{SlotKind::kConstant, TensorDesc{tensor.type(), tensor.shape()}, tensor});
@@ -56,10 +66,32 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
     }
     OCTET_ASSIGN_OR_RETURN(BuiltKernel built, op->build(context));
     for (size_t i = 0; i < node.outputs.size(); ++i) {
-      if (node.outputs[i].empty()) continue;
-      if (i >= built.outputs.size()) {
+      if (!node.outputs[i].empty() && i >= built.outputs.size()) {
         return absl::UnimplementedError(
             absl::StrCat(node.Describe(), ": output ", i, " is not computed"));
+      }
+    }
+    bool foldable = node.op_type == "Shape";
+    if (!foldable) {
+      foldable = true;
+      for (int slot : step.inputs) {
+        foldable = foldable && (slot < 0 || plan->slots_[slot].kind == SlotKind::kConstant);
+      }
+    }
+    if (foldable) {
+      OCTET_ASSIGN_OR_RETURN(std::vector<Tensor> values, plan->Fold(*built.kernel, step.inputs,
+                                                                    built.outputs));
+      for (size_t i = 0; i < node.outputs.size(); ++i) {
+        if (node.outputs[i].empty()) continue;
+        add_slot(node.outputs[i],
+                 Slot{SlotKind::kConstant, built.outputs[i], std::move(values[i])});
+      }
+      continue;
+    }
+    for (size_t i = 0; i < built.outputs.size(); ++i) {
+      if (i >= node.outputs.size() || node.outputs[i].empty()) {
+        step.outputs.push_back(-1);
+        continue;
       }
       step.outputs.push_back(static_cast<int>(plan->slots_.size()));
       add_slot(node.outputs[i], Slot{SlotKind::kIntermediate, built.outputs[i], Tensor()});
@@ -70,6 +102,31 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
   }
   for (const ValueInfo& output : graph.outputs) plan->output_slots_.push_back(slot_of.at(output.name));
   return plan;
+}
+
+absl::StatusOr<std::vector<Tensor>> Plan::Fold(const Kernel& kernel, const std::vector<int>& inputs,
+                                               const std::vector<TensorDesc>& outputs) const {
+  std::vector<const Tensor*> in;
+  for (int slot : inputs) {
+    // A non-constant input here is what Shape reads, which needs only its desc.
+    in.push_back(slot >= 0 && slots_[slot].kind == SlotKind::kConstant ? &slots_[slot].constant
+                                                                       : nullptr);
+  }
+  std::vector<Tensor> values;
+  std::vector<Tensor*> out;
+  values.reserve(outputs.size());
+  for (const TensorDesc& desc : outputs) {
+    OCTET_ASSIGN_OR_RETURN(Tensor t, Tensor::Create(desc.type, desc.shape));
+    values.push_back(std::move(t));
+  }
+  for (Tensor& t : values) out.push_back(&t);
+  onednn::OneDnnStream stream;
+  OCTET_ASSIGN_OR_RETURN(Tensor scratchpad,
+                         Tensor::Create(DataType::kUint8,
+                                        Shape{static_cast<int64_t>(kernel.scratchpad_bytes())}));
+  ExecutionContext context{stream.get(), scratchpad.raw_data()};
+  OCTET_RETURN_IF_ERROR(kernel.Run(in, out, context));
+  return values;
 }
 
 std::unique_ptr<Plan::Workspace> Plan::AcquireWorkspace() const {
@@ -112,11 +169,10 @@ absl::StatusOr<std::vector<Tensor>> Plan::Run(absl::Span<const Tensor> inputs,
     }
   }
   std::vector<Tensor*> values(slots_.size(), nullptr);
-  size_t next_input = 0;
   for (size_t i = 0; i < slots_.size(); ++i) {
     switch (slots_[i].kind) {
       case SlotKind::kInput:
-        values[i] = const_cast<Tensor*>(&inputs[next_input++]);
+        values[i] = const_cast<Tensor*>(&inputs[slots_[i].input_index]);
         break;
       case SlotKind::kConstant:
         values[i] = const_cast<Tensor*>(&slots_[i].constant);
@@ -136,7 +192,7 @@ absl::StatusOr<std::vector<Tensor>> Plan::Run(absl::Span<const Tensor> inputs,
     step_inputs.clear();
     step_outputs.clear();
     for (int slot : step.inputs) step_inputs.push_back(slot < 0 ? nullptr : values[slot]);
-    for (int slot : step.outputs) step_outputs.push_back(values[slot]);
+    for (int slot : step.outputs) step_outputs.push_back(slot < 0 ? nullptr : values[slot]);
     status = step.kernel->Run(step_inputs, step_outputs, context);
     if (!status.ok()) break;
   }

@@ -14,14 +14,18 @@
 namespace octet {
 
 // A graph compiled for one set of concrete input shapes: a kernel per node, in order, over
-// numbered value slots. Thread-safe: concurrent Runs each take a workspace (intermediate buffers
+// numbered value slots. Nodes whose inputs are all known when the plan is built (constants,
+// Shape of an input, and what follows from those) run once then, and their outputs become
+// constants of the plan. Thread-safe: concurrent Runs each take a workspace (intermediate buffers
 // and a oneDNN stream) from a pool, so after warm-up a Run allocates only its outputs.
 class Plan {
  public:
   // REQUIRES: `inputs` has one desc per graph input, in order; the graph passed
-  // CheckGraphSupported.
-  static absl::StatusOr<std::unique_ptr<Plan>> Build(const Graph& graph,
-                                                     const std::vector<TensorDesc>& inputs);
+  // CheckGraphSupported. `values` holds, for the graph inputs the plan needs by value
+  // (AnalyzePlanConstants), their values by input index; the plan is only valid for them.
+  static absl::StatusOr<std::unique_ptr<Plan>> Build(
+      const Graph& graph, const std::vector<TensorDesc>& inputs,
+      const std::vector<std::pair<int, Tensor>>& values = {});
   ~Plan();
 
   // Runs on `inputs` (one per graph input, in order, with the descs the plan was built for) and
@@ -37,16 +41,20 @@ class Plan {
   struct Slot {
     SlotKind kind;
     TensorDesc desc;
-    Tensor constant;  // for kConstant
+    Tensor constant;       // for kConstant
+    int input_index = -1;  // for kInput: which graph input
   };
   struct Step {
     std::unique_ptr<Kernel> kernel;
-    std::vector<int> inputs;  // -1 for an omitted optional input
-    std::vector<int> outputs;
+    std::vector<int> inputs;   // -1 for an omitted optional input
+    std::vector<int> outputs;  // by position; -1 for an output the model does not use
   };
   struct Workspace;
 
   Plan() = default;
+  // Runs `kernel` once on constant inputs (slots) and returns its outputs.
+  absl::StatusOr<std::vector<Tensor>> Fold(const Kernel& kernel, const std::vector<int>& inputs,
+                                           const std::vector<TensorDesc>& outputs) const;
   std::unique_ptr<Workspace> AcquireWorkspace() const;
   void ReleaseWorkspace(std::unique_ptr<Workspace> workspace) const;
 

@@ -47,30 +47,41 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(Graph graph, SessionOpt
     return absl::InvalidArgumentError("plan_cache_capacity must be positive");
   }
   OCTET_RETURN_IF_ERROR(CheckGraphSupported(graph));
-  std::unique_ptr<Session> session(new Session(std::move(graph), options));
-  std::vector<TensorDesc> descs;
+  std::vector<int> value_inputs = AnalyzePlanConstants(graph).value_inputs;
+  const bool eager = value_inputs.empty();
+  std::unique_ptr<Session> session(
+      new Session(std::move(graph), options, std::move(value_inputs)));
+  if (!eager) return session;
+  // With every shape static, the one plan is built now: errors surface at load, not at the
+  // first request.
+  std::vector<Tensor> placeholders;
   for (const ValueInfo& input : session->graph_.inputs) {
-    if (!input.shape.has_value()) break;
-    TensorDesc desc{input.type, {}};
+    if (!input.shape.has_value()) return session;
+    Shape shape;
     for (const Dim& d : *input.shape) {
-      if (!d.is_static()) break;
-      desc.shape.push_back(d.size);
+      if (!d.is_static()) return session;
+      shape.push_back(d.size);
     }
-    if (desc.shape.size() != input.shape->size()) break;
-    descs.push_back(std::move(desc));
+    OCTET_ASSIGN_OR_RETURN(Tensor t, Tensor::Create(input.type, shape));
+    placeholders.push_back(std::move(t));
   }
-  if (descs.size() == session->graph_.inputs.size()) {
-    OCTET_RETURN_IF_ERROR(session->GetPlan(descs).status());
-  }
+  std::vector<const Tensor*> pointers;
+  for (const Tensor& t : placeholders) pointers.push_back(&t);
+  OCTET_RETURN_IF_ERROR(session->GetPlan(pointers).status());
   return session;
 }
 
 absl::StatusOr<std::shared_ptr<const Plan>> Session::GetPlan(
-    const std::vector<TensorDesc>& descs) const {
+    const std::vector<const Tensor*>& inputs) const {
+  PlanKey key;
+  for (const Tensor* t : inputs) key.descs.push_back({t->type(), t->shape()});
+  for (int i : value_inputs_) {
+    key.values.append(static_cast<const char*>(inputs[i]->raw_data()), inputs[i]->byte_size());
+  }
   {
     absl::MutexLock lock(&mu_);
     for (auto it = plans_.begin(); it != plans_.end(); ++it) {
-      if (it->first == descs) {
+      if (it->first == key) {
         plans_.splice(plans_.begin(), plans_, it);
         return plans_.front().second;
       }
@@ -78,10 +89,12 @@ absl::StatusOr<std::shared_ptr<const Plan>> Session::GetPlan(
   }
   // Built outside the lock so that other shapes are not held up; a concurrent build of the same
   // shape wastes work but stays correct.
-  OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Plan> built, Plan::Build(graph_, descs));
+  std::vector<std::pair<int, Tensor>> values;
+  for (int i : value_inputs_) values.emplace_back(i, *inputs[i]);
+  OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Plan> built, Plan::Build(graph_, key.descs, values));
   std::shared_ptr<const Plan> plan = std::move(built);
   absl::MutexLock lock(&mu_);
-  plans_.emplace_front(descs, plan);
+  plans_.emplace_front(std::move(key), plan);
   while (plans_.size() > options_.plan_cache_capacity) plans_.pop_back();
   return plan;
 }
@@ -131,15 +144,10 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(absl::Span<const NamedTensor> i
     output_indices.push_back(static_cast<int>(index));
   }
 
-  std::vector<TensorDesc> descs;
   std::vector<Tensor> views;
-  descs.reserve(ordered.size());
   views.reserve(ordered.size());
-  for (const Tensor* t : ordered) {
-    descs.push_back({t->type(), t->shape()});
-    views.push_back(*t);
-  }
-  OCTET_ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, GetPlan(descs));
+  for (const Tensor* t : ordered) views.push_back(*t);
+  OCTET_ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, GetPlan(ordered));
   // Sets this thread's OpenMP team size for the parallel regions oneDNN opens from it.
   omp_set_num_threads(options_.num_threads);
   return plan->Run(views, output_indices);

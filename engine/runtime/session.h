@@ -25,8 +25,9 @@ struct SessionOptions {
 
 using NamedTensor = std::pair<std::string, Tensor>;
 
-// A model ready to run. Create() checks every op and, when the inputs' shapes are all static,
-// builds the plan at once; other shapes get a plan on first use, cached per shape (LRU).
+// A model ready to run. Create() checks every op and, when the inputs' shapes are all static
+// (and none is needed by value), builds the plan at once; other shapes get a plan on first use,
+// cached per shape, and per value of the small inputs a plan needs by value (LRU).
 //
 // Thread-safe: Run may be called from several threads at once.
 class Session {
@@ -47,18 +48,31 @@ class Session {
   size_t cached_plan_count() const;
 
  private:
-  Session(Graph graph, SessionOptions options)
-      : graph_(std::move(graph)), options_(options) {}
+  // What a plan is specialised on: every input's type and shape, and the bytes of the inputs it
+  // needs by value.
+  struct PlanKey {
+    std::vector<TensorDesc> descs;
+    std::string values;
+    bool operator==(const PlanKey& other) const {
+      return descs == other.descs && values == other.values;
+    }
+  };
 
-  absl::StatusOr<std::shared_ptr<const Plan>> GetPlan(const std::vector<TensorDesc>& descs) const;
+  Session(Graph graph, SessionOptions options, std::vector<int> value_inputs)
+      : graph_(std::move(graph)), options_(options), value_inputs_(std::move(value_inputs)) {}
+
+  // `inputs` in graph order.
+  absl::StatusOr<std::shared_ptr<const Plan>> GetPlan(const std::vector<const Tensor*>& inputs)
+      const;
 
   const Graph graph_;
   const SessionOptions options_;
+  // Graph inputs plans need by value (AnalyzePlanConstants).
+  const std::vector<int> value_inputs_;
 
   mutable absl::Mutex mu_;
   // Most recently used first.
-  mutable std::list<std::pair<std::vector<TensorDesc>, std::shared_ptr<const Plan>>> plans_
-      ABSL_GUARDED_BY(mu_);
+  mutable std::list<std::pair<PlanKey, std::shared_ptr<const Plan>>> plans_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace octet

@@ -220,14 +220,50 @@ TEST(SessionTest, ReshapeResolvesZeroAndMinusOne) {
   EXPECT_THAT(out[0].shape(), ElementsAre(2, 12));
 }
 
-TEST(SessionTest, ReshapeNeedsAConstantTargetShape) {
+TEST(SessionTest, SmallShapeInputsSpecialisePlansByValue) {
   OnnxModelBuilder b;
-  b.Input("x", {2, 3}).Input("shape", {2}, onnx::TensorProto::INT64).Output("y", {3, 2});
+  b.Input("x", {2, 3}).Input("shape", {2}, onnx::TensorProto::INT64).Output("y", {-1, -1});
+  b.Node("Reshape", {"x", "shape"}, {"y"});
+  std::unique_ptr<Session> session = MakeSession(b.Serialize());
+  const Tensor x = Tensor::FromVector<float>({2, 3}, {1, 2, 3, 4, 5, 6});
+  for (const auto& [target, expected] :
+       std::vector<std::pair<std::vector<int64_t>, Shape>>{{{3, 2}, {3, 2}}, {{-1, 1}, {6, 1}}}) {
+    OCTET_ASSERT_OK_AND_ASSIGN(
+        std::vector<Tensor> out,
+        session->Run({{"x", x}, {"shape", Tensor::FromVector<int64_t>({2}, target)}}));
+    EXPECT_EQ(out[0].shape(), expected);
+    EXPECT_THAT(out[0].values<float>(), ElementsAre(1, 2, 3, 4, 5, 6));
+  }
+  EXPECT_EQ(session->cached_plan_count(), 2u);
+}
+
+TEST(SessionTest, ShapesComputedFromLargeDataInputsAreRefused) {
+  OnnxModelBuilder b;
+  b.Input("x", {2, 3}).Input("shape", {-1}, onnx::TensorProto::INT64).Output("y", {3, 2});
   b.Node("Reshape", {"x", "shape"}, {"y"});
   OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(b.Serialize()));
   EXPECT_THAT(CheckGraphSupported(graph),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("the target shape must be a constant")));
+                       HasSubstr("must be a constant, a small input or computed from shapes")));
+}
+
+TEST(SessionTest, ShapeArithmeticFoldsWhenThePlanIsBuilt) {
+  // target = Shape(x) * [1, 1, 1] + 0: known only once the batch size is, so the plan folds it.
+  OnnxModelBuilder b;
+  b.Input("x", {-1, 2, 3}).Output("y", {-1, 2, 3});
+  b.Initializer("ones", Tensor::FromVector<int64_t>({3}, {1, 1, 1}));
+  b.Initializer("zero", Tensor::FromVector<int64_t>({1}, {0}));
+  b.Node("Shape", {"x"}, {"s"});
+  b.Node("Mul", {"s", "ones"}, {"scaled"});
+  b.Node("Add", {"scaled", "zero"}, {"target"});
+  b.Node("Reshape", {"x", "target"}, {"y"});
+  std::unique_ptr<Session> session = MakeSession(b.Serialize());
+  for (int batch : {1, 4}) {
+    OCTET_ASSERT_OK_AND_ASSIGN(
+        std::vector<Tensor> out,
+        session->Run({{"x", *Tensor::Create(DataType::kFloat32, {batch, 2, 3})}}));
+    EXPECT_THAT(out[0].shape(), ElementsAre(batch, 2, 3));
+  }
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
-#include "engine/runtime/kernel_registry.h"
+#include "engine/base/unsupported.h"
+#include "engine/runtime/op_families.h"
 #include "engine/runtime/onednn/onednn_common.h"
 
 namespace octet {
@@ -73,11 +74,11 @@ class ConvKernel final : public onednn::PrimitiveKernel {
   std::optional<Tensor> packed_weights_;
 };
 
-}  // namespace
-
-absl::Status CheckConv(const Node& node, const Graph&) {
-  if (node.inputs.size() < 2 || node.input(0).empty() || node.input(1).empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": needs inputs X and W"));
+absl::Status CheckConv(const CheckContext& context) {
+  const Node& node = context.node;
+  OCTET_RETURN_IF_ERROR(RequireInputCount(node, 2, 3, 2));
+  for (size_t i = 0; i < 3; ++i) {
+    OCTET_RETURN_IF_ERROR(RequireInputType(context, i, {DataType::kFloat32}));
   }
   OCTET_ASSIGN_OR_RETURN(std::string auto_pad, node.GetString("auto_pad", "NOTSET"));
   if (auto_pad != "NOTSET" && auto_pad != "VALID" && auto_pad != "SAME_UPPER" &&
@@ -97,8 +98,8 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
   const TensorDesc& x = context.input(0);
   const TensorDesc& w = context.input(1);
   if (x.type != DataType::kFloat32 || w.type != DataType::kFloat32) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(node.Describe(), ": float Conv needs float32 X and W"));
+    return UnsupportedError(UnsupportedKind::kElementType,
+                            absl::StrCat(node.Describe(), ": float Conv needs float32 X and W"));
   }
   if (x.shape.size() < 3 || x.shape.size() > 5 || w.shape.size() != x.shape.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -190,5 +191,9 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
     return onednn::ToStatus(e, node.Describe());
   }
 }
+
+}  // namespace
+
+std::vector<OpDefinition> ConvOps() { return {{"Conv", CheckConv, BuildConv}}; }
 
 }  // namespace octet

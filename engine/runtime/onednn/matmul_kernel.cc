@@ -4,7 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
-#include "engine/runtime/kernel_registry.h"
+#include "engine/base/unsupported.h"
+#include "engine/runtime/op_families.h"
 #include "engine/runtime/onednn/onednn_common.h"
 
 namespace octet {
@@ -113,23 +114,30 @@ absl::StatusOr<BuiltKernel> BuildMatMulPrimitive(const KernelBuildContext& conte
 absl::Status RequireFloat(const KernelBuildContext& context, size_t count) {
   for (size_t i = 0; i < count; ++i) {
     if (context.has_input(i) && context.input(i).type != DataType::kFloat32) {
-      return absl::InvalidArgumentError(absl::StrCat(context.node.Describe(), ": input ", i,
-                                                     " must be float32"));
+      return UnsupportedError(UnsupportedKind::kElementType,
+                              absl::StrCat(context.node.Describe(), ": input ", i,
+                                           " must be float32"));
     }
   }
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::Status CheckGemm(const Node& node, const Graph& graph) {
-  if (node.inputs.size() < 2 || node.input(0).empty() || node.input(1).empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": needs inputs A and B"));
+absl::Status CheckFloatInputs(const CheckContext& context, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    OCTET_RETURN_IF_ERROR(RequireInputType(context, i, {DataType::kFloat32}));
   }
+  return absl::OkStatus();
+}
+
+absl::Status CheckGemm(const CheckContext& context) {
+  const Node& node = context.node;
+  OCTET_RETURN_IF_ERROR(RequireInputCount(node, 2, 3, 2));
+  OCTET_RETURN_IF_ERROR(CheckFloatInputs(context, 3));
   OCTET_ASSIGN_OR_RETURN(float beta, node.GetFloat("beta", 1.0f));
-  if (!node.input(2).empty() && beta != 1.0f && graph.FindConstant(node.input(2)) == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        node.Describe(), ": beta other than 1 needs C to be a constant initializer"));
+  if (context.has_input(2) && beta != 1.0f && !context.is_plan_constant(2)) {
+    return UnsupportedError(UnsupportedKind::kAttribute,
+                            absl::StrCat(node.Describe(),
+                                         ": beta other than 1 needs C to be a constant"));
   }
   return absl::OkStatus();
 }
@@ -180,11 +188,9 @@ absl::StatusOr<BuiltKernel> BuildGemm(const KernelBuildContext& context) {
                               alpha, addend_dims, addend_input, std::move(addend));
 }
 
-absl::Status CheckMatMul(const Node& node, const Graph&) {
-  if (node.inputs.size() != 2 || node.input(0).empty() || node.input(1).empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": needs inputs A and B"));
-  }
-  return absl::OkStatus();
+absl::Status CheckMatMul(const CheckContext& context) {
+  OCTET_RETURN_IF_ERROR(RequireInputCount(context.node, 2, 2, 2));
+  return CheckFloatInputs(context, 2);
 }
 
 absl::StatusOr<BuiltKernel> BuildMatMul(const KernelBuildContext& context) {
@@ -226,6 +232,12 @@ absl::StatusOr<BuiltKernel> BuildMatMul(const KernelBuildContext& context) {
   if (!b_vector) y_shape.push_back(y[rank - 1]);
   return BuildMatMulPrimitive(context, a, false, b, false, y, y_shape, 1.0f, std::nullopt, -1,
                               std::nullopt);
+}
+
+}  // namespace
+
+std::vector<OpDefinition> MatMulOps() {
+  return {{"Gemm", CheckGemm, BuildGemm}, {"MatMul", CheckMatMul, BuildMatMul}};
 }
 
 }  // namespace octet

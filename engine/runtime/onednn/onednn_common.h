@@ -59,6 +59,15 @@ class PrimitiveKernel : public Kernel {
   std::string what_;
 };
 
+// A kernel with nothing to do (an op over a tensor with no elements).
+class NoOpKernel final : public Kernel {
+ public:
+  absl::Status Run(absl::Span<const Tensor* const>, absl::Span<Tensor* const>,
+                   ExecutionContext&) const override {
+    return absl::OkStatus();
+  }
+};
+
 }  // namespace octet::onednn
 
 #endif  // OCTET_ENGINE_RUNTIME_ONEDNN_ONEDNN_COMMON_H_

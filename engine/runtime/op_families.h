@@ -1,0 +1,20 @@
+// The op tables of each kernel family, gathered by kernel_registry.cc. One function per file
+// under onednn/ and cpu/.
+#ifndef OCTET_ENGINE_RUNTIME_OP_FAMILIES_H_
+#define OCTET_ENGINE_RUNTIME_OP_FAMILIES_H_
+
+#include <vector>
+
+#include "engine/runtime/kernel_registry.h"
+
+namespace octet {
+
+std::vector<OpDefinition> ConvOps();
+std::vector<OpDefinition> MatMulOps();
+std::vector<OpDefinition> EltwiseOps();
+std::vector<OpDefinition> BinaryOps();
+std::vector<OpDefinition> ShapeOps();
+
+}  // namespace octet
+
+#endif  // OCTET_ENGINE_RUNTIME_OP_FAMILIES_H_
