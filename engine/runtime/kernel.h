@@ -53,6 +53,8 @@ class Kernel {
 // What a kernel factory sees of a node when building for concrete shapes.
 struct KernelBuildContext {
   const Node& node;
+  // The model's default-domain opset, for ops whose meaning changed between opsets.
+  int64_t opset;
   // One per node input; nullopt for an omitted optional input.
   std::vector<std::optional<TensorDesc>> inputs;
   // One per node input; the tensor when the input is a constant, else nullptr.

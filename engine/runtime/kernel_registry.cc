@@ -16,7 +16,8 @@ namespace {
 const std::vector<OpDefinition>& AllOps() {
   static const auto* const ops = [] {
     auto* all = new std::vector<OpDefinition>();
-    for (auto family : {ConvOps, MatMulOps, EltwiseOps, BinaryOps, ShapeOps}) {
+    for (auto family : {ConvOps, MatMulOps, EltwiseOps, BinaryOps, ShapeOps, PoolingOps, SoftmaxOps,
+                        DataMovementOps}) {
       for (const OpDefinition& op : family()) all->push_back(op);
     }
     return all;

@@ -14,6 +14,9 @@ std::vector<OpDefinition> MatMulOps();
 std::vector<OpDefinition> EltwiseOps();
 std::vector<OpDefinition> BinaryOps();
 std::vector<OpDefinition> ShapeOps();
+std::vector<OpDefinition> PoolingOps();
+std::vector<OpDefinition> SoftmaxOps();
+std::vector<OpDefinition> DataMovementOps();
 
 }  // namespace octet
 

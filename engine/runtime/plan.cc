@@ -48,7 +48,7 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
     if (op == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("unsupported operator ", node.Describe()));
     }
-    KernelBuildContext context{node, {}, {}};
+    KernelBuildContext context{node, graph.opset, {}, {}};
     Step step;
     for (const std::string& name : node.inputs) {
       if (name.empty()) {
