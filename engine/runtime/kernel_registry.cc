@@ -17,7 +17,7 @@ const std::vector<OpDefinition>& AllOps() {
   static const auto* const ops = [] {
     auto* all = new std::vector<OpDefinition>();
     for (auto family : {ConvOps, MatMulOps, EltwiseOps, BinaryOps, ShapeOps, PoolingOps, SoftmaxOps,
-                        DataMovementOps}) {
+                        DataMovementOps, NormalizationOps, ReduceOps}) {
       for (const OpDefinition& op : family()) all->push_back(op);
     }
     return all;

@@ -17,6 +17,8 @@ std::vector<OpDefinition> ShapeOps();
 std::vector<OpDefinition> PoolingOps();
 std::vector<OpDefinition> SoftmaxOps();
 std::vector<OpDefinition> DataMovementOps();
+std::vector<OpDefinition> NormalizationOps();
+std::vector<OpDefinition> ReduceOps();
 
 }  // namespace octet
 
