@@ -17,7 +17,8 @@ const std::vector<OpDefinition>& AllOps() {
   static const auto* const ops = [] {
     auto* all = new std::vector<OpDefinition>();
     for (auto family : {ConvOps, MatMulOps, EltwiseOps, BinaryOps, ShapeOps, PoolingOps, SoftmaxOps,
-                        DataMovementOps, NormalizationOps, ReduceOps}) {
+                        DataMovementOps, NormalizationOps, ReduceOps, ConvTransposeOps,
+                        ResizeOps}) {
       for (const OpDefinition& op : family()) all->push_back(op);
     }
     return all;

@@ -19,6 +19,8 @@ std::vector<OpDefinition> SoftmaxOps();
 std::vector<OpDefinition> DataMovementOps();
 std::vector<OpDefinition> NormalizationOps();
 std::vector<OpDefinition> ReduceOps();
+std::vector<OpDefinition> ConvTransposeOps();
+std::vector<OpDefinition> ResizeOps();
 
 }  // namespace octet
 
