@@ -101,7 +101,64 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
     plan->steps_.push_back(std::move(step));
   }
   for (const ValueInfo& output : graph.outputs) plan->output_slots_.push_back(slot_of.at(output.name));
+  plan->AssignBuffers();
   return plan;
+}
+
+size_t Plan::workspace_bytes() const {
+  size_t total = 0;
+  for (size_t bytes : buffer_bytes_) total += bytes;
+  return total;
+}
+
+void Plan::AssignBuffers() {
+  const int steps = static_cast<int>(steps_.size());
+  // The last step reading each slot; graph outputs live to the end.
+  std::vector<int> last_use(slots_.size(), -1);
+  for (int s = 0; s < steps; ++s) {
+    for (int slot : steps_[s].inputs) {
+      if (slot >= 0) last_use[slot] = s;
+    }
+  }
+  for (int slot : output_slots_) last_use[slot] = steps;
+  buffer_of_slot_.assign(slots_.size(), -1);
+  std::vector<int> free_buffers;
+  for (int s = 0; s < steps; ++s) {
+    for (int slot : steps_[s].outputs) {
+      if (slot < 0) continue;
+      // Sizes were checked when the kernels were built.
+      const size_t bytes = static_cast<size_t>(*CheckedElementCount(slots_[slot].desc.shape)) *
+                           ElementSize(slots_[slot].desc.type);
+      // The smallest free buffer that fits, else the largest grown, else a new one.
+      int chosen = -1;
+      for (int b : free_buffers) {
+        if (buffer_bytes_[b] >= bytes && (chosen < 0 || buffer_bytes_[b] < buffer_bytes_[chosen])) {
+          chosen = b;
+        }
+      }
+      if (chosen < 0 && !free_buffers.empty()) {
+        chosen = *std::max_element(free_buffers.begin(), free_buffers.end(), [&](int a, int b) {
+          return buffer_bytes_[a] < buffer_bytes_[b];
+        });
+        buffer_bytes_[chosen] = bytes;
+      }
+      if (chosen < 0) {
+        chosen = static_cast<int>(buffer_bytes_.size());
+        buffer_bytes_.push_back(bytes);
+      } else {
+        free_buffers.erase(std::find(free_buffers.begin(), free_buffers.end(), chosen));
+      }
+      buffer_of_slot_[slot] = chosen;
+      // A value nothing reads is dead at once.
+      if (last_use[slot] < 0) last_use[slot] = s;
+    }
+    // Buffers whose values were last read by this step are free for the steps after it.
+    for (size_t slot = 0; slot < slots_.size(); ++slot) {
+      if (buffer_of_slot_[slot] >= 0 && last_use[slot] == s) {
+        free_buffers.push_back(buffer_of_slot_[slot]);
+      }
+    }
+  }
 }
 
 absl::StatusOr<std::vector<Tensor>> Plan::Fold(const Kernel& kernel, const std::vector<int>& inputs,
@@ -142,10 +199,14 @@ std::unique_ptr<Plan::Workspace> Plan::AcquireWorkspace() const {
   workspace->buffers.resize(slots_.size());
   workspace->scratchpad =
       *Tensor::Create(DataType::kUint8, Shape{static_cast<int64_t>(scratchpad_bytes_)});
+  std::vector<Tensor> storage;
+  for (size_t bytes : buffer_bytes_) {
+    storage.push_back(*Tensor::Create(DataType::kUint8, Shape{static_cast<int64_t>(bytes)}));
+  }
   for (size_t i = 0; i < slots_.size(); ++i) {
-    if (slots_[i].kind == SlotKind::kIntermediate) {
-      // Sizes were checked when the kernels were built.
-      workspace->buffers[i] = *Tensor::Create(slots_[i].desc.type, slots_[i].desc.shape);
+    if (buffer_of_slot_[i] >= 0) {
+      workspace->buffers[i] =
+          Tensor::Alias(slots_[i].desc.type, slots_[i].desc.shape, storage[buffer_of_slot_[i]]);
     }
   }
   return workspace;

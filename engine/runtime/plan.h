@@ -33,6 +33,9 @@ class Plan {
   absl::StatusOr<std::vector<Tensor>> Run(absl::Span<const Tensor> inputs,
                                           absl::Span<const int> outputs) const;
 
+  // Bytes of intermediate buffers one Run's workspace holds (after sharing).
+  size_t workspace_bytes() const;
+
   // The desc of graph output `index`.
   const TensorDesc& output_desc(int index) const { return slots_[output_slots_[index]].desc; }
 
@@ -52,6 +55,8 @@ class Plan {
   struct Workspace;
 
   Plan() = default;
+  // Fills buffer_of_slot_ and buffer_bytes_ from the steps' reads and writes.
+  void AssignBuffers();
   // Runs `kernel` once on constant inputs (slots) and returns its outputs.
   absl::StatusOr<std::vector<Tensor>> Fold(const Kernel& kernel, const std::vector<int>& inputs,
                                            const std::vector<TensorDesc>& outputs) const;
@@ -62,6 +67,10 @@ class Plan {
   std::vector<Step> steps_;
   std::vector<int> output_slots_;
   size_t scratchpad_bytes_ = 0;
+  // Intermediate values share buffers when their lifetimes do not overlap: the buffer of each
+  // slot (-1 for slots that are not intermediate), and each buffer's size in bytes.
+  std::vector<int> buffer_of_slot_;
+  std::vector<size_t> buffer_bytes_;
 
   mutable absl::Mutex mu_;
   mutable std::vector<std::unique_ptr<Workspace>> free_workspaces_ ABSL_GUARDED_BY(mu_);

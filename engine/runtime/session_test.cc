@@ -112,6 +112,27 @@ TEST(SessionTest, ConcurrentRunsOfDifferentShapesOnTwoThreadsEach) {
   EXPECT_THAT(worst, ::testing::Each(::testing::Lt(1e-5)));
 }
 
+TEST(PlanTest, ValuesWhoseLifetimesDoNotOverlapShareBuffers) {
+  // x -> r1 -> r2 -> r3 -> r4 -> y: two buffers of 1000 floats serve the whole chain.
+  OnnxModelBuilder b;
+  b.Input("x", {1, 1000}).Output("y", {1, 1000});
+  b.Node("Relu", {"x"}, {"r1"});
+  b.Node("Neg", {"r1"}, {"r2"});
+  b.Node("Relu", {"r2"}, {"r3"});
+  b.Node("Neg", {"r3"}, {"r4"});
+  b.Node("Abs", {"r4"}, {"y"});
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(b.Serialize()));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Plan> plan,
+                             Plan::Build(graph, {{DataType::kFloat32, {1, 1000}}}));
+  EXPECT_EQ(plan->workspace_bytes(), 2 * 1000 * sizeof(float));
+  std::vector<float> x(1000);
+  for (int i = 0; i < 1000; ++i) x[i] = static_cast<float>(i % 7) - 3.0f;
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> out,
+                             plan->Run({Tensor::FromVector<float>({1, 1000}, x)}, {0}));
+  // Relu, negate, Relu (of non-positives: 0), negate, Abs: every element ends 0.
+  EXPECT_THAT(out[0].values<float>(), ::testing::Each(0.0f));
+}
+
 TEST(SessionTest, RefusesInputsThatDoNotFitWithTheirNames) {
   TinyCnn cnn;
   std::unique_ptr<Session> session = MakeSession(cnn.Serialize());

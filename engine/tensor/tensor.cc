@@ -83,6 +83,15 @@ Tensor Tensor::Reshaped(Shape shape) const {
   return t;
 }
 
+Tensor Tensor::Alias(DataType type, Shape shape, const Tensor& storage) {
+  Tensor t = storage;
+  t.type_ = type;
+  t.shape_ = std::move(shape);
+  t.element_count_ = 1;
+  for (int64_t d : t.shape_) t.element_count_ *= d;
+  return t;
+}
+
 Tensor Tensor::Clone() const {
   Tensor t(type_, shape_);
   if (byte_size() > 0) std::memcpy(t.raw_data(), raw_data(), byte_size());

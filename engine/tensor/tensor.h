@@ -75,6 +75,11 @@ class Tensor {
   // A tensor sharing this buffer under another shape. REQUIRES: same element count.
   Tensor Reshaped(Shape shape) const;
 
+  // A tensor of `type` and `shape` over the start of `storage`'s buffer, sharing it (plans use
+  // this to let values whose lifetimes do not overlap share memory). REQUIRES: storage holds at
+  // least the bytes the new tensor needs.
+  static Tensor Alias(DataType type, Shape shape, const Tensor& storage);
+
   // A deep copy.
   Tensor Clone() const;
 
