@@ -69,8 +69,8 @@ class Graph {
   // Topologically sorted.
   std::vector<Node> nodes;
   absl::flat_hash_map<std::string, Tensor> constants;
-  // The element type of every value whose type is known (inputs, constants, and what type
-  // inference derived for node outputs).
+  // The element type of every value whose type is known (inputs, constants, and what the
+  // importer propagated to node outputs).
   absl::flat_hash_map<std::string, DataType> value_types;
   // The default ONNX domain's opset.
   int64_t opset = 0;

@@ -23,8 +23,7 @@ inline constexpr int64_t kMaxOnnxOpset = 17;
 // a node input nothing produces, a cycle. Does not check that the runtime can execute the ops;
 // see CheckGraphSupported() in engine/runtime.
 //
-// Also records every value's element type (from ONNX's own type inference) in
-// Graph::value_types, and removes Identity nodes and inference-mode Dropout nodes.
+// Also records every value's element type in Graph::value_types, and removes Identity nodes and inference-mode Dropout nodes.
 absl::StatusOr<Graph> ImportOnnxModel(absl::string_view serialized);
 absl::StatusOr<Graph> ImportOnnxModel(const onnx::ModelProto& model);
 

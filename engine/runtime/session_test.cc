@@ -133,6 +133,18 @@ TEST(PlanTest, ValuesWhoseLifetimesDoNotOverlapShareBuffers) {
   EXPECT_THAT(out[0].values<float>(), ::testing::Each(0.0f));
 }
 
+TEST(SessionTest, ZeroPoolingStridesAreAnErrorNotADivisionByZero) {
+  OnnxModelBuilder b;
+  b.Input("x", {1, 1, 4, 4}).Output("y", {1, 1, 2, 2});
+  onnx::NodeProto& pool = b.Node("MaxPool", {"x"}, {"y"});
+  SetAttribute(pool, "kernel_shape", std::vector<int64_t>{2, 2});
+  SetAttribute(pool, "strides", std::vector<int64_t>{0, 2});
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(b.Serialize()));
+  EXPECT_THAT(Session::Create(std::move(graph), {}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("kernel, strides and dilations must be positive")));
+}
+
 TEST(SessionTest, RefusesInputsThatDoNotFitWithTheirNames) {
   TinyCnn cnn;
   std::unique_ptr<Session> session = MakeSession(cnn.Serialize());
