@@ -44,34 +44,91 @@ absl::StatusOr<ConvAttributes> ReadAttributes(const Node& node, size_t spatial_r
   return a;
 }
 
+// Runs the convolution in the activation layouts oneDNN prefers (blocked, for its fastest
+// kernels): the plain input is reordered in, the result reordered out. The blocked buffers and
+// every primitive's scratchpad live in the workspace scratchpad, one after another:
+// [shared scratch | blocked src | blocked dst].
 class ConvKernel final : public onednn::PrimitiveKernel {
  public:
   ConvKernel(const dnnl::convolution_forward::primitive_desc& pd, memory::desc src,
-             memory::desc bias, std::optional<Tensor> packed_weights, std::string what)
+             memory::desc bias, memory::desc dst, std::optional<Tensor> packed_weights,
+             std::string what)
       : PrimitiveKernel(dnnl::convolution_forward(pd), pd, std::move(what)),
         src_(src),
+        src_inner_(pd.src_desc()),
         weights_(pd.weights_desc()),
         bias_(bias),
-        dst_(pd.dst_desc()),
-        packed_weights_(std::move(packed_weights)) {}
+        dst_(dst),
+        dst_inner_(pd.dst_desc()),
+        packed_weights_(std::move(packed_weights)) {
+    size_t shared = PrimitiveKernel::scratchpad_bytes();
+    auto make_reorder = [&shared](const memory::desc& from, const memory::desc& to) {
+      const dnnl::reorder::primitive_desc pd(onednn::CpuEngine(), from, onednn::CpuEngine(), to,
+                                             onednn::DefaultAttr());
+      shared = std::max(shared, pd.scratchpad_desc().get_size());
+      return dnnl::reorder(pd);
+    };
+    if (src_inner_ != src_) src_reorder_ = make_reorder(src_, src_inner_);
+    if (dst_inner_ != dst_) dst_reorder_ = make_reorder(dst_inner_, dst_);
+    src_offset_ = Align(shared);
+    dst_offset_ = Align(src_offset_ + (src_reorder_ ? src_inner_.get_size() : 0));
+    total_ = dst_offset_ + (dst_reorder_ ? dst_inner_.get_size() : 0);
+  }
+
+  size_t scratchpad_bytes() const override { return total_; }
 
   absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
                    ExecutionContext& context) const override {
+    char* scratch = static_cast<char*>(context.scratchpad);
+    const memory::desc shared_desc = onednn::PlainDesc(
+        Shape{static_cast<int64_t>(std::max<size_t>(src_offset_, 1))}, DataType::kUint8);
+    memory src = onednn::Wrap(src_, *inputs[0]);
+    memory dst = onednn::Wrap(dst_, *outputs[0]);
+    try {
+      if (src_reorder_) {
+        memory inner(src_inner_, onednn::CpuEngine(), scratch + src_offset_);
+        src_reorder_->execute(*context.onednn_stream,
+                              {{DNNL_ARG_FROM, src},
+                               {DNNL_ARG_TO, inner},
+                               {DNNL_ARG_SCRATCHPAD,
+                                memory(shared_desc, onednn::CpuEngine(), scratch)}});
+        src = inner;
+      }
+      if (dst_reorder_) dst = memory(dst_inner_, onednn::CpuEngine(), scratch + dst_offset_);
+    } catch (const dnnl::error& e) {
+      return onednn::ToStatus(e, "reordering a Conv input");
+    }
     std::unordered_map<int, memory> args = {
-        {DNNL_ARG_SRC, onednn::Wrap(src_, *inputs[0])},
+        {DNNL_ARG_SRC, src},
         {DNNL_ARG_WEIGHTS,
          onednn::Wrap(weights_, packed_weights_.has_value() ? *packed_weights_ : *inputs[1])},
-        {DNNL_ARG_DST, onednn::Wrap(dst_, *outputs[0])},
+        {DNNL_ARG_DST, dst},
     };
     if (inputs.size() > 2 && inputs[2] != nullptr) {
       args.emplace(DNNL_ARG_BIAS, onednn::Wrap(bias_, *inputs[2]));
     }
-    return Execute(std::move(args), context);
+    OCTET_RETURN_IF_ERROR(Execute(std::move(args), context));
+    if (dst_reorder_) {
+      try {
+        dst_reorder_->execute(*context.onednn_stream,
+                              {{DNNL_ARG_FROM, dst},
+                               {DNNL_ARG_TO, onednn::Wrap(dst_, *outputs[0])},
+                               {DNNL_ARG_SCRATCHPAD,
+                                memory(shared_desc, onednn::CpuEngine(), scratch)}});
+      } catch (const dnnl::error& e) {
+        return onednn::ToStatus(e, "reordering a Conv output");
+      }
+    }
+    return absl::OkStatus();
   }
 
  private:
-  memory::desc src_, weights_, bias_, dst_;
+  static size_t Align(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+  memory::desc src_, src_inner_, weights_, bias_, dst_, dst_inner_;
   std::optional<Tensor> packed_weights_;
+  std::optional<dnnl::reorder> src_reorder_, dst_reorder_;
+  size_t src_offset_ = 0, dst_offset_ = 0, total_ = 0;
 };
 
 absl::Status CheckConv(const CheckContext& context) {
@@ -174,9 +231,14 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
     const memory::desc bias = context.has_input(2)
                                   ? onednn::PlainDesc(Shape{out_channels}, DataType::kFloat32)
                                   : memory::desc();
+    // Activations in whatever layout oneDNN's fastest kernel for this shape wants.
+    const memory::desc src_any(memory::dims(x.shape.begin(), x.shape.end()),
+                               memory::data_type::f32, memory::format_tag::any);
+    const memory::desc dst_any(memory::dims(y_shape.begin(), y_shape.end()),
+                               memory::data_type::f32, memory::format_tag::any);
     dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
-                                         dnnl::algorithm::convolution_direct, src, w_query, bias,
-                                         dst, strides, dilations, pad_l, pad_r);
+                                         dnnl::algorithm::convolution_direct, src_any, w_query,
+                                         bias, dst_any, strides, dilations, pad_l, pad_r);
     dnnl::convolution_forward::primitive_desc pd(desc, onednn::DefaultAttr(), onednn::CpuEngine());
     std::optional<Tensor> packed;
     if (w_constant != nullptr) {
@@ -184,7 +246,8 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
                              onednn::ReorderConstant(*w_constant, w_plain, pd.weights_desc()));
     }
     BuiltKernel built;
-    built.kernel = std::make_unique<ConvKernel>(pd, src, bias, std::move(packed), node.Describe());
+    built.kernel =
+        std::make_unique<ConvKernel>(pd, src, bias, dst, std::move(packed), node.Describe());
     built.outputs.push_back({DataType::kFloat32, y_shape});
     return built;
   } catch (const dnnl::error& e) {
