@@ -50,6 +50,15 @@ class Kernel {
   virtual size_t scratchpad_bytes() const { return 0; }
 };
 
+// An activation fused into the kernel of the node before it (no intermediate tensor, no second
+// pass over memory): y = activation(x) with ONNX's parameters.
+struct FusedActivation {
+  enum class Kind { kRelu, kLeakyRelu, kClip, kSigmoid, kTanh, kHardSwish, kElu };
+  Kind kind;
+  float alpha = 0.0f;  // LeakyRelu, Elu: alpha; Clip: min
+  float beta = 0.0f;   // Clip: max
+};
+
 // What a kernel factory sees of a node when building for concrete shapes.
 struct KernelBuildContext {
   const Node& node;
@@ -63,6 +72,9 @@ struct KernelBuildContext {
   const TensorDesc& input(size_t i) const { return *inputs[i]; }
   bool has_input(size_t i) const { return i < inputs.size() && inputs[i].has_value(); }
   const Tensor* constant(size_t i) const { return i < constants.size() ? constants[i] : nullptr; }
+
+  // Set only for ops whose definition accepts fusion (OpDefinition::fuses_activation).
+  std::optional<FusedActivation> activation;
 };
 
 struct BuiltKernel {

@@ -39,6 +39,8 @@ struct OpDefinition {
   // Bit i set: input i's value must be known when the plan is built (a shape, axes, bounds).
   // CheckGraphSupported enforces it; the factory then finds it in context.constant(i).
   uint32_t value_inputs = 0;
+  // The factory applies KernelBuildContext::activation, so a following activation can be fused.
+  bool fuses_activation = false;
 };
 
 // Graph inputs declared with at most this many elements may be needed by value when a plan is

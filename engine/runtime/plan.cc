@@ -1,6 +1,7 @@
 #include "engine/runtime/plan.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -43,12 +44,21 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
   for (const auto& [name, tensor] : graph.constants) {
     add_slot(name, Slot{SlotKind::kConstant, TensorDesc{tensor.type(), tensor.shape()}, tensor});
   }
+  // How many node inputs and graph outputs read each value: fusion needs a single reader.
+  absl::flat_hash_map<std::string, int> readers;
   for (const Node& node : graph.nodes) {
+    for (const std::string& input : node.inputs) ++readers[input];
+  }
+  for (const ValueInfo& output : graph.outputs) ++readers[output.name];
+  std::vector<bool> fused_away(graph.nodes.size(), false);
+  for (size_t index = 0; index < graph.nodes.size(); ++index) {
+    if (fused_away[index]) continue;
+    const Node& node = graph.nodes[index];
     const OpDefinition* op = FindOp(node.domain, node.op_type);
     if (op == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("unsupported operator ", node.Describe()));
     }
-    KernelBuildContext context{node, graph.opset, {}, {}};
+    KernelBuildContext context{node, graph.opset, {}, {}, std::nullopt};
     Step step;
     for (const std::string& name : node.inputs) {
       if (name.empty()) {
@@ -63,6 +73,24 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
                                       ? &plan->slots_[slot].constant
                                       : nullptr);
       step.inputs.push_back(slot);
+    }
+    // The output names the kernel's outputs take: a fused activation's replaces the node's own.
+    std::vector<std::string> output_names = node.outputs;
+    if (op->fuses_activation && node.outputs.size() == 1 && readers[node.outputs[0]] == 1) {
+      for (size_t next = index + 1; next < graph.nodes.size(); ++next) {
+        const Node& consumer = graph.nodes[next];
+        if (std::find(consumer.inputs.begin(), consumer.inputs.end(), node.outputs[0]) ==
+            consumer.inputs.end()) {
+          continue;
+        }
+        std::optional<FusedActivation> activation = plan->ActivationOf(consumer, slot_of);
+        if (activation.has_value() && consumer.input(0) == node.outputs[0]) {
+          context.activation = activation;
+          output_names = consumer.outputs;
+          fused_away[next] = true;
+        }
+        break;
+      }
     }
     OCTET_ASSIGN_OR_RETURN(BuiltKernel built, op->build(context));
     for (size_t i = 0; i < node.outputs.size(); ++i) {
@@ -81,20 +109,20 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
     if (foldable) {
       OCTET_ASSIGN_OR_RETURN(std::vector<Tensor> values, plan->Fold(*built.kernel, step.inputs,
                                                                     built.outputs));
-      for (size_t i = 0; i < node.outputs.size(); ++i) {
-        if (node.outputs[i].empty()) continue;
-        add_slot(node.outputs[i],
+      for (size_t i = 0; i < output_names.size(); ++i) {
+        if (output_names[i].empty()) continue;
+        add_slot(output_names[i],
                  Slot{SlotKind::kConstant, built.outputs[i], std::move(values[i])});
       }
       continue;
     }
     for (size_t i = 0; i < built.outputs.size(); ++i) {
-      if (i >= node.outputs.size() || node.outputs[i].empty()) {
+      if (i >= output_names.size() || output_names[i].empty()) {
         step.outputs.push_back(-1);
         continue;
       }
       step.outputs.push_back(static_cast<int>(plan->slots_.size()));
-      add_slot(node.outputs[i], Slot{SlotKind::kIntermediate, built.outputs[i], Tensor()});
+      add_slot(output_names[i], Slot{SlotKind::kIntermediate, built.outputs[i], Tensor()});
     }
     plan->scratchpad_bytes_ = std::max(plan->scratchpad_bytes_, built.kernel->scratchpad_bytes());
     step.kernel = std::move(built.kernel);
@@ -103,6 +131,34 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
   for (const ValueInfo& output : graph.outputs) plan->output_slots_.push_back(slot_of.at(output.name));
   plan->AssignBuffers();
   return plan;
+}
+
+std::optional<FusedActivation> Plan::ActivationOf(
+    const Node& node, const absl::flat_hash_map<std::string, int>& slot_of) const {
+  using Kind = FusedActivation::Kind;
+  if (!node.domain.empty() || node.outputs.size() != 1) return std::nullopt;
+  auto attribute = [&node](const char* name, float fallback) {
+    absl::StatusOr<float> value = node.GetFloat(name, fallback);
+    return value.ok() ? *value : fallback;
+  };
+  if (node.op_type == "Relu") return FusedActivation{Kind::kRelu};
+  if (node.op_type == "LeakyRelu") return FusedActivation{Kind::kLeakyRelu, attribute("alpha", 0.01f)};
+  if (node.op_type == "Elu") return FusedActivation{Kind::kElu, attribute("alpha", 1.0f)};
+  if (node.op_type == "Sigmoid") return FusedActivation{Kind::kSigmoid};
+  if (node.op_type == "Tanh") return FusedActivation{Kind::kTanh};
+  if (node.op_type == "HardSwish") return FusedActivation{Kind::kHardSwish};
+  if (node.op_type != "Clip") return std::nullopt;
+  float bounds[2] = {attribute("min", -std::numeric_limits<float>::infinity()),
+                     attribute("max", std::numeric_limits<float>::infinity())};
+  for (size_t i = 1; i <= 2; ++i) {
+    if (node.input(i).empty()) continue;
+    auto it = slot_of.find(node.input(i));
+    if (it == slot_of.end() || slots_[it->second].kind != SlotKind::kConstant) return std::nullopt;
+    const Tensor& bound = slots_[it->second].constant;
+    if (bound.type() != DataType::kFloat32 || bound.element_count() != 1) return std::nullopt;
+    bounds[i - 1] = bound.data<float>()[0];
+  }
+  return FusedActivation{Kind::kClip, bounds[0], bounds[1]};
 }
 
 size_t Plan::workspace_bytes() const {

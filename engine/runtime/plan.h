@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
@@ -55,6 +56,10 @@ class Plan {
   struct Workspace;
 
   Plan() = default;
+  // The activation `node` applies, as a post-op of the kernel before it, or nullopt when it is
+  // not one that fuses (Clip fuses only with constant bounds).
+  std::optional<FusedActivation> ActivationOf(
+      const Node& node, const absl::flat_hash_map<std::string, int>& slot_of) const;
   // Fills buffer_of_slot_ and buffer_bytes_ from the steps' reads and writes.
   void AssignBuffers();
   // Runs `kernel` once on constant inputs (slots) and returns its outputs.

@@ -145,6 +145,22 @@ TEST(SessionTest, ZeroPoolingStridesAreAnErrorNotADivisionByZero) {
                        HasSubstr("kernel, strides and dilations must be positive")));
 }
 
+TEST(SessionTest, ConvFollowedByReluSixIsFusedAndExact) {
+  // A 1x1 Conv with weight 2 then Clip(0, 6): the Clip runs as the Conv's post-op.
+  OnnxModelBuilder b;
+  b.Input("x", {1, 1, 1, 4}).Output("y", {1, 1, 1, 4});
+  b.Initializer("w", Tensor::FromVector<float>({1, 1, 1, 1}, {2}));
+  b.Initializer("low", Tensor::FromVector<float>({}, {0}));
+  b.Initializer("high", Tensor::FromVector<float>({}, {6}));
+  b.Node("Conv", {"x", "w"}, {"c"});
+  b.Node("Clip", {"c", "low", "high"}, {"y"});
+  std::unique_ptr<Session> session = MakeSession(b.Serialize());
+  OCTET_ASSERT_OK_AND_ASSIGN(
+      std::vector<Tensor> out,
+      session->Run({{"x", Tensor::FromVector<float>({1, 1, 1, 4}, {-1, 1, 2.5f, 4})}}));
+  EXPECT_THAT(out[0].values<float>(), ElementsAre(0, 2, 5, 6));
+}
+
 TEST(SessionTest, RefusesInputsThatDoNotFitWithTheirNames) {
   TinyCnn cnn;
   std::unique_ptr<Session> session = MakeSession(cnn.Serialize());

@@ -239,7 +239,13 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
     dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
                                          dnnl::algorithm::convolution_direct, src_any, w_query,
                                          bias, dst_any, strides, dilations, pad_l, pad_r);
-    dnnl::convolution_forward::primitive_desc pd(desc, onednn::DefaultAttr(), onednn::CpuEngine());
+    dnnl::primitive_attr attr = onednn::DefaultAttr();
+    if (context.activation.has_value()) {
+      dnnl::post_ops ops;
+      onednn::AppendActivation(*context.activation, ops);
+      attr.set_post_ops(ops);
+    }
+    dnnl::convolution_forward::primitive_desc pd(desc, attr, onednn::CpuEngine());
     std::optional<Tensor> packed;
     if (w_constant != nullptr) {
       OCTET_ASSIGN_OR_RETURN(packed,
@@ -257,6 +263,8 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
 
 }  // namespace
 
-std::vector<OpDefinition> ConvOps() { return {{"Conv", CheckConv, BuildConv}}; }
+std::vector<OpDefinition> ConvOps() {
+  return {{"Conv", CheckConv, BuildConv, 0, /*fuses_activation=*/true}};
+}
 
 }  // namespace octet

@@ -60,6 +60,27 @@ absl::StatusOr<Tensor> ReorderConstant(const Tensor& source, const dnnl::memory:
   return reordered;
 }
 
+void AppendActivation(const FusedActivation& activation, dnnl::post_ops& ops) {
+  using Kind = FusedActivation::Kind;
+  switch (activation.kind) {
+    case Kind::kRelu: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f); break;
+    case Kind::kLeakyRelu:
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, activation.alpha, 0.0f);
+      break;
+    case Kind::kElu:
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_elu, activation.alpha, 0.0f);
+      break;
+    case Kind::kClip:
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip_v2, activation.alpha, activation.beta);
+      break;
+    case Kind::kSigmoid: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_logistic, 0.0f, 0.0f); break;
+    case Kind::kTanh: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_tanh, 0.0f, 0.0f); break;
+    case Kind::kHardSwish:
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_hardswish, 0.0f, 0.0f);
+      break;
+  }
+}
+
 dnnl::primitive_attr DefaultAttr() {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);

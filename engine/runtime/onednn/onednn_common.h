@@ -35,6 +35,9 @@ dnnl::memory Wrap(const dnnl::memory::desc& desc, const Tensor& tensor);
 absl::StatusOr<Tensor> ReorderConstant(const Tensor& source, const dnnl::memory::desc& from,
                                        const dnnl::memory::desc& to);
 
+// Appends `activation` as an eltwise post-op.
+void AppendActivation(const FusedActivation& activation, dnnl::post_ops& ops);
+
 // Attributes every primitive starts from: the scratchpad is the caller's (ExecutionContext), so
 // a primitive may run on any thread.
 dnnl::primitive_attr DefaultAttr();
