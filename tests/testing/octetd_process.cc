@@ -70,18 +70,27 @@ OctetdProcess::~OctetdProcess() {
 }
 
 int OctetdProcess::Stop(int signal) {
-  if (pid_ <= 0) return -1;
-  kill(pid_, signal);
-  int status = 0;
-  waitpid(pid_, &status, 0);
-  pid_ = -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (pid_ > 0) {
+    kill(pid_, signal);
+    waitpid(pid_, &exit_status_, 0);
+    pid_ = -1;
+  }
+  if (exit_status_ < 0) return -1;
+  return WIFEXITED(exit_status_) ? WEXITSTATUS(exit_status_) : 128 + WTERMSIG(exit_status_);
 }
 
 bool OctetdProcess::Running() {
   if (pid_ <= 0) return false;
-  int status;
-  return waitpid(pid_, &status, WNOHANG) == 0;
+  if (waitpid(pid_, &exit_status_, WNOHANG) == 0) return true;
+  pid_ = -1;
+  return false;
+}
+
+std::string OctetdProcess::State() {
+  if (Running()) return "running";
+  if (exit_status_ < 0) return "not started";
+  if (WIFSIGNALED(exit_status_)) return absl::StrCat("killed by signal ", WTERMSIG(exit_status_));
+  return absl::StrCat("exited with ", WEXITSTATUS(exit_status_));
 }
 
 absl::StatusOr<std::string> HttpGet(int port, const std::string& path) {

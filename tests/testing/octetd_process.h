@@ -23,8 +23,11 @@ class OctetdProcess {
 
   // Sends `signal` and waits for the exit; returns the exit code (128 + signal if killed).
   int Stop(int signal);
-  // True while the process has not exited.
+  // True while the process has not exited. Once it has, its exit is recorded (and the pid is
+  // never signalled again).
   bool Running();
+  // "running", or how the process ended ("exited with 1", "killed by signal 11").
+  std::string State();
 
   std::string target() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
   int metrics_port() const { return metrics_port_; }
@@ -34,6 +37,7 @@ class OctetdProcess {
       : pid_(pid), grpc_port_(grpc_port), metrics_port_(metrics_port) {}
 
   pid_t pid_;
+  int exit_status_ = -1;  // waitpid's status once reaped
   int grpc_port_;
   int metrics_port_;
 };
