@@ -16,22 +16,6 @@ namespace {
 using dnnl::algorithm;
 using dnnl::memory;
 
-class EltwiseKernel final : public onednn::PrimitiveKernel {
- public:
-  EltwiseKernel(const dnnl::eltwise_forward::primitive_desc& pd, std::string what)
-      : PrimitiveKernel(dnnl::eltwise_forward(pd), pd, std::move(what)), desc_(pd.src_desc()) {}
-
-  absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
-                   ExecutionContext& context) const override {
-    return Execute({{DNNL_ARG_SRC, onednn::Wrap(desc_, *inputs[0])},
-                    {DNNL_ARG_DST, onednn::Wrap(desc_, *outputs[0])}},
-                   context);
-  }
-
- private:
-  memory::desc desc_;
-};
-
 // The oneDNN algorithm and its alpha/beta for one node, read at build time.
 struct EltwiseSpec {
   algorithm kind;
@@ -58,7 +42,8 @@ absl::StatusOr<BuiltKernel> BuildEltwise(const KernelBuildContext& context, Eltw
     dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, spec.kind, flat,
                                      spec.alpha, spec.beta);
     dnnl::eltwise_forward::primitive_desc pd(desc, onednn::DefaultAttr(), onednn::CpuEngine());
-    built.kernel = std::make_unique<EltwiseKernel>(pd, context.node.Describe());
+    built.kernel = std::make_unique<onednn::SrcDstKernel>(dnnl::eltwise_forward(pd), pd,
+                                                          context.node.Describe());
     return built;
   } catch (const dnnl::error& e) {
     return onednn::ToStatus(e, context.node.Describe());

@@ -4,11 +4,10 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include <unordered_map>
-
 #include "dnnl.hpp"
 #include "engine/runtime/kernel.h"
 #include "engine/tensor/tensor.h"
@@ -49,9 +48,10 @@ class PrimitiveKernel : public Kernel {
 
  protected:
   // REQUIRES: `pd` was created with DefaultAttr() (or attributes derived from it).
-  PrimitiveKernel(dnnl::primitive primitive, const dnnl::primitive_desc_base& pd,
-                  std::string what)
-      : primitive_(std::move(primitive)), scratchpad_(pd.scratchpad_desc()), what_(std::move(what)) {}
+  PrimitiveKernel(dnnl::primitive primitive, const dnnl::primitive_desc_base& pd, std::string what)
+      : primitive_(std::move(primitive)),
+        scratchpad_(pd.scratchpad_desc()),
+        what_(std::move(what)) {}
 
   // Executes with `args` plus the scratchpad; a dnnl::error becomes a Status.
   absl::Status Execute(std::unordered_map<int, dnnl::memory> args, ExecutionContext& context) const;
@@ -60,6 +60,25 @@ class PrimitiveKernel : public Kernel {
   dnnl::primitive primitive_;
   dnnl::memory::desc scratchpad_;
   std::string what_;
+};
+
+// A primitive that reads one tensor and writes one (eltwise, softmax, pooling), in the layouts
+// its primitive descriptor holds.
+class SrcDstKernel final : public PrimitiveKernel {
+ public:
+  SrcDstKernel(dnnl::primitive primitive, const dnnl::primitive_desc_base& pd, std::string what)
+      : PrimitiveKernel(std::move(primitive), pd, std::move(what)),
+        src_(pd.src_desc()),
+        dst_(pd.dst_desc()) {}
+
+  absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
+                   ExecutionContext& context) const override {
+    return Execute(
+        {{DNNL_ARG_SRC, Wrap(src_, *inputs[0])}, {DNNL_ARG_DST, Wrap(dst_, *outputs[0])}}, context);
+  }
+
+ private:
+  dnnl::memory::desc src_, dst_;
 };
 
 // A kernel with nothing to do (an op over a tensor with no elements).

@@ -13,24 +13,6 @@ namespace {
 
 using dnnl::memory;
 
-class PoolingKernel final : public onednn::PrimitiveKernel {
- public:
-  PoolingKernel(const dnnl::pooling_v2_forward::primitive_desc& pd, std::string what)
-      : PrimitiveKernel(dnnl::pooling_v2_forward(pd), pd, std::move(what)),
-        src_(pd.src_desc()),
-        dst_(pd.dst_desc()) {}
-
-  absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
-                   ExecutionContext& context) const override {
-    return Execute({{DNNL_ARG_SRC, onednn::Wrap(src_, *inputs[0])},
-                    {DNNL_ARG_DST, onednn::Wrap(dst_, *outputs[0])}},
-                   context);
-  }
-
- private:
-  memory::desc src_, dst_;
-};
-
 enum class PoolKind { kMax, kAverage, kGlobalMax, kGlobalAverage };
 
 absl::Status CheckPool(const CheckContext& context) {
@@ -64,8 +46,8 @@ absl::StatusOr<BuiltKernel> BuildPool(const KernelBuildContext& context) {
                             absl::StrCat(node.Describe(), ": input must be float32"));
   }
   if (x.shape.size() < 3 || x.shape.size() > 5) {
-    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": input ",
-                                                   ShapeToString(x.shape), " must have rank 3 to 5"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        node.Describe(), ": input ", ShapeToString(x.shape), " must have rank 3 to 5"));
   }
   const size_t spatial = x.shape.size() - 2;
   const bool global = kKind == PoolKind::kGlobalMax || kKind == PoolKind::kGlobalAverage;
@@ -84,9 +66,9 @@ absl::StatusOr<BuiltKernel> BuildPool(const KernelBuildContext& context) {
   }
   if (kernel.size() != spatial || strides.size() != spatial || dilations.size() != spatial ||
       pads.size() != 2 * spatial) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        node.Describe(), ": kernel_shape, strides, dilations and pads must match the ", spatial,
-        " spatial dimensions"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(node.Describe(), ": kernel_shape, strides, dilations and pads must match the ",
+                     spatial, " spatial dimensions"));
   }
   Shape y = {x.shape[0], x.shape[1]};
   memory::dims pad_l, pad_r, onednn_dilations;
@@ -138,7 +120,8 @@ absl::StatusOr<BuiltKernel> BuildPool(const KernelBuildContext& context) {
                                         onednn_dilations, pad_l, pad_r);
     dnnl::pooling_v2_forward::primitive_desc pd(desc, onednn::DefaultAttr(), onednn::CpuEngine());
     BuiltKernel built;
-    built.kernel = std::make_unique<PoolingKernel>(pd, node.Describe());
+    built.kernel =
+        std::make_unique<onednn::SrcDstKernel>(dnnl::pooling_v2_forward(pd), pd, node.Describe());
     built.outputs.push_back({DataType::kFloat32, y});
     return built;
   } catch (const dnnl::error& e) {

@@ -14,23 +14,6 @@ namespace {
 
 using dnnl::memory;
 
-class SoftmaxKernel final : public onednn::PrimitiveKernel {
- public:
-  SoftmaxKernel(const dnnl::softmax_v2_forward::primitive_desc& pd, std::string what)
-      : PrimitiveKernel(dnnl::softmax_v2_forward(pd), pd, std::move(what)),
-        desc_(pd.src_desc()) {}
-
-  absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
-                   ExecutionContext& context) const override {
-    return Execute({{DNNL_ARG_SRC, onednn::Wrap(desc_, *inputs[0])},
-                    {DNNL_ARG_DST, onednn::Wrap(desc_, *outputs[0])}},
-                   context);
-  }
-
- private:
-  memory::desc desc_;
-};
-
 absl::Status CheckSoftmax(const CheckContext& context) {
   OCTET_RETURN_IF_ERROR(RequireInputCount(context.node, 1, 1, 1));
   return RequireInputType(context, 0, {DataType::kFloat32});
@@ -67,7 +50,8 @@ absl::StatusOr<BuiltKernel> BuildSoftmax(const KernelBuildContext& context) {
         static_cast<int>(axis));
     dnnl::softmax_v2_forward::primitive_desc pd(softmax, onednn::DefaultAttr(),
                                                 onednn::CpuEngine());
-    built.kernel = std::make_unique<SoftmaxKernel>(pd, node.Describe());
+    built.kernel =
+        std::make_unique<onednn::SrcDstKernel>(dnnl::softmax_v2_forward(pd), pd, node.Describe());
     return built;
   } catch (const dnnl::error& e) {
     return onednn::ToStatus(e, node.Describe());
