@@ -191,6 +191,16 @@ absl::Status RequireInputCount(const Node& node, size_t min, size_t max, size_t 
   return absl::OkStatus();
 }
 
+absl::Status CheckAutoPad(const Node& node) {
+  OCTET_ASSIGN_OR_RETURN(std::string auto_pad, node.GetString("auto_pad", "NOTSET"));
+  if (auto_pad != "NOTSET" && auto_pad != "VALID" && auto_pad != "SAME_UPPER" &&
+      auto_pad != "SAME_LOWER") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(node.Describe(), ": auto_pad '", auto_pad, "' is not an ONNX value"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<int64_t>> ConstantInts(const KernelBuildContext& context,
                                                   size_t input) {
   const Tensor* t = context.constant(input);

@@ -76,6 +76,8 @@ absl::Status RequireInputType(const CheckContext& context, size_t i,
 // INVALID_ARGUMENT naming the node unless it has between `min` and `max` inputs, the first
 // `required` of them present.
 absl::Status RequireInputCount(const Node& node, size_t min, size_t max, size_t required);
+// INVALID_ARGUMENT naming the node unless its auto_pad attribute (if any) is an ONNX value.
+absl::Status CheckAutoPad(const Node& node);
 // The values of a constant 1-D int64 input, or of an ints attribute for older opsets.
 absl::StatusOr<std::vector<int64_t>> ConstantInts(const KernelBuildContext& context, size_t input);
 // `axis` in [-rank, rank) made non-negative, or INVALID_ARGUMENT naming the node.

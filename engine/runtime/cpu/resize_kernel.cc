@@ -30,9 +30,9 @@ class ResizeKernel final : public Kernel {
   absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
                    ExecutionContext&) const override {
     Shape shape = input_;
-    std::vector<float> current(inputs[0]->data<float>(),
-                               inputs[0]->data<float>() + inputs[0]->element_count());
-    std::vector<float> next;
+    // The first pass reads the input in place; later passes read the previous pass's buffer.
+    const float* current = inputs[0]->data<float>();
+    std::vector<float> buffers[2];
     for (size_t p = 0; p < axes_.size(); ++p) {
       const AxisPlan& plan = axes_[p];
       int64_t outer = 1, inner = 1;
@@ -42,11 +42,12 @@ class ResizeKernel final : public Kernel {
       const bool last = p + 1 == axes_.size();
       float* out = last ? outputs[0]->data<float>() : nullptr;
       if (!last) {
+        std::vector<float>& next = buffers[p % 2];
         next.assign(outer * out_len * inner, 0.0f);
         out = next.data();
       }
       for (int64_t o = 0; o < outer; ++o) {
-        const float* src = current.data() + o * in_len * inner;
+        const float* src = current + o * in_len * inner;
         for (int64_t j = 0; j < out_len; ++j) {
           const Tap& tap = plan.taps[j];
           float* dst = out + (o * out_len + j) * inner;
@@ -61,10 +62,10 @@ class ResizeKernel final : public Kernel {
         }
       }
       shape[plan.axis] = out_len;
-      if (!last) current.swap(next);
+      if (!last) current = out;
     }
     if (axes_.empty()) {
-      std::copy(current.begin(), current.end(), outputs[0]->data<float>());
+      std::copy(current, current + inputs[0]->element_count(), outputs[0]->data<float>());
     }
     return absl::OkStatus();
   }

@@ -137,12 +137,7 @@ absl::Status CheckConv(const CheckContext& context) {
   for (size_t i = 0; i < 3; ++i) {
     OCTET_RETURN_IF_ERROR(RequireInputType(context, i, {DataType::kFloat32}));
   }
-  OCTET_ASSIGN_OR_RETURN(std::string auto_pad, node.GetString("auto_pad", "NOTSET"));
-  if (auto_pad != "NOTSET" && auto_pad != "VALID" && auto_pad != "SAME_UPPER" &&
-      auto_pad != "SAME_LOWER") {
-    return absl::InvalidArgumentError(
-        absl::StrCat(node.Describe(), ": auto_pad '", auto_pad, "' is not an ONNX value"));
-  }
+  OCTET_RETURN_IF_ERROR(CheckAutoPad(node));
   OCTET_ASSIGN_OR_RETURN(int64_t group, node.GetInt("group", 1));
   if (group < 1) {
     return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": group must be positive"));

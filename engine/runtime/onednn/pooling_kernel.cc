@@ -28,12 +28,7 @@ absl::Status CheckPool(const CheckContext& context) {
     return UnsupportedError(UnsupportedKind::kAttribute,
                             absl::StrCat(node.Describe(), ": storage_order"));
   }
-  OCTET_ASSIGN_OR_RETURN(std::string auto_pad, node.GetString("auto_pad", "NOTSET"));
-  if (auto_pad != "NOTSET" && auto_pad != "VALID" && auto_pad != "SAME_UPPER" &&
-      auto_pad != "SAME_LOWER") {
-    return absl::InvalidArgumentError(
-        absl::StrCat(node.Describe(), ": auto_pad '", auto_pad, "' is not an ONNX value"));
-  }
+  OCTET_RETURN_IF_ERROR(CheckAutoPad(node));
   return absl::OkStatus();
 }
 
