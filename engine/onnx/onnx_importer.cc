@@ -1,4 +1,5 @@
 #include "engine/onnx/onnx_importer.h"
+#include "engine/onnx/qoperator_rewrite.h"
 
 #include <cstring>
 #include <deque>
@@ -273,10 +274,20 @@ void InferValueTypes(Graph* graph) {
       absl::StatusOr<int64_t> to = node.GetInt("to", 0);
       type = to.ok() ? DataTypeFromOnnx(static_cast<int32_t>(*to)) : std::nullopt;
     }
+    if (node.op_type == "QuantizeLinear") {
+      type = node.input(2).empty() ? DataType::kUint8 : graph->TypeOf(node.input(2));
+    }
+    if (node.op_type == "QLinearConv" || node.op_type == "QLinearMatMul") {
+      type = graph->TypeOf(node.input(7));
+    }
+    if (node.op_type == "DequantizeLinear") type = DataType::kFloat32;
+    if (node.op_type == "ConvInteger" || node.op_type == "MatMulInteger") type = DataType::kInt32;
+    if (node.op_type == "DynamicQuantizeLinear") type = DataType::kUint8;
     for (size_t i = 0; i < node.outputs.size(); ++i) {
       if (node.outputs[i].empty()) continue;
       std::optional<DataType> output = type;
       if (node.op_type == "Dropout" && i == 1) output = DataType::kBool;
+      if (node.op_type == "DynamicQuantizeLinear" && i == 1) output = DataType::kFloat32;
       if (output.has_value()) graph->value_types.emplace(node.outputs[i], *output);
     }
   }
@@ -442,6 +453,7 @@ static absl::StatusOr<Graph> ImportValidated(const onnx::ModelProto& model) {
   }
   if (graph.outputs.empty()) return Invalid("the graph declares no outputs");
   InferValueTypes(&graph);
+  OCTET_RETURN_IF_ERROR(RewriteQOperatorsToQdq(&graph));
   RemovePassThroughNodes(&graph);
   return graph;
 }

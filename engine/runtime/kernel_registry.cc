@@ -18,7 +18,7 @@ const std::vector<OpDefinition>& AllOps() {
     auto* all = new std::vector<OpDefinition>();
     for (auto family : {ConvOps, MatMulOps, EltwiseOps, BinaryOps, ShapeOps, PoolingOps, SoftmaxOps,
                         DataMovementOps, NormalizationOps, ReduceOps, ConvTransposeOps,
-                        ResizeOps}) {
+                        ResizeOps, QuantizeOps}) {
       for (const OpDefinition& op : family()) all->push_back(op);
     }
     return all;

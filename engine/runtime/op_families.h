@@ -21,6 +21,7 @@ std::vector<OpDefinition> NormalizationOps();
 std::vector<OpDefinition> ReduceOps();
 std::vector<OpDefinition> ConvTransposeOps();
 std::vector<OpDefinition> ResizeOps();
+std::vector<OpDefinition> QuantizeOps();
 
 }  // namespace octet
 
