@@ -1,0 +1,19 @@
+#ifndef OCTET_ENGINE_QUANT_OBSERVERS_MSE_OBSERVER_H_
+#define OCTET_ENGINE_QUANT_OBSERVERS_MSE_OBSERVER_H_
+
+#include "engine/quant/observers/histogram.h"
+
+namespace octet {
+
+// The range, among the observed [min, max] shrunk by factors 1, 0.995, ... 0.005, whose
+// quantization in the target format has the least expected squared error over the histogram
+// (clipping error and rounding error together).
+class MseObserver final : public HistogramObserver {
+ protected:
+  RealRange RangeFromHistogram(const Histogram& histogram,
+                               const RangeTarget& target) const override;
+};
+
+}  // namespace octet
+
+#endif  // OCTET_ENGINE_QUANT_OBSERVERS_MSE_OBSERVER_H_

@@ -1,0 +1,55 @@
+// Quantization of constant tensors (weights): the whitepaper's three quantizers — uniform affine,
+// uniform symmetric (narrow range optional) and stochastic rounding — per tensor or per channel,
+// 8 or 4 bits.
+#ifndef OCTET_ENGINE_QUANT_WEIGHT_QUANTIZER_H_
+#define OCTET_ENGINE_QUANT_WEIGHT_QUANTIZER_H_
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "engine/quant/quantization_params.h"
+#include "engine/tensor/tensor.h"
+
+namespace octet {
+
+enum class Rounding {
+  // Round half to even, as ONNX QuantizeLinear.
+  kNearest,
+  // floor(x / s + u) with u uniform in [0, 1): unbiased in expectation; for study (the whitepaper
+  // finds it no better than nearest for inference). Reproducible from the seed.
+  kStochastic,
+};
+
+struct WeightQuantizationSpec {
+  QuantizationScheme scheme = QuantizationScheme::kSymmetric;
+  bool per_channel = true;
+  // 8 or 4.
+  int bits = 8;
+  bool narrow_range = true;
+  Rounding rounding = Rounding::kNearest;
+  uint64_t seed = 0;
+};
+
+struct QuantizedTensor {
+  // int8 values (4-bit weights too: ONNX opset <= 17 has no 4-bit type).
+  Tensor values;
+  QuantizationParams params;
+};
+
+// Quantizes float32 `weights`, per channel along `channel_axis` when spec.per_channel (axis 0 for
+// Conv, the output-feature axis for Gemm/MatMul). INVALID_ARGUMENT for a non-float32 tensor, an
+// axis out of range, bits other than 4 or 8, or a non-finite weight (naming its index).
+absl::StatusOr<QuantizedTensor> QuantizeWeights(const Tensor& weights, int64_t channel_axis,
+                                                const WeightQuantizationSpec& spec);
+
+// The float tensor `quantized` stands for: (q - z) * s per element.
+Tensor DequantizeTensor(const QuantizedTensor& quantized);
+
+// Bias for a quantized Conv/Gemm: int32 with scale input_scale * weight_scale[c] and zero point 0
+// (whitepaper 2.2.1, ONNX QDQ convention), saturated to int32.
+absl::StatusOr<QuantizedTensor> QuantizeBias(const Tensor& bias, float input_scale,
+                                             const QuantizationParams& weight_params);
+
+}  // namespace octet
+
+#endif  // OCTET_ENGINE_QUANT_WEIGHT_QUANTIZER_H_
