@@ -1,6 +1,7 @@
 #include "engine/onnx/onnx_importer.h"
 #include "engine/onnx/qoperator_rewrite.h"
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <limits>
@@ -324,7 +325,7 @@ void RemovePassThroughNodes(Graph* graph) {
 
 absl::StatusOr<Tensor> TensorFromOnnx(const onnx::TensorProto& proto) { return ConvertTensor(proto); }
 
-absl::StatusOr<Graph> ImportOnnxModel(absl::string_view serialized) {
+absl::StatusOr<Graph> ImportOnnxModel(absl::string_view serialized, int64_t min_opset) {
   if (serialized.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
     return Invalid("model files of 2 GiB or more are not supported");
   }
@@ -332,7 +333,7 @@ absl::StatusOr<Graph> ImportOnnxModel(absl::string_view serialized) {
   if (!model.ParseFromArray(serialized.data(), static_cast<int>(serialized.size()))) {
     return Invalid("not an ONNX model: the bytes do not parse as an onnx.ModelProto");
   }
-  return ImportOnnxModel(model);
+  return ImportOnnxModel(model, min_opset);
 }
 
 // The default-domain opset `model` imports, or 0.
@@ -345,7 +346,8 @@ int64_t DefaultOpset(const onnx::ModelProto& model) {
 
 static absl::StatusOr<Graph> ImportValidated(const onnx::ModelProto& model);
 
-absl::StatusOr<Graph> ImportOnnxModel(const onnx::ModelProto& original) {
+absl::StatusOr<Graph> ImportOnnxModel(const onnx::ModelProto& original, int64_t min_opset) {
+  min_opset = std::max(min_opset, kMinOnnxOpset);
   if (!original.has_graph() ||
       (original.graph().node_size() == 0 && original.graph().output_size() == 0)) {
     return Invalid("not an ONNX model: it has no graph");
@@ -364,19 +366,19 @@ absl::StatusOr<Graph> ImportOnnxModel(const onnx::ModelProto& original) {
     return Invalid(absl::StrCat("ONNX opset ", opset, " is not supported (supported: ",
                                 kMinOnnxOpset, " to ", kMaxOnnxOpset, ")"));
   }
-  if (opset >= kMinOnnxOpset) return ImportValidated(original);
-  // Older models are brought up to the oldest opset the runtime implements with ONNX's own
-  // version converter, which rewrites each op whose definition changed. The converter trusts its
+  if (opset >= min_opset) return ImportValidated(original);
+  // Older models are brought up to the oldest opset wanted with ONNX's own version converter,
+  // which rewrites each op whose definition changed. The converter trusts its
   // input (it crashes on a graph whose outputs nothing produces, found by fuzzing), so the model
   // passes Octet's own checks and ONNX's checker first.
   OCTET_RETURN_IF_ERROR(ImportValidated(original).status());
   onnx::ModelProto converted;
   try {
     onnx::checker::check_model(original);
-    converted = onnx::version_conversion::ConvertVersion(original, kMinOnnxOpset);
+    converted = onnx::version_conversion::ConvertVersion(original, static_cast<int>(min_opset));
   } catch (const std::exception& e) {
     return Invalid(absl::StrCat("ONNX opset ", opset, " could not be converted to opset ",
-                                kMinOnnxOpset, ": ", e.what()));
+                                min_opset, ": ", e.what()));
   }
   return ImportValidated(converted);
 }

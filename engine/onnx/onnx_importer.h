@@ -23,9 +23,15 @@ inline constexpr int64_t kMaxOnnxOpset = 17;
 // a node input nothing produces, a cycle. Does not check that the runtime can execute the ops;
 // see CheckGraphSupported() in engine/runtime.
 //
-// Also records every value's element type in Graph::value_types, and removes Identity nodes and inference-mode Dropout nodes.
-absl::StatusOr<Graph> ImportOnnxModel(absl::string_view serialized);
-absl::StatusOr<Graph> ImportOnnxModel(const onnx::ModelProto& model);
+// Also records every value's element type in Graph::value_types, removes Identity nodes and
+// inference-mode Dropout nodes, and rewrites QOperator nodes to QDQ (qoperator_rewrite.h).
+//
+// Models older than `min_opset` (at least kMinOnnxOpset) are brought up to it with ONNX's version
+// converter: quantization asks for 13, the first with per-axis QuantizeLinear/DequantizeLinear.
+absl::StatusOr<Graph> ImportOnnxModel(absl::string_view serialized,
+                                      int64_t min_opset = kMinOnnxOpset);
+absl::StatusOr<Graph> ImportOnnxModel(const onnx::ModelProto& model,
+                                      int64_t min_opset = kMinOnnxOpset);
 
 // The tensor a TensorProto holds, with the checks the importer applies to initializers.
 absl::StatusOr<Tensor> TensorFromOnnx(const onnx::TensorProto& proto);

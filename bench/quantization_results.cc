@@ -1,0 +1,155 @@
+// The quantization results table (README, "Quantization results"): every configuration of the
+// whitepaper's study on the Fashion-MNIST fixture models, calibrated on training images and
+// evaluated on the full test set. Prints a Markdown table; bench/run_quantization_results.sh
+// adds the PyTorch peer and the torchvision MobileNetV2 rows.
+//
+//   octet_quantization_results MODEL.onnx [MODEL.onnx ...]
+//     --dataset DIR (default /usr/share/datasets/fashion-mnist) --threads N --only NAME
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/io/idx.h"
+#include "engine/quant/post_training_quantizer.h"
+
+namespace octet {
+namespace {
+
+struct NamedConfig {
+  std::string name;
+  QuantizationConfig config;
+};
+
+std::vector<NamedConfig> StudyConfigs() {
+  std::vector<NamedConfig> configs;
+  auto add = [&](std::string name, auto edit) {
+    QuantizationConfig config;
+    edit(config);
+    configs.push_back({std::move(name), config});
+  };
+  add("default (W8 sym per-channel, A8 asym, percentile)", [](QuantizationConfig&) {});
+  add("weights only, 8-bit per-tensor", [](QuantizationConfig& c) {
+    c.mode = QuantizationMode::kWeightsOnly;
+    c.weights.per_channel = false;
+  });
+  add("weights only, 8-bit per-channel",
+      [](QuantizationConfig& c) { c.mode = QuantizationMode::kWeightsOnly; });
+  add("W8A8 asymmetric per-layer weights", [](QuantizationConfig& c) {
+    c.weights.scheme = QuantizationScheme::kAsymmetric;
+    c.weights.per_channel = false;
+    c.weights.narrow_range = false;
+  });
+  add("W8A8 symmetric per-channel weights", [](QuantizationConfig&) {});
+  add("W8A8 asymmetric per-channel weights", [](QuantizationConfig& c) {
+    c.weights.scheme = QuantizationScheme::kAsymmetric;
+    c.weights.narrow_range = false;
+  });
+  add("W4A8 per-channel (4-bit weights)", [](QuantizationConfig& c) { c.weights.bits = 4; });
+  add("W4A8 per-channel, stochastic rounding", [](QuantizationConfig& c) {
+    c.weights.bits = 4;
+    c.weights.rounding = Rounding::kStochastic;
+    c.weights.seed = 1;
+  });
+  add("W8A8 per-channel, stochastic rounding", [](QuantizationConfig& c) {
+    c.weights.rounding = Rounding::kStochastic;
+    c.weights.seed = 1;
+  });
+  for (auto method : {CalibrationMethod::kMinMax, CalibrationMethod::kMovingAverageMinMax,
+                      CalibrationMethod::kPercentile, CalibrationMethod::kEntropy,
+                      CalibrationMethod::kMse}) {
+    add(absl::StrCat("calibration: ", CalibrationMethodName(method)),
+        [method](QuantizationConfig& c) { c.calibration.method = method; });
+  }
+  return configs;
+}
+
+absl::StatusOr<SampleSet> LoadSamples(const std::string& dir, const std::string& prefix,
+                                      int64_t count, const std::string& input_name) {
+  auto images = ReadIdxFile(absl::StrCat(dir, "/", prefix, "-images-idx3-ubyte.gz"), count);
+  if (!images.ok()) return images.status();
+  auto labels = ReadIdxFile(absl::StrCat(dir, "/", prefix, "-labels-idx1-ubyte.gz"), count);
+  if (!labels.ok()) return labels.status();
+  const int64_t n = images->dim(0);
+  auto pixels = Tensor::Create(DataType::kFloat32, {n, 1, images->dim(1), images->dim(2)});
+  if (!pixels.ok()) return pixels.status();
+  for (int64_t i = 0; i < images->element_count(); ++i) {
+    pixels->data<float>()[i] = images->data<uint8_t>()[i] / 255.0f;
+  }
+  SampleSet set;
+  set.inputs.emplace_back(input_name, *std::move(pixels));
+  for (int64_t i = 0; i < n; ++i) set.labels.push_back(labels->data<uint8_t>()[i]);
+  return set;
+}
+
+std::string Percent(double value) { return absl::StrFormat("%.2f", 100.0 * value); }
+std::string Decibels(double value) {
+  return std::isfinite(value) ? absl::StrFormat("%.1f", value) : std::string("exact");
+}
+
+int Main(int argc, char** argv) {
+  std::string dataset = "/usr/share/datasets/fashion-mnist";
+  std::string only;
+  int threads = 2;
+  std::vector<std::string> models;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--dataset" && i + 1 < argc) {
+      dataset = argv[++i];
+    } else if (arg == "--threads" && i + 1 < argc) {
+      threads = std::stoi(argv[++i]);
+    } else if (arg == "--only" && i + 1 < argc) {
+      only = argv[++i];
+    } else {
+      models.push_back(arg);
+    }
+  }
+  if (models.empty()) {
+    std::cerr << "usage: octet_quantization_results MODEL.onnx... [--dataset DIR] [--threads N]\n";
+    return 2;
+  }
+  std::cout << "| model | configuration | float top-1 | quantized top-1 | change (points) | "
+               "top-1 agreement | output SQNR (dB) |\n|---|---|---|---|---|---|---|\n";
+  for (const std::string& path : models) {
+    std::ifstream in(path, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string model_name = path.substr(path.find_last_of('/') + 1);
+    // 100 batches of 32 training images calibrate; the 10,000 test images evaluate.
+    absl::StatusOr<SampleSet> calibration = LoadSamples(dataset, "train", 3200, "image");
+    absl::StatusOr<SampleSet> evaluation = LoadSamples(dataset, "t10k", 10000, "image");
+    if (!calibration.ok() || !evaluation.ok()) {
+      std::cerr << "cannot load Fashion-MNIST from " << dataset << "\n";
+      return 1;
+    }
+    for (const NamedConfig& named : StudyConfigs()) {
+      if (!only.empty() && named.name.find(only) == std::string::npos) continue;
+      QuantizationRequest request;
+      request.model = bytes;
+      request.config = named.config;
+      request.calibration = &*calibration;
+      request.evaluation = &*evaluation;
+      request.num_threads = threads;
+      request.split_layer_errors = false;
+      absl::StatusOr<QuantizationResult> result = QuantizeModel(request);
+      if (!result.ok()) {
+        std::cerr << model_name << " / " << named.name << ": " << result.status() << "\n";
+        return 1;
+      }
+      const Comparison& c = *result->evaluation;
+      std::cout << "| " << model_name << " | " << named.name << " | " << Percent(*c.reference_top1)
+                << " | " << Percent(*c.candidate_top1) << " | "
+                << absl::StrFormat("%+.2f", 100.0 * (*c.candidate_top1 - *c.reference_top1))
+                << " | " << Percent(c.top1_agreement) << " | " << Decibels(c.output_sqnr_db)
+                << " |" << std::endl;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace octet
+
+int main(int argc, char** argv) { return octet::Main(argc, argv); }

@@ -1,0 +1,77 @@
+#include "engine/quant/calibrator.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+#include "engine/runtime/session.h"
+
+namespace octet {
+
+Graph WithExtraOutputs(const Graph& graph, const std::vector<std::string>& values) {
+  Graph extended = graph;
+  absl::flat_hash_set<std::string> outputs;
+  for (const ValueInfo& output : graph.outputs) outputs.insert(output.name);
+  for (const std::string& value : values) {
+    if (!outputs.insert(value).second) continue;
+    ValueInfo info;
+    info.name = value;
+    info.type = graph.TypeOf(value).value_or(DataType::kFloat32);
+    extended.outputs.push_back(std::move(info));
+  }
+  return extended;
+}
+
+absl::StatusOr<std::map<std::string, RealRange>> CalibrateRanges(
+    const Graph& graph, const std::vector<std::string>& tensors, const SampleSet& data,
+    const CalibrationRun& run, const BatchProgress& progress) {
+  OCTET_RETURN_IF_ERROR(ValidateSampleSet(graph, data));
+  SessionOptions session_options;
+  session_options.num_threads = run.num_threads;
+  OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
+                         Session::Create(WithExtraOutputs(graph, tensors), session_options));
+  std::vector<std::unique_ptr<RangeObserver>> observers;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    OCTET_ASSIGN_OR_RETURN(std::unique_ptr<RangeObserver> observer,
+                           MakeRangeObserver(run.options));
+    observers.push_back(std::move(observer));
+  }
+  const int64_t batch_size = BatchSizeFor(graph, run.batch_size);
+  const bool fixed_batch = batch_size != run.batch_size;
+  int64_t batches = fixed_batch ? data.size() / batch_size
+                                : (data.size() + batch_size - 1) / batch_size;
+  batches = std::min<int64_t>(batches, run.max_batches);
+  if (batches == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("the model takes batches of ", batch_size,
+                                                   " samples; the calibration data has ",
+                                                   data.size()));
+  }
+  for (int64_t b = 0; b < batches; ++b) {
+    const int64_t first = b * batch_size;
+    const int64_t count = std::min(batch_size, data.size() - first);
+    OCTET_ASSIGN_OR_RETURN(std::vector<Tensor> values,
+                           session->Run(SliceSamples(data, first, count), tensors));
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      if (values[i].type() != DataType::kFloat32) {
+        return absl::InvalidArgumentError(absl::StrCat("'", tensors[i], "' is not float32"));
+      }
+      absl::Status status = observers[i]->Observe(values[i].values<float>());
+      if (!status.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("calibration batch ", b, ", tensor '",
+                                                       tensors[i], "': ", status.message()));
+      }
+    }
+    if (progress && !progress(static_cast<int>(b + 1), static_cast<int>(batches))) {
+      return absl::CancelledError(absl::StrCat("cancelled after calibration batch ", b + 1));
+    }
+  }
+  std::map<std::string, RealRange> ranges;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    OCTET_ASSIGN_OR_RETURN(ranges[tensors[i]], observers[i]->Range(run.target));
+  }
+  return ranges;
+}
+
+}  // namespace octet

@@ -1,0 +1,41 @@
+// The CALIBRATE stage: runs the float graph over calibration batches and feeds each tensor that
+// will be quantized to its own observer.
+#ifndef OCTET_ENGINE_QUANT_CALIBRATOR_H_
+#define OCTET_ENGINE_QUANT_CALIBRATOR_H_
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/ir/graph.h"
+#include "engine/quant/observers/range_observer.h"
+#include "engine/quant/sample_set.h"
+
+namespace octet {
+
+// Called after each batch with (batches done, batches in all); returning false cancels.
+using BatchProgress = std::function<bool(int, int)>;
+
+struct CalibrationRun {
+  CalibrationOptions options;
+  int batch_size = 32;
+  int max_batches = 100;
+  RangeTarget target;
+  int num_threads = 1;
+};
+
+// The range of every tensor in `tensors` (float values of `graph`) over `data`. CANCELLED when
+// `progress` returns false; INVALID_ARGUMENT naming the tensor and batch when a value is NaN or
+// infinite.
+absl::StatusOr<std::map<std::string, RealRange>> CalibrateRanges(
+    const Graph& graph, const std::vector<std::string>& tensors, const SampleSet& data,
+    const CalibrationRun& run, const BatchProgress& progress);
+
+// `graph` with `values` added as outputs (float32, shape unknown) when they are not already.
+Graph WithExtraOutputs(const Graph& graph, const std::vector<std::string>& values);
+
+}  // namespace octet
+
+#endif  // OCTET_ENGINE_QUANT_CALIBRATOR_H_

@@ -1,0 +1,290 @@
+#include "engine/quant/post_training_quantizer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+#include "engine/onnx/onnx_exporter.h"
+#include "engine/onnx/onnx_importer.h"
+#include "engine/passes/batch_norm_folding.h"
+#include "engine/quant/calibrator.h"
+#include "engine/quant/qdq_insertion.h"
+#include "engine/runtime/kernel_registry.h"
+#include "nlohmann/json.hpp"
+
+namespace octet {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+constexpr int64_t kQdqOpset = 13;
+
+const char* SchemeName(QuantizationScheme scheme) {
+  return scheme == QuantizationScheme::kSymmetric ? "symmetric" : "asymmetric";
+}
+
+const char* StageName(QuantizationStage stage) {
+  switch (stage) {
+    case QuantizationStage::kPrepare: return "prepare";
+    case QuantizationStage::kCalibrate: return "calibrate";
+    case QuantizationStage::kQuantize: return "quantize";
+    case QuantizationStage::kEvaluate: return "evaluate";
+    case QuantizationStage::kExport: return "export";
+  }
+  return "";
+}
+
+// JSON has no infinity: an exact match is reported as null.
+Json Db(double value) { return std::isfinite(value) ? Json(value) : Json(nullptr); }
+
+Json ConfigJson(const QuantizationConfig& config) {
+  const bool weights_only = config.mode == QuantizationMode::kWeightsOnly;
+  Json json;
+  json["mode"] = weights_only ? "weights_only" : "weights_and_activations";
+  json["weights"] = {{"scheme", SchemeName(config.weights.scheme)},
+                     {"granularity", config.weights.per_channel ? "per_channel" : "per_tensor"},
+                     {"bits", config.weights.bits},
+                     {"narrow_range", config.weights.narrow_range},
+                     {"rounding", config.weights.rounding == Rounding::kStochastic ? "stochastic"
+                                                                                   : "nearest"},
+                     {"seed", config.weights.seed}};
+  if (!weights_only) {
+    json["activations"] = {
+        {"scheme", SchemeName(config.activation_scheme)},
+        {"type", config.activation_scheme == QuantizationScheme::kSymmetric ? "int8" : "uint8"}};
+    json["calibration"] = {{"method", CalibrationMethodName(config.calibration.method)},
+                           {"percentile", config.calibration.percentile},
+                           {"averaging_constant", config.calibration.averaging_constant},
+                           {"batch_size", config.batch_size},
+                           {"max_batches", config.max_batches}};
+  }
+  return json;
+}
+
+Json ParamsJson(const QuantizationParams& params) {
+  return {{"type", DataTypeName(params.format.type)},
+          {"bits", params.format.bits},
+          {"axis", params.per_channel() ? Json(params.axis) : Json(nullptr)},
+          {"scales", params.scales},
+          {"zero_points", params.zero_points}};
+}
+
+Json ComparisonJson(const Comparison& c) {
+  Json json;
+  json["samples"] = c.samples;
+  if (c.reference_top1.has_value()) {
+    json["float_top1"] = *c.reference_top1;
+    json["quantized_top1"] = *c.candidate_top1;
+  }
+  json["top1_agreement"] = c.top1_agreement;
+  json["output_sqnr_db"] = Db(c.output_sqnr_db);
+  return json;
+}
+
+class Pipeline {
+ public:
+  explicit Pipeline(const QuantizationRequest& request) : request_(request) {}
+
+  absl::StatusOr<QuantizationResult> Run() {
+    const QuantizationConfig& config = request_.config;
+    OCTET_RETURN_IF_ERROR(ValidateConfig(config));
+    const bool weights_only = config.mode == QuantizationMode::kWeightsOnly;
+    // PREPARE
+    OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kPrepare, 0, 0));
+    OCTET_ASSIGN_OR_RETURN(Graph graph, ImportOnnxModel(request_.model, kQdqOpset));
+    OCTET_RETURN_IF_ERROR(CheckGraphSupported(graph));
+    OCTET_ASSIGN_OR_RETURN(const int folded, FoldBatchNorms(&graph));
+    const QuantizationSites sites = FindQuantizationSites(graph);
+
+    // Which samples calibrate and which evaluate.
+    SampleSet calibration, evaluation;
+    bool have_evaluation = false;
+    if (request_.calibration != nullptr) {
+      OCTET_RETURN_IF_ERROR(ValidateSampleSet(graph, *request_.calibration));
+      calibration = *request_.calibration;
+    } else if (!weights_only) {
+      return absl::InvalidArgumentError(
+          "quantizing activations needs calibration data (or use weights-only mode)");
+    }
+    if (request_.evaluation != nullptr) {
+      OCTET_RETURN_IF_ERROR(ValidateSampleSet(graph, *request_.evaluation));
+      evaluation = *request_.evaluation;
+      have_evaluation = true;
+    } else if (request_.calibration != nullptr && calibration.size() >= 2) {
+      const int64_t held_out = std::clamp<int64_t>(calibration.size() / 5, 1, 1000);
+      evaluation = SubSet(calibration, calibration.size() - held_out, held_out);
+      calibration = SubSet(calibration, 0, calibration.size() - held_out);
+      have_evaluation = true;
+    } else if (request_.calibration != nullptr) {
+      evaluation = calibration;
+      have_evaluation = true;
+    }
+
+    // CALIBRATE
+    std::map<std::string, QuantizationParams> activation_params;
+    std::map<std::string, RealRange> ranges;
+    const IntegerFormat activation_format =
+        config.activation_scheme == QuantizationScheme::kSymmetric
+            ? IntegerFormat{DataType::kInt8, 8, true}
+            : IntegerFormat{DataType::kUint8, 8, false};
+    if (!weights_only) {
+      OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kCalibrate, 0, 0));
+      CalibrationRun run;
+      run.options = config.calibration;
+      run.batch_size = config.batch_size;
+      run.max_batches = config.max_batches;
+      run.target = RangeTarget{config.activation_scheme, activation_format};
+      run.num_threads = request_.num_threads;
+      OCTET_ASSIGN_OR_RETURN(
+          ranges, CalibrateRanges(graph, sites.activations, calibration, run,
+                                  [this](int done, int total) {
+                                    return Report(QuantizationStage::kCalibrate, done, total).ok();
+                                  }));
+      for (const auto& [name, range] : ranges) {
+        OCTET_ASSIGN_OR_RETURN(ScaleAndZeroPoint sz,
+                               ChooseScaleAndZeroPoint(range.min, range.max,
+                                                       config.activation_scheme,
+                                                       activation_format));
+        QuantizationParams params;
+        params.format = activation_format;
+        params.scales = {sz.scale};
+        params.zero_points = {sz.zero_point};
+        activation_params[name] = params;
+      }
+    }
+
+    // QUANTIZE
+    OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kQuantize, 0, 0));
+    QdqOptions options;
+    options.activations = activation_params;
+    options.weight_spec = config.weights;
+    OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, InsertQdq(graph, sites, options));
+
+    // EVALUATE: the whole model, then each layer's output, with weights only and activations only
+    // quantized to split the error.
+    QuantizationResult result;
+    std::vector<std::string> layer_outputs;
+    for (const QuantizedLayer& layer : sites.layers) layer_outputs.push_back(layer.output);
+    std::optional<Comparison> weight_only_errors, activation_only_errors;
+    if (have_evaluation) {
+      OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kEvaluate, 0, 0));
+      ComparisonRun compare;
+      compare.output = config.evaluation_output;
+      compare.tensors = layer_outputs;
+      compare.batch_size = config.batch_size;
+      compare.num_threads = request_.num_threads;
+      OCTET_ASSIGN_OR_RETURN(result.evaluation,
+                             CompareGraphs(graph, quantized.graph, evaluation, compare));
+      if (!weights_only && request_.split_layer_errors) {
+        QdqOptions weights_alone = options;
+        weights_alone.activations.clear();
+        OCTET_ASSIGN_OR_RETURN(QdqGraph w, InsertQdq(graph, sites, weights_alone));
+        OCTET_ASSIGN_OR_RETURN(weight_only_errors, CompareGraphs(graph, w.graph, evaluation, compare));
+        QdqOptions activations_alone = options;
+        activations_alone.quantize_weights = false;
+        OCTET_ASSIGN_OR_RETURN(QdqGraph a, InsertQdq(graph, sites, activations_alone));
+        OCTET_ASSIGN_OR_RETURN(activation_only_errors,
+                               CompareGraphs(graph, a.graph, evaluation, compare));
+      }
+    }
+
+    // EXPORT
+    OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kExport, 0, 0));
+    ExportOptions export_options;
+    export_options.opset = quantized.graph.opset;
+    export_options.producer_version = request_.octet_version;
+    OCTET_ASSIGN_OR_RETURN(result.model, ExportOnnxModel(quantized.graph, export_options));
+
+    Json report;
+    report["octet_version"] = request_.octet_version;
+    report["config"] = ConfigJson(config);
+    report["batch_norms_folded"] = folded;
+    report["opset"] = quantized.graph.opset;
+    Json notes = Json::array();
+    if (config.weights.bits == 4) {
+      notes.push_back(
+          "4-bit weights are stored in int8 initializers (ONNX opset 17 and older has no 4-bit "
+          "type): the model file does not shrink against 8-bit weights.");
+    }
+    if (!have_evaluation) notes.push_back("no samples were given: no evaluation");
+    report["notes"] = notes;
+    Json tensors = Json::object();
+    for (const auto& [name, params] : quantized.constants) {
+      Json entry = ParamsJson(params);
+      entry["kind"] = params.format.type == DataType::kInt32 ? "bias" : "weight";
+      tensors[name] = entry;
+    }
+    for (const auto& [name, params] : activation_params) {
+      Json entry = ParamsJson(params);
+      entry["kind"] = "activation";
+      entry["range"] = {ranges[name].min, ranges[name].max};
+      tensors[name] = entry;
+    }
+    report["tensors"] = tensors;
+    Json layers = Json::array();
+    for (size_t i = 0; i < sites.layers.size(); ++i) {
+      const QuantizedLayer& layer = sites.layers[i];
+      Json entry = {{"name", layer.name}, {"op_type", layer.op_type}, {"output", layer.output}};
+      if (result.evaluation.has_value()) {
+        entry["sqnr_db"] = Db(result.evaluation->tensor_sqnr_db[i]);
+      }
+      if (weight_only_errors.has_value()) {
+        entry["weight_only_sqnr_db"] = Db(weight_only_errors->tensor_sqnr_db[i]);
+        entry["activation_only_sqnr_db"] = Db(activation_only_errors->tensor_sqnr_db[i]);
+      }
+      layers.push_back(entry);
+    }
+    report["layers"] = layers;
+    Json float_ops = Json::array();
+    std::vector<bool> is_layer(graph.nodes.size(), false);
+    for (const QuantizedLayer& layer : sites.layers) is_layer[layer.node] = true;
+    for (size_t i = 0; i < graph.nodes.size(); ++i) {
+      if (!is_layer[i]) float_ops.push_back(graph.nodes[i].Describe());
+    }
+    report["unquantized_nodes"] = float_ops;
+    if (result.evaluation.has_value()) {
+      Json evaluation_json = ComparisonJson(*result.evaluation);
+      evaluation_json["data"] = request_.evaluation != nullptr ? "evaluation dataset"
+                                                               : "held-out calibration samples";
+      report["evaluation"] = evaluation_json;
+    }
+    result.report_json = report.dump(2);
+    result.quantized_graph = std::move(quantized.graph);
+    return result;
+  }
+
+ private:
+  absl::Status Report(QuantizationStage stage, int done, int total) const {
+    if (!request_.progress) return absl::OkStatus();
+    if (request_.progress(QuantizationProgress{stage, done, total})) return absl::OkStatus();
+    return absl::CancelledError(absl::StrCat("cancelled during ", StageName(stage)));
+  }
+
+  const QuantizationRequest& request_;
+};
+
+}  // namespace
+
+absl::Status ValidateConfig(const QuantizationConfig& config) {
+  if (config.weights.bits != 8 && config.weights.bits != 4) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("weights.bits is ", config.weights.bits, "; supported: 8, 4"));
+  }
+  if (config.batch_size < 1 || config.batch_size > 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("calibration batch size ", config.batch_size, " is not in [1, 4096]"));
+  }
+  if (config.max_batches < 1 || config.max_batches > 100000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max batches ", config.max_batches, " is not in [1, 100000]"));
+  }
+  return MakeRangeObserver(config.calibration).status();
+}
+
+absl::StatusOr<QuantizationResult> QuantizeModel(const QuantizationRequest& request) {
+  return Pipeline(request).Run();
+}
+
+}  // namespace octet

@@ -1,0 +1,295 @@
+#include "engine/quant/post_training_quantizer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/base/status_matchers.h"
+#include "engine/onnx/onnx_importer.h"
+#include "engine/passes/batch_norm_folding.h"
+#include "engine/runtime/session.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "onnx/checker.h"
+#include "tests/testing/onnx_model_builder.h"
+
+namespace octet {
+namespace {
+
+using ::octet::testing::IsOk;
+using ::octet::testing::OnnxModelBuilder;
+using ::octet::testing::PseudoRandom;
+using ::octet::testing::SetAttribute;
+using ::octet::testing::StatusIs;
+using ::octet::testing::TinyCnn;
+using ::testing::HasSubstr;
+
+Tensor Images(int count, uint32_t seed) {
+  std::vector<float> values = PseudoRandom(static_cast<size_t>(count) * 64, seed);
+  for (float& v : values) v = (v + 1.0f) / 2.0f;  // pixels in [0, 1)
+  return Tensor::FromVector<float>({count, 1, 8, 8}, values);
+}
+
+SampleSet Samples(int count, uint32_t seed) {
+  SampleSet set;
+  set.inputs.emplace_back("image", Images(count, seed));
+  return set;
+}
+
+std::vector<float> RunModel(const Graph& graph, const Tensor& input, const std::string& name) {
+  auto session = Session::Create(graph, {});
+  EXPECT_THAT(session, IsOk());
+  auto out = (*session)->Run({{name, input}});
+  EXPECT_THAT(out, IsOk());
+  return std::vector<float>((*out)[0].data<float>(),
+                            (*out)[0].data<float>() + (*out)[0].element_count());
+}
+
+void AddConstantNode(OnnxModelBuilder& b, const std::string& name, const Tensor& value) {
+  onnx::NodeProto& node = b.Node("Constant", {}, {name});
+  onnx::AttributeProto* attribute = node.add_attribute();
+  attribute->set_name("value");
+  attribute->set_type(onnx::AttributeProto::TENSOR);
+  *attribute->mutable_t() = ::octet::testing::ToTensorProto("", value);
+}
+
+// Conv without bias -> BatchNormalization -> Relu; BN parameters as initializers or, as
+// Paddle2ONNX writes them, Constant nodes.
+std::string ConvBatchNormModel(bool constant_nodes) {
+  OnnxModelBuilder b;
+  b.Input("x", {-1, 2, 5, 5}).Output("y", {-1, 3, 5, 5});
+  b.Initializer("w", Tensor::FromVector<float>({3, 2, 3, 3}, PseudoRandom(54, 1)));
+  const std::vector<std::pair<std::string, std::vector<float>>> bn = {
+      {"gamma", {0.5f, 2.0f, -1.0f}},
+      {"beta", {0.1f, -0.2f, 0.3f}},
+      {"mean", {0.05f, -0.1f, 0.2f}},
+      {"var", {0.25f, 4.0f, 1.0f}}};
+  for (const auto& [name, values] : bn) {
+    const Tensor t = Tensor::FromVector<float>({3}, values);
+    if (constant_nodes) {
+      AddConstantNode(b, name, t);
+    } else {
+      b.Initializer(name, t);
+    }
+  }
+  onnx::NodeProto& conv = b.Node("Conv", {"x", "w"}, {"c"});
+  SetAttribute(conv, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  b.Node("BatchNormalization", {"c", "gamma", "beta", "mean", "var"}, {"bn"});
+  b.Node("Relu", {"bn"}, {"y"});
+  return b.Serialize();
+}
+
+class BatchNormFoldingTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(BatchNormFoldingTest, FoldsBatchNormIntoPrecedingConvWithoutBias) {
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(ConvBatchNormModel(GetParam())));
+  Graph folded = graph;
+  OCTET_ASSERT_OK_AND_ASSIGN(int count, FoldBatchNorms(&folded));
+  EXPECT_EQ(count, 1);
+  ASSERT_EQ(folded.nodes.size(), 2u);
+  EXPECT_EQ(folded.nodes[0].op_type, "Conv");
+  EXPECT_EQ(folded.nodes[0].inputs.size(), 3u);  // a bias appeared
+  EXPECT_EQ(folded.FindConstant("gamma"), nullptr);
+  const Tensor x = Tensor::FromVector<float>({2, 2, 5, 5}, PseudoRandom(100, 9));
+  const std::vector<float> expected = RunModel(graph, x, "x");
+  const std::vector<float> actual = RunModel(folded, x, "x");
+  ASSERT_EQ(expected.size(), actual.size());
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(actual[i], expected[i], 1e-5f) << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(InitializersOrConstantNodes, BatchNormFoldingTest,
+                         ::testing::Bool());
+
+TEST(BatchNormFoldingTest, FoldsBatchNormAfterGemm) {
+  OnnxModelBuilder b;
+  b.Input("x", {-1, 4}).Output("y", {-1, 3});
+  b.Initializer("w", Tensor::FromVector<float>({3, 4}, PseudoRandom(12, 2)));
+  b.Initializer("b", Tensor::FromVector<float>({3}, {0.1f, 0.2f, 0.3f}));
+  b.Initializer("gamma", Tensor::FromVector<float>({3}, {1.5f, -0.5f, 2.0f}));
+  b.Initializer("beta", Tensor::FromVector<float>({3}, {0.0f, 1.0f, -1.0f}));
+  b.Initializer("mean", Tensor::FromVector<float>({3}, {0.3f, 0.0f, -0.2f}));
+  b.Initializer("var", Tensor::FromVector<float>({3}, {2.0f, 0.5f, 1.0f}));
+  SetAttribute(b.Node("Gemm", {"x", "w", "b"}, {"g"}), "transB", int64_t{1});
+  b.Node("BatchNormalization", {"g", "gamma", "beta", "mean", "var"}, {"y"});
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(b.Serialize()));
+  Graph folded = graph;
+  OCTET_ASSERT_OK_AND_ASSIGN(int count, FoldBatchNorms(&folded));
+  EXPECT_EQ(count, 1);
+  const Tensor x = Tensor::FromVector<float>({5, 4}, PseudoRandom(20, 3));
+  const std::vector<float> expected = RunModel(graph, x, "x");
+  const std::vector<float> actual = RunModel(folded, x, "x");
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(actual[i], expected[i], 1e-5f) << i;
+}
+
+class QuantizeTinyCnnTest : public ::testing::Test {
+ protected:
+  QuantizeTinyCnnTest() : model_(TinyCnn().Serialize()), calibration_(Samples(96, 5)) {}
+
+  absl::StatusOr<QuantizationResult> Quantize(QuantizationConfig config,
+                                              QuantizationProgressCallback progress = nullptr) {
+    QuantizationRequest request;
+    request.model = model_;
+    request.config = config;
+    request.calibration = &calibration_;
+    request.progress = std::move(progress);
+    request.octet_version = "test";
+    return QuantizeModel(request);
+  }
+
+  std::string model_;
+  SampleSet calibration_;
+};
+
+TEST_F(QuantizeTinyCnnTest, ExportsAStandardQdqModelThatReimportsToTheSameOutputs) {
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, Quantize({}));
+  onnx::ModelProto model;
+  ASSERT_TRUE(model.ParseFromString(result.model));
+  EXPECT_NO_THROW(onnx::checker::check_model(model));
+  EXPECT_EQ(model.opset_import(0).version(), 13);
+  int quantize = 0, dequantize = 0;
+  for (const onnx::NodeProto& node : model.graph().node()) {
+    quantize += node.op_type() == "QuantizeLinear";
+    dequantize += node.op_type() == "DequantizeLinear";
+  }
+  // The inputs of the two Convs, the Add and the Gemm: image, r1, c2, flat; and the Add's
+  // output sum (a layer output that is not a model output).
+  EXPECT_EQ(quantize, 5);
+  EXPECT_GT(dequantize, quantize);  // weights and biases too
+  bool per_channel_int8_weights = false;
+  for (const onnx::TensorProto& init : model.graph().initializer()) {
+    if (init.name() == "conv2_w/quantized") {
+      per_channel_int8_weights = init.data_type() == onnx::TensorProto::INT8;
+    }
+    EXPECT_NE(init.name(), "conv2_w") << "float weights must not remain";
+  }
+  EXPECT_TRUE(per_channel_int8_weights);
+  // The exported bytes, imported again, compute what the pipeline's own graph computes.
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph reimported, ImportOnnxModel(result.model));
+  const Tensor x = Images(8, 77);
+  EXPECT_EQ(RunModel(reimported, x, "image"), RunModel(result.quantized_graph, x, "image"));
+}
+
+TEST_F(QuantizeTinyCnnTest, SameInputsGiveTheSameArtifactBytes) {
+  QuantizationConfig config;
+  config.weights.rounding = Rounding::kStochastic;
+  config.weights.seed = 7;
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult a, Quantize(config));
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult b, Quantize(config));
+  EXPECT_EQ(a.model, b.model);
+  EXPECT_EQ(a.report_json, b.report_json);
+  config.weights.seed = 8;
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult c, Quantize(config));
+  EXPECT_NE(a.model, c.model);
+}
+
+TEST_F(QuantizeTinyCnnTest, ReportHasEveryTensorAndLayerWithErrorSplit) {
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, Quantize({}));
+  const nlohmann::json report = nlohmann::json::parse(result.report_json);
+  EXPECT_EQ(report["config"]["weights"]["granularity"], "per_channel");
+  EXPECT_EQ(report["config"]["calibration"]["method"], "percentile");
+  // The ReLU output keeps zero point 0; the image (pixels >= 0) too.
+  EXPECT_EQ(report["tensors"]["r1"]["zero_points"][0], 0);
+  EXPECT_EQ(report["tensors"]["r1"]["type"], "uint8");
+  EXPECT_EQ(report["tensors"]["conv1_w"]["scales"].size(), 4u);
+  EXPECT_EQ(report["tensors"]["fc_b"]["kind"], "bias");
+  ASSERT_EQ(report["layers"].size(), 4u);  // Conv, Conv, Add, Gemm
+  for (const auto& layer : report["layers"]) {
+    EXPECT_TRUE(layer["sqnr_db"].is_number()) << layer;
+    EXPECT_GT(layer["sqnr_db"].get<double>(), 15.0) << layer;
+    // Quantizing only part of the model drifts less than quantizing all of it.
+    EXPECT_GE(layer["weight_only_sqnr_db"].get<double>(), layer["sqnr_db"].get<double>() - 1.0);
+    EXPECT_GE(layer["activation_only_sqnr_db"].get<double>(),
+              layer["sqnr_db"].get<double>() - 1.0);
+  }
+  EXPECT_EQ(report["evaluation"]["data"], "held-out calibration samples");
+  EXPECT_EQ(report["evaluation"]["samples"], 19);
+  EXPECT_GT(report["evaluation"]["top1_agreement"].get<double>(), 0.8);
+}
+
+TEST_F(QuantizeTinyCnnTest, WeightsOnlyNeedsNoCalibrationData) {
+  QuantizationRequest request;
+  request.model = model_;
+  request.config.mode = QuantizationMode::kWeightsOnly;
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, QuantizeModel(request));
+  int quantize = 0;
+  for (const Node& node : result.quantized_graph.nodes) quantize += node.op_type == "QuantizeLinear";
+  EXPECT_EQ(quantize, 0);
+  EXPECT_NE(result.quantized_graph.FindConstant("conv1_w/quantized"), nullptr);
+  EXPECT_NE(result.quantized_graph.FindConstant("fc_b"), nullptr) << "biases stay float";
+  EXPECT_FALSE(result.evaluation.has_value());
+}
+
+TEST_F(QuantizeTinyCnnTest, FourBitWeightsUseFifteenLevelsAndTheReportSaysTheFileDoesNotShrink) {
+  QuantizationConfig config;
+  config.weights.bits = 4;
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, Quantize(config));
+  const Tensor* w = result.quantized_graph.FindConstant("conv2_w/quantized");
+  ASSERT_NE(w, nullptr);
+  const auto values = w->values<int8_t>();
+  EXPECT_EQ(*std::min_element(values.begin(), values.end()), -7);
+  EXPECT_EQ(*std::max_element(values.begin(), values.end()), 7);
+  EXPECT_THAT(result.report_json, HasSubstr("does not shrink"));
+}
+
+TEST_F(QuantizeTinyCnnTest, WeightsAndActivationsNeedCalibrationData) {
+  QuantizationRequest request;
+  request.model = model_;
+  EXPECT_THAT(QuantizeModel(request),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("calibration data")));
+}
+
+TEST_F(QuantizeTinyCnnTest, NaNInCalibrationDataIsAClearError) {
+  calibration_.inputs[0].second.data<float>()[70] = NAN;
+  EXPECT_THAT(Quantize({}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                     HasSubstr("calibration batch 0, tensor 'image'")));
+}
+
+TEST_F(QuantizeTinyCnnTest, SamplesThatDoNotFitTheModelAreRefused) {
+  calibration_.inputs[0].first = "pixels";
+  EXPECT_THAT(Quantize({}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                     HasSubstr("no tensor for model input 'image'")));
+}
+
+TEST_F(QuantizeTinyCnnTest, ReportsProgressPerBatchAndHonoursCancellation) {
+  QuantizationConfig config;
+  config.batch_size = 16;
+  std::vector<int> batches;
+  auto status = Quantize(config, [&](const QuantizationProgress& p) {
+    if (p.stage == QuantizationStage::kCalibrate && p.batches_done > 0) {
+      batches.push_back(p.batches_done);
+      EXPECT_EQ(p.batches_total, 5);  // 77 calibration samples after holding out 19
+    }
+    return batches.size() < 2;
+  });
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kCancelled, HasSubstr("batch 2")));
+  EXPECT_EQ(batches, (std::vector<int>{1, 2}));
+}
+
+TEST_F(QuantizeTinyCnnTest, RejectsInvalidConfigs) {
+  QuantizationConfig config;
+  config.weights.bits = 2;
+  EXPECT_THAT(Quantize(config), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bits")));
+  config = {};
+  config.batch_size = 0;
+  EXPECT_THAT(Quantize(config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("batch size 0")));
+  config = {};
+  config.calibration.method = CalibrationMethod::kPercentile;
+  config.calibration.percentile = 150;
+  EXPECT_THAT(Quantize(config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("percentile 150")));
+}
+
+TEST_F(QuantizeTinyCnnTest, EveryCalibrationMethodProducesAWorkingModel) {
+  for (auto method : {CalibrationMethod::kMinMax, CalibrationMethod::kMovingAverageMinMax,
+                      CalibrationMethod::kPercentile, CalibrationMethod::kEntropy,
+                      CalibrationMethod::kMse}) {
+    QuantizationConfig config;
+    config.calibration.method = method;
+    OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, Quantize(config));
+    EXPECT_GT(result.evaluation->output_sqnr_db, 10.0) << CalibrationMethodName(method);
+  }
+}
+
+}  // namespace
+}  // namespace octet

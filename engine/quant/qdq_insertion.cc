@@ -1,0 +1,269 @@
+#include "engine/quant/qdq_insertion.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+
+namespace octet {
+namespace {
+
+bool IsLayerOp(const std::string& op) {
+  static const char* const kOps[] = {"Conv", "Gemm", "MatMul", "Add", "Concat", "AveragePool",
+                                     "GlobalAveragePool", "MaxPool"};
+  return std::find(std::begin(kOps), std::end(kOps), op) != std::end(kOps);
+}
+
+bool IsFusableActivation(const Graph& graph, const Node& node) {
+  if (node.op_type == "Relu" || node.op_type == "HardSwish" || node.op_type == "LeakyRelu") {
+    return true;
+  }
+  if (node.op_type != "Clip") return false;
+  for (size_t i = 1; i < node.inputs.size(); ++i) {
+    if (!node.inputs[i].empty() && graph.FindConstant(node.inputs[i]) == nullptr) return false;
+  }
+  return true;
+}
+
+bool IsFloatConstant(const Graph& graph, const std::string& name) {
+  const Tensor* t = graph.FindConstant(name);
+  return t != nullptr && t->type() == DataType::kFloat32;
+}
+
+Tensor ScaleTensor(const QuantizationParams& params) {
+  if (!params.per_channel()) return Tensor::FromVector<float>({}, {params.scales[0]});
+  return Tensor::FromVector<float>({static_cast<int64_t>(params.scales.size())}, params.scales);
+}
+
+Tensor ZeroPointTensor(const QuantizationParams& params) {
+  const Shape shape = params.per_channel() ? Shape{static_cast<int64_t>(params.zero_points.size())}
+                                           : Shape{};
+  if (params.format.type == DataType::kUint8) {
+    return Tensor::FromVector<uint8_t>(
+        shape, std::vector<uint8_t>(params.zero_points.begin(), params.zero_points.end()));
+  }
+  return Tensor::FromVector<int8_t>(
+      shape, std::vector<int8_t>(params.zero_points.begin(), params.zero_points.end()));
+}
+
+}  // namespace
+
+QuantizationSites FindQuantizationSites(const Graph& graph) {
+  absl::flat_hash_map<std::string, std::vector<size_t>> consumers;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (const std::string& input : graph.nodes[i].inputs) {
+      if (!input.empty()) consumers[input].push_back(i);
+    }
+  }
+  absl::flat_hash_set<std::string> model_outputs;
+  for (const ValueInfo& output : graph.outputs) model_outputs.insert(output.name);
+  QuantizationSites sites;
+  absl::flat_hash_set<std::string> chosen;
+  auto choose = [&](const std::string& name) {
+    if (name.empty() || graph.FindConstant(name) != nullptr) return;
+    if (graph.TypeOf(name).value_or(DataType::kFloat32) != DataType::kFloat32) return;
+    if (chosen.insert(name).second) sites.activations.push_back(name);
+  };
+  for (size_t index = 0; index < graph.nodes.size(); ++index) {
+    const Node& node = graph.nodes[index];
+    if (!node.domain.empty() || !IsLayerOp(node.op_type) || node.outputs.size() != 1) continue;
+    QuantizedLayer layer;
+    layer.node = index;
+    layer.name = node.name.empty() ? node.outputs[0] : node.name;
+    layer.op_type = node.op_type;
+    const bool has_weights = node.op_type == "Conv" || node.op_type == "Gemm" ||
+                             node.op_type == "MatMul";
+    if (has_weights && IsFloatConstant(graph, node.input(1))) {
+      const Tensor& w = *graph.FindConstant(node.input(1));
+      layer.weight_input = 1;
+      if (node.op_type == "Conv") {
+        layer.weight_channel_axis = 0;
+      } else if (node.op_type == "Gemm") {
+        layer.weight_channel_axis = node.GetInt("transB", 0).value_or(0) != 0 ? 0 : 1;
+      } else {
+        layer.weight_channel_axis = std::max<int64_t>(w.rank() - 1, 0);
+      }
+      const bool plain_gemm = node.op_type != "Gemm" ||
+                              (node.GetInt("transA", 0).value_or(1) == 0 &&
+                               node.GetFloat("alpha", 1.0f).value_or(0) == 1.0f &&
+                               node.GetFloat("beta", 1.0f).value_or(0) == 1.0f);
+      const Tensor* bias = graph.FindConstant(node.input(2));
+      if (node.op_type != "MatMul" && plain_gemm && bias != nullptr &&
+          bias->type() == DataType::kFloat32 && bias->rank() == 1 && w.rank() >= 2 &&
+          bias->dim(0) == w.dim(layer.weight_channel_axis)) {
+        layer.bias_input = 2;
+      }
+    }
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      if (static_cast<int>(i) == layer.weight_input || static_cast<int>(i) == layer.bias_input) {
+        continue;
+      }
+      // Gemm's C stays float when it is not a quantizable bias.
+      if (has_weights && i >= 2) continue;
+      choose(node.inputs[i]);
+    }
+    // Follow the fused activation chain.
+    std::string output = node.outputs[0];
+    while (!model_outputs.contains(output)) {
+      auto it = consumers.find(output);
+      if (it == consumers.end() || it->second.size() != 1) break;
+      const Node& next = graph.nodes[it->second[0]];
+      if (!IsFusableActivation(graph, next) || next.input(0) != output) break;
+      output = next.outputs[0];
+    }
+    layer.output = output;
+    if (!model_outputs.contains(output)) choose(output);
+    sites.layers.push_back(std::move(layer));
+  }
+  return sites;
+}
+
+absl::StatusOr<QdqGraph> InsertQdq(const Graph& graph, const QuantizationSites& sites,
+                                   const QdqOptions& options) {
+  QdqGraph result;
+  Graph& out = result.graph;
+  out.inputs = graph.inputs;
+  out.outputs = graph.outputs;
+  out.constants = graph.constants;
+  out.value_types = graph.value_types;
+  out.opset = std::max<int64_t>(graph.opset, 13);
+  out.producer_name = graph.producer_name;
+
+  auto unique = [&](const std::string& base) {
+    std::string name = base;
+    for (int i = 1; out.value_types.contains(name) || out.constants.contains(name); ++i) {
+      name = absl::StrCat(base, "_", i);
+    }
+    return name;
+  };
+  auto add_constant = [&](const std::string& base, Tensor value) {
+    const std::string name = unique(base);
+    out.value_types[name] = value.type();
+    out.constants.emplace(name, std::move(value));
+    return name;
+  };
+  auto make_node = [&](const std::string& op_type, const std::string& name,
+                       std::vector<std::string> inputs, const std::string& output, DataType type) {
+    Node node;
+    node.op_type = op_type;
+    node.name = name;
+    node.inputs = std::move(inputs);
+    node.outputs = {output};
+    out.value_types[output] = type;
+    return node;
+  };
+
+  // Activations: the name consumers read instead of each quantized value, and the Q/DQ nodes
+  // that produce it.
+  absl::flat_hash_map<std::string, std::string> dequantized;
+  absl::flat_hash_map<std::string, std::vector<Node>> qdq_after;
+  for (const auto& [name, params] : options.activations) {
+    const std::string scale = add_constant(absl::StrCat(name, "/scale"), ScaleTensor(params));
+    const std::string zero_point =
+        add_constant(absl::StrCat(name, "/zero_point"), ZeroPointTensor(params));
+    const std::string q = unique(absl::StrCat(name, "/quantized"));
+    const std::string dq = unique(absl::StrCat(name, "/dequantized"));
+    std::vector<Node>& nodes = qdq_after[name];
+    nodes.push_back(make_node("QuantizeLinear", absl::StrCat(name, "/QuantizeLinear"),
+                              {name, scale, zero_point}, q, params.format.type));
+    nodes.push_back(make_node("DequantizeLinear", absl::StrCat(name, "/DequantizeLinear"),
+                              {q, scale, zero_point}, dq, DataType::kFloat32));
+    dequantized[name] = dq;
+  }
+
+  // Weights and biases, by node index: (input index, replacement) pairs and the DQ nodes to
+  // place before the node.
+  absl::flat_hash_map<size_t, std::vector<std::pair<int, std::string>>> replaced_inputs;
+  absl::flat_hash_map<size_t, std::vector<Node>> dq_before;
+  absl::flat_hash_map<std::string, std::string> quantized_weight;  // float name -> DQ output
+  for (const QuantizedLayer& layer : sites.layers) {
+    if (!options.quantize_weights || layer.weight_input < 0) continue;
+    const Node& node = graph.nodes[layer.node];
+    const std::string& w_name = node.input(layer.weight_input);
+    auto known = quantized_weight.find(w_name);
+    std::string w_dq;
+    if (known != quantized_weight.end()) {
+      w_dq = known->second;
+    } else {
+      absl::StatusOr<QuantizedTensor> q =
+          QuantizeWeights(*graph.FindConstant(w_name), layer.weight_channel_axis,
+                          options.weight_spec);
+      if (!q.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("weights '", w_name, "' of ", node.Describe(), ": ", q.status().message()));
+      }
+      const std::string values = add_constant(absl::StrCat(w_name, "/quantized"), q->values);
+      const std::string scale = add_constant(absl::StrCat(w_name, "/scale"), ScaleTensor(q->params));
+      const std::string zero_point =
+          add_constant(absl::StrCat(w_name, "/zero_point"), ZeroPointTensor(q->params));
+      w_dq = unique(absl::StrCat(w_name, "/dequantized"));
+      Node dq = make_node("DequantizeLinear", absl::StrCat(w_name, "/DequantizeLinear"),
+                          {values, scale, zero_point}, w_dq, DataType::kFloat32);
+      if (q->params.per_channel()) dq.attributes["axis"] = q->params.axis;
+      dq_before[layer.node].push_back(std::move(dq));
+      quantized_weight[w_name] = w_dq;
+      result.constants[w_name] = q->params;
+    }
+    replaced_inputs[layer.node].emplace_back(layer.weight_input, w_dq);
+
+    auto input_params = options.activations.find(node.input(0));
+    if (layer.bias_input < 0 || input_params == options.activations.end()) continue;
+    const std::string& b_name = node.input(layer.bias_input);
+    absl::StatusOr<QuantizedTensor> b = QuantizeBias(
+        *graph.FindConstant(b_name), input_params->second.scales[0], result.constants[w_name]);
+    if (!b.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bias '", b_name, "' of ", node.Describe(), ": ", b.status().message()));
+    }
+    const std::string values = add_constant(absl::StrCat(b_name, "/quantized"), b->values);
+    const std::string scale = add_constant(absl::StrCat(b_name, "/scale"), ScaleTensor(b->params));
+    const std::string b_dq = unique(absl::StrCat(b_name, "/dequantized"));
+    Node dq = make_node("DequantizeLinear", absl::StrCat(b_name, "/DequantizeLinear"),
+                        {values, scale}, b_dq, DataType::kFloat32);
+    if (b->params.per_channel()) dq.attributes["axis"] = int64_t{0};
+    dq_before[layer.node].push_back(std::move(dq));
+    replaced_inputs[layer.node].emplace_back(layer.bias_input, b_dq);
+    result.constants[b_name] = b->params;
+  }
+
+  auto emit_qdq = [&](const std::string& value) {
+    auto it = qdq_after.find(value);
+    if (it == qdq_after.end()) return;
+    for (Node& n : it->second) out.nodes.push_back(std::move(n));
+    qdq_after.erase(it);
+  };
+  for (const ValueInfo& input : graph.inputs) emit_qdq(input.name);
+  for (size_t index = 0; index < graph.nodes.size(); ++index) {
+    auto before = dq_before.find(index);
+    if (before != dq_before.end()) {
+      for (Node& n : before->second) out.nodes.push_back(std::move(n));
+    }
+    Node node = graph.nodes[index];
+    for (std::string& input : node.inputs) {
+      auto it = dequantized.find(input);
+      if (it != dequantized.end()) input = it->second;
+    }
+    auto replaced = replaced_inputs.find(index);
+    if (replaced != replaced_inputs.end()) {
+      for (const auto& [i, name] : replaced->second) node.inputs[i] = name;
+    }
+    const std::vector<std::string> outputs = node.outputs;
+    out.nodes.push_back(std::move(node));
+    for (const std::string& output : outputs) emit_qdq(output);
+  }
+  if (!qdq_after.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no value '", qdq_after.begin()->first, "' in the graph to quantize"));
+  }
+  // Float weights and biases that every reader now takes quantized are dropped.
+  absl::flat_hash_set<std::string> used;
+  for (const Node& node : out.nodes) used.insert(node.inputs.begin(), node.inputs.end());
+  for (const ValueInfo& output : out.outputs) used.insert(output.name);
+  for (const auto& [name, params] : result.constants) {
+    if (!used.contains(name)) out.constants.erase(name);
+  }
+  return result;
+}
+
+}  // namespace octet

@@ -1,0 +1,63 @@
+// Where a float graph is quantized, and the QDQ graph that quantizes it there (ONNX's standard
+// quantized form: QuantizeLinear -> DequantizeLinear pairs on activations, int8 initializers
+// behind a DequantizeLinear for weights, int32 biases).
+#ifndef OCTET_ENGINE_QUANT_QDQ_INSERTION_H_
+#define OCTET_ENGINE_QUANT_QDQ_INSERTION_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "engine/ir/graph.h"
+#include "engine/quant/weight_quantizer.h"
+
+namespace octet {
+
+// One quantized layer: a Conv, Gemm, MatMul, Add, Concat or pooling node and the activation
+// chain fused after it (Relu, Clip, HardSwish, LeakyRelu), with no quantization in between
+// (whitepaper 2.2.1).
+struct QuantizedLayer {
+  size_t node = 0;
+  std::string name;
+  std::string op_type;
+  // The value the layer produces: the end of its fused activation chain.
+  std::string output;
+  // The constant weight input (Conv/Gemm/MatMul), or -1, and the axis of its output channels.
+  int weight_input = -1;
+  int64_t weight_channel_axis = 0;
+  // The constant 1-D bias input that becomes int32 (Conv, Gemm with alpha = beta = 1), or -1.
+  int bias_input = -1;
+};
+
+struct QuantizationSites {
+  std::vector<QuantizedLayer> layers;
+  // The float activations to quantize, in graph order: the non-constant inputs of every layer,
+  // and every layer's output unless it is a model output (the model's results stay float).
+  std::vector<std::string> activations;
+};
+
+QuantizationSites FindQuantizationSites(const Graph& graph);
+
+struct QdqOptions {
+  bool quantize_weights = true;
+  // Activation params by name (from calibration); when empty, activations stay float.
+  std::map<std::string, QuantizationParams> activations;
+  WeightQuantizationSpec weight_spec;
+};
+
+struct QdqGraph {
+  Graph graph;
+  // Every quantized constant (weights, and biases as int32) by its float name.
+  std::map<std::string, QuantizationParams> constants;
+};
+
+// `graph` with QDQ inserted at `sites`. Biases become int32 (scale s_x * s_w) where the layer's
+// input activation and its weights are both quantized. The result's opset is at least 13.
+absl::StatusOr<QdqGraph> InsertQdq(const Graph& graph, const QuantizationSites& sites,
+                                   const QdqOptions& options);
+
+}  // namespace octet
+
+#endif  // OCTET_ENGINE_QUANT_QDQ_INSERTION_H_

@@ -1,0 +1,44 @@
+// What a post-training quantization run does (the engine's view of octet.v1.QuantizationConfig;
+// the server converts). Defaults are Octet's defaults (ARCHITECTURE.md, "Quantization
+// conventions").
+#ifndef OCTET_ENGINE_QUANT_QUANTIZATION_CONFIG_H_
+#define OCTET_ENGINE_QUANT_QUANTIZATION_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "engine/quant/observers/range_observer.h"
+#include "engine/quant/weight_quantizer.h"
+
+namespace octet {
+
+enum class QuantizationMode {
+  // Whitepaper 2.1.2: weights and activations; needs calibration data.
+  kWeightsAndActivations,
+  // Whitepaper 2.1.1: weights only; computation stays float, no calibration data needed.
+  kWeightsOnly,
+};
+
+// The calibration method the results table (README) measured best on the fixtures.
+inline constexpr CalibrationMethod kDefaultCalibrationMethod = CalibrationMethod::kPercentile;
+
+struct QuantizationConfig {
+  QuantizationMode mode = QuantizationMode::kWeightsAndActivations;
+  // Default: int8 symmetric per channel, narrow range, nearest rounding.
+  WeightQuantizationSpec weights;
+  // Default: uint8 asymmetric per tensor; kSymmetric gives int8 with zero point 0.
+  QuantizationScheme activation_scheme = QuantizationScheme::kAsymmetric;
+  CalibrationOptions calibration{kDefaultCalibrationMethod};
+  int batch_size = 32;
+  int max_batches = 100;
+  // The output whose argmax the top-1 metrics compare; "" means the first.
+  std::string evaluation_output;
+};
+
+// INVALID_ARGUMENT naming the first field out of range.
+absl::Status ValidateConfig(const QuantizationConfig& config);
+
+}  // namespace octet
+
+#endif  // OCTET_ENGINE_QUANT_QUANTIZATION_CONFIG_H_

@@ -1,0 +1,41 @@
+// Samples for calibration and evaluation: one tensor per model input, samples along the first
+// dimension, and optionally one integer label per sample.
+#ifndef OCTET_ENGINE_QUANT_SAMPLE_SET_H_
+#define OCTET_ENGINE_QUANT_SAMPLE_SET_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/ir/graph.h"
+#include "engine/runtime/session.h"
+
+namespace octet {
+
+struct SampleSet {
+  std::vector<NamedTensor> inputs;
+  std::vector<int64_t> labels;  // empty, or one per sample
+
+  // The number of samples (the first dim of the inputs).
+  int64_t size() const { return inputs.empty() ? 0 : inputs[0].second.dim(0); }
+  bool has_labels() const { return !labels.empty(); }
+};
+
+// OK when `set` names every input of `graph` once, each of rank >= 1 with the same number of
+// samples (at least one), and labels (if any) number the same. INVALID_ARGUMENT naming the
+// problem otherwise.
+absl::Status ValidateSampleSet(const Graph& graph, const SampleSet& set);
+
+// Samples [first, first + count) of every input, as the model's inputs.
+std::vector<NamedTensor> SliceSamples(const SampleSet& set, int64_t first, int64_t count);
+
+// Samples [first, first + count) as a set of their own (labels too).
+SampleSet SubSet(const SampleSet& set, int64_t first, int64_t count);
+
+// The batch size to run `graph` with: `requested`, unless an input fixes its first dimension.
+int64_t BatchSizeFor(const Graph& graph, int64_t requested);
+
+}  // namespace octet
+
+#endif  // OCTET_ENGINE_QUANT_SAMPLE_SET_H_
