@@ -5,15 +5,20 @@
 //
 //   octet_quantization_results MODEL.onnx [MODEL.onnx ...]
 //     --dataset DIR (default /usr/share/datasets/fashion-mnist) --threads N --only NAME
+//   octet_quantization_results --random_inputs MODEL.onnx
+//     the per-layer collapse study: no labels; 64 calibration and 32 evaluation inputs drawn
+//     from a seeded standard normal distribution; the granularity rows only.
 #include <cmath>
 #include <fstream>
 #include <iostream>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/io/idx.h"
+#include "engine/onnx/onnx_importer.h"
 #include "engine/quant/post_training_quantizer.h"
 
 namespace octet {
@@ -85,6 +90,29 @@ absl::StatusOr<SampleSet> LoadSamples(const std::string& dir, const std::string&
   return set;
 }
 
+// `count` samples for the model's single input, each value drawn from N(0, 1) (seeded).
+absl::StatusOr<SampleSet> RandomSamples(const std::string& model, int64_t count, uint32_t seed) {
+  absl::StatusOr<Graph> graph = ImportOnnxModel(model);
+  if (!graph.ok()) return graph.status();
+  if (graph->inputs.size() != 1 || !graph->inputs[0].shape.has_value()) {
+    return absl::InvalidArgumentError("random inputs need a model with one input of known rank");
+  }
+  Shape shape = {count};
+  const auto& dims = *graph->inputs[0].shape;
+  for (size_t i = 1; i < dims.size(); ++i) {
+    if (!dims[i].is_static()) return absl::InvalidArgumentError("dynamic non-batch dims");
+    shape.push_back(dims[i].size);
+  }
+  auto tensor = Tensor::Create(DataType::kFloat32, shape);
+  if (!tensor.ok()) return tensor.status();
+  std::mt19937 generator(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int64_t i = 0; i < tensor->element_count(); ++i) tensor->data<float>()[i] = normal(generator);
+  SampleSet set;
+  set.inputs.emplace_back(graph->inputs[0].name, *std::move(tensor));
+  return set;
+}
+
 std::string Percent(double value) { return absl::StrFormat("%.2f", 100.0 * value); }
 std::string Decibels(double value) {
   return std::isfinite(value) ? absl::StrFormat("%.1f", value) : std::string("exact");
@@ -94,6 +122,7 @@ int Main(int argc, char** argv) {
   std::string dataset = "/usr/share/datasets/fashion-mnist";
   std::string only;
   int threads = 2;
+  bool random_inputs = false;
   std::vector<std::string> models;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -101,6 +130,8 @@ int Main(int argc, char** argv) {
       dataset = argv[++i];
     } else if (arg == "--threads" && i + 1 < argc) {
       threads = std::stoi(argv[++i]);
+    } else if (arg == "--random_inputs") {
+      random_inputs = true;
     } else if (arg == "--only" && i + 1 < argc) {
       only = argv[++i];
     } else {
@@ -118,14 +149,22 @@ int Main(int argc, char** argv) {
     const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     const std::string model_name = path.substr(path.find_last_of('/') + 1);
     // 100 batches of 32 training images calibrate; the 10,000 test images evaluate.
-    absl::StatusOr<SampleSet> calibration = LoadSamples(dataset, "train", 3200, "image");
-    absl::StatusOr<SampleSet> evaluation = LoadSamples(dataset, "t10k", 10000, "image");
+    absl::StatusOr<SampleSet> calibration =
+        random_inputs ? RandomSamples(bytes, 64, 1) : LoadSamples(dataset, "train", 3200, "image");
+    absl::StatusOr<SampleSet> evaluation =
+        random_inputs ? RandomSamples(bytes, 32, 2) : LoadSamples(dataset, "t10k", 10000, "image");
     if (!calibration.ok() || !evaluation.ok()) {
-      std::cerr << "cannot load Fashion-MNIST from " << dataset << "\n";
+      std::cerr << "cannot load samples: "
+                << (calibration.ok() ? evaluation.status() : calibration.status()) << "\n";
       return 1;
     }
-    for (const NamedConfig& named : StudyConfigs()) {
+    for (NamedConfig named : StudyConfigs()) {
       if (!only.empty() && named.name.find(only) == std::string::npos) continue;
+      const bool granularity_row = named.name.find("weights") != std::string::npos &&
+                                   named.name.find("stochastic") == std::string::npos &&
+                                   named.name.find("4-bit") == std::string::npos;
+      if (random_inputs && !granularity_row) continue;
+      if (random_inputs) named.config.batch_size = 8;
       QuantizationRequest request;
       request.model = bytes;
       request.config = named.config;
@@ -139,10 +178,14 @@ int Main(int argc, char** argv) {
         return 1;
       }
       const Comparison& c = *result->evaluation;
-      std::cout << "| " << model_name << " | " << named.name << " | " << Percent(*c.reference_top1)
-                << " | " << Percent(*c.candidate_top1) << " | "
-                << absl::StrFormat("%+.2f", 100.0 * (*c.candidate_top1 - *c.reference_top1))
-                << " | " << Percent(c.top1_agreement) << " | " << Decibels(c.output_sqnr_db)
+      std::cout << "| " << model_name << " | " << named.name << " | ";
+      if (c.reference_top1.has_value()) {
+        std::cout << Percent(*c.reference_top1) << " | " << Percent(*c.candidate_top1) << " | "
+                  << absl::StrFormat("%+.2f", 100.0 * (*c.candidate_top1 - *c.reference_top1));
+      } else {
+        std::cout << "n/a | n/a | n/a";
+      }
+      std::cout << " | " << Percent(c.top1_agreement) << " | " << Decibels(c.output_sqnr_db)
                 << " |" << std::endl;
     }
   }
