@@ -5,6 +5,10 @@
 //
 //   octet_quantization_results MODEL.onnx [MODEL.onnx ...]
 //     --dataset DIR (default /usr/share/datasets/fashion-mnist) --threads N --only NAME
+//   octet_quantization_results --export DIR MODEL.onnx...
+//     the default configuration only, writing DIR/NAME.qdq.onnx, NAME.report.json, and the first
+//     1,000 test images with Octet's outputs on them (NAME.inputs.npy, NAME.octet.npy) for
+//     bench/check_qdq_with_ort.sh.
 //   octet_quantization_results --random_inputs MODEL.onnx
 //     the per-layer collapse study: no labels; 64 calibration and 32 evaluation inputs drawn
 //     from a seeded standard normal distribution; the granularity rows only.
@@ -18,6 +22,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/io/idx.h"
+#include "engine/io/npy.h"
+#include "engine/runtime/session.h"
 #include "engine/onnx/onnx_importer.h"
 #include "engine/quant/post_training_quantizer.h"
 
@@ -113,6 +119,20 @@ absl::StatusOr<SampleSet> RandomSamples(const std::string& model, int64_t count,
   return set;
 }
 
+absl::Status Export(const QuantizationResult& result, const SampleSet& evaluation,
+                    const std::string& dir, const std::string& name) {
+  std::ofstream(absl::StrCat(dir, "/", name, ".qdq.onnx"), std::ios::binary) << result.model;
+  std::ofstream(absl::StrCat(dir, "/", name, ".report.json")) << result.report_json;
+  const std::vector<NamedTensor> inputs = SliceSamples(evaluation, 0, 1000);
+  absl::StatusOr<std::unique_ptr<Session>> session = Session::Create(result.quantized_graph, {});
+  if (!session.ok()) return session.status();
+  absl::StatusOr<std::vector<Tensor>> outputs = (*session)->Run(inputs);
+  if (!outputs.ok()) return outputs.status();
+  absl::Status status = WriteNpyFile(absl::StrCat(dir, "/", name, ".inputs.npy"), inputs[0].second);
+  if (!status.ok()) return status;
+  return WriteNpyFile(absl::StrCat(dir, "/", name, ".octet.npy"), (*outputs)[0]);
+}
+
 std::string Percent(double value) { return absl::StrFormat("%.2f", 100.0 * value); }
 std::string Decibels(double value) {
   return std::isfinite(value) ? absl::StrFormat("%.1f", value) : std::string("exact");
@@ -123,6 +143,7 @@ int Main(int argc, char** argv) {
   std::string only;
   int threads = 2;
   bool random_inputs = false;
+  std::string export_dir;
   std::vector<std::string> models;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -130,6 +151,8 @@ int Main(int argc, char** argv) {
       dataset = argv[++i];
     } else if (arg == "--threads" && i + 1 < argc) {
       threads = std::stoi(argv[++i]);
+    } else if (arg == "--export" && i + 1 < argc) {
+      export_dir = argv[++i];
     } else if (arg == "--random_inputs") {
       random_inputs = true;
     } else if (arg == "--only" && i + 1 < argc) {
@@ -164,6 +187,7 @@ int Main(int argc, char** argv) {
                                    named.name.find("stochastic") == std::string::npos &&
                                    named.name.find("4-bit") == std::string::npos;
       if (random_inputs && !granularity_row) continue;
+      if (!export_dir.empty() && named.name.rfind("default", 0) != 0) continue;
       if (random_inputs) named.config.batch_size = 8;
       QuantizationRequest request;
       request.model = bytes;
@@ -176,6 +200,14 @@ int Main(int argc, char** argv) {
       if (!result.ok()) {
         std::cerr << model_name << " / " << named.name << ": " << result.status() << "\n";
         return 1;
+      }
+      if (!export_dir.empty()) {
+        absl::Status written = Export(*result, *evaluation, export_dir,
+                                      model_name.substr(0, model_name.find('.')));
+        if (!written.ok()) {
+          std::cerr << written << "\n";
+          return 1;
+        }
       }
       const Comparison& c = *result->evaluation;
       std::cout << "| " << model_name << " | " << named.name << " | ";

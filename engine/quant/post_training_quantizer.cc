@@ -10,6 +10,7 @@
 #include "engine/onnx/onnx_importer.h"
 #include "engine/passes/batch_norm_folding.h"
 #include "engine/quant/calibrator.h"
+#include "engine/quant/precision.h"
 #include "engine/quant/qdq_insertion.h"
 #include "engine/runtime/kernel_registry.h"
 #include "nlohmann/json.hpp"
@@ -95,6 +96,12 @@ class Pipeline {
     OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kPrepare, 0, 0));
     OCTET_ASSIGN_OR_RETURN(Graph graph, ImportOnnxModel(request_.model, kQdqOpset));
     OCTET_RETURN_IF_ERROR(CheckGraphSupported(graph));
+    if (const GraphPrecision precision = ClassifyPrecision(graph);
+        precision != GraphPrecision::kFloat) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the model is already quantized (", GraphPrecisionName(precision),
+          "): its scales are kept as they are; quantize its float original instead"));
+    }
     OCTET_ASSIGN_OR_RETURN(const int folded, FoldBatchNorms(&graph));
     const QuantizationSites sites = FindQuantizationSites(graph);
 

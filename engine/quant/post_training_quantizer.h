@@ -59,7 +59,8 @@ struct QuantizationResult {
 
 // INVALID_ARGUMENT for a model that does not import or that the runtime cannot execute, an
 // invalid config, samples that do not fit the model, missing calibration data, or calibration
-// values that are NaN or infinite (naming the tensor); CANCELLED when the callback says so.
+// values that are NaN or infinite (naming the tensor); FAILED_PRECONDITION for a model that is
+// already quantized; CANCELLED when the callback says so.
 absl::StatusOr<QuantizationResult> QuantizeModel(const QuantizationRequest& request);
 
 }  // namespace octet

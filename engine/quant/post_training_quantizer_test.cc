@@ -6,6 +6,7 @@
 #include "engine/base/status_matchers.h"
 #include "engine/onnx/onnx_importer.h"
 #include "engine/passes/batch_norm_folding.h"
+#include "engine/quant/precision.h"
 #include "engine/runtime/session.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -204,6 +205,28 @@ TEST_F(QuantizeTinyCnnTest, ReportHasEveryTensorAndLayerWithErrorSplit) {
   EXPECT_EQ(report["evaluation"]["data"], "held-out calibration samples");
   EXPECT_EQ(report["evaluation"]["samples"], 19);
   EXPECT_GT(report["evaluation"]["top1_agreement"].get<double>(), 0.8);
+}
+
+TEST_F(QuantizeTinyCnnTest, QuantizedModelsAreClassifiedAndNotQuantizedAgain) {
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph float_graph, ImportOnnxModel(model_));
+  EXPECT_EQ(ClassifyPrecision(float_graph), GraphPrecision::kFloat);
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, Quantize({}));
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph qdq, ImportOnnxModel(result.model));
+  EXPECT_EQ(ClassifyPrecision(qdq), GraphPrecision::kInt8);
+  // Imported as it is: the scales are the exported ones, not recalibrated.
+  ASSERT_NE(qdq.FindConstant("r1/scale"), nullptr);
+  EXPECT_EQ(qdq.FindConstant("r1/scale")->data<float>()[0],
+            result.quantized_graph.FindConstant("r1/scale")->data<float>()[0]);
+  const std::string exported = result.model;
+  model_ = exported;
+  EXPECT_THAT(Quantize({}), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                     HasSubstr("already quantized (int8)")));
+  QuantizationConfig weights_only;
+  weights_only.mode = QuantizationMode::kWeightsOnly;
+  model_ = TinyCnn().Serialize();
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult w, Quantize(weights_only));
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph w_graph, ImportOnnxModel(w.model));
+  EXPECT_EQ(ClassifyPrecision(w_graph), GraphPrecision::kWeightOnly);
 }
 
 TEST_F(QuantizeTinyCnnTest, WeightsOnlyNeedsNoCalibrationData) {

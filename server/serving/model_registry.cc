@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/onnx/onnx_importer.h"
+#include "engine/quant/precision.h"
 #include "server/services/tensor_conversion.h"
 
 namespace octet::server {
@@ -30,7 +31,11 @@ ModelVersion DescribeGraph(const Graph& graph) {
   for (const ValueInfo& output : graph.outputs) Describe(output, version.add_outputs());
   version.set_opset_version(graph.opset);
   version.set_producer_name(graph.producer_name);
-  version.set_precision(octet::v1::PRECISION_FLOAT);
+  switch (ClassifyPrecision(graph)) {
+    case GraphPrecision::kFloat: version.set_precision(octet::v1::PRECISION_FLOAT); break;
+    case GraphPrecision::kInt8: version.set_precision(octet::v1::PRECISION_INT8); break;
+    case GraphPrecision::kWeightOnly: version.set_precision(octet::v1::PRECISION_WEIGHT_ONLY); break;
+  }
   return version;
 }
 

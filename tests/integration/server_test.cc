@@ -217,6 +217,44 @@ TEST_F(ServerTest, VersionsFollowTheArchitecture) {
   EXPECT_EQ(downloaded, v1);
 }
 
+// A QDQ model made elsewhere (as after quantization-aware training): x -> Q/DQ (scale 0.05, zero
+// point 128) -> MatMul with int8 weights dequantized per output column.
+std::string QdqMatMulModel() {
+  ::octet::testing::OnnxModelBuilder b;
+  b.Input("x", {-1, 2}).Output("y", {-1, 2});
+  b.Initializer("x_scale", Tensor::FromVector<float>({}, {0.05f}));
+  b.Initializer("x_zero", Tensor::FromVector<uint8_t>({}, {128}));
+  b.Initializer("w_q", Tensor::FromVector<int8_t>({2, 2}, {10, -20, 127, 5}));
+  b.Initializer("w_scale", Tensor::FromVector<float>({2}, {0.5f, 0.25f}));
+  b.Initializer("w_zero", Tensor::FromVector<int8_t>({2}, {0, 0}));
+  b.Node("QuantizeLinear", {"x", "x_scale", "x_zero"}, {"x_q"});
+  b.Node("DequantizeLinear", {"x_q", "x_scale", "x_zero"}, {"x_dq"});
+  ::octet::testing::SetAttribute(b.Node("DequantizeLinear", {"w_q", "w_scale", "w_zero"}, {"w"}),
+                                 "axis", int64_t{1});
+  b.Node("MatMul", {"x_dq", "w"}, {"y"});
+  return b.Serialize();
+}
+
+TEST_F(ServerTest, ServesQdqModelsMadeElsewhereAsInt8WithTheirOwnScales) {
+  octet::v1::UploadModelResponse uploaded;
+  ASSERT_TRUE(Upload("qat", QdqMatMulModel(), false, &uploaded).ok());
+  EXPECT_EQ(uploaded.version().precision(), octet::v1::PRECISION_INT8);
+  inference::ModelInferRequest request;
+  request.set_model_name("qat");
+  auto* input = request.add_inputs();
+  input->set_name("x");
+  input->set_datatype("FP32");
+  input->add_shape(1);
+  input->add_shape(2);
+  // 0.52 quantizes to round(10.4) = 10 steps -> 0.5; -1.0 to -20 steps -> -1.0.
+  const std::vector<float> x = {0.52f, -1.0f};
+  request.add_raw_input_contents(reinterpret_cast<const char*>(x.data()), sizeof(float) * 2);
+  inference::ModelInferResponse response;
+  ASSERT_TRUE(Infer(request, &response).ok());
+  // y0 = 0.5 * 5 + (-1.0) * 63.5 = -61;  y1 = 0.5 * -5 + (-1.0) * 1.25 = -3.75.
+  EXPECT_THAT(Floats(response.raw_output_contents(0)), ElementsAre(-61.0f, -3.75f));
+}
+
 TEST_F(ServerTest, BadUploadsAreRefusedAndLeaveNothingBehind) {
   struct Case {
     std::string name, bytes;

@@ -27,26 +27,18 @@ double KlDivergence(const std::vector<double>& p, const std::vector<double>& q) 
   return divergence;
 }
 
-}  // namespace
-
-RealRange EntropyObserver::RangeFromHistogram(const Histogram& histogram,
-                                              const RangeTarget& target) const {
-  const int bins = Histogram::kBinsPerSide;
-  std::vector<double> magnitude(bins);
-  for (int i = 0; i < bins; ++i) magnitude[i] = histogram.positive()[i] + histogram.negative()[i];
-  // Levels available to one sign: all of them for a non-negative tensor.
-  const IntegerRange range = target.format.range();
-  const int span = range.max - range.min + 1;
-  const int levels = std::max(2, histogram.min() < 0.0f ? span / 2 : span);
-  int last_used = bins;
-  while (last_used > 1 && magnitude[last_used - 1] == 0.0) --last_used;
+// The bin count (threshold) whose clipping of `bins` into `levels` levels diverges least.
+int BestThreshold(const std::vector<double>& bins, int levels) {
+  const int size = static_cast<int>(bins.size());
+  int last_used = size;
+  while (last_used > 1 && bins[last_used - 1] == 0.0) --last_used;
   int best = last_used;
   double best_divergence = std::numeric_limits<double>::infinity();
   std::vector<double> p, q;
   for (int threshold = std::min(levels, last_used); threshold <= last_used; ++threshold) {
-    p.assign(magnitude.begin(), magnitude.begin() + threshold);
+    p.assign(bins.begin(), bins.begin() + threshold);
     double outliers = 0.0;
-    for (int i = threshold; i < bins; ++i) outliers += magnitude[i];
+    for (int i = threshold; i < size; ++i) outliers += bins[i];
     p[threshold - 1] += outliers;
     // Merge the unclipped bins into `levels` groups, then spread each group's count evenly over
     // its non-empty bins.
@@ -59,12 +51,12 @@ RealRange EntropyObserver::RangeFromHistogram(const Histogram& histogram,
       double count = 0.0;
       int non_empty = 0;
       for (int i = begin; i < end; ++i) {
-        count += magnitude[i];
-        non_empty += magnitude[i] > 0.0;
+        count += bins[i];
+        non_empty += bins[i] > 0.0;
       }
       if (non_empty == 0) continue;
       for (int i = begin; i < end; ++i) {
-        if (magnitude[i] > 0.0) q[i] = count / non_empty;
+        if (bins[i] > 0.0) q[i] = count / non_empty;
       }
     }
     const double divergence = KlDivergence(p, q);
@@ -73,8 +65,29 @@ RealRange EntropyObserver::RangeFromHistogram(const Histogram& histogram,
       best = threshold;
     }
   }
-  const float limit = best * histogram.bin_width();
-  return RealRange{-limit, limit};
+  return best;
+}
+
+}  // namespace
+
+RealRange EntropyObserver::RangeFromHistogram(const Histogram& histogram,
+                                              const RangeTarget& target) const {
+  // Each sign is searched on its own (folding magnitudes together would let a spike on one side
+  // hide the clipping of a spike on the other, as in a normalised image's black and white
+  // pixels), with the levels that sign gets: all of them for a one-signed tensor.
+  const IntegerRange range = target.format.range();
+  const int span = range.max - range.min + 1;
+  const bool two_sided = histogram.min() < 0.0f && histogram.max() > 0.0f;
+  const int levels = std::max(2, two_sided ? span / 2 : span);
+  const float width = histogram.bin_width();
+  RealRange result{0.0f, 0.0f};
+  if (histogram.max() > 0.0f) result.max = BestThreshold(histogram.positive(), levels) * width;
+  if (histogram.min() < 0.0f) result.min = -BestThreshold(histogram.negative(), levels) * width;
+  if (target.scheme == QuantizationScheme::kSymmetric) {
+    const float limit = std::max(result.max, -result.min);
+    result = {-limit, limit};
+  }
+  return result;
 }
 
 }  // namespace octet

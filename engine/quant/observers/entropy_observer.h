@@ -5,11 +5,11 @@
 
 namespace octet {
 
-// The clipping threshold that minimises the KL divergence between the distribution of magnitudes
-// and its quantized version, as TensorRT's and ONNX Runtime's entropy calibration do: for each
-// candidate threshold, the clipped tail is folded into the last bin, the bins are merged into the
-// target's number of levels and expanded back over the non-empty bins, and the divergence of the
-// two is measured.
+// The clipping thresholds that minimise the KL divergence between the distribution of values and
+// its quantized version, as TensorRT's and ONNX Runtime's entropy calibration do, searched for
+// each sign on its own: for each candidate threshold, the clipped tail is folded into the last
+// bin, the bins are merged into the target's number of levels and expanded back over the
+// non-empty bins, and the divergence of the two is measured.
 class EntropyObserver final : public HistogramObserver {
  protected:
   RealRange RangeFromHistogram(const Histogram& histogram,
