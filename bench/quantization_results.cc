@@ -43,6 +43,8 @@ std::vector<NamedConfig> StudyConfigs() {
     configs.push_back({std::move(name), config});
   };
   add("default (W8 sym per-channel, A8 asym, percentile)", [](QuantizationConfig&) {});
+  add("default without bias correction",
+      [](QuantizationConfig& c) { c.bias_correction = false; });
   add("weights only, 8-bit per-tensor", [](QuantizationConfig& c) {
     c.mode = QuantizationMode::kWeightsOnly;
     c.weights.per_channel = false;

@@ -24,7 +24,7 @@ Graph WithExtraOutputs(const Graph& graph, const std::vector<std::string>& value
   return extended;
 }
 
-absl::StatusOr<std::map<std::string, RealRange>> CalibrateRanges(
+absl::StatusOr<CalibrationStatistics> CalibrateRanges(
     const Graph& graph, const std::vector<std::string>& tensors, const SampleSet& data,
     const CalibrationRun& run, const BatchProgress& progress) {
   OCTET_RETURN_IF_ERROR(ValidateSampleSet(graph, data));
@@ -48,6 +48,8 @@ absl::StatusOr<std::map<std::string, RealRange>> CalibrateRanges(
                                                    " samples; the calibration data has ",
                                                    data.size()));
   }
+  std::vector<std::vector<double>> sums(tensors.size());
+  std::vector<int64_t> counts(tensors.size(), 0);
   for (int64_t b = 0; b < batches; ++b) {
     const int64_t first = b * batch_size;
     const int64_t count = std::min(batch_size, data.size() - first);
@@ -62,16 +64,35 @@ absl::StatusOr<std::map<std::string, RealRange>> CalibrateRanges(
         return absl::InvalidArgumentError(absl::StrCat("calibration batch ", b, ", tensor '",
                                                        tensors[i], "': ", status.message()));
       }
+      const Tensor& t = values[i];
+      if (t.rank() >= 2 && t.element_count() > 0) {
+        const int64_t channels = t.dim(1);
+        const int64_t inner = t.element_count() / (t.dim(0) * channels);
+        sums[i].resize(channels, 0.0);
+        const float* data = t.data<float>();
+        for (int64_t n = 0; n < t.dim(0); ++n) {
+          for (int64_t c = 0; c < channels; ++c) {
+            const float* block = data + (n * channels + c) * inner;
+            double sum = 0.0;
+            for (int64_t k = 0; k < inner; ++k) sum += block[k];
+            sums[i][c] += sum;
+          }
+        }
+        counts[i] += t.dim(0) * inner;
+      }
     }
     if (progress && !progress(static_cast<int>(b + 1), static_cast<int>(batches))) {
       return absl::CancelledError(absl::StrCat("cancelled after calibration batch ", b + 1));
     }
   }
-  std::map<std::string, RealRange> ranges;
+  CalibrationStatistics statistics;
   for (size_t i = 0; i < tensors.size(); ++i) {
-    OCTET_ASSIGN_OR_RETURN(ranges[tensors[i]], observers[i]->Range(run.target));
+    OCTET_ASSIGN_OR_RETURN(statistics.ranges[tensors[i]], observers[i]->Range(run.target));
+    if (counts[i] == 0) continue;
+    std::vector<double>& means = statistics.channel_means[tensors[i]];
+    for (double sum : sums[i]) means.push_back(sum / counts[i]);
   }
-  return ranges;
+  return statistics;
 }
 
 }  // namespace octet

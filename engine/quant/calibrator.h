@@ -26,10 +26,18 @@ struct CalibrationRun {
   int num_threads = 1;
 };
 
-// The range of every tensor in `tensors` (float values of `graph`) over `data`. CANCELLED when
-// `progress` returns false; INVALID_ARGUMENT naming the tensor and batch when a value is NaN or
-// infinite.
-absl::StatusOr<std::map<std::string, RealRange>> CalibrateRanges(
+struct CalibrationStatistics {
+  // Per tensor, the range its observer proposes.
+  std::map<std::string, RealRange> ranges;
+  // Per tensor of rank 2 or more, the mean of each channel (axis 1) over all samples: what bias
+  // correction needs.
+  std::map<std::string, std::vector<double>> channel_means;
+};
+
+// The statistics of every tensor in `tensors` (float values of `graph`) over `data`. CANCELLED
+// when `progress` returns false; INVALID_ARGUMENT naming the tensor and batch when a value is NaN
+// or infinite.
+absl::StatusOr<CalibrationStatistics> CalibrateRanges(
     const Graph& graph, const std::vector<std::string>& tensors, const SampleSet& data,
     const CalibrationRun& run, const BatchProgress& progress);
 

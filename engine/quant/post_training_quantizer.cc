@@ -55,6 +55,7 @@ Json ConfigJson(const QuantizationConfig& config) {
     json["activations"] = {
         {"scheme", SchemeName(config.activation_scheme)},
         {"type", config.activation_scheme == QuantizationScheme::kSymmetric ? "int8" : "uint8"}};
+    json["bias_correction"] = config.bias_correction;
     json["calibration"] = {{"method", CalibrationMethodName(config.calibration.method)},
                            {"percentile", config.calibration.percentile},
                            {"averaging_constant", config.calibration.averaging_constant},
@@ -132,6 +133,7 @@ class Pipeline {
     // CALIBRATE
     std::map<std::string, QuantizationParams> activation_params;
     std::map<std::string, RealRange> ranges;
+    std::map<std::string, std::vector<double>> channel_means;
     const IntegerFormat activation_format =
         config.activation_scheme == QuantizationScheme::kSymmetric
             ? IntegerFormat{DataType::kInt8, 8, true}
@@ -145,10 +147,13 @@ class Pipeline {
       run.target = RangeTarget{config.activation_scheme, activation_format};
       run.num_threads = request_.num_threads;
       OCTET_ASSIGN_OR_RETURN(
-          ranges, CalibrateRanges(graph, sites.activations, calibration, run,
-                                  [this](int done, int total) {
-                                    return Report(QuantizationStage::kCalibrate, done, total).ok();
-                                  }));
+          CalibrationStatistics statistics,
+          CalibrateRanges(graph, sites.activations, calibration, run,
+                          [this](int done, int total) {
+                            return Report(QuantizationStage::kCalibrate, done, total).ok();
+                          }));
+      ranges = std::move(statistics.ranges);
+      channel_means = std::move(statistics.channel_means);
       for (const auto& [name, range] : ranges) {
         OCTET_ASSIGN_OR_RETURN(ScaleAndZeroPoint sz,
                                ChooseScaleAndZeroPoint(range.min, range.max,
@@ -167,6 +172,7 @@ class Pipeline {
     QdqOptions options;
     options.activations = activation_params;
     options.weight_spec = config.weights;
+    if (config.bias_correction) options.input_channel_means = channel_means;
     OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, InsertQdq(graph, sites, options));
 
     // EVALUATE: the whole model, then each layer's output, with weights only and activations only

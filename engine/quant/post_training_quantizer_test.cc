@@ -192,7 +192,10 @@ TEST_F(QuantizeTinyCnnTest, ReportHasEveryTensorAndLayerWithErrorSplit) {
   EXPECT_EQ(report["tensors"]["r1"]["zero_points"][0], 0);
   EXPECT_EQ(report["tensors"]["r1"]["type"], "uint8");
   EXPECT_EQ(report["tensors"]["conv1_w"]["scales"].size(), 4u);
-  EXPECT_EQ(report["tensors"]["fc_b"]["kind"], "bias");
+  // Bias correction gave the Gemm a new bias, quantized to int32.
+  EXPECT_EQ(report["config"]["bias_correction"], true);
+  EXPECT_EQ(report["tensors"]["logits/corrected_bias"]["kind"], "bias");
+  EXPECT_EQ(report["tensors"]["logits/corrected_bias"]["type"], "int32");
   ASSERT_EQ(report["layers"].size(), 4u);  // Conv, Conv, Add, Gemm
   for (const auto& layer : report["layers"]) {
     EXPECT_TRUE(layer["sqnr_db"].is_number()) << layer;
@@ -227,6 +230,17 @@ TEST_F(QuantizeTinyCnnTest, QuantizedModelsAreClassifiedAndNotQuantizedAgain) {
   OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult w, Quantize(weights_only));
   OCTET_ASSERT_OK_AND_ASSIGN(Graph w_graph, ImportOnnxModel(w.model));
   EXPECT_EQ(ClassifyPrecision(w_graph), GraphPrecision::kWeightOnly);
+}
+
+TEST_F(QuantizeTinyCnnTest, BiasCorrectionReducesTheErrorOfCoarseWeights) {
+  QuantizationConfig config;
+  config.weights.bits = 4;
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult corrected, Quantize(config));
+  config.bias_correction = false;
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult plain, Quantize(config));
+  EXPECT_NE(plain.quantized_graph.FindConstant("fc_b/quantized"), nullptr);
+  EXPECT_EQ(plain.quantized_graph.FindConstant("logits/corrected_bias/quantized"), nullptr);
+  EXPECT_GT(corrected.evaluation->output_sqnr_db, plain.evaluation->output_sqnr_db);
 }
 
 TEST_F(QuantizeTinyCnnTest, WeightsOnlyNeedsNoCalibrationData) {

@@ -1,6 +1,7 @@
 #include "engine/quant/qdq_insertion.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -29,6 +30,55 @@ bool IsFusableActivation(const Graph& graph, const Node& node) {
 bool IsFloatConstant(const Graph& graph, const std::string& name) {
   const Tensor* t = graph.FindConstant(name);
   return t != nullptr && t->type() == DataType::kFloat32;
+}
+
+// The float bias of `layer` minus (W_q - W) E[x], or nullopt when the means do not fit the
+// weights. Conv weights are [M, C/groups, k...]; Gemm weights [N, K] (transB) or [K, N].
+std::optional<Tensor> CorrectedBias(const Graph& graph, const Node& node,
+                                    const QuantizedLayer& layer, const Tensor& weights,
+                                    const Tensor& dequantized, const std::vector<double>& means) {
+  const bool conv = node.op_type == "Conv";
+  if (!conv && node.op_type != "Gemm") return std::nullopt;
+  const int64_t outputs = weights.dim(layer.weight_channel_axis);
+  std::vector<double> delta(outputs, 0.0);
+  const float* w = weights.data<float>();
+  const float* q = dequantized.data<float>();
+  if (conv) {
+    const int64_t groups = node.GetInt("group", 1).value_or(1);
+    const int64_t per_group_in = weights.dim(1);
+    const int64_t kernel = weights.element_count() / (outputs * per_group_in);
+    if (groups < 1 || outputs % groups != 0 ||
+        static_cast<int64_t>(means.size()) != per_group_in * groups) {
+      return std::nullopt;
+    }
+    for (int64_t m = 0; m < outputs; ++m) {
+      const int64_t group = m / (outputs / groups);
+      for (int64_t c = 0; c < per_group_in; ++c) {
+        const double mean = means[group * per_group_in + c];
+        for (int64_t k = 0; k < kernel; ++k) {
+          const int64_t i = (m * per_group_in + c) * kernel + k;
+          delta[m] += (static_cast<double>(q[i]) - w[i]) * mean;
+        }
+      }
+    }
+  } else {
+    const int64_t inputs = weights.element_count() / outputs;
+    if (static_cast<int64_t>(means.size()) != inputs) return std::nullopt;
+    const bool rows = layer.weight_channel_axis == 0;
+    for (int64_t n = 0; n < outputs; ++n) {
+      for (int64_t k = 0; k < inputs; ++k) {
+        const int64_t i = rows ? n * inputs + k : k * outputs + n;
+        delta[n] += (static_cast<double>(q[i]) - w[i]) * means[k];
+      }
+    }
+  }
+  std::vector<float> bias(outputs, 0.0f);
+  if (layer.bias_input >= 0) {
+    const Tensor* b = graph.FindConstant(node.input(layer.bias_input));
+    std::copy(b->data<float>(), b->data<float>() + outputs, bias.begin());
+  }
+  for (int64_t n = 0; n < outputs; ++n) bias[n] = static_cast<float>(bias[n] - delta[n]);
+  return Tensor::FromVector<float>({outputs}, bias);
 }
 
 Tensor ScaleTensor(const QuantizationParams& params) {
@@ -183,16 +233,16 @@ absl::StatusOr<QdqGraph> InsertQdq(const Graph& graph, const QuantizationSites& 
     const std::string& w_name = node.input(layer.weight_input);
     auto known = quantized_weight.find(w_name);
     std::string w_dq;
+    absl::StatusOr<QuantizedTensor> q =
+        QuantizeWeights(*graph.FindConstant(w_name), layer.weight_channel_axis,
+                        options.weight_spec);
+    if (!q.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("weights '", w_name, "' of ", node.Describe(), ": ", q.status().message()));
+    }
     if (known != quantized_weight.end()) {
       w_dq = known->second;
     } else {
-      absl::StatusOr<QuantizedTensor> q =
-          QuantizeWeights(*graph.FindConstant(w_name), layer.weight_channel_axis,
-                          options.weight_spec);
-      if (!q.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("weights '", w_name, "' of ", node.Describe(), ": ", q.status().message()));
-      }
       const std::string values = add_constant(absl::StrCat(w_name, "/quantized"), q->values);
       const std::string scale = add_constant(absl::StrCat(w_name, "/scale"), ScaleTensor(q->params));
       const std::string zero_point =
@@ -207,24 +257,54 @@ absl::StatusOr<QdqGraph> InsertQdq(const Graph& graph, const QuantizationSites& 
     }
     replaced_inputs[layer.node].emplace_back(layer.weight_input, w_dq);
 
+    // The layer's float bias: its own, or corrected for the weights' expected error (a Gemm
+    // without C gets one only when C would enter plainly: transA = 0, alpha = beta = 1).
+    std::optional<Tensor> bias;
+    std::string bias_name;
+    if (layer.bias_input >= 0) {
+      bias = *graph.FindConstant(node.input(layer.bias_input));
+      bias_name = node.input(layer.bias_input);
+    }
+    auto means = options.input_channel_means.find(node.input(0));
+    const bool may_add_bias =
+        layer.bias_input >= 0 || node.op_type == "Conv" ||
+        (node.op_type == "Gemm" && node.inputs.size() == 2 &&
+         node.GetInt("transA", 0).value_or(1) == 0 &&
+         node.GetFloat("alpha", 1.0f).value_or(0) == 1.0f &&
+         node.GetFloat("beta", 1.0f).value_or(0) == 1.0f);
+    if (means != options.input_channel_means.end() && may_add_bias) {
+      std::optional<Tensor> corrected = CorrectedBias(
+          graph, node, layer, *graph.FindConstant(w_name), DequantizeTensor(*q), means->second);
+      if (corrected.has_value()) {
+        bias = std::move(corrected);
+        bias_name = absl::StrCat(node.outputs[0], "/corrected_bias");
+      }
+    }
+    if (!bias.has_value()) continue;
     auto input_params = options.activations.find(node.input(0));
-    if (layer.bias_input < 0 || input_params == options.activations.end()) continue;
-    const std::string& b_name = node.input(layer.bias_input);
-    absl::StatusOr<QuantizedTensor> b = QuantizeBias(
-        *graph.FindConstant(b_name), input_params->second.scales[0], result.constants[w_name]);
+    if (input_params == options.activations.end()) {
+      // The input stays float, so does the bias.
+      if (bias_name != node.input(layer.bias_input)) {
+        replaced_inputs[layer.node].emplace_back(2, add_constant(bias_name, *bias));
+      }
+      continue;
+    }
+    absl::StatusOr<QuantizedTensor> b =
+        QuantizeBias(*bias, input_params->second.scales[0], result.constants[w_name]);
     if (!b.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("bias '", b_name, "' of ", node.Describe(), ": ", b.status().message()));
+          absl::StrCat("bias '", bias_name, "' of ", node.Describe(), ": ", b.status().message()));
     }
-    const std::string values = add_constant(absl::StrCat(b_name, "/quantized"), b->values);
-    const std::string scale = add_constant(absl::StrCat(b_name, "/scale"), ScaleTensor(b->params));
-    const std::string b_dq = unique(absl::StrCat(b_name, "/dequantized"));
-    Node dq = make_node("DequantizeLinear", absl::StrCat(b_name, "/DequantizeLinear"),
+    const std::string values = add_constant(absl::StrCat(bias_name, "/quantized"), b->values);
+    const std::string scale =
+        add_constant(absl::StrCat(bias_name, "/scale"), ScaleTensor(b->params));
+    const std::string b_dq = unique(absl::StrCat(bias_name, "/dequantized"));
+    Node dq = make_node("DequantizeLinear", absl::StrCat(bias_name, "/DequantizeLinear"),
                         {values, scale}, b_dq, DataType::kFloat32);
     if (b->params.per_channel()) dq.attributes["axis"] = int64_t{0};
     dq_before[layer.node].push_back(std::move(dq));
-    replaced_inputs[layer.node].emplace_back(layer.bias_input, b_dq);
-    result.constants[b_name] = b->params;
+    replaced_inputs[layer.node].emplace_back(2, b_dq);
+    result.constants[bias_name] = b->params;
   }
 
   auto emit_qdq = [&](const std::string& value) {
@@ -246,7 +326,10 @@ absl::StatusOr<QdqGraph> InsertQdq(const Graph& graph, const QuantizationSites& 
     }
     auto replaced = replaced_inputs.find(index);
     if (replaced != replaced_inputs.end()) {
-      for (const auto& [i, name] : replaced->second) node.inputs[i] = name;
+      for (const auto& [i, name] : replaced->second) {
+        if (static_cast<size_t>(i) >= node.inputs.size()) node.inputs.resize(i + 1);
+        node.inputs[i] = name;
+      }
     }
     const std::vector<std::string> outputs = node.outputs;
     out.nodes.push_back(std::move(node));

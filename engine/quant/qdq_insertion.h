@@ -45,6 +45,10 @@ struct QdqOptions {
   // Activation params by name (from calibration); when empty, activations stay float.
   std::map<std::string, QuantizationParams> activations;
   WeightQuantizationSpec weight_spec;
+  // Bias correction (Nagel et al. 2019; "beyond the paper" in QUANTIZATION.md): for each Conv and
+  // Gemm whose input has per-channel means here, the bias absorbs the expected error the weight
+  // quantization adds, (W_q - W) E[x], so that the layer's output mean stays the float one.
+  std::map<std::string, std::vector<double>> input_channel_means;
 };
 
 struct QdqGraph {

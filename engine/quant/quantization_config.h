@@ -30,6 +30,9 @@ struct QuantizationConfig {
   // Default: uint8 asymmetric per tensor; kSymmetric gives int8 with zero point 0.
   QuantizationScheme activation_scheme = QuantizationScheme::kAsymmetric;
   CalibrationOptions calibration{kDefaultCalibrationMethod};
+  // Bias correction of the weights' expected quantization error on Conv/Gemm outputs (needs
+  // calibration data; QdqOptions::input_channel_means).
+  bool bias_correction = true;
   int batch_size = 32;
   int max_batches = 100;
   // The output whose argmax the top-1 metrics compare; "" means the first.
