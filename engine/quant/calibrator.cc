@@ -30,6 +30,7 @@ absl::StatusOr<CalibrationStatistics> CalibrateRanges(
   OCTET_RETURN_IF_ERROR(ValidateSampleSet(graph, data));
   SessionOptions session_options;
   session_options.num_threads = run.num_threads;
+  session_options.lower_int8 = false;
   OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
                          Session::Create(WithExtraOutputs(graph, tensors), session_options));
   std::vector<std::unique_ptr<RangeObserver>> observers;

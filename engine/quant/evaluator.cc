@@ -61,6 +61,8 @@ absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& ca
   fetched.insert(fetched.end(), run.tensors.begin(), run.tensors.end());
   SessionOptions options;
   options.num_threads = run.num_threads;
+  // Simulated quantization: the pipeline's reference (the int8 kernels are held to it).
+  options.lower_int8 = false;
   OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Session> a,
                          Session::Create(WithExtraOutputs(reference, run.tensors), options));
   OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Session> b,

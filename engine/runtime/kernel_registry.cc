@@ -49,16 +49,17 @@ std::string TypeNames(std::initializer_list<DataType> types) {
 }  // namespace
 
 const OpDefinition* FindOp(absl::string_view domain, absl::string_view op_type) {
-  if (!domain.empty()) return nullptr;
   for (const OpDefinition& op : AllOps()) {
-    if (op.op_type == op_type) return &op;
+    if (op.op_type == op_type && op.domain == domain) return &op;
   }
   return nullptr;
 }
 
 std::vector<absl::string_view> RegisteredOps() {
   std::vector<absl::string_view> names;
-  for (const OpDefinition& op : AllOps()) names.push_back(op.op_type);
+  for (const OpDefinition& op : AllOps()) {
+    if (op.domain.empty()) names.push_back(op.op_type);
+  }
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -119,7 +120,7 @@ absl::Status CheckGraphSupported(const Graph& graph) {
   std::optional<UnsupportedKind> first_kind;
   std::vector<std::string> problems;
   for (const Node& node : graph.nodes) {
-    const OpDefinition* op = FindOp(node.domain, node.op_type);
+    const OpDefinition* op = node.domain == kOctetDomain ? nullptr : FindOp(node.domain, node.op_type);
     if (op == nullptr) {
       const std::string type =
           node.domain.empty() ? node.op_type : absl::StrCat(node.domain, ".", node.op_type);

@@ -41,7 +41,13 @@ struct OpDefinition {
   uint32_t value_inputs = 0;
   // The factory applies KernelBuildContext::activation, so a following activation can be fused.
   bool fuses_activation = false;
+  // "" for ONNX's default domain; kOctetDomain for the runtime's own ops, which only its passes
+  // create after CheckGraphSupported (which refuses them in a model).
+  absl::string_view domain = "";
 };
+
+// The domain of the ops Octet's graph passes create (int8 lowering).
+inline constexpr absl::string_view kOctetDomain = "ai.octet";
 
 // Graph inputs declared with at most this many elements may be needed by value when a plan is
 // built (a shape given as an input); plans are then specialised on their values.
@@ -56,7 +62,7 @@ struct PlanConstantAnalysis {
 };
 PlanConstantAnalysis AnalyzePlanConstants(const Graph& graph);
 
-// The definition for a default-domain op, or nullptr.
+// The definition for an op of `domain` ("" or kOctetDomain), or nullptr.
 const OpDefinition* FindOp(absl::string_view domain, absl::string_view op_type);
 
 // Every op type the runtime executes, sorted.

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/base/status_macros.h"
+#include "engine/runtime/int8_lowering.h"
 #include "engine/runtime/kernel_registry.h"
 
 namespace octet {
@@ -47,10 +48,19 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(Graph graph, SessionOpt
     return absl::InvalidArgumentError("plan_cache_capacity must be positive");
   }
   OCTET_RETURN_IF_ERROR(CheckGraphSupported(graph));
+  std::vector<std::string> int8_nodes, simulated_nodes;
+  if (options.lower_int8) {
+    Int8Lowering lowering = LowerQdqToInt8(graph);
+    graph = std::move(lowering.graph);
+    int8_nodes = std::move(lowering.lowered);
+    simulated_nodes = std::move(lowering.kept_float);
+  }
   std::vector<int> value_inputs = AnalyzePlanConstants(graph).value_inputs;
   const bool eager = value_inputs.empty();
   std::unique_ptr<Session> session(
       new Session(std::move(graph), options, std::move(value_inputs)));
+  session->int8_nodes_ = std::move(int8_nodes);
+  session->simulated_nodes_ = std::move(simulated_nodes);
   if (!eager) return session;
   // With every shape static, the one plan is built now: errors surface at load, not at the
   // first request.

@@ -21,6 +21,9 @@ struct SessionOptions {
   int num_threads = 1;
   // Plans kept for distinct input shapes; the least recently used is dropped beyond this.
   size_t plan_cache_capacity = 8;
+  // Lower QDQ patterns to int8 kernels (int8_lowering.h). Off, a QDQ model runs as simulated
+  // quantization in float: the reference the int8 kernels are held to.
+  bool lower_int8 = true;
 };
 
 using NamedTensor = std::pair<std::string, Tensor>;
@@ -42,7 +45,12 @@ class Session {
 
   const std::vector<ValueInfo>& inputs() const { return graph_.inputs; }
   const std::vector<ValueInfo>& outputs() const { return graph_.outputs; }
+  // The graph the session runs (after int8 lowering).
   const Graph& graph() const { return graph_; }
+  // What int8 lowering did, one line per lowered node, and the quantized patterns it left in
+  // float (simulated), with the reason.
+  const std::vector<std::string>& int8_nodes() const { return int8_nodes_; }
+  const std::vector<std::string>& simulated_nodes() const { return simulated_nodes_; }
 
   // The number of plans in the cache (for tests and metrics).
   size_t cached_plan_count() const;
@@ -69,6 +77,8 @@ class Session {
   const SessionOptions options_;
   // Graph inputs plans need by value (AnalyzePlanConstants).
   const std::vector<int> value_inputs_;
+  std::vector<std::string> int8_nodes_;
+  std::vector<std::string> simulated_nodes_;
 
   mutable absl::Mutex mu_;
   // Most recently used first.

@@ -50,9 +50,11 @@ absl::StatusOr<ConvAttributes> ReadAttributes(const Node& node, size_t spatial_r
 // [shared scratch | blocked src | blocked dst].
 class ConvKernel final : public onednn::PrimitiveKernel {
  public:
+  // `packed_bias`, when set, is the bias (instead of input 2): int8 convolutions take theirs in
+  // accumulator units, computed once.
   ConvKernel(const dnnl::convolution_forward::primitive_desc& pd, memory::desc src,
              memory::desc bias, memory::desc dst, std::optional<Tensor> packed_weights,
-             std::string what)
+             std::string what, std::optional<Tensor> packed_bias = std::nullopt)
       : PrimitiveKernel(dnnl::convolution_forward(pd), pd, std::move(what)),
         src_(src),
         src_inner_(pd.src_desc()),
@@ -60,7 +62,8 @@ class ConvKernel final : public onednn::PrimitiveKernel {
         bias_(bias),
         dst_(dst),
         dst_inner_(pd.dst_desc()),
-        packed_weights_(std::move(packed_weights)) {
+        packed_weights_(std::move(packed_weights)),
+        packed_bias_(std::move(packed_bias)) {
     size_t shared = PrimitiveKernel::scratchpad_bytes();
     auto make_reorder = [&shared](const memory::desc& from, const memory::desc& to) {
       const dnnl::reorder::primitive_desc pd(onednn::CpuEngine(), from, onednn::CpuEngine(), to,
@@ -104,7 +107,9 @@ class ConvKernel final : public onednn::PrimitiveKernel {
          onednn::Wrap(weights_, packed_weights_.has_value() ? *packed_weights_ : *inputs[1])},
         {DNNL_ARG_DST, dst},
     };
-    if (inputs.size() > 2 && inputs[2] != nullptr) {
+    if (packed_bias_.has_value()) {
+      args.emplace(DNNL_ARG_BIAS, onednn::Wrap(bias_, *packed_bias_));
+    } else if (inputs.size() > 2 && inputs[2] != nullptr) {
       args.emplace(DNNL_ARG_BIAS, onednn::Wrap(bias_, *inputs[2]));
     }
     OCTET_RETURN_IF_ERROR(Execute(std::move(args), context));
@@ -126,7 +131,7 @@ class ConvKernel final : public onednn::PrimitiveKernel {
   static size_t Align(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
   memory::desc src_, src_inner_, weights_, bias_, dst_, dst_inner_;
-  std::optional<Tensor> packed_weights_;
+  std::optional<Tensor> packed_weights_, packed_bias_;
   std::optional<dnnl::reorder> src_reorder_, dst_reorder_;
   size_t src_offset_ = 0, dst_offset_ = 0, total_ = 0;
 };
@@ -145,45 +150,39 @@ absl::Status CheckConv(const CheckContext& context) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
-  const Node& node = context.node;
-  const TensorDesc& x = context.input(0);
-  const TensorDesc& w = context.input(1);
-  if (x.type != DataType::kFloat32 || w.type != DataType::kFloat32) {
-    return UnsupportedError(UnsupportedKind::kElementType,
-                            absl::StrCat(node.Describe(), ": float Conv needs float32 X and W"));
-  }
-  if (x.shape.size() < 3 || x.shape.size() > 5 || w.shape.size() != x.shape.size()) {
+// Output shape and oneDNN's strides, dilations and paddings of a Conv node over X and W.
+struct ConvGeometry {
+  Shape y_shape;
+  Shape w_dims;  // with a leading group dim when grouped
+  memory::dims strides, dilations, pad_l, pad_r;
+  int64_t group = 1;
+};
+
+absl::StatusOr<ConvGeometry> ComputeGeometry(const Node& node, const Shape& x, const Shape& w) {
+  if (x.size() < 3 || x.size() > 5 || w.size() != x.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        node.Describe(), ": X ", ShapeToString(x.shape), " and W ", ShapeToString(w.shape),
+        node.Describe(), ": X ", ShapeToString(x), " and W ", ShapeToString(w),
         " must both have rank 3 to 5"));
   }
-  const size_t spatial = x.shape.size() - 2;
+  const size_t spatial = x.size() - 2;
   OCTET_ASSIGN_OR_RETURN(ConvAttributes a, ReadAttributes(node, spatial));
-  const int64_t channels = x.shape[1], out_channels = w.shape[0];
-  if (channels % a.group != 0 || out_channels % a.group != 0 || w.shape[1] * a.group != channels) {
+  const int64_t channels = x[1], out_channels = w[0];
+  if (channels % a.group != 0 || out_channels % a.group != 0 || w[1] * a.group != channels) {
     return absl::InvalidArgumentError(absl::StrCat(
-        node.Describe(), ": X has ", channels, " channels, W ", ShapeToString(w.shape),
+        node.Describe(), ": X has ", channels, " channels, W ", ShapeToString(w),
         " and group ", a.group, " do not fit"));
   }
-  if (context.has_input(2)) {
-    const TensorDesc& b = context.input(2);
-    if (b.type != DataType::kFloat32 || b.shape != Shape{out_channels}) {
-      return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": bias must be float32 [",
-                                                     out_channels, "]"));
-    }
-  }
   OCTET_ASSIGN_OR_RETURN(std::vector<int64_t> kernel_shape,
-                         node.GetInts("kernel_shape", Shape(w.shape.begin() + 2, w.shape.end())));
-  if (kernel_shape != Shape(w.shape.begin() + 2, w.shape.end())) {
+                         node.GetInts("kernel_shape", Shape(w.begin() + 2, w.end())));
+  if (kernel_shape != Shape(w.begin() + 2, w.end())) {
     return absl::InvalidArgumentError(
-        absl::StrCat(node.Describe(), ": kernel_shape disagrees with W ", ShapeToString(w.shape)));
+        absl::StrCat(node.Describe(), ": kernel_shape disagrees with W ", ShapeToString(w)));
   }
-
-  Shape y_shape = {x.shape[0], out_channels};
-  memory::dims strides, dilations, pad_l, pad_r;
+  ConvGeometry g;
+  g.group = a.group;
+  g.y_shape = {x[0], out_channels};
   for (size_t i = 0; i < spatial; ++i) {
-    const int64_t in = x.shape[2 + i];
+    const int64_t in = x[2 + i];
     const int64_t extent = (kernel_shape[i] - 1) * a.dilations[i] + 1;
     int64_t begin = a.pads_begin[i], end = a.pads_end[i];
     if (a.auto_pad == "VALID") {
@@ -197,23 +196,47 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
     const int64_t out = (in + begin + end - extent) / a.strides[i] + 1;
     if (in + begin + end < extent || out < 1) {
       return absl::InvalidArgumentError(absl::StrCat(
-          node.Describe(), ": input ", ShapeToString(x.shape), " is smaller than the kernel"));
+          node.Describe(), ": input ", ShapeToString(x), " is smaller than the kernel"));
     }
-    y_shape.push_back(out);
-    strides.push_back(a.strides[i]);
-    dilations.push_back(a.dilations[i] - 1);  // oneDNN counts the gaps, ONNX the step.
-    pad_l.push_back(begin);
-    pad_r.push_back(end);
+    g.y_shape.push_back(out);
+    g.strides.push_back(a.strides[i]);
+    g.dilations.push_back(a.dilations[i] - 1);  // oneDNN counts the gaps, ONNX the step.
+    g.pad_l.push_back(begin);
+    g.pad_r.push_back(end);
   }
+  g.w_dims = w;
+  if (a.group > 1) {
+    g.w_dims.insert(g.w_dims.begin(), a.group);
+    g.w_dims[1] /= a.group;
+  }
+  return g;
+}
+
+absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
+  const Node& node = context.node;
+  const TensorDesc& x = context.input(0);
+  const TensorDesc& w = context.input(1);
+  if (x.type != DataType::kFloat32 || w.type != DataType::kFloat32) {
+    return UnsupportedError(UnsupportedKind::kElementType,
+                            absl::StrCat(node.Describe(), ": float Conv needs float32 X and W"));
+  }
+  OCTET_ASSIGN_OR_RETURN(ConvGeometry g, ComputeGeometry(node, x.shape, w.shape));
+  const int64_t out_channels = w.shape[0];
+  if (context.has_input(2)) {
+    const TensorDesc& b = context.input(2);
+    if (b.type != DataType::kFloat32 || b.shape != Shape{out_channels}) {
+      return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": bias must be float32 [",
+                                                     out_channels, "]"));
+    }
+  }
+  const Shape& y_shape = g.y_shape;
+  const Shape& w_dims = g.w_dims;
+  const memory::dims &strides = g.strides, &dilations = g.dilations, &pad_l = g.pad_l,
+                     &pad_r = g.pad_r;
 
   try {
     const memory::desc src = onednn::PlainDesc(x.shape, DataType::kFloat32);
     const memory::desc dst = onednn::PlainDesc(y_shape, DataType::kFloat32);
-    Shape w_dims = w.shape;
-    if (a.group > 1) {
-      w_dims.insert(w_dims.begin(), a.group);
-      w_dims[1] /= a.group;
-    }
     const memory::desc w_plain = onednn::PlainDesc(w_dims, DataType::kFloat32);
     const Tensor* w_constant = context.constant(1);
     // Constant weights go into whatever layout the primitive prefers, once; weights that arrive
@@ -256,10 +279,133 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
   }
 }
 
+// ai.octet.Int8Conv(x_q, x_scale, x_zero_point, w_q, w_scale, y_scale, y_zero_point[, bias]),
+// made by LowerQdqToInt8 from DQ -> Conv [-> activation] -> Q: oneDNN's int8 convolution with
+// output scales x_scale * w_scale[c] / y_scale, the source and destination zero points, the bias
+// in accumulator units, and the activation as a post-op (in real units where it is not
+// scale-invariant, then rescaled by 1 / y_scale).
+absl::Status CheckInt8Conv(const CheckContext& context) {
+  return RequireInputCount(context.node, 7, 8, 7);
+}
+
+float ScalarOf(const Tensor& t) {
+  switch (t.type()) {
+    case DataType::kFloat32: return t.data<float>()[0];
+    case DataType::kUint8: return t.data<uint8_t>()[0];
+    case DataType::kInt8: return t.data<int8_t>()[0];
+    default: return 0.0f;
+  }
+}
+
+absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
+  const Node& node = context.node;
+  const TensorDesc& x = context.input(0);
+  for (size_t i : {1, 3, 4, 5}) {
+    if (context.constant(i) == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(node.Describe(), ": input ", i, " must be a constant"));
+    }
+  }
+  const Tensor& w = *context.constant(3);
+  const Tensor& w_scale = *context.constant(4);
+  const float x_scale = ScalarOf(*context.constant(1));
+  const float y_scale = ScalarOf(*context.constant(5));
+  const int32_t x_zero = context.constant(2) != nullptr ? ScalarOf(*context.constant(2)) : 0;
+  const int32_t y_zero = context.constant(6) != nullptr ? ScalarOf(*context.constant(6)) : 0;
+  const DataType y_type =
+      context.has_input(6) ? context.input(6).type : DataType::kUint8;
+  if ((x.type != DataType::kUint8 && x.type != DataType::kInt8) || w.type() != DataType::kInt8 ||
+      (y_type != DataType::kUint8 && y_type != DataType::kInt8)) {
+    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": u8/s8 X and Y, s8 W"));
+  }
+  OCTET_ASSIGN_OR_RETURN(ConvGeometry g, ComputeGeometry(node, x.shape, w.shape()));
+  const int64_t out_channels = w.dim(0);
+  std::vector<float> scales(out_channels);
+  for (int64_t c = 0; c < out_channels; ++c) {
+    scales[c] = x_scale * w_scale.data<float>()[w_scale.element_count() == 1 ? 0 : c];
+  }
+  OCTET_ASSIGN_OR_RETURN(std::string activation, node.GetString("activation", ""));
+  OCTET_ASSIGN_OR_RETURN(float alpha, node.GetFloat("activation_alpha", 0.0f));
+  OCTET_ASSIGN_OR_RETURN(float beta, node.GetFloat("activation_beta", 0.0f));
+  // Relu, LeakyRelu and Clip commute with a positive rescale; the rest run in real units.
+  const bool in_real_units = activation == "HardSwish" || activation == "Sigmoid";
+  std::optional<Tensor> bias;
+  if (context.has_input(7)) {
+    const Tensor* b = context.constant(7);
+    if (b == nullptr || b->type() != DataType::kFloat32 || b->element_count() != out_channels) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(node.Describe(), ": bias must be a float32 constant [", out_channels, "]"));
+    }
+    std::vector<float> accumulator_units(out_channels);
+    for (int64_t c = 0; c < out_channels; ++c) {
+      accumulator_units[c] = b->data<float>()[c] / scales[c];
+    }
+    bias = Tensor::FromVector<float>({out_channels}, accumulator_units);
+  }
+  if (!in_real_units) {
+    for (float& scale : scales) scale /= y_scale;
+  }
+  try {
+    auto onednn_type = [](DataType t) { return *onednn::ToOneDnn(t); };
+    const memory::desc src = onednn::PlainDesc(x.shape, x.type);
+    const memory::desc dst = onednn::PlainDesc(g.y_shape, y_type);
+    const memory::desc w_plain = onednn::PlainDesc(g.w_dims, DataType::kInt8);
+    const memory::desc w_any(memory::dims(g.w_dims.begin(), g.w_dims.end()),
+                             memory::data_type::s8, memory::format_tag::any);
+    const memory::desc bias_desc =
+        bias.has_value() ? onednn::PlainDesc(Shape{out_channels}, DataType::kFloat32)
+                         : memory::desc();
+    const memory::desc src_any(memory::dims(x.shape.begin(), x.shape.end()),
+                               onednn_type(x.type), memory::format_tag::any);
+    const memory::desc dst_any(memory::dims(g.y_shape.begin(), g.y_shape.end()),
+                               onednn_type(y_type), memory::format_tag::any);
+    dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
+                                         dnnl::algorithm::convolution_direct, src_any, w_any,
+                                         bias_desc, dst_any, g.strides, g.dilations, g.pad_l,
+                                         g.pad_r);
+    dnnl::primitive_attr attr = onednn::DefaultAttr();
+    attr.set_output_scales(out_channels > 1 && w_scale.element_count() > 1 ? 1 << 1 : 0,
+                           w_scale.element_count() > 1 ? scales
+                                                       : std::vector<float>{scales[0]});
+    if (x_zero != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {x_zero});
+    if (y_zero != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {y_zero});
+    dnnl::post_ops ops;
+    if (activation == "Relu") {
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    } else if (activation == "LeakyRelu") {
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, alpha, 0.0f);
+    } else if (activation == "Clip") {
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, alpha / y_scale, beta / y_scale);
+    } else if (activation == "HardSwish") {
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_hardswish, 0.0f, 0.0f);
+    } else if (activation == "Sigmoid") {
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_logistic, 0.0f, 0.0f);
+    } else if (!activation.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(node.Describe(), ": unknown fused activation ", activation));
+    }
+    if (in_real_units) {
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 1.0f / y_scale, 0.0f);
+    }
+    attr.set_post_ops(ops);
+    dnnl::convolution_forward::primitive_desc pd(desc, attr, onednn::CpuEngine());
+    OCTET_ASSIGN_OR_RETURN(Tensor packed, onednn::ReorderConstant(w, w_plain, pd.weights_desc()));
+    BuiltKernel built;
+    built.kernel = std::make_unique<ConvKernel>(pd, src, bias_desc, dst, std::move(packed),
+                                                node.Describe(), std::move(bias));
+    built.outputs.push_back({y_type, g.y_shape});
+    return built;
+  } catch (const dnnl::error& e) {
+    return onednn::ToStatus(e, node.Describe());
+  }
+}
+
 }  // namespace
 
 std::vector<OpDefinition> ConvOps() {
-  return {{"Conv", CheckConv, BuildConv, 0, /*fuses_activation=*/true}};
+  OpDefinition int8_conv{"Int8Conv", CheckInt8Conv, BuildInt8Conv};
+  int8_conv.domain = kOctetDomain;
+  return {{"Conv", CheckConv, BuildConv, 0, /*fuses_activation=*/true}, int8_conv};
 }
 
 }  // namespace octet

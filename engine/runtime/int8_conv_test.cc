@@ -1,0 +1,151 @@
+// The int8 convolution (QDQ lowered to ai.octet.Int8Conv) against the float simulation of the
+// same QDQ graph: every output within one quantization step, over conv shapes that exercise
+// oneDNN's different kernels.
+#include <cstdlib>
+#include <random>
+
+#include "engine/base/status_matchers.h"
+#include "engine/onnx/onnx_importer.h"
+#include "engine/runtime/session.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/onnx_model_builder.h"
+
+namespace octet {
+namespace {
+
+using ::octet::testing::OnnxModelBuilder;
+using ::octet::testing::SetAttribute;
+
+struct ConvCase {
+  std::string name;
+  int64_t batch, in_channels, out_channels, size, kernel, stride, pad, group;
+  bool per_channel;
+  DataType x_type, y_type;
+  int x_zero, y_zero;
+  std::string activation;  // "", Relu, Clip, HardSwish
+  bool bias;
+  // Largest weight magnitude: 127 for 8-bit weights; 63 keeps u8 x s8 pair sums within 16 bits,
+  // which CPUs without VNNI need for oneDNN to compute exactly.
+  int max_weight = 127;
+};
+
+std::ostream& operator<<(std::ostream& os, const ConvCase& c) { return os << c.name; }
+
+// Q(x) -> DQ -> Conv(DQ(w_q)[, DQ(b_q)]) [-> activation] -> Q -> DQ -> "y": the input and output
+// stay float so that both sessions take and give the same tensors.
+std::string QdqConvModel(const ConvCase& c, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> weight(-c.max_weight, c.max_weight);
+  std::uniform_real_distribution<float> unit(0.5f, 1.5f);
+  OnnxModelBuilder b;
+  b.Input("x", {-1, c.in_channels, c.size, c.size}).Output("y", {});
+  const int32_t onnx_x = c.x_type == DataType::kUint8 ? onnx::TensorProto::UINT8
+                                                      : onnx::TensorProto::INT8;
+  auto zero_tensor = [](DataType type, int zero) {
+    return type == DataType::kUint8 ? Tensor::FromVector<uint8_t>({}, {static_cast<uint8_t>(zero)})
+                                    : Tensor::FromVector<int8_t>({}, {static_cast<int8_t>(zero)});
+  };
+  (void)onnx_x;
+  b.Initializer("x_scale", Tensor::FromVector<float>({}, {0.02f}));
+  b.Initializer("x_zero", zero_tensor(c.x_type, c.x_zero));
+  const int64_t per_group = c.in_channels / c.group;
+  std::vector<int8_t> w(c.out_channels * per_group * c.kernel * c.kernel);
+  for (int8_t& v : w) v = static_cast<int8_t>(weight(rng));
+  b.Initializer("w_q", Tensor::FromVector<int8_t>({c.out_channels, per_group, c.kernel, c.kernel}, w));
+  std::vector<float> w_scales(c.per_channel ? c.out_channels : 1);
+  for (float& s : w_scales) s = 0.004f * unit(rng);
+  b.Initializer("w_scale", c.per_channel
+                               ? Tensor::FromVector<float>({c.out_channels}, w_scales)
+                               : Tensor::FromVector<float>({}, w_scales));
+  b.Initializer("y_scale", Tensor::FromVector<float>({}, {0.05f}));
+  b.Initializer("y_zero", zero_tensor(c.y_type, c.y_zero));
+  b.Node("QuantizeLinear", {"x", "x_scale", "x_zero"}, {"x_q"});
+  b.Node("DequantizeLinear", {"x_q", "x_scale", "x_zero"}, {"x_dq"});
+  SetAttribute(b.Node("DequantizeLinear", {"w_q", "w_scale"}, {"w"}), "axis", int64_t{0});
+  std::vector<std::string> conv_inputs = {"x_dq", "w"};
+  if (c.bias) {
+    std::vector<int32_t> bias(c.out_channels);
+    std::vector<float> bias_scales(c.out_channels);
+    for (int64_t o = 0; o < c.out_channels; ++o) {
+      bias[o] = static_cast<int32_t>(rng() % 2001) - 1000;
+      bias_scales[o] = 0.02f * w_scales[c.per_channel ? o : 0];
+    }
+    b.Initializer("b_q", Tensor::FromVector<int32_t>({c.out_channels}, bias));
+    b.Initializer("b_scale", Tensor::FromVector<float>({c.out_channels}, bias_scales));
+    SetAttribute(b.Node("DequantizeLinear", {"b_q", "b_scale"}, {"b"}), "axis", int64_t{0});
+    conv_inputs.push_back("b");
+  }
+  onnx::NodeProto& conv = b.Node("Conv", conv_inputs, {"conv"});
+  SetAttribute(conv, "strides", std::vector<int64_t>{c.stride, c.stride});
+  SetAttribute(conv, "pads", std::vector<int64_t>{c.pad, c.pad, c.pad, c.pad});
+  SetAttribute(conv, "group", c.group);
+  std::string before_q = "conv";
+  if (c.activation == "Clip") {
+    b.Initializer("lo", Tensor::FromVector<float>({}, {0.0f}));
+    b.Initializer("hi", Tensor::FromVector<float>({}, {6.0f}));
+    b.Node("Clip", {"conv", "lo", "hi"}, {"act"});
+    before_q = "act";
+  } else if (!c.activation.empty()) {
+    b.Node(c.activation, {"conv"}, {"act"});
+    before_q = "act";
+  }
+  b.Node("QuantizeLinear", {before_q, "y_scale", "y_zero"}, {"y_q"});
+  b.Node("DequantizeLinear", {"y_q", "y_scale", "y_zero"}, {"y"});
+  return b.Serialize();
+}
+
+class Int8ConvTest : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(Int8ConvTest, MatchesTheFloatSimulationWithinOneStep) {
+  const ConvCase& c = GetParam();
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(QdqConvModel(c, 11)));
+  SessionOptions simulated;
+  simulated.lower_int8 = false;
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> reference, Session::Create(graph, simulated));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> int8, Session::Create(graph, {}));
+  // Lowered wherever oneDNN is exact on this CPU; otherwise left simulated, saying why.
+  ASSERT_EQ(int8->int8_nodes().size() + int8->simulated_nodes().size(), 1u);
+  if (int8->int8_nodes().empty()) {
+    EXPECT_THAT(int8->simulated_nodes()[0], ::testing::HasSubstr("no VNNI"));
+    EXPECT_TRUE(c.max_weight > 64 || c.x_type == DataType::kInt8) << "should have been lowered";
+  }
+  std::mt19937 rng(5);
+  // Inputs spanning the quantized range, so that saturation and zero points are exercised.
+  std::uniform_real_distribution<float> value(-3.0f, 3.0f);
+  std::vector<float> x(c.batch * c.in_channels * c.size * c.size);
+  for (float& v : x) v = value(rng);
+  const Tensor input = Tensor::FromVector<float>({c.batch, c.in_channels, c.size, c.size}, x);
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> expected, reference->Run({{"x", input}}));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> actual, int8->Run({{"x", input}}));
+  ASSERT_EQ(expected[0].shape(), actual[0].shape());
+  int off_by_one = 0;
+  for (int64_t i = 0; i < expected[0].element_count(); ++i) {
+    const float steps = (actual[0].data<float>()[i] - expected[0].data<float>()[i]) / 0.05f;
+    ASSERT_LE(std::abs(steps), 1.001f) << "element " << i;
+    off_by_one += std::abs(steps) > 0.5f;
+  }
+  // Ties of float rounding may differ; most elements are exact.
+  EXPECT_LT(off_by_one, expected[0].element_count() / 50 + 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, Int8ConvTest,
+    ::testing::Values(
+        ConvCase{"plain3x3", 2, 8, 16, 9, 3, 1, 1, 1, true, DataType::kUint8, DataType::kUint8, 128, 0, "Relu", true},
+        ConvCase{"strided_odd", 1, 3, 8, 11, 3, 2, 0, 1, true, DataType::kUint8, DataType::kUint8, 100, 7, "", true},
+        ConvCase{"pointwise", 3, 16, 32, 7, 1, 1, 0, 1, true, DataType::kUint8, DataType::kUint8, 0, 0, "Relu", false},
+        ConvCase{"depthwise", 2, 16, 16, 8, 3, 1, 1, 16, true, DataType::kUint8, DataType::kUint8, 0, 0, "Clip", true},
+        ConvCase{"grouped", 1, 8, 12, 6, 3, 1, 1, 4, false, DataType::kUint8, DataType::kUint8, 30, 0, "", true},
+        ConvCase{"per_tensor_no_zero_points", 2, 4, 4, 5, 3, 1, 1, 1, false, DataType::kUint8, DataType::kUint8, 0, 0, "", false},
+        ConvCase{"signed_in_out", 1, 8, 8, 6, 3, 1, 1, 1, true, DataType::kInt8, DataType::kInt8, 0, 0, "", true},
+        ConvCase{"hardswish", 1, 8, 8, 6, 3, 1, 1, 1, true, DataType::kUint8, DataType::kUint8, 128, 20, "HardSwish", true},
+        ConvCase{"large_kernel", 1, 4, 8, 12, 5, 1, 2, 1, true, DataType::kUint8, DataType::kUint8, 64, 0, "Relu", true},
+        ConvCase{"plain3x3_7bit", 2, 8, 16, 9, 3, 1, 1, 1, true, DataType::kUint8, DataType::kUint8, 128, 0, "Relu", true, 63},
+        ConvCase{"strided_odd_7bit", 1, 3, 8, 11, 3, 2, 0, 1, true, DataType::kUint8, DataType::kUint8, 100, 7, "", true, 63},
+        ConvCase{"hardswish_7bit", 1, 8, 8, 6, 3, 1, 1, 1, true, DataType::kUint8, DataType::kUint8, 128, 20, "HardSwish", true, 63},
+        ConvCase{"large_kernel_7bit", 1, 4, 8, 12, 5, 1, 2, 1, true, DataType::kUint8, DataType::kUint8, 64, 0, "Clip", true, 63}),
+    [](const ::testing::TestParamInfo<ConvCase>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace octet

@@ -1,0 +1,263 @@
+#include "engine/runtime/int8_lowering.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <optional>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "engine/runtime/kernel_registry.h"
+#include "engine/runtime/onednn/int8_support.h"
+
+namespace octet {
+namespace {
+
+bool IsScalarConstant(const Graph& graph, const std::string& name, DataType type) {
+  const Tensor* t = graph.FindConstant(name);
+  return t != nullptr && t->type() == type && t->element_count() == 1;
+}
+
+class Lowerer {
+ public:
+  explicit Lowerer(const Graph& graph) : in_(graph) {
+    for (size_t i = 0; i < graph.nodes.size(); ++i) {
+      for (const std::string& output : graph.nodes[i].outputs) producer_[output] = i;
+      for (const std::string& input : graph.nodes[i].inputs) {
+        if (!input.empty()) ++readers_[input];
+      }
+    }
+    for (const ValueInfo& output : graph.outputs) ++readers_[output.name];
+  }
+
+  Int8Lowering Run() {
+    Int8Lowering result;
+    result.graph = in_;
+    std::vector<bool> removed(in_.nodes.size(), false);
+    absl::flat_hash_map<size_t, Node> replacement;
+    for (size_t i = 0; i < in_.nodes.size(); ++i) {
+      const Node& q = in_.nodes[i];
+      if (q.op_type != "QuantizeLinear" || !q.domain.empty()) continue;
+      std::optional<Match> match = MatchConv(q);
+      if (!match.has_value()) continue;
+      const Tensor& weights = *in_.FindConstant(match->dq_w->input(0));
+      int max_abs_weight = 0;
+      for (int8_t w : weights.values<int8_t>()) max_abs_weight = std::max(max_abs_weight, std::abs(int{w}));
+      const std::string inexact = onednn::Int8ConvInexactReason(
+          *in_.TypeOf(match->dq_x->input(0)), max_abs_weight);
+      if (!inexact.empty()) {
+        result.kept_float.push_back(absl::StrCat(match->conv->Describe(), ": ", inexact));
+        continue;
+      }
+      for (size_t index : match->absorbed) removed[index] = true;
+      removed[i] = false;
+      replacement[i] = BuildInt8Conv(*match, q, &result.graph);
+      result.lowered.push_back(absl::StrCat("Int8Conv ", match->conv->Describe(),
+                                            match->activation != nullptr
+                                                ? absl::StrCat(" + ", match->activation->op_type)
+                                                : ""));
+    }
+    std::vector<Node> nodes;
+    for (size_t i = 0; i < in_.nodes.size(); ++i) {
+      auto it = replacement.find(i);
+      if (it != replacement.end()) {
+        nodes.push_back(std::move(it->second));
+      } else if (!removed[i]) {
+        nodes.push_back(in_.nodes[i]);
+      }
+    }
+    result.graph.nodes = std::move(nodes);
+    DropUnreadDequantizes(&result.graph);
+    return result;
+  }
+
+ private:
+  struct Match {
+    const Node* conv = nullptr;
+    const Node* activation = nullptr;
+    const Node* dq_x = nullptr;
+    const Node* dq_w = nullptr;
+    const Node* dq_b = nullptr;  // or nullptr with a float constant bias (bias_constant)
+    std::string bias_constant;
+    std::vector<size_t> absorbed;  // Conv, activation (the Q itself is replaced)
+  };
+
+  const Node* Producer(const std::string& value) const {
+    auto it = producer_.find(value);
+    return it == producer_.end() ? nullptr : &in_.nodes[it->second];
+  }
+  size_t IndexOf(const Node* node) const { return node - in_.nodes.data(); }
+  int Readers(const std::string& value) const {
+    auto it = readers_.find(value);
+    return it == readers_.end() ? 0 : it->second;
+  }
+
+  // DequantizeLinear of a per-tensor activation: non-constant input, scalar constant parameters.
+  bool IsActivationDequantize(const Node* dq) const {
+    if (dq == nullptr || dq->op_type != "DequantizeLinear" || !dq->domain.empty()) return false;
+    if (in_.FindConstant(dq->input(0)) != nullptr) return false;
+    const std::optional<DataType> type = in_.TypeOf(dq->input(0));
+    if (type != DataType::kUint8 && type != DataType::kInt8) return false;
+    return IsScalarConstant(in_, dq->input(1), DataType::kFloat32) &&
+           (dq->input(2).empty() || IsScalarConstant(in_, dq->input(2), *type));
+  }
+
+  // DequantizeLinear of constant int8 weights with zero points 0, per tensor or along axis 0.
+  bool IsWeightDequantize(const Node* dq) const {
+    if (dq == nullptr || dq->op_type != "DequantizeLinear" || !dq->domain.empty()) return false;
+    const Tensor* w = in_.FindConstant(dq->input(0));
+    const Tensor* scale = in_.FindConstant(dq->input(1));
+    if (w == nullptr || w->type() != DataType::kInt8 || w->rank() < 3 || scale == nullptr ||
+        scale->type() != DataType::kFloat32) {
+      return false;
+    }
+    const bool per_channel = scale->element_count() != 1;
+    if (per_channel && (scale->rank() != 1 || scale->dim(0) != w->dim(0) ||
+                        dq->GetInt("axis", 1).value_or(1) != 0)) {
+      return false;
+    }
+    if (!dq->input(2).empty()) {
+      const Tensor* zero = in_.FindConstant(dq->input(2));
+      if (zero == nullptr || zero->type() != DataType::kInt8) return false;
+      for (int8_t z : zero->values<int8_t>()) {
+        if (z != 0) return false;
+      }
+    }
+    return true;
+  }
+
+  std::optional<Match> MatchConv(const Node& q) const {
+    if (!IsScalarConstant(in_, q.input(1), DataType::kFloat32)) return std::nullopt;
+    if (!q.input(2).empty() && !IsScalarConstant(in_, q.input(2), DataType::kUint8) &&
+        !IsScalarConstant(in_, q.input(2), DataType::kInt8)) {
+      return std::nullopt;
+    }
+    Match match;
+    const Node* node = Producer(q.input(0));
+    if (node == nullptr || Readers(q.input(0)) != 1) return std::nullopt;
+    static const char* const kActivations[] = {"Relu", "Clip", "LeakyRelu", "HardSwish",
+                                               "Sigmoid"};
+    if (std::find(std::begin(kActivations), std::end(kActivations), node->op_type) !=
+        std::end(kActivations)) {
+      for (size_t i = 1; i < node->inputs.size(); ++i) {
+        if (!node->inputs[i].empty() && in_.FindConstant(node->inputs[i]) == nullptr) {
+          return std::nullopt;
+        }
+      }
+      match.activation = node;
+      node = Producer(node->input(0));
+      if (node == nullptr || Readers(match.activation->input(0)) != 1) return std::nullopt;
+    }
+    if (node->op_type != "Conv" || !node->domain.empty() || node->inputs.size() < 2) {
+      return std::nullopt;
+    }
+    match.conv = node;
+    match.dq_x = Producer(node->input(0));
+    match.dq_w = Producer(node->input(1));
+    if (!IsActivationDequantize(match.dq_x) || !IsWeightDequantize(match.dq_w)) {
+      return std::nullopt;
+    }
+    if (!node->input(2).empty()) {
+      if (in_.FindConstant(node->input(2)) != nullptr) {
+        match.bias_constant = node->input(2);
+      } else {
+        const Node* dq_b = Producer(node->input(2));
+        if (dq_b == nullptr || dq_b->op_type != "DequantizeLinear" ||
+            in_.FindConstant(dq_b->input(0)) == nullptr ||
+            in_.FindConstant(dq_b->input(1)) == nullptr ||
+            (!dq_b->input(2).empty() && in_.FindConstant(dq_b->input(2)) == nullptr)) {
+          return std::nullopt;
+        }
+        match.dq_b = dq_b;
+      }
+    }
+    match.absorbed.push_back(IndexOf(match.conv));
+    if (match.activation != nullptr) match.absorbed.push_back(IndexOf(match.activation));
+    return match;
+  }
+
+  // The bias in real units, as a float constant of `graph` (computed once here).
+  std::string RealBias(const Match& match, Graph* graph) const {
+    if (match.dq_b == nullptr) return match.bias_constant;
+    const Tensor& values = *in_.FindConstant(match.dq_b->input(0));
+    const Tensor& scale = *in_.FindConstant(match.dq_b->input(1));
+    const Tensor* zero = match.dq_b->input(2).empty() ? nullptr
+                                                       : in_.FindConstant(match.dq_b->input(2));
+    std::vector<float> real(values.element_count());
+    for (int64_t i = 0; i < values.element_count(); ++i) {
+      const int64_t c = scale.element_count() == 1 ? 0 : i;
+      int64_t q = values.type() == DataType::kInt32 ? values.data<int32_t>()[i]
+                  : values.type() == DataType::kInt8 ? values.data<int8_t>()[i]
+                  : values.type() == DataType::kUint8 ? values.data<uint8_t>()[i]
+                                                      : 0;
+      if (zero != nullptr && zero->type() == DataType::kInt32) q -= zero->data<int32_t>()[c];
+      real[i] = static_cast<float>(q) * scale.data<float>()[c];
+    }
+    std::string name = absl::StrCat(match.conv->outputs[0], "/int8_bias");
+    while (graph->constants.contains(name)) name += "_";
+    graph->constants.emplace(name, Tensor::FromVector<float>(values.shape(), real));
+    graph->value_types[name] = DataType::kFloat32;
+    return name;
+  }
+
+  Node BuildInt8Conv(const Match& match, const Node& q, Graph* graph) const {
+    Node node;
+    node.name = match.conv->name;
+    node.op_type = "Int8Conv";
+    node.domain = std::string(kOctetDomain);
+    node.attributes = match.conv->attributes;
+    node.inputs = {match.dq_x->input(0), match.dq_x->input(1), match.dq_x->input(2),
+                   match.dq_w->input(0), match.dq_w->input(1), q.input(1), q.input(2)};
+    if (!match.conv->input(2).empty()) node.inputs.push_back(RealBias(match, graph));
+    node.outputs = q.outputs;
+    if (match.activation != nullptr) {
+      const Node& a = *match.activation;
+      node.attributes["activation"] = a.op_type;
+      float alpha = 0.0f, beta = 0.0f;
+      if (a.op_type == "LeakyRelu") alpha = a.GetFloat("alpha", 0.01f).value_or(0.01f);
+      if (a.op_type == "Clip") {
+        alpha = a.GetFloat("min", -3.4028234e38f).value_or(0.0f);
+        beta = a.GetFloat("max", 3.4028234e38f).value_or(0.0f);
+        if (a.inputs.size() > 1 && !a.input(1).empty()) {
+          alpha = in_.FindConstant(a.input(1))->data<float>()[0];
+        }
+        if (a.inputs.size() > 2 && !a.input(2).empty()) {
+          beta = in_.FindConstant(a.input(2))->data<float>()[0];
+        }
+      }
+      node.attributes["activation_alpha"] = alpha;
+      node.attributes["activation_beta"] = beta;
+    }
+    return node;
+  }
+
+  static void DropUnreadDequantizes(Graph* graph) {
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      absl::flat_hash_set<std::string> read;
+      for (const Node& node : graph->nodes) read.insert(node.inputs.begin(), node.inputs.end());
+      for (const ValueInfo& output : graph->outputs) read.insert(output.name);
+      std::vector<Node> kept;
+      for (Node& node : graph->nodes) {
+        if (node.op_type == "DequantizeLinear" && node.domain.empty() &&
+            !read.contains(node.outputs[0])) {
+          changed = true;
+          continue;
+        }
+        kept.push_back(std::move(node));
+      }
+      graph->nodes = std::move(kept);
+    }
+  }
+
+  const Graph& in_;
+  absl::flat_hash_map<std::string, size_t> producer_;
+  absl::flat_hash_map<std::string, int> readers_;
+};
+
+}  // namespace
+
+Int8Lowering LowerQdqToInt8(const Graph& graph) { return Lowerer(graph).Run(); }
+
+}  // namespace octet

@@ -1,0 +1,32 @@
+#include "engine/runtime/onednn/int8_support.h"
+
+#include "absl/strings/str_cat.h"
+#include "dnnl.hpp"
+
+namespace octet::onednn {
+namespace {
+
+bool HasVnni() {
+  const unsigned isa = static_cast<unsigned>(dnnl_get_effective_cpu_isa());
+  auto has = [isa](dnnl_cpu_isa_t feature) {
+    return (isa & static_cast<unsigned>(feature)) == static_cast<unsigned>(feature);
+  };
+  return has(dnnl_cpu_isa_avx512_core_vnni) || has(dnnl_cpu_isa_avx2_vnni);
+}
+
+}  // namespace
+
+std::string Int8ConvInexactReason(DataType source, int max_abs_weight) {
+  static const bool vnni = HasVnni();
+  if (vnni) return "";
+  if (source != DataType::kUint8) {
+    return "this CPU has no VNNI, where oneDNN halves the weights of int8 (signed) sources";
+  }
+  if (max_abs_weight > 64) {
+    return absl::StrCat("this CPU has no VNNI, where u8 x s8 pairs are summed in 16 bits and "
+                        "weights up to ", max_abs_weight, " (over 64) would saturate");
+  }
+  return "";
+}
+
+}  // namespace octet::onednn

@@ -1,0 +1,21 @@
+// When oneDNN's int8 convolution computes exactly on this CPU, for the int8 lowering to ask
+// without including dnnl.hpp.
+#ifndef OCTET_ENGINE_RUNTIME_ONEDNN_INT8_SUPPORT_H_
+#define OCTET_ENGINE_RUNTIME_ONEDNN_INT8_SUPPORT_H_
+
+#include <string>
+
+#include "engine/tensor/data_type.h"
+
+namespace octet::onednn {
+
+// Empty when an int8 convolution with `source` activations and int8 weights of largest magnitude
+// `max_abs_weight` gives the exact integer result here; otherwise why not. With VNNI (AVX-512 or
+// AVX2) the u8 x s8 dot products accumulate in int32. Without it, oneDNN multiplies with
+// VPMADDUBSW, whose pairwise int16 sums saturate unless |w| <= 64 for u8 sources, and it halves
+// the weights of s8 sources (rounding them).
+std::string Int8ConvInexactReason(DataType source, int max_abs_weight);
+
+}  // namespace octet::onednn
+
+#endif  // OCTET_ENGINE_RUNTIME_ONEDNN_INT8_SUPPORT_H_
