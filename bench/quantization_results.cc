@@ -43,7 +43,7 @@ std::vector<NamedConfig> StudyConfigs() {
     edit(config);
     configs.push_back({std::move(name), config});
   };
-  add("default (W8 sym per-channel, A8 asym, percentile)", [](QuantizationConfig&) {});
+  add("default (W8 sym per-channel, A8 asym, MSE calibration)", [](QuantizationConfig&) {});
   add("default without bias correction",
       [](QuantizationConfig& c) { c.bias_correction = false; });
   add("weights only, 8-bit per-tensor", [](QuantizationConfig& c) {

@@ -187,7 +187,7 @@ TEST_F(QuantizeTinyCnnTest, ReportHasEveryTensorAndLayerWithErrorSplit) {
   OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, Quantize({}));
   const nlohmann::json report = nlohmann::json::parse(result.report_json);
   EXPECT_EQ(report["config"]["weights"]["granularity"], "per_channel");
-  EXPECT_EQ(report["config"]["calibration"]["method"], "percentile");
+  EXPECT_EQ(report["config"]["calibration"]["method"], "mse");
   // The ReLU output keeps zero point 0; the image (pixels >= 0) too.
   EXPECT_EQ(report["tensors"]["r1"]["zero_points"][0], 0);
   EXPECT_EQ(report["tensors"]["r1"]["type"], "uint8");

@@ -21,7 +21,7 @@ enum class QuantizationMode {
 };
 
 // The calibration method the results table (README) measured best on the fixtures.
-inline constexpr CalibrationMethod kDefaultCalibrationMethod = CalibrationMethod::kPercentile;
+inline constexpr CalibrationMethod kDefaultCalibrationMethod = CalibrationMethod::kMse;
 
 struct QuantizationConfig {
   QuantizationMode mode = QuantizationMode::kWeightsAndActivations;

@@ -40,14 +40,18 @@ int BestThreshold(const std::vector<double>& bins, int levels) {
     double outliers = 0.0;
     for (int i = threshold; i < size; ++i) outliers += bins[i];
     p[threshold - 1] += outliers;
-    // Merge the unclipped bins into `levels` groups, then spread each group's count evenly over
-    // its non-empty bins.
+    // Zero is exact on the quantized grid, so the first bin (which holds ReLU's zeros, often half
+    // of all values) is its own level; the other unclipped bins merge into `levels - 1` groups,
+    // each group's count then spread evenly over its non-empty bins.
     q.assign(threshold, 0.0);
-    const double per_level = static_cast<double>(threshold) / levels;
-    for (int level = 0; level < levels; ++level) {
-      const int begin = static_cast<int>(std::floor(level * per_level));
-      const int end = level == levels - 1 ? threshold
-                                          : static_cast<int>(std::floor((level + 1) * per_level));
+    q[0] = bins[0];
+    const int merged_levels = levels - 1;
+    const double per_level = static_cast<double>(threshold - 1) / merged_levels;
+    for (int level = 0; level < merged_levels; ++level) {
+      const int begin = 1 + static_cast<int>(std::floor(level * per_level));
+      const int end = level == merged_levels - 1
+                          ? threshold
+                          : 1 + static_cast<int>(std::floor((level + 1) * per_level));
       double count = 0.0;
       int non_empty = 0;
       for (int i = begin; i < end; ++i) {
