@@ -21,11 +21,19 @@ namespace octet {
 struct TensorDesc {
   DataType type = DataType::kFloat32;
   Shape shape;
+  // 0: plain row-major. 8 or 16: oneDNN's channel-blocked layout nChw8c / nChw16c of a rank-4
+  // tensor (channels padded up to the block), which consecutive oneDNN primitives pass to each
+  // other without reordering. Only values inside a plan are blocked; graph inputs and outputs
+  // never are.
+  int channel_block = 0;
 
   bool operator==(const TensorDesc& other) const {
-    return type == other.type && shape == other.shape;
+    return type == other.type && shape == other.shape && channel_block == other.channel_block;
   }
 };
+
+// Bytes a value with `desc` occupies (padded channels included).
+size_t DescBytes(const TensorDesc& desc);
 
 // What one Run of a plan lends its kernels.
 struct ExecutionContext {

@@ -44,7 +44,13 @@ struct OpDefinition {
   // "" for ONNX's default domain; kOctetDomain for the runtime's own ops, which only its passes
   // create after CheckGraphSupported (which refuses them in a model).
   absl::string_view domain = "";
+  // Whether the factory takes these inputs in channel-blocked layouts (TensorDesc::channel_block);
+  // nullptr: never. The plan reorders blocked values to plain for ops that do not.
+  bool (*takes_blocked)(const KernelBuildContext& context) = nullptr;
 };
+
+// takes_blocked for ops that take any layout.
+bool AnyLayout(const KernelBuildContext& context);
 
 // The domain of the ops Octet's graph passes create (int8 lowering).
 inline constexpr absl::string_view kOctetDomain = "ai.octet";

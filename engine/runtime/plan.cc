@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/runtime/kernel_registry.h"
+#include "engine/runtime/onednn/layout_kernels.h"
 #include "engine/runtime/onednn/onednn_stream.h"
 
 namespace octet {
@@ -51,6 +52,7 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
   }
   for (const ValueInfo& output : graph.outputs) ++readers[output.name];
   std::vector<bool> fused_away(graph.nodes.size(), false);
+  absl::flat_hash_map<int, int> plain_copy;
   for (size_t index = 0; index < graph.nodes.size(); ++index) {
     if (fused_away[index]) continue;
     const Node& node = graph.nodes[index];
@@ -73,6 +75,17 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
                                       ? &plan->slots_[slot].constant
                                       : nullptr);
       step.inputs.push_back(slot);
+    }
+    // Channel-blocked values reach only ops that take them; others read a plain copy, made once
+    // per value by a reorder step.
+    bool blocked_input = false;
+    for (const auto& input : context.inputs) blocked_input |= input.has_value() && input->channel_block != 0;
+    if (blocked_input && (op->takes_blocked == nullptr || !op->takes_blocked(context))) {
+      for (size_t i = 0; i < step.inputs.size(); ++i) {
+        if (step.inputs[i] < 0 || plan->slots_[step.inputs[i]].desc.channel_block == 0) continue;
+        OCTET_ASSIGN_OR_RETURN(step.inputs[i], plan->PlainSlot(step.inputs[i], &plain_copy));
+        context.inputs[i] = plan->slots_[step.inputs[i]].desc;
+      }
     }
     // The output names the kernel's outputs take: a fused activation's replaces the node's own.
     std::vector<std::string> output_names = node.outputs;
@@ -128,9 +141,31 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
     step.kernel = std::move(built.kernel);
     plan->steps_.push_back(std::move(step));
   }
-  for (const ValueInfo& output : graph.outputs) plan->output_slots_.push_back(slot_of.at(output.name));
+  for (const ValueInfo& output : graph.outputs) {
+    int slot = slot_of.at(output.name);
+    if (plan->slots_[slot].desc.channel_block != 0) {
+      OCTET_ASSIGN_OR_RETURN(slot, plan->PlainSlot(slot, &plain_copy));
+    }
+    plan->output_slots_.push_back(slot);
+  }
   plan->AssignBuffers();
   return plan;
+}
+
+absl::StatusOr<int> Plan::PlainSlot(int blocked, absl::flat_hash_map<int, int>* copies) {
+  auto it = copies->find(blocked);
+  if (it != copies->end()) return it->second;
+  OCTET_ASSIGN_OR_RETURN(BuiltKernel built, onednn::MakeToPlainKernel(slots_[blocked].desc));
+  const int plain = static_cast<int>(slots_.size());
+  slots_.push_back(Slot{SlotKind::kIntermediate, built.outputs[0], Tensor()});
+  scratchpad_bytes_ = std::max(scratchpad_bytes_, built.kernel->scratchpad_bytes());
+  Step step;
+  step.kernel = std::move(built.kernel);
+  step.inputs = {blocked};
+  step.outputs = {plain};
+  steps_.push_back(std::move(step));
+  copies->emplace(blocked, plain);
+  return plain;
 }
 
 std::optional<FusedActivation> Plan::ActivationOf(
@@ -183,8 +218,7 @@ void Plan::AssignBuffers() {
     for (int slot : steps_[s].outputs) {
       if (slot < 0) continue;
       // Sizes were checked when the kernels were built.
-      const size_t bytes = static_cast<size_t>(*CheckedElementCount(slots_[slot].desc.shape)) *
-                           ElementSize(slots_[slot].desc.type);
+      const size_t bytes = DescBytes(slots_[slot].desc);
       // The smallest free buffer that fits, else the largest grown, else a new one.
       int chosen = -1;
       for (int b : free_buffers) {

@@ -60,6 +60,9 @@ class Plan {
   // not one that fuses (Clip fuses only with constant bounds).
   std::optional<FusedActivation> ActivationOf(
       const Node& node, const absl::flat_hash_map<std::string, int>& slot_of) const;
+  // A plain copy of channel-blocked slot `blocked`, made by a reorder step appended now (once per
+  // slot: `copies` remembers them).
+  absl::StatusOr<int> PlainSlot(int blocked, absl::flat_hash_map<int, int>* copies);
   // Fills buffer_of_slot_ and buffer_bytes_ from the steps' reads and writes.
   void AssignBuffers();
   // Runs `kernel` once on constant inputs (slots) and returns its outputs.

@@ -240,7 +240,7 @@ std::vector<OpDefinition> ShapeOps() {
       {"Flatten", CheckOneInput, BuildFlatten},
       {"Identity", CheckOneInput, BuildIdentity},
       {"Reshape", CheckReshape, BuildReshape, 0b10},
-      {"Shape", CheckOneInput, BuildShape},
+      {"Shape", CheckOneInput, BuildShape, 0, false, "", AnyLayout},
       {"Squeeze", CheckAxesOp, BuildSqueeze, 0b10},
       {"Unsqueeze", CheckAxesOp, BuildUnsqueeze, 0b10},
   };

@@ -199,6 +199,21 @@ absl::StatusOr<BuiltKernel> BuildBinary(const KernelBuildContext& context) {
   const bool swapped = !a_full_size && b_full_size && Commutes(kOp);
   const bool onednn = a.type == DataType::kFloat32 && count > 0 && !y->empty() &&
                       y->size() <= 12 && (a_full_size || swapped);
+  if (a.channel_block != 0 || b.channel_block != 0) {
+    // Same-shape float inputs (TakesBlockedPair): the result takes the first blocked layout.
+    try {
+      const TensorDesc y_desc{DataType::kFloat32, *y,
+                              a.channel_block != 0 ? a.channel_block : b.channel_block};
+      dnnl::binary::desc desc(ToOneDnn(kOp), onednn::DescOf(a), onednn::DescOf(b),
+                              onednn::DescOf(y_desc));
+      dnnl::binary::primitive_desc pd(desc, onednn::DefaultAttr(), onednn::CpuEngine());
+      built.outputs[0] = y_desc;
+      built.kernel = std::make_unique<OneDnnBinaryKernel>(pd, false, node.Describe());
+      return built;
+    } catch (const dnnl::error& e) {
+      return onednn::ToStatus(e, node.Describe());
+    }
+  }
   if (onednn) {
     try {
       const memory::desc src0 = onednn::PlainDesc(swapped ? b_full : a_full, DataType::kFloat32);
@@ -224,6 +239,14 @@ absl::StatusOr<BuiltKernel> BuildBinary(const KernelBuildContext& context) {
                               absl::StrCat(node.Describe(), ": ", DataTypeName(a.type)));
   }
   return built;
+}
+
+// Blocked inputs are taken when both are float32 of the same rank-4 shape (no broadcasting).
+bool TakesBlockedPair(const KernelBuildContext& context) {
+  return context.inputs.size() == 2 && context.has_input(0) && context.has_input(1) &&
+         context.input(0).type == DataType::kFloat32 &&
+         context.input(1).type == DataType::kFloat32 && context.input(0).shape.size() == 4 &&
+         context.input(0).shape == context.input(1).shape;
 }
 
 constexpr std::initializer_list<DataType> kArithmeticTypes = {
@@ -312,14 +335,14 @@ absl::StatusOr<BuiltKernel> BuildPow(const KernelBuildContext& context) {
 
 std::vector<OpDefinition> BinaryOps() {
   return {
-      {"Add", CheckBinary, BuildBinary<BinaryOp::kAdd>},
-      {"Div", CheckBinary, BuildBinary<BinaryOp::kDiv>},
+      {"Add", CheckBinary, BuildBinary<BinaryOp::kAdd>, 0, false, "", TakesBlockedPair},
+      {"Div", CheckBinary, BuildBinary<BinaryOp::kDiv>, 0, false, "", TakesBlockedPair},
       {"Max", CheckVariadic, BuildMaxMin<BinaryOp::kMax>},
       {"Mean", CheckVariadic, BuildVariadic<BinaryOp::kAdd, true>},
       {"Min", CheckVariadic, BuildMaxMin<BinaryOp::kMin>},
       {"Pow", CheckPow, BuildPow},
-      {"Mul", CheckBinary, BuildBinary<BinaryOp::kMul>},
-      {"Sub", CheckBinary, BuildBinary<BinaryOp::kSub>},
+      {"Mul", CheckBinary, BuildBinary<BinaryOp::kMul>, 0, false, "", TakesBlockedPair},
+      {"Sub", CheckBinary, BuildBinary<BinaryOp::kSub>, 0, false, "", TakesBlockedPair},
       {"Sum", CheckVariadic, BuildVariadic<BinaryOp::kAdd, false>},
   };
 }

@@ -235,8 +235,8 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
                      &pad_r = g.pad_r;
 
   try {
-    const memory::desc src = onednn::PlainDesc(x.shape, DataType::kFloat32);
-    const memory::desc dst = onednn::PlainDesc(y_shape, DataType::kFloat32);
+    const memory::desc src = onednn::DescOf(x);
+    memory::desc dst = onednn::PlainDesc(y_shape, DataType::kFloat32);
     const memory::desc w_plain = onednn::PlainDesc(w_dims, DataType::kFloat32);
     const Tensor* w_constant = context.constant(1);
     // Constant weights go into whatever layout the primitive prefers, once; weights that arrive
@@ -269,10 +269,14 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
       OCTET_ASSIGN_OR_RETURN(packed,
                              onednn::ReorderConstant(*w_constant, w_plain, pd.weights_desc()));
     }
+    // A channel-blocked result stays blocked: the next primitive reads it as it is, and the plan
+    // reorders it only for ops that need plain tensors.
+    const int block = onednn::ChannelBlockOf(pd.dst_desc(), y_shape, DataType::kFloat32);
+    if (block != 0) dst = pd.dst_desc();
     BuiltKernel built;
     built.kernel =
         std::make_unique<ConvKernel>(pd, src, bias, dst, std::move(packed), node.Describe());
-    built.outputs.push_back({DataType::kFloat32, y_shape});
+    built.outputs.push_back({DataType::kFloat32, y_shape, block});
     return built;
   } catch (const dnnl::error& e) {
     return onednn::ToStatus(e, node.Describe());
@@ -405,7 +409,12 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
 std::vector<OpDefinition> ConvOps() {
   OpDefinition int8_conv{"Int8Conv", CheckInt8Conv, BuildInt8Conv};
   int8_conv.domain = kOctetDomain;
-  return {{"Conv", CheckConv, BuildConv, 0, /*fuses_activation=*/true}, int8_conv};
+  OpDefinition conv{"Conv", CheckConv, BuildConv, 0, /*fuses_activation=*/true};
+  conv.takes_blocked = [](const KernelBuildContext& context) {
+    // Weights given as inputs are read plain.
+    return !context.has_input(1) || context.input(1).channel_block == 0;
+  };
+  return {conv, int8_conv};
 }
 
 }  // namespace octet

@@ -38,7 +38,10 @@ absl::StatusOr<BuiltKernel> BuildEltwise(const KernelBuildContext& context, Eltw
     return built;
   }
   try {
-    const memory::desc flat = onednn::PlainDesc(Shape{count}, DataType::kFloat32);
+    // Plain tensors are viewed as 1-D; blocked ones keep their layout (padding included).
+    const memory::desc flat = x.channel_block != 0
+                                  ? onednn::DescOf(x)
+                                  : onednn::PlainDesc(Shape{count}, DataType::kFloat32);
     dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, spec.kind, flat,
                                      spec.alpha, spec.beta);
     dnnl::eltwise_forward::primitive_desc pd(desc, onednn::DefaultAttr(), onednn::CpuEngine());
@@ -110,19 +113,19 @@ absl::StatusOr<BuiltKernel> BuildClip(const KernelBuildContext& context) {
 
 std::vector<OpDefinition> EltwiseOps() {
   return {
-      {"Abs", CheckUnary, BuildSimple<algorithm::eltwise_abs>},
-      {"Clip", CheckClip, BuildClip, 0b110},
-      {"Elu", CheckUnary, BuildElu},
-      {"Exp", CheckUnary, BuildSimple<algorithm::eltwise_exp>},
-      {"HardSwish", CheckUnary, BuildHardSwish},
-      {"LeakyRelu", CheckUnary, BuildLeakyRelu},
-      {"Log", CheckUnary, BuildSimple<algorithm::eltwise_log>},
-      {"Neg", CheckUnary, BuildNeg},
-      {"Relu", CheckUnary, BuildSimple<algorithm::eltwise_relu>},
-      {"Sigmoid", CheckUnary, BuildSimple<algorithm::eltwise_logistic>},
-      {"Softplus", CheckUnary, BuildSoftplus},
-      {"Sqrt", CheckUnary, BuildSimple<algorithm::eltwise_sqrt>},
-      {"Tanh", CheckUnary, BuildSimple<algorithm::eltwise_tanh>},
+      {"Abs", CheckUnary, BuildSimple<algorithm::eltwise_abs>, 0, false, "", AnyLayout},
+      {"Clip", CheckClip, BuildClip, 0b110, false, "", AnyLayout},
+      {"Elu", CheckUnary, BuildElu, 0, false, "", AnyLayout},
+      {"Exp", CheckUnary, BuildSimple<algorithm::eltwise_exp>, 0, false, "", AnyLayout},
+      {"HardSwish", CheckUnary, BuildHardSwish, 0, false, "", AnyLayout},
+      {"LeakyRelu", CheckUnary, BuildLeakyRelu, 0, false, "", AnyLayout},
+      {"Log", CheckUnary, BuildSimple<algorithm::eltwise_log>, 0, false, "", AnyLayout},
+      {"Neg", CheckUnary, BuildNeg, 0, false, "", AnyLayout},
+      {"Relu", CheckUnary, BuildSimple<algorithm::eltwise_relu>, 0, false, "", AnyLayout},
+      {"Sigmoid", CheckUnary, BuildSimple<algorithm::eltwise_logistic>, 0, false, "", AnyLayout},
+      {"Softplus", CheckUnary, BuildSoftplus, 0, false, "", AnyLayout},
+      {"Sqrt", CheckUnary, BuildSimple<algorithm::eltwise_sqrt>, 0, false, "", AnyLayout},
+      {"Tanh", CheckUnary, BuildSimple<algorithm::eltwise_tanh>, 0, false, "", AnyLayout},
   };
 }
 

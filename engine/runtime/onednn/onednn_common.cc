@@ -60,6 +60,22 @@ absl::StatusOr<Tensor> ReorderConstant(const Tensor& source, const dnnl::memory:
   return reordered;
 }
 
+dnnl::memory::desc DescOf(const TensorDesc& desc) {
+  if (desc.channel_block == 0) return PlainDesc(desc.shape, desc.type);
+  return dnnl::memory::desc(dnnl::memory::dims(desc.shape.begin(), desc.shape.end()),
+                            *ToOneDnn(desc.type),
+                            desc.channel_block == 8 ? dnnl::memory::format_tag::nChw8c
+                                                    : dnnl::memory::format_tag::nChw16c);
+}
+
+int ChannelBlockOf(const dnnl::memory::desc& desc, const Shape& shape, DataType type) {
+  if (shape.size() != 4) return 0;
+  for (int block : {8, 16}) {
+    if (desc == DescOf(TensorDesc{type, shape, block})) return block;
+  }
+  return 0;
+}
+
 void AppendActivation(const FusedActivation& activation, dnnl::post_ops& ops) {
   using Kind = FusedActivation::Kind;
   switch (activation.kind) {

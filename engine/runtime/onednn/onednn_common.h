@@ -26,6 +26,12 @@ std::optional<dnnl::memory::data_type> ToOneDnn(DataType type);
 // A plain row-major descriptor.
 dnnl::memory::desc PlainDesc(const Shape& shape, DataType type);
 
+// The descriptor of a value in its layout (plain or channel-blocked).
+dnnl::memory::desc DescOf(const TensorDesc& desc);
+
+// 8 or 16 when `desc` is the nChw8c / nChw16c layout of a rank-4 tensor, else 0.
+int ChannelBlockOf(const dnnl::memory::desc& desc, const Shape& shape, DataType type);
+
 // Wraps `tensor`'s buffer without copying. REQUIRES: the tensor outlives the memory.
 dnnl::memory Wrap(const dnnl::memory::desc& desc, const Tensor& tensor);
 

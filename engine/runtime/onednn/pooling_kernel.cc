@@ -107,8 +107,9 @@ absl::StatusOr<BuiltKernel> BuildPool(const KernelBuildContext& context) {
           : (count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
                                : dnnl::algorithm::pooling_avg_exclude_padding);
   try {
-    const memory::desc src = onednn::PlainDesc(x.shape, DataType::kFloat32);
-    const memory::desc dst = onednn::PlainDesc(y, DataType::kFloat32);
+    const memory::desc src = onednn::DescOf(x);
+    const TensorDesc y_desc{DataType::kFloat32, y, x.channel_block};
+    const memory::desc dst = onednn::DescOf(y_desc);
     dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, src, dst,
                                         memory::dims(strides.begin(), strides.end()),
                                         memory::dims(kernel.begin(), kernel.end()),
@@ -117,7 +118,7 @@ absl::StatusOr<BuiltKernel> BuildPool(const KernelBuildContext& context) {
     BuiltKernel built;
     built.kernel =
         std::make_unique<onednn::SrcDstKernel>(dnnl::pooling_v2_forward(pd), pd, node.Describe());
-    built.outputs.push_back({DataType::kFloat32, y});
+    built.outputs.push_back(y_desc);
     return built;
   } catch (const dnnl::error& e) {
     return onednn::ToStatus(e, node.Describe());
@@ -128,10 +129,11 @@ absl::StatusOr<BuiltKernel> BuildPool(const KernelBuildContext& context) {
 
 std::vector<OpDefinition> PoolingOps() {
   return {
-      {"AveragePool", CheckPool, BuildPool<PoolKind::kAverage>},
-      {"GlobalAveragePool", CheckPool, BuildPool<PoolKind::kGlobalAverage>},
-      {"GlobalMaxPool", CheckPool, BuildPool<PoolKind::kGlobalMax>},
-      {"MaxPool", CheckPool, BuildPool<PoolKind::kMax>},
+      {"AveragePool", CheckPool, BuildPool<PoolKind::kAverage>, 0, false, "", AnyLayout},
+      {"GlobalAveragePool", CheckPool, BuildPool<PoolKind::kGlobalAverage>, 0, false, "",
+       AnyLayout},
+      {"GlobalMaxPool", CheckPool, BuildPool<PoolKind::kGlobalMax>, 0, false, "", AnyLayout},
+      {"MaxPool", CheckPool, BuildPool<PoolKind::kMax>, 0, false, "", AnyLayout},
   };
 }
 
