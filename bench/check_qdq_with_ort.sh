@@ -8,12 +8,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${OCTET_BUILD_DIR:-$root/build}
-"$root/scripts/setup.sh" --fixtures
-if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm
-fi
-[ -d "$root/bench/node_modules/onnxruntime-node" ] ||
-  (cd "$root/bench" && npm install --ignore-scripts --no-audit --no-fund)
+. "$root/bench/setup_peers.sh"
 "$root/scripts/build.sh" > /dev/null
 cmake --build "$build" --target octet_quantization_results > /dev/null
 out="$build/qdq-check"

@@ -10,13 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${OCTET_BUILD_DIR:-$root/build}
 threads=${1:-$(nproc)}
 runs=${2:-7}
-"$root/scripts/setup.sh" --fixtures
-# Any Node.js with npm will do; Debian's is installed only where none is on PATH.
-if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm
-fi
-[ -d "$root/bench/node_modules/onnxruntime-node" ] ||
-  (cd "$root/bench" && npm install --ignore-scripts --no-audit --no-fund)
+. "$root/bench/setup_peers.sh"
 "$root/scripts/build.sh" > /dev/null
 cmake --build "$build" --target octet_float_bench > /dev/null
 models="$build/bench-models"

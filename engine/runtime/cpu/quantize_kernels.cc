@@ -64,6 +64,17 @@ absl::StatusOr<AxisLayout> LayoutFor(const Node& node, const Shape& x, const Ten
   return layout;
 }
 
+// Calls f(offset, count, scale, zero_point) for each run of `inner` elements sharing one channel.
+template <typename Z, typename F>
+void ForEachChannelRun(const AxisLayout& layout, const float* scale, const Z* zero_point, F f) {
+  for (int64_t o = 0; o < layout.outer; ++o) {
+    for (int64_t c = 0; c < layout.channels; ++c) {
+      f((o * layout.channels + c) * layout.inner, layout.inner, scale[c],
+        zero_point == nullptr ? 0 : static_cast<int32_t>(zero_point[c]));
+    }
+  }
+}
+
 template <typename Q>
 class QuantizeLinearKernel final : public Kernel {
  public:
@@ -82,16 +93,12 @@ class QuantizeLinearKernel final : public Kernel {
             absl::StrCat("QuantizeLinear: scale ", scale[c], " is not a positive finite number"));
       }
     }
-    for (int64_t o = 0; o < layout_.outer; ++o) {
-      for (int64_t c = 0; c < layout_.channels; ++c) {
-        const float s = scale[c];
-        const int32_t z = zero_point == nullptr ? 0 : zero_point[c];
-        const int64_t offset = (o * layout_.channels + c) * layout_.inner;
-        for (int64_t i = 0; i < layout_.inner; ++i) {
-          y[offset + i] = static_cast<Q>(QuantizeValue(x[offset + i], s, z, range));
-        }
-      }
-    }
+    ForEachChannelRun(layout_, scale, zero_point,
+                      [&](int64_t offset, int64_t count, float s, int32_t z) {
+                        for (int64_t i = offset; i < offset + count; ++i) {
+                          y[i] = static_cast<Q>(QuantizeValue(x[i], s, z, range));
+                        }
+                      });
     return absl::OkStatus();
   }
 
@@ -110,16 +117,12 @@ class DequantizeLinearKernel final : public Kernel {
     const float* scale = inputs[1]->data<float>();
     const Q* zero_point = inputs.size() > 2 && inputs[2] != nullptr ? inputs[2]->data<Q>() : nullptr;
     float* y = outputs[0]->data<float>();
-    for (int64_t o = 0; o < layout_.outer; ++o) {
-      for (int64_t c = 0; c < layout_.channels; ++c) {
-        const float s = scale[c];
-        const int32_t z = zero_point == nullptr ? 0 : zero_point[c];
-        const int64_t offset = (o * layout_.channels + c) * layout_.inner;
-        for (int64_t i = 0; i < layout_.inner; ++i) {
-          y[offset + i] = DequantizeValue(x[offset + i], s, z);
-        }
-      }
-    }
+    ForEachChannelRun(layout_, scale, zero_point,
+                      [&](int64_t offset, int64_t count, float s, int32_t z) {
+                        for (int64_t i = offset; i < offset + count; ++i) {
+                          y[i] = DequantizeValue(x[i], s, z);
+                        }
+                      });
     return absl::OkStatus();
   }
 
