@@ -317,3 +317,87 @@ TEST(SessionTest, ShapeArithmeticFoldsWhenThePlanIsBuilt) {
 
 }  // namespace
 }  // namespace octet
+
+namespace octet {
+namespace {
+
+// Each node of `graph` run on its own, in a one-node session: every value then passes between
+// ops as a plain tensor, whatever layouts the whole-graph plan chooses.
+std::vector<Tensor> RunNodeByNode(const Graph& graph, const std::vector<NamedTensor>& inputs) {
+  absl::flat_hash_map<std::string, Tensor> values;
+  for (const auto& [name, tensor] : inputs) values[name] = tensor;
+  for (const Node& node : graph.nodes) {
+    Graph single;
+    single.opset = graph.opset;
+    single.nodes = {node};
+    std::vector<NamedTensor> feed;
+    for (const std::string& input : node.inputs) {
+      if (input.empty()) continue;
+      if (const Tensor* constant = graph.FindConstant(input)) {
+        single.constants.emplace(input, *constant);
+      } else if (std::none_of(feed.begin(), feed.end(),
+                              [&](const NamedTensor& f) { return f.first == input; })) {
+        single.inputs.push_back(ValueInfo{input, values.at(input).type(), std::nullopt});
+        feed.emplace_back(input, values.at(input));
+      }
+    }
+    for (const std::string& output : node.outputs) {
+      single.outputs.push_back(ValueInfo{output, DataType::kFloat32, std::nullopt});
+    }
+    single.value_types = graph.value_types;
+    auto session = Session::Create(single, {});
+    EXPECT_THAT(session, ::octet::testing::IsOk()) << node.Describe();
+    auto out = (*session)->Run(feed);
+    EXPECT_THAT(out, ::octet::testing::IsOk()) << node.Describe();
+    for (size_t i = 0; i < node.outputs.size(); ++i) values[node.outputs[i]] = (*out)[i];
+  }
+  std::vector<Tensor> outputs;
+  for (const ValueInfo& output : graph.outputs) outputs.push_back(values.at(output.name));
+  return outputs;
+}
+
+TEST(SessionTest, ChannelBlockedValuesGiveWhatPlainExecutionGives) {
+  // 12 channels: blocked layouts pad them to 16, which every op on the way must respect.
+  OnnxModelBuilder b;
+  b.Input("x", {-1, 3, 14, 14}).Output("logits", {-1, 5}).Output("side", {-1, 12, 7, 7});
+  b.Initializer("w1", Tensor::FromVector<float>({12, 3, 3, 3}, PseudoRandom(324, 1)));
+  b.Initializer("b1", Tensor::FromVector<float>({12}, PseudoRandom(12, 2)));
+  b.Initializer("w2", Tensor::FromVector<float>({12, 12, 3, 3}, PseudoRandom(1296, 3)));
+  b.Initializer("w3", Tensor::FromVector<float>({12, 1, 3, 3}, PseudoRandom(108, 4)));
+  b.Initializer("shift", Tensor::FromVector<float>({12, 1, 1}, PseudoRandom(12, 5)));
+  b.Initializer("fc", Tensor::FromVector<float>({12, 5}, PseudoRandom(60, 6)));
+  b.Initializer("lo", Tensor::FromVector<float>({}, {0.0f}));
+  b.Initializer("hi", Tensor::FromVector<float>({}, {0.5f}));
+  SetAttribute(b.Node("Conv", {"x", "w1", "b1"}, {"c1"}), "pads", std::vector<int64_t>{1, 1, 1, 1});
+  b.Node("Relu", {"c1"}, {"r1"});
+  onnx::NodeProto& pool = b.Node("MaxPool", {"r1"}, {"p1"});
+  SetAttribute(pool, "kernel_shape", std::vector<int64_t>{2, 2});
+  SetAttribute(pool, "strides", std::vector<int64_t>{2, 2});
+  SetAttribute(b.Node("Conv", {"p1", "w2"}, {"c2"}), "pads", std::vector<int64_t>{1, 1, 1, 1});
+  onnx::NodeProto& dw = b.Node("Conv", {"p1", "w3"}, {"c3"});
+  SetAttribute(dw, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  SetAttribute(dw, "group", int64_t{12});
+  b.Node("Add", {"c2", "c3"}, {"sum"});
+  b.Node("Clip", {"sum", "lo", "hi"}, {"clipped"});
+  b.Node("Sub", {"clipped", "shift"}, {"side"});  // broadcast: read plain
+  onnx::NodeProto& avg = b.Node("AveragePool", {"clipped"}, {"a1"});
+  SetAttribute(avg, "kernel_shape", std::vector<int64_t>{3, 3});
+  SetAttribute(avg, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  b.Node("GlobalAveragePool", {"a1"}, {"g"});
+  b.Node("Flatten", {"g"}, {"f"});
+  b.Node("MatMul", {"f", "fc"}, {"logits"});
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(b.Serialize()));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> session, Session::Create(graph, {}));
+  const Tensor x = Tensor::FromVector<float>({2, 3, 14, 14}, PseudoRandom(2 * 3 * 14 * 14, 7));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> actual, session->Run({{"x", x}}));
+  const std::vector<Tensor> expected = RunNodeByNode(graph, {{"x", x}});
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t o = 0; o < actual.size(); ++o) {
+    ASSERT_EQ(actual[o].shape(), expected[o].shape());
+    EXPECT_THAT(actual[o].values<float>(), Pointwise(FloatNear(1e-5f), expected[o].values<float>()))
+        << graph.outputs[o].name;
+  }
+}
+
+}  // namespace
+}  // namespace octet
