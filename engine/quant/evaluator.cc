@@ -51,7 +51,19 @@ double SqnrDb(double signal, double noise) {
 absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& candidate,
                                          const SampleSet& data, const ComparisonRun& run) {
   OCTET_RETURN_IF_ERROR(ValidateSampleSet(reference, data));
-  std::string output = run.output.empty() ? reference.outputs[0].name : run.output;
+  // The named output, or the first float32 one (a model may put integer results first).
+  std::string output = run.output;
+  if (output.empty()) {
+    for (const ValueInfo& o : reference.outputs) {
+      if (o.type == DataType::kFloat32) {
+        output = o.name;
+        break;
+      }
+    }
+    if (output.empty()) {
+      return absl::InvalidArgumentError("the model has no float32 output to compare");
+    }
+  }
   bool known_output = false;
   for (const ValueInfo& o : reference.outputs) known_output |= o.name == output;
   if (!known_output) {

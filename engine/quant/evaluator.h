@@ -27,7 +27,7 @@ struct Comparison {
 };
 
 struct ComparisonRun {
-  // The output compared ("" = the first).
+  // The output compared ("" = the first float32 one).
   std::string output;
   // Values present in both graphs, compared by name.
   std::vector<std::string> tensors;

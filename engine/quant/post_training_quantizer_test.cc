@@ -302,6 +302,27 @@ TEST_F(QuantizeTinyCnnTest, ReportsProgressPerBatchAndHonoursCancellation) {
   EXPECT_EQ(batches, (std::vector<int>{1, 2}));
 }
 
+TEST_F(QuantizeTinyCnnTest, EvaluatesTheFirstFloatOutputOrTheNamedOne) {
+  // A model whose first output is an integer tensor.
+  OnnxModelBuilder b;
+  b.Input("x", {-1, 4}).Output("rounded", {-1, 3}, onnx::TensorProto::INT64).Output("scores", {-1, 3});
+  b.Initializer("w", Tensor::FromVector<float>({3, 4}, PseudoRandom(12, 4)));
+  SetAttribute(b.Node("Gemm", {"x", "w"}, {"scores"}), "transB", int64_t{1});
+  SetAttribute(b.Node("Cast", {"scores"}, {"rounded"}), "to", int64_t{onnx::TensorProto::INT64});
+  const std::string model = b.Serialize();
+  SampleSet samples;
+  samples.inputs.emplace_back("x", Tensor::FromVector<float>({40, 4}, PseudoRandom(160, 8)));
+  QuantizationRequest request;
+  request.model = model;
+  request.calibration = &samples;
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, QuantizeModel(request));
+  EXPECT_EQ(result.evaluation->samples, 8);
+  EXPECT_GT(result.evaluation->output_sqnr_db, 20.0);
+  request.config.evaluation_output = "rounded";
+  EXPECT_THAT(QuantizeModel(request),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not float32")));
+}
+
 TEST_F(QuantizeTinyCnnTest, RejectsInvalidConfigs) {
   QuantizationConfig config;
   config.weights.bits = 2;
