@@ -144,6 +144,8 @@ QuantizationSites FindQuantizationSites(const Graph& graph) {
           bias->dim(0) == w.dim(layer.weight_channel_axis)) {
         layer.bias_input = 2;
       }
+      layer.takes_bias = layer.bias_input >= 0 || node.op_type == "Conv" ||
+                         (node.op_type == "Gemm" && plain_gemm && node.input(2).empty());
     }
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       if (static_cast<int>(i) == layer.weight_input || static_cast<int>(i) == layer.bias_input) {
@@ -226,39 +228,43 @@ absl::StatusOr<QdqGraph> InsertQdq(const Graph& graph, const QuantizationSites& 
   // place before the node.
   absl::flat_hash_map<size_t, std::vector<std::pair<int, std::string>>> replaced_inputs;
   absl::flat_hash_map<size_t, std::vector<Node>> dq_before;
-  absl::flat_hash_map<std::string, std::string> quantized_weight;  // float name -> DQ output
+  // Per float weight name, its quantization and the DQ output that replaces it (a weight shared by
+  // several layers is quantized once).
+  struct QuantizedWeight {
+    QuantizedTensor tensor;
+    std::string dequantized;
+  };
+  absl::flat_hash_map<std::string, QuantizedWeight> quantized_weights;
   for (const QuantizedLayer& layer : sites.layers) {
     if (!options.quantize_weights || layer.weight_input < 0) continue;
     const Node& node = graph.nodes[layer.node];
     const std::string& w_name = node.input(layer.weight_input);
-    auto known = quantized_weight.find(w_name);
-    std::string w_dq;
-    absl::StatusOr<QuantizedTensor> q =
-        QuantizeWeights(*graph.FindConstant(w_name), layer.weight_channel_axis,
-                        options.weight_spec);
-    if (!q.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("weights '", w_name, "' of ", node.Describe(), ": ", q.status().message()));
-    }
-    if (known != quantized_weight.end()) {
-      w_dq = known->second;
-    } else {
+    auto known = quantized_weights.find(w_name);
+    if (known == quantized_weights.end()) {
+      absl::StatusOr<QuantizedTensor> q =
+          QuantizeWeights(*graph.FindConstant(w_name), layer.weight_channel_axis,
+                          options.weight_spec);
+      if (!q.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("weights '", w_name, "' of ",
+                                                       node.Describe(), ": ",
+                                                       q.status().message()));
+      }
       const std::string values = add_constant(absl::StrCat(w_name, "/quantized"), q->values);
       const std::string scale = add_constant(absl::StrCat(w_name, "/scale"), ScaleTensor(q->params));
       const std::string zero_point =
           add_constant(absl::StrCat(w_name, "/zero_point"), ZeroPointTensor(q->params));
-      w_dq = unique(absl::StrCat(w_name, "/dequantized"));
+      const std::string w_dq = unique(absl::StrCat(w_name, "/dequantized"));
       Node dq = make_node("DequantizeLinear", absl::StrCat(w_name, "/DequantizeLinear"),
                           {values, scale, zero_point}, w_dq, DataType::kFloat32);
       if (q->params.per_channel()) dq.attributes["axis"] = q->params.axis;
       dq_before[layer.node].push_back(std::move(dq));
-      quantized_weight[w_name] = w_dq;
       result.constants[w_name] = q->params;
+      known = quantized_weights.emplace(w_name, QuantizedWeight{*std::move(q), w_dq}).first;
     }
-    replaced_inputs[layer.node].emplace_back(layer.weight_input, w_dq);
+    const QuantizedTensor& q = known->second.tensor;
+    replaced_inputs[layer.node].emplace_back(layer.weight_input, known->second.dequantized);
 
-    // The layer's float bias: its own, or corrected for the weights' expected error (a Gemm
-    // without C gets one only when C would enter plainly: transA = 0, alpha = beta = 1).
+    // The layer's float bias: its own, or corrected for the weights' expected error.
     std::optional<Tensor> bias;
     std::string bias_name;
     if (layer.bias_input >= 0) {
@@ -266,15 +272,9 @@ absl::StatusOr<QdqGraph> InsertQdq(const Graph& graph, const QuantizationSites& 
       bias_name = node.input(layer.bias_input);
     }
     auto means = options.input_channel_means.find(node.input(0));
-    const bool may_add_bias =
-        layer.bias_input >= 0 || node.op_type == "Conv" ||
-        (node.op_type == "Gemm" && node.inputs.size() == 2 &&
-         node.GetInt("transA", 0).value_or(1) == 0 &&
-         node.GetFloat("alpha", 1.0f).value_or(0) == 1.0f &&
-         node.GetFloat("beta", 1.0f).value_or(0) == 1.0f);
-    if (means != options.input_channel_means.end() && may_add_bias) {
+    if (means != options.input_channel_means.end() && layer.takes_bias) {
       std::optional<Tensor> corrected = CorrectedBias(
-          graph, node, layer, *graph.FindConstant(w_name), DequantizeTensor(*q), means->second);
+          graph, node, layer, *graph.FindConstant(w_name), DequantizeTensor(q), means->second);
       if (corrected.has_value()) {
         bias = std::move(corrected);
         bias_name = absl::StrCat(node.outputs[0], "/corrected_bias");

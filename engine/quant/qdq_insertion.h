@@ -29,6 +29,9 @@ struct QuantizedLayer {
   int64_t weight_channel_axis = 0;
   // The constant 1-D bias input that becomes int32 (Conv, Gemm with alpha = beta = 1), or -1.
   int bias_input = -1;
+  // Whether a 1-D bias may be given to the layer (bias correction): it has one, or it is a Conv,
+  // or a Gemm without C whose C would enter plainly (transA = 0, alpha = beta = 1).
+  bool takes_bias = false;
 };
 
 struct QuantizationSites {

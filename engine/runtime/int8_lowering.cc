@@ -50,7 +50,6 @@ class Lowerer {
         continue;
       }
       for (size_t index : match->absorbed) removed[index] = true;
-      removed[i] = false;
       replacement[i] = BuildInt8Conv(*match, q, &result.graph);
       result.lowered.push_back(absl::StrCat("Int8Conv ", match->conv->Describe(),
                                             match->activation != nullptr

@@ -32,8 +32,6 @@ struct TensorDesc {
   }
 };
 
-// Bytes a value with `desc` occupies (padded channels included).
-size_t DescBytes(const TensorDesc& desc);
 
 // What one Run of a plan lends its kernels.
 struct ExecutionContext {

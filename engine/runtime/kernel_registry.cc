@@ -167,16 +167,6 @@ absl::Status CheckGraphSupported(const Graph& graph) {
 
 bool AnyLayout(const KernelBuildContext&) { return true; }
 
-size_t DescBytes(const TensorDesc& desc) {
-  int64_t count = 1;
-  for (size_t i = 0; i < desc.shape.size(); ++i) {
-    int64_t d = desc.shape[i];
-    if (i == 1 && desc.channel_block > 0) d = (d + desc.channel_block - 1) / desc.channel_block * desc.channel_block;
-    count *= d;
-  }
-  return static_cast<size_t>(count) * ElementSize(desc.type);
-}
-
 absl::Status RequireInputType(const CheckContext& context, size_t i,
                               std::initializer_list<DataType> allowed) {
   if (!context.has_input(i)) return absl::OkStatus();

@@ -13,6 +13,20 @@
 
 namespace octet {
 
+namespace {
+
+// Bytes a value with `desc` occupies (a blocked layout pads the channels to its block).
+size_t DescBytes(const TensorDesc& desc) {
+  int64_t count = 1;
+  for (size_t i = 0; i < desc.shape.size(); ++i) {
+    const int64_t block = i == 1 ? desc.channel_block : 0;
+    count *= block > 0 ? (desc.shape[i] + block - 1) / block * block : desc.shape[i];
+  }
+  return static_cast<size_t>(count) * ElementSize(desc.type);
+}
+
+}  // namespace
+
 struct Plan::Workspace {
   // Buffers of the intermediate slots (empty tensors elsewhere).
   std::vector<Tensor> buffers;

@@ -8,28 +8,18 @@ RealRange PercentileObserver::RangeFromHistogram(const Histogram& histogram,
   const bool two_sided = histogram.min() < 0.0f;
   const double cut = two_sided ? outside / 2.0 : outside;
   const float width = histogram.bin_width();
-  RealRange range{histogram.min(), histogram.max()};
-  // From the top: drop whole bins while what they hold fits in the cut.
-  double dropped = 0.0;
-  for (int i = Histogram::kBinsPerSide - 1; i >= 0; --i) {
-    dropped += histogram.positive()[i];
-    if (dropped > cut) {
-      range.max = (i + 1) * width;
-      break;
-    }
-    range.max = i * width;
-  }
-  if (two_sided) {
-    dropped = 0.0;
+  // Drops whole bins from a side's far end while what they hold fits in the cut; returns the
+  // magnitude the side keeps.
+  auto kept_magnitude = [&](const std::vector<double>& side) {
+    double dropped = 0.0;
     for (int i = Histogram::kBinsPerSide - 1; i >= 0; --i) {
-      dropped += histogram.negative()[i];
-      if (dropped > cut) {
-        range.min = -(i + 1) * width;
-        break;
-      }
-      range.min = -i * width;
+      dropped += side[i];
+      if (dropped > cut) return (i + 1) * width;
     }
-  }
+    return 0.0f;
+  };
+  RealRange range{histogram.min(), kept_magnitude(histogram.positive())};
+  if (two_sided) range.min = -kept_magnitude(histogram.negative());
   return range;
 }
 
