@@ -14,8 +14,8 @@
 //     from a seeded standard normal distribution; the granularity rows only.
 #include <cmath>
 #include <fstream>
-#include <map>
 #include <iostream>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -24,9 +24,9 @@
 #include "absl/strings/str_format.h"
 #include "engine/io/idx.h"
 #include "engine/io/npy.h"
-#include "engine/runtime/session.h"
 #include "engine/onnx/onnx_importer.h"
 #include "engine/quant/post_training_quantizer.h"
+#include "engine/runtime/session.h"
 
 namespace octet {
 namespace {
@@ -44,8 +44,7 @@ std::vector<NamedConfig> StudyConfigs() {
     configs.push_back({std::move(name), config});
   };
   add("default (W8 sym per-channel, A8 asym, MSE calibration)", [](QuantizationConfig&) {});
-  add("default without bias correction",
-      [](QuantizationConfig& c) { c.bias_correction = false; });
+  add("default without bias correction", [](QuantizationConfig& c) { c.bias_correction = false; });
   add("weights only, 8-bit per-tensor", [](QuantizationConfig& c) {
     c.mode = QuantizationMode::kWeightsOnly;
     c.weights.per_channel = false;
@@ -78,9 +77,9 @@ std::vector<NamedConfig> StudyConfigs() {
     c.weights.rounding = Rounding::kStochastic;
     c.weights.seed = 1;
   });
-  for (auto method : {CalibrationMethod::kMinMax, CalibrationMethod::kMovingAverageMinMax,
-                      CalibrationMethod::kPercentile, CalibrationMethod::kEntropy,
-                      CalibrationMethod::kMse}) {
+  for (auto method :
+       {CalibrationMethod::kMinMax, CalibrationMethod::kMovingAverageMinMax,
+        CalibrationMethod::kPercentile, CalibrationMethod::kEntropy, CalibrationMethod::kMse}) {
     add(absl::StrCat("calibration: ", CalibrationMethodName(method)),
         [method](QuantizationConfig& c) { c.calibration.method = method; });
   }
@@ -122,7 +121,8 @@ absl::StatusOr<SampleSet> RandomSamples(const std::string& model, int64_t count,
   if (!tensor.ok()) return tensor.status();
   std::mt19937 generator(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (int64_t i = 0; i < tensor->element_count(); ++i) tensor->data<float>()[i] = normal(generator);
+  for (int64_t i = 0; i < tensor->element_count(); ++i)
+    tensor->data<float>()[i] = normal(generator);
   SampleSet set;
   set.inputs.emplace_back(graph->inputs[0].name, *std::move(tensor));
   return set;
@@ -229,8 +229,8 @@ int Main(int argc, char** argv) {
         return 1;
       }
       if (!export_dir.empty()) {
-        absl::Status written = Export(*result, *evaluation, export_dir,
-                                      model_name.substr(0, model_name.find('.')));
+        absl::Status written =
+            Export(*result, *evaluation, export_dir, model_name.substr(0, model_name.find('.')));
         if (!written.ok()) {
           std::cerr << written << "\n";
           return 1;
@@ -249,8 +249,8 @@ int Main(int argc, char** argv) {
       } else {
         std::cout << "n/a | n/a | n/a";
       }
-      std::cout << " | " << Percent(c.top1_agreement) << " | " << Decibels(c.output_sqnr_db)
-                << " |" << std::endl;
+      std::cout << " | " << Percent(c.top1_agreement) << " | " << Decibels(c.output_sqnr_db) << " |"
+                << std::endl;
     }
   }
   if (!method_scores.empty() && !random_inputs) {

@@ -1,5 +1,4 @@
 #include "engine/onnx/onnx_importer.h"
-#include "engine/onnx/qoperator_rewrite.h"
 
 #include <algorithm>
 #include <cstring>
@@ -13,9 +12,10 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/base/unsupported.h"
+#include "engine/onnx/qoperator_rewrite.h"
 #include "onnx/checker.h"
-#include "onnx/version_converter/convert.h"
 #include "onnx/onnx_pb.h"
+#include "onnx/version_converter/convert.h"
 
 namespace octet {
 namespace {
@@ -70,10 +70,18 @@ absl::StatusOr<Tensor> ConvertTensor(const onnx::TensorProto& proto) {
   // the allocation, since a short field is refused before anything is copied.
   int64_t available = 0;
   switch (*type) {
-    case DataType::kFloat32: available = proto.float_data_size(); break;
-    case DataType::kFloat64: available = proto.double_data_size(); break;
-    case DataType::kInt64: available = proto.int64_data_size(); break;
-    default: available = proto.int32_data_size(); break;
+    case DataType::kFloat32:
+      available = proto.float_data_size();
+      break;
+    case DataType::kFloat64:
+      available = proto.double_data_size();
+      break;
+    case DataType::kInt64:
+      available = proto.int64_data_size();
+      break;
+    default:
+      available = proto.int32_data_size();
+      break;
   }
   if (available != *count) {
     return Invalid(absl::StrCat("tensor '", name, "' of shape ", ShapeToString(shape), " holds ",
@@ -158,9 +166,12 @@ absl::StatusOr<Attribute> ConvertAttribute(const onnx::AttributeProto& proto,
                                 "' refers to a function attribute, which is not supported"));
   }
   switch (proto.type()) {
-    case onnx::AttributeProto::INT: return Attribute(proto.i());
-    case onnx::AttributeProto::FLOAT: return Attribute(proto.f());
-    case onnx::AttributeProto::STRING: return Attribute(proto.s());
+    case onnx::AttributeProto::INT:
+      return Attribute(proto.i());
+    case onnx::AttributeProto::FLOAT:
+      return Attribute(proto.f());
+    case onnx::AttributeProto::STRING:
+      return Attribute(proto.s());
     case onnx::AttributeProto::INTS:
       return Attribute(std::vector<int64_t>(proto.ints().begin(), proto.ints().end()));
     case onnx::AttributeProto::FLOATS:
@@ -173,11 +184,10 @@ absl::StatusOr<Attribute> ConvertAttribute(const onnx::AttributeProto& proto,
       return Attribute(*std::move(tensor));
     }
     default:
-      return UnsupportedError(
-          UnsupportedKind::kAttribute,
-          absl::StrCat(where, ": attribute '", proto.name(), "' of type ",
-                       onnx::AttributeProto::AttributeType_Name(proto.type()),
-                       " is not supported"));
+      return UnsupportedError(UnsupportedKind::kAttribute,
+                              absl::StrCat(where, ": attribute '", proto.name(), "' of type ",
+                                           onnx::AttributeProto::AttributeType_Name(proto.type()),
+                                           " is not supported"));
   }
 }
 
@@ -196,20 +206,21 @@ absl::StatusOr<Tensor> ConstantValue(const Node& node) {
       return Tensor::FromVector<float>({static_cast<int64_t>(v->size())}, *v);
     }
   } else if (key == "value_int") {
-    if (const int64_t* i = std::get_if<int64_t>(&value)) return Tensor::FromVector<int64_t>({}, {*i});
+    if (const int64_t* i = std::get_if<int64_t>(&value))
+      return Tensor::FromVector<int64_t>({}, {*i});
   } else if (key == "value_ints") {
     if (const auto* v = std::get_if<std::vector<int64_t>>(&value)) {
       return Tensor::FromVector<int64_t>({static_cast<int64_t>(v->size())}, *v);
     }
   }
-  return Invalid(absl::StrCat(node.Describe(), ": Constant attribute '", key,
-                              "' is not supported"));
+  return Invalid(
+      absl::StrCat(node.Describe(), ": Constant attribute '", key, "' is not supported"));
 }
 
 // Orders `nodes` so that each comes after the producers of its inputs. `available` holds the
 // values that exist before any node runs (graph inputs and constants).
-absl::StatusOr<std::vector<Node>> SortTopologically(std::vector<Node> nodes,
-                                                    const absl::flat_hash_set<std::string>& available) {
+absl::StatusOr<std::vector<Node>> SortTopologically(
+    std::vector<Node> nodes, const absl::flat_hash_set<std::string>& available) {
   absl::flat_hash_map<std::string, size_t> producer;
   for (size_t i = 0; i < nodes.size(); ++i) {
     for (const std::string& out : nodes[i].outputs) {
@@ -269,7 +280,8 @@ void InferValueTypes(Graph* graph) {
   for (const ValueInfo& input : graph->inputs) graph->value_types[input.name] = input.type;
   for (const auto& [name, tensor] : graph->constants) graph->value_types[name] = tensor.type();
   for (const Node& node : graph->nodes) {
-    std::optional<DataType> type = node.inputs.empty() ? std::nullopt : graph->TypeOf(node.input(0));
+    std::optional<DataType> type =
+        node.inputs.empty() ? std::nullopt : graph->TypeOf(node.input(0));
     if (node.op_type == "Shape" || node.op_type == "Size") type = DataType::kInt64;
     if (node.op_type == "Cast") {
       absl::StatusOr<int64_t> to = node.GetInt("to", 0);
@@ -323,7 +335,9 @@ void RemovePassThroughNodes(Graph* graph) {
 
 }  // namespace
 
-absl::StatusOr<Tensor> TensorFromOnnx(const onnx::TensorProto& proto) { return ConvertTensor(proto); }
+absl::StatusOr<Tensor> TensorFromOnnx(const onnx::TensorProto& proto) {
+  return ConvertTensor(proto);
+}
 
 absl::StatusOr<Graph> ImportOnnxModel(absl::string_view serialized, int64_t min_opset) {
   if (serialized.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {

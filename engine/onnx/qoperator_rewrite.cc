@@ -100,7 +100,8 @@ class Rewriter {
   // The DequantizeLinear axis for a parameter applying along `axis_from_end` of operand `operand`
   // (0: last dim), or nullopt when the parameter is per tensor.
   absl::StatusOr<std::optional<int64_t>> AxisFor(const Node& node, const std::string& parameter,
-                                  const std::string& operand, int64_t axis_from_end) const {
+                                                 const std::string& operand,
+                                                 int64_t axis_from_end) const {
     std::optional<Shape> shape = ParameterShape(parameter);
     if (shape.has_value() && (shape->empty() || (shape->size() == 1 && (*shape)[0] == 1))) {
       return std::nullopt;
@@ -117,8 +118,8 @@ class Rewriter {
   std::string Dequantize(const Node& origin, const std::string& suffix, const std::string& x,
                          const std::string& scale, const std::string& zero_point,
                          std::optional<int64_t> axis) {
-    const std::string out = AddNode(origin, "DequantizeLinear", suffix, {x, scale, zero_point},
-                                    DataType::kFloat32);
+    const std::string out =
+        AddNode(origin, "DequantizeLinear", suffix, {x, scale, zero_point}, DataType::kFloat32);
     if (axis.has_value()) graph_->nodes.back().attributes["axis"] = *axis;
     if (zero_point.empty()) graph_->nodes.back().inputs.resize(2);
     return out;
@@ -127,15 +128,14 @@ class Rewriter {
   // QLinearConv(x, xs, xz, w, ws, wz, ys, yz[, B]) / QLinearMatMul(a, as, az, b, bs, bz, ys, yz).
   absl::Status RewriteQLinear(const Node& node, const std::string& float_op, size_t max_inputs) {
     if (node.inputs.size() < 8 || node.inputs.size() > max_inputs || node.outputs.size() != 1) {
-      return absl::InvalidArgumentError(absl::StrCat(node.Describe(), " has ", node.inputs.size(),
-                                                     " inputs and ", node.outputs.size(),
-                                                     " outputs; expected 8", max_inputs > 8 ? " or 9" : "",
-                                                     " and 1"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          node.Describe(), " has ", node.inputs.size(), " inputs and ", node.outputs.size(),
+          " outputs; expected 8", max_inputs > 8 ? " or 9" : "", " and 1"));
     }
     for (size_t i = 0; i < 8; ++i) {
       if (node.inputs[i].empty() && i != 2 && i != 5 && i != 7) {
-        return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": input ", i,
-                                                       " is required"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(node.Describe(), ": input ", i, " is required"));
       }
     }
     const bool is_conv = float_op == "Conv";
@@ -151,14 +151,15 @@ class Rewriter {
         Dequantize(node, "DequantizeB", node.input(3), node.input(4), node.input(5), b_axis);
     std::vector<std::string> inputs = {a, b};
     if (is_conv && !node.input(8).empty()) {
-      const std::string bias_scale = AddNode(node, "Mul", "BiasScale",
-                                             {node.input(1), node.input(4)}, DataType::kFloat32);
+      const std::string bias_scale =
+          AddNode(node, "Mul", "BiasScale", {node.input(1), node.input(4)}, DataType::kFloat32);
       inputs.push_back(Dequantize(node, "DequantizeBias", node.input(8), bias_scale, "", 0));
     }
     const std::string y = AddNode(node, float_op, float_op, inputs, DataType::kFloat32);
     if (is_conv) graph_->nodes.back().attributes = node.attributes;
-    const DataType y_type =
-        node.input(7).empty() ? DataType::kUint8 : graph_->TypeOf(node.input(7)).value_or(DataType::kUint8);
+    const DataType y_type = node.input(7).empty()
+                                ? DataType::kUint8
+                                : graph_->TypeOf(node.input(7)).value_or(DataType::kUint8);
     AddNode(node, "QuantizeLinear", "QuantizeY", {y, node.input(6), node.input(7)}, y_type,
             node.outputs[0]);
     if (node.input(7).empty()) graph_->nodes.back().inputs.resize(2);
@@ -181,29 +182,29 @@ class Rewriter {
       if (!zero_point.empty()) {
         std::optional<Shape> shape = ParameterShape(zero_point);
         if (!shape.has_value()) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              node.Describe(), ": zero point '", zero_point, "' must have a static shape"));
+          return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": zero point '",
+                                                         zero_point, "' must have a static shape"));
         }
         scale_shape = *shape;
         if (scale_shape.size() == 1 && scale_shape[0] != 1) {
           if (is_conv) {
             axis = operand == 1 ? 0 : 1;  // per output channel / per input channel
           } else {
-            OCTET_ASSIGN_OR_RETURN(axis, AxisFor(node, zero_point, node.input(operand),
-                                                 operand == 0 ? 1 : 0));
+            OCTET_ASSIGN_OR_RETURN(
+                axis, AxisFor(node, zero_point, node.input(operand), operand == 0 ? 1 : 0));
           }
         } else if (scale_shape.size() > 1) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              node.Describe(), ": zero point '", zero_point, "' must be a scalar or 1-D"));
+          return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": zero point '",
+                                                         zero_point, "' must be a scalar or 1-D"));
         }
       }
       int64_t count = 1;
       for (int64_t d : scale_shape) count *= d;
-      const std::string one = AddConstant(
-          absl::StrCat(node.outputs[0], "/unit_scale"),
-          Tensor::FromVector<float>(scale_shape, std::vector<float>(count, 1.0f)));
-      shifted[operand] = Dequantize(node, operand == 0 ? "ShiftA" : "ShiftB",
-                                    node.input(operand), one, zero_point, axis);
+      const std::string one =
+          AddConstant(absl::StrCat(node.outputs[0], "/unit_scale"),
+                      Tensor::FromVector<float>(scale_shape, std::vector<float>(count, 1.0f)));
+      shifted[operand] = Dequantize(node, operand == 0 ? "ShiftA" : "ShiftB", node.input(operand),
+                                    one, zero_point, axis);
     }
     const std::string y =
         AddNode(node, float_op, float_op, {shifted[0], shifted[1]}, DataType::kFloat32);

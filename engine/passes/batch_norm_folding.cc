@@ -49,8 +49,8 @@ absl::StatusOr<bool> TryFold(Graph* graph, Node* producer, const Node& bn) {
   const Tensor* beta = FloatConstant(*graph, bn.input(2), channels);
   const Tensor* mean = FloatConstant(*graph, bn.input(3), channels);
   const Tensor* var = FloatConstant(*graph, bn.input(4), channels);
-  const Tensor* bias = producer->input(2).empty() ? nullptr
-                                                  : FloatConstant(*graph, producer->input(2), channels);
+  const Tensor* bias =
+      producer->input(2).empty() ? nullptr : FloatConstant(*graph, producer->input(2), channels);
   if (gamma == nullptr || beta == nullptr || mean == nullptr || var == nullptr ||
       (!producer->input(2).empty() && bias == nullptr)) {
     return false;
@@ -76,7 +76,8 @@ absl::StatusOr<bool> TryFold(Graph* graph, Node* producer, const Node& bn) {
     const float b = bias == nullptr ? 0.0f : bias->data<float>()[c];
     folded_bias[c] = (b - mean->data<float>()[c]) * factor[c] + beta->data<float>()[c];
   }
-  const std::string weight_name = UniqueName(*graph, absl::StrCat(producer->input(1), "/bn_folded"));
+  const std::string weight_name =
+      UniqueName(*graph, absl::StrCat(producer->input(1), "/bn_folded"));
   graph->constants.emplace(weight_name, std::move(folded_weights));
   graph->value_types[weight_name] = DataType::kFloat32;
   const std::string bias_name = UniqueName(*graph, absl::StrCat(bn.outputs[0], "/bn_folded_bias"));

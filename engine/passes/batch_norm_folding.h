@@ -1,6 +1,7 @@
 // Batch-norm folding (whitepaper 2.2.2): inference has no explicit batch normalization, so a
 // BatchNormalization after a Conv (or Gemm) with constant weights is folded into them:
-//   w_fold = w * gamma / sigma,   b_fold = (b - mean) * gamma / sigma + beta,   sigma = sqrt(var + eps).
+//   w_fold = w * gamma / sigma,   b_fold = (b - mean) * gamma / sigma + beta,   sigma = sqrt(var +
+//   eps).
 // Quantization then sees the folded weights, whose per-channel ranges are what matters.
 #ifndef OCTET_ENGINE_PASSES_BATCH_NORM_FOLDING_H_
 #define OCTET_ENGINE_PASSES_BATCH_NORM_FOLDING_H_

@@ -24,9 +24,11 @@ Graph WithExtraOutputs(const Graph& graph, const std::vector<std::string>& value
   return extended;
 }
 
-absl::StatusOr<CalibrationStatistics> CalibrateRanges(
-    const Graph& graph, const std::vector<std::string>& tensors, const SampleSet& data,
-    const CalibrationRun& run, const BatchProgress& progress) {
+absl::StatusOr<CalibrationStatistics> CalibrateRanges(const Graph& graph,
+                                                      const std::vector<std::string>& tensors,
+                                                      const SampleSet& data,
+                                                      const CalibrationRun& run,
+                                                      const BatchProgress& progress) {
   OCTET_RETURN_IF_ERROR(ValidateSampleSet(graph, data));
   SessionOptions session_options;
   session_options.num_threads = run.num_threads;
@@ -35,14 +37,13 @@ absl::StatusOr<CalibrationStatistics> CalibrateRanges(
                          Session::Create(WithExtraOutputs(graph, tensors), session_options));
   std::vector<std::unique_ptr<RangeObserver>> observers;
   for (size_t i = 0; i < tensors.size(); ++i) {
-    OCTET_ASSIGN_OR_RETURN(std::unique_ptr<RangeObserver> observer,
-                           MakeRangeObserver(run.options));
+    OCTET_ASSIGN_OR_RETURN(std::unique_ptr<RangeObserver> observer, MakeRangeObserver(run.options));
     observers.push_back(std::move(observer));
   }
   const int64_t batch_size = BatchSizeFor(graph, run.batch_size);
   const bool fixed_batch = batch_size != run.batch_size;
-  int64_t batches = fixed_batch ? data.size() / batch_size
-                                : (data.size() + batch_size - 1) / batch_size;
+  int64_t batches =
+      fixed_batch ? data.size() / batch_size : (data.size() + batch_size - 1) / batch_size;
   batches = std::min<int64_t>(batches, run.max_batches);
   if (batches == 0) {
     return absl::InvalidArgumentError(absl::StrCat("the model takes batches of ", batch_size,

@@ -37,9 +37,11 @@ struct CalibrationStatistics {
 // The statistics of every tensor in `tensors` (float values of `graph`) over `data`. CANCELLED
 // when `progress` returns false; INVALID_ARGUMENT naming the tensor and batch when a value is NaN
 // or infinite.
-absl::StatusOr<CalibrationStatistics> CalibrateRanges(
-    const Graph& graph, const std::vector<std::string>& tensors, const SampleSet& data,
-    const CalibrationRun& run, const BatchProgress& progress);
+absl::StatusOr<CalibrationStatistics> CalibrateRanges(const Graph& graph,
+                                                      const std::vector<std::string>& tensors,
+                                                      const SampleSet& data,
+                                                      const CalibrationRun& run,
+                                                      const BatchProgress& progress);
 
 // `graph` with `values` added as outputs (float32, shape unknown) when they are not already.
 Graph WithExtraOutputs(const Graph& graph, const std::vector<std::string>& values);

@@ -35,7 +35,8 @@ std::vector<int64_t> ArgMaxRows(const Tensor& t) {
   std::vector<int64_t> result(rows);
   const float* data = t.data<float>();
   for (int64_t r = 0; r < rows; ++r) {
-    result[r] = std::max_element(data + r * classes, data + (r + 1) * classes) - (data + r * classes);
+    result[r] =
+        std::max_element(data + r * classes, data + (r + 1) * classes) - (data + r * classes);
   }
   return result;
 }

@@ -28,11 +28,16 @@ const char* SchemeName(QuantizationScheme scheme) {
 
 const char* StageName(QuantizationStage stage) {
   switch (stage) {
-    case QuantizationStage::kPrepare: return "prepare";
-    case QuantizationStage::kCalibrate: return "calibrate";
-    case QuantizationStage::kQuantize: return "quantize";
-    case QuantizationStage::kEvaluate: return "evaluate";
-    case QuantizationStage::kExport: return "export";
+    case QuantizationStage::kPrepare:
+      return "prepare";
+    case QuantizationStage::kCalibrate:
+      return "calibrate";
+    case QuantizationStage::kQuantize:
+      return "quantize";
+    case QuantizationStage::kEvaluate:
+      return "evaluate";
+    case QuantizationStage::kExport:
+      return "export";
   }
   return "";
 }
@@ -44,13 +49,13 @@ Json ConfigJson(const QuantizationConfig& config) {
   const bool weights_only = config.mode == QuantizationMode::kWeightsOnly;
   Json json;
   json["mode"] = weights_only ? "weights_only" : "weights_and_activations";
-  json["weights"] = {{"scheme", SchemeName(config.weights.scheme)},
-                     {"granularity", config.weights.per_channel ? "per_channel" : "per_tensor"},
-                     {"bits", config.weights.bits},
-                     {"narrow_range", config.weights.narrow_range},
-                     {"rounding", config.weights.rounding == Rounding::kStochastic ? "stochastic"
-                                                                                   : "nearest"},
-                     {"seed", config.weights.seed}};
+  json["weights"] = {
+      {"scheme", SchemeName(config.weights.scheme)},
+      {"granularity", config.weights.per_channel ? "per_channel" : "per_tensor"},
+      {"bits", config.weights.bits},
+      {"narrow_range", config.weights.narrow_range},
+      {"rounding", config.weights.rounding == Rounding::kStochastic ? "stochastic" : "nearest"},
+      {"seed", config.weights.seed}};
   if (!weights_only) {
     json["activations"] = {
         {"scheme", SchemeName(config.activation_scheme)},
@@ -99,9 +104,9 @@ class Pipeline {
     OCTET_RETURN_IF_ERROR(CheckGraphSupported(graph));
     if (const GraphPrecision precision = ClassifyPrecision(graph);
         precision != GraphPrecision::kFloat) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the model is already quantized (", GraphPrecisionName(precision),
-          "): its scales are kept as they are; quantize its float original instead"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("the model is already quantized (", GraphPrecisionName(precision),
+                       "): its scales are kept as they are; quantize its float original instead"));
     }
     OCTET_ASSIGN_OR_RETURN(const int folded, FoldBatchNorms(&graph));
     const QuantizationSites sites = FindQuantizationSites(graph);
@@ -148,17 +153,16 @@ class Pipeline {
       run.num_threads = request_.num_threads;
       OCTET_ASSIGN_OR_RETURN(
           CalibrationStatistics statistics,
-          CalibrateRanges(graph, sites.activations, calibration, run,
-                          [this](int done, int total) {
-                            return Report(QuantizationStage::kCalibrate, done, total).ok();
-                          }));
+          CalibrateRanges(graph, sites.activations, calibration, run, [this](int done, int total) {
+            return Report(QuantizationStage::kCalibrate, done, total).ok();
+          }));
       ranges = std::move(statistics.ranges);
       channel_means = std::move(statistics.channel_means);
       for (const auto& [name, range] : ranges) {
-        OCTET_ASSIGN_OR_RETURN(ScaleAndZeroPoint sz,
-                               ChooseScaleAndZeroPoint(range.min, range.max,
-                                                       config.activation_scheme,
-                                                       activation_format));
+        OCTET_ASSIGN_OR_RETURN(
+            ScaleAndZeroPoint sz,
+            ChooseScaleAndZeroPoint(range.min, range.max, config.activation_scheme,
+                                    activation_format));
         QuantizationParams params;
         params.format = activation_format;
         params.scales = {sz.scale};
@@ -194,7 +198,8 @@ class Pipeline {
         QdqOptions weights_alone = options;
         weights_alone.activations.clear();
         OCTET_ASSIGN_OR_RETURN(QdqGraph w, InsertQdq(graph, sites, weights_alone));
-        OCTET_ASSIGN_OR_RETURN(weight_only_errors, CompareGraphs(graph, w.graph, evaluation, compare));
+        OCTET_ASSIGN_OR_RETURN(weight_only_errors,
+                               CompareGraphs(graph, w.graph, evaluation, compare));
         QdqOptions activations_alone = options;
         activations_alone.quantize_weights = false;
         OCTET_ASSIGN_OR_RETURN(QdqGraph a, InsertQdq(graph, sites, activations_alone));
@@ -259,8 +264,8 @@ class Pipeline {
     report["unquantized_nodes"] = float_ops;
     if (result.evaluation.has_value()) {
       Json evaluation_json = ComparisonJson(*result.evaluation);
-      evaluation_json["data"] = request_.evaluation != nullptr ? "evaluation dataset"
-                                                               : "held-out calibration samples";
+      evaluation_json["data"] =
+          request_.evaluation != nullptr ? "evaluation dataset" : "held-out calibration samples";
       report["evaluation"] = evaluation_json;
     }
     result.report_json = report.dump(2);

@@ -98,8 +98,7 @@ TEST_P(BatchNormFoldingTest, FoldsBatchNormIntoPrecedingConvWithoutBias) {
   for (size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(actual[i], expected[i], 1e-5f) << i;
 }
 
-INSTANTIATE_TEST_SUITE_P(InitializersOrConstantNodes, BatchNormFoldingTest,
-                         ::testing::Bool());
+INSTANTIATE_TEST_SUITE_P(InitializersOrConstantNodes, BatchNormFoldingTest, ::testing::Bool());
 
 TEST(BatchNormFoldingTest, FoldsBatchNormAfterGemm) {
   OnnxModelBuilder b;
@@ -202,8 +201,7 @@ TEST_F(QuantizeTinyCnnTest, ReportHasEveryTensorAndLayerWithErrorSplit) {
     EXPECT_GT(layer["sqnr_db"].get<double>(), 15.0) << layer;
     // Quantizing only part of the model drifts less than quantizing all of it.
     EXPECT_GE(layer["weight_only_sqnr_db"].get<double>(), layer["sqnr_db"].get<double>() - 1.0);
-    EXPECT_GE(layer["activation_only_sqnr_db"].get<double>(),
-              layer["sqnr_db"].get<double>() - 1.0);
+    EXPECT_GE(layer["activation_only_sqnr_db"].get<double>(), layer["sqnr_db"].get<double>() - 1.0);
   }
   EXPECT_EQ(report["evaluation"]["data"], "held-out calibration samples");
   EXPECT_EQ(report["evaluation"]["samples"], 19);
@@ -249,7 +247,8 @@ TEST_F(QuantizeTinyCnnTest, WeightsOnlyNeedsNoCalibrationData) {
   request.config.mode = QuantizationMode::kWeightsOnly;
   OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, QuantizeModel(request));
   int quantize = 0;
-  for (const Node& node : result.quantized_graph.nodes) quantize += node.op_type == "QuantizeLinear";
+  for (const Node& node : result.quantized_graph.nodes)
+    quantize += node.op_type == "QuantizeLinear";
   EXPECT_EQ(quantize, 0);
   EXPECT_NE(result.quantized_graph.FindConstant("conv1_w/quantized"), nullptr);
   EXPECT_NE(result.quantized_graph.FindConstant("fc_b"), nullptr) << "biases stay float";
@@ -305,7 +304,9 @@ TEST_F(QuantizeTinyCnnTest, ReportsProgressPerBatchAndHonoursCancellation) {
 TEST_F(QuantizeTinyCnnTest, EvaluatesTheFirstFloatOutputOrTheNamedOne) {
   // A model whose first output is an integer tensor.
   OnnxModelBuilder b;
-  b.Input("x", {-1, 4}).Output("rounded", {-1, 3}, onnx::TensorProto::INT64).Output("scores", {-1, 3});
+  b.Input("x", {-1, 4})
+      .Output("rounded", {-1, 3}, onnx::TensorProto::INT64)
+      .Output("scores", {-1, 3});
   b.Initializer("w", Tensor::FromVector<float>({3, 4}, PseudoRandom(12, 4)));
   SetAttribute(b.Node("Gemm", {"x", "w"}, {"scores"}), "transB", int64_t{1});
   SetAttribute(b.Node("Cast", {"scores"}, {"rounded"}), "to", int64_t{onnx::TensorProto::INT64});
@@ -339,9 +340,9 @@ TEST_F(QuantizeTinyCnnTest, RejectsInvalidConfigs) {
 }
 
 TEST_F(QuantizeTinyCnnTest, EveryCalibrationMethodProducesAWorkingModel) {
-  for (auto method : {CalibrationMethod::kMinMax, CalibrationMethod::kMovingAverageMinMax,
-                      CalibrationMethod::kPercentile, CalibrationMethod::kEntropy,
-                      CalibrationMethod::kMse}) {
+  for (auto method :
+       {CalibrationMethod::kMinMax, CalibrationMethod::kMovingAverageMinMax,
+        CalibrationMethod::kPercentile, CalibrationMethod::kEntropy, CalibrationMethod::kMse}) {
     QuantizationConfig config;
     config.calibration.method = method;
     OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, Quantize(config));

@@ -19,9 +19,12 @@ GraphPrecision ClassifyPrecision(const Graph& graph) {
 
 const char* GraphPrecisionName(GraphPrecision precision) {
   switch (precision) {
-    case GraphPrecision::kFloat: return "float";
-    case GraphPrecision::kInt8: return "int8";
-    case GraphPrecision::kWeightOnly: return "weight_only";
+    case GraphPrecision::kFloat:
+      return "float";
+    case GraphPrecision::kInt8:
+      return "int8";
+    case GraphPrecision::kWeightOnly:
+      return "weight_only";
   }
   return "unknown";
 }

@@ -11,8 +11,8 @@ namespace octet {
 namespace {
 
 bool IsLayerOp(const std::string& op) {
-  static const char* const kOps[] = {"Conv", "Gemm", "MatMul", "Add", "Concat", "AveragePool",
-                                     "GlobalAveragePool", "MaxPool"};
+  static const char* const kOps[] = {
+      "Conv", "Gemm", "MatMul", "Add", "Concat", "AveragePool", "GlobalAveragePool", "MaxPool"};
   return std::find(std::begin(kOps), std::end(kOps), op) != std::end(kOps);
 }
 
@@ -87,8 +87,8 @@ Tensor ScaleTensor(const QuantizationParams& params) {
 }
 
 Tensor ZeroPointTensor(const QuantizationParams& params) {
-  const Shape shape = params.per_channel() ? Shape{static_cast<int64_t>(params.zero_points.size())}
-                                           : Shape{};
+  const Shape shape =
+      params.per_channel() ? Shape{static_cast<int64_t>(params.zero_points.size())} : Shape{};
   if (params.format.type == DataType::kUint8) {
     return Tensor::FromVector<uint8_t>(
         shape, std::vector<uint8_t>(params.zero_points.begin(), params.zero_points.end()));
@@ -122,8 +122,8 @@ QuantizationSites FindQuantizationSites(const Graph& graph) {
     layer.node = index;
     layer.name = node.name.empty() ? node.outputs[0] : node.name;
     layer.op_type = node.op_type;
-    const bool has_weights = node.op_type == "Conv" || node.op_type == "Gemm" ||
-                             node.op_type == "MatMul";
+    const bool has_weights =
+        node.op_type == "Conv" || node.op_type == "Gemm" || node.op_type == "MatMul";
     if (has_weights && IsFloatConstant(graph, node.input(1))) {
       const Tensor& w = *graph.FindConstant(node.input(1));
       layer.weight_input = 1;
@@ -134,10 +134,10 @@ QuantizationSites FindQuantizationSites(const Graph& graph) {
       } else {
         layer.weight_channel_axis = std::max<int64_t>(w.rank() - 1, 0);
       }
-      const bool plain_gemm = node.op_type != "Gemm" ||
-                              (node.GetInt("transA", 0).value_or(1) == 0 &&
-                               node.GetFloat("alpha", 1.0f).value_or(0) == 1.0f &&
-                               node.GetFloat("beta", 1.0f).value_or(0) == 1.0f);
+      const bool plain_gemm =
+          node.op_type != "Gemm" || (node.GetInt("transA", 0).value_or(1) == 0 &&
+                                     node.GetFloat("alpha", 1.0f).value_or(0) == 1.0f &&
+                                     node.GetFloat("beta", 1.0f).value_or(0) == 1.0f);
       const Tensor* bias = graph.FindConstant(node.input(2));
       if (node.op_type != "MatMul" && plain_gemm && bias != nullptr &&
           bias->type() == DataType::kFloat32 && bias->rank() == 1 && w.rank() >= 2 &&
@@ -241,16 +241,15 @@ absl::StatusOr<QdqGraph> InsertQdq(const Graph& graph, const QuantizationSites& 
     const std::string& w_name = node.input(layer.weight_input);
     auto known = quantized_weights.find(w_name);
     if (known == quantized_weights.end()) {
-      absl::StatusOr<QuantizedTensor> q =
-          QuantizeWeights(*graph.FindConstant(w_name), layer.weight_channel_axis,
-                          options.weight_spec);
+      absl::StatusOr<QuantizedTensor> q = QuantizeWeights(
+          *graph.FindConstant(w_name), layer.weight_channel_axis, options.weight_spec);
       if (!q.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("weights '", w_name, "' of ",
-                                                       node.Describe(), ": ",
-                                                       q.status().message()));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "weights '", w_name, "' of ", node.Describe(), ": ", q.status().message()));
       }
       const std::string values = add_constant(absl::StrCat(w_name, "/quantized"), q->values);
-      const std::string scale = add_constant(absl::StrCat(w_name, "/scale"), ScaleTensor(q->params));
+      const std::string scale =
+          add_constant(absl::StrCat(w_name, "/scale"), ScaleTensor(q->params));
       const std::string zero_point =
           add_constant(absl::StrCat(w_name, "/zero_point"), ZeroPointTensor(q->params));
       const std::string w_dq = unique(absl::StrCat(w_name, "/dequantized"));

@@ -37,8 +37,7 @@ absl::StatusOr<ScaleAndZeroPoint> ChooseScaleAndZeroPoint(float min, float max,
     const float magnitude = std::max(-min, max);
     if (magnitude > 0.0f) result.scale = magnitude / (span / 2.0f);
     // Centred: 0 for signed formats, the middle of the range for unsigned ones.
-    result.zero_point =
-        format.type == DataType::kUint8 ? (range.min + range.max + 1) / 2 : 0;
+    result.zero_point = format.type == DataType::kUint8 ? (range.min + range.max + 1) / 2 : 0;
     return result;
   }
   if (max > min) result.scale = (max - min) / span;

@@ -31,8 +31,8 @@ absl::Status ValidateSampleSet(const Graph& graph, const SampleSet& set) {
   }
   if (set.size() == 0) return absl::InvalidArgumentError("the sample set is empty");
   if (set.has_labels() && static_cast<int64_t>(set.labels.size()) != set.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(set.labels.size(), " labels for ", set.size(),
-                                                   " samples"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(set.labels.size(), " labels for ", set.size(), " samples"));
   }
   return absl::OkStatus();
 }

@@ -75,9 +75,8 @@ absl::StatusOr<QuantizedTensor> QuantizeWeights(const Tensor& weights, int64_t c
   }
   for (int64_t c = 0; c < layout.channels; ++c) {
     if (mins[c] > maxs[c]) mins[c] = maxs[c] = 0.0f;  // an empty tensor
-    OCTET_ASSIGN_OR_RETURN(ScaleAndZeroPoint sz, ChooseScaleAndZeroPoint(mins[c], maxs[c],
-                                                                         spec.scheme,
-                                                                         params.format));
+    OCTET_ASSIGN_OR_RETURN(ScaleAndZeroPoint sz,
+                           ChooseScaleAndZeroPoint(mins[c], maxs[c], spec.scheme, params.format));
     params.scales.push_back(sz.scale);
     params.zero_points.push_back(sz.zero_point);
   }
@@ -93,8 +92,8 @@ absl::StatusOr<QuantizedTensor> QuantizeWeights(const Tensor& weights, int64_t c
       for (int64_t i = 0; i < layout.inner; ++i) {
         int32_t value;
         if (spec.rounding == Rounding::kStochastic) {
-          const double noisy = std::floor(static_cast<double>(w[offset + i]) / s +
-                                          UniformDraw(generator)) + z;
+          const double noisy =
+              std::floor(static_cast<double>(w[offset + i]) / s + UniformDraw(generator)) + z;
           value = static_cast<int32_t>(
               std::clamp(noisy, static_cast<double>(range.min), static_cast<double>(range.max)));
         } else {
@@ -117,10 +116,9 @@ Tensor DequantizeTensor(const QuantizedTensor& quantized) {
     for (int64_t c = 0; c < layout.channels; ++c) {
       const int64_t offset = (o * layout.channels + c) * layout.inner;
       for (int64_t i = 0; i < layout.inner; ++i) {
-        const int32_t q = values.type() == DataType::kInt32 ? values.data<int32_t>()[offset + i]
-                          : values.type() == DataType::kUint8
-                              ? values.data<uint8_t>()[offset + i]
-                              : values.data<int8_t>()[offset + i];
+        const int32_t q = values.type() == DataType::kInt32   ? values.data<int32_t>()[offset + i]
+                          : values.type() == DataType::kUint8 ? values.data<uint8_t>()[offset + i]
+                                                              : values.data<int8_t>()[offset + i];
         y[offset + i] = DequantizeValue(q, params.scales[c], params.zero_points[c]);
       }
     }
@@ -136,9 +134,8 @@ absl::StatusOr<QuantizedTensor> QuantizeBias(const Tensor& bias, float input_sca
   const int64_t n = bias.dim(0);
   const bool per_channel = weight_params.scales.size() > 1;
   if (per_channel && static_cast<int64_t>(weight_params.scales.size()) != n) {
-    return absl::InvalidArgumentError(absl::StrCat("bias has ", n, " values for ",
-                                                   weight_params.scales.size(),
-                                                   " weight channels"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bias has ", n, " values for ", weight_params.scales.size(), " weight channels"));
   }
   QuantizedTensor result;
   result.params.format = IntegerFormat{DataType::kInt32, 32, false};
@@ -151,7 +148,8 @@ absl::StatusOr<QuantizedTensor> QuantizeBias(const Tensor& bias, float input_sca
   const float* b = bias.data<float>();
   int32_t* q = result.values.data<int32_t>();
   for (int64_t i = 0; i < n; ++i) {
-    if (!std::isfinite(b[i])) return absl::InvalidArgumentError(absl::StrCat("bias ", i, " is ", b[i]));
+    if (!std::isfinite(b[i]))
+      return absl::InvalidArgumentError(absl::StrCat("bias ", i, " is ", b[i]));
     const double scaled =
         std::nearbyint(static_cast<double>(b[i]) / result.params.scales[per_channel ? i : 0]);
     q[i] = static_cast<int32_t>(std::clamp(scaled, -2147483648.0, 2147483647.0));

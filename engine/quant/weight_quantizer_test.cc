@@ -30,17 +30,17 @@ TEST(QuantizeValueTest, RoundsHalfToEvenThenSaturates) {
 
 TEST(ChooseScaleAndZeroPointTest, AsymmetricRangeIsWidenedToIncludeZero) {
   // The whitepaper's example: (2.1, 3.5) is quantized as (0, 3.5).
-  OCTET_ASSERT_OK_AND_ASSIGN(ScaleAndZeroPoint sz,
-                             ChooseScaleAndZeroPoint(2.1f, 3.5f, QuantizationScheme::kAsymmetric,
-                                                     kUint8));
+  OCTET_ASSERT_OK_AND_ASSIGN(
+      ScaleAndZeroPoint sz,
+      ChooseScaleAndZeroPoint(2.1f, 3.5f, QuantizationScheme::kAsymmetric, kUint8));
   EXPECT_THAT(sz.scale, FloatEq(3.5f / 255));
   EXPECT_EQ(sz.zero_point, 0);
 }
 
 TEST(ChooseScaleAndZeroPointTest, AsymmetricZeroPointMakesZeroExact) {
-  OCTET_ASSERT_OK_AND_ASSIGN(ScaleAndZeroPoint sz,
-                             ChooseScaleAndZeroPoint(-1.0f, 1.0f, QuantizationScheme::kAsymmetric,
-                                                     kUint8));
+  OCTET_ASSERT_OK_AND_ASSIGN(
+      ScaleAndZeroPoint sz,
+      ChooseScaleAndZeroPoint(-1.0f, 1.0f, QuantizationScheme::kAsymmetric, kUint8));
   EXPECT_THAT(sz.scale, FloatEq(2.0f / 255));
   EXPECT_NEAR(sz.zero_point, 127.5, 0.5);
   EXPECT_EQ(DequantizeValue(QuantizeValue(0.0f, sz.scale, sz.zero_point, {0, 255}), sz.scale,
@@ -49,17 +49,17 @@ TEST(ChooseScaleAndZeroPointTest, AsymmetricZeroPointMakesZeroExact) {
 }
 
 TEST(ChooseScaleAndZeroPointTest, AllNegativeRangeEndsAtZero) {
-  OCTET_ASSERT_OK_AND_ASSIGN(ScaleAndZeroPoint sz,
-                             ChooseScaleAndZeroPoint(-4.0f, -2.0f, QuantizationScheme::kAsymmetric,
-                                                     kUint8));
+  OCTET_ASSERT_OK_AND_ASSIGN(
+      ScaleAndZeroPoint sz,
+      ChooseScaleAndZeroPoint(-4.0f, -2.0f, QuantizationScheme::kAsymmetric, kUint8));
   EXPECT_THAT(sz.scale, FloatEq(4.0f / 255));
   EXPECT_EQ(sz.zero_point, 255);
 }
 
 TEST(ChooseScaleAndZeroPointTest, SymmetricNarrowUsesLargestMagnitudeOver127) {
-  OCTET_ASSERT_OK_AND_ASSIGN(ScaleAndZeroPoint sz,
-                             ChooseScaleAndZeroPoint(-0.5f, 2.54f, QuantizationScheme::kSymmetric,
-                                                     kInt8Narrow));
+  OCTET_ASSERT_OK_AND_ASSIGN(
+      ScaleAndZeroPoint sz,
+      ChooseScaleAndZeroPoint(-0.5f, 2.54f, QuantizationScheme::kSymmetric, kInt8Narrow));
   EXPECT_THAT(sz.scale, FloatEq(0.02f));
   EXPECT_EQ(sz.zero_point, 0);
 }
@@ -69,9 +69,9 @@ TEST(ChooseScaleAndZeroPointTest, FourBitNarrowRangeIsMinus7To7) {
   EXPECT_EQ(int4.range().min, -7);
   EXPECT_EQ(int4.range().max, 7);
   EXPECT_EQ((IntegerFormat{DataType::kInt8, 4, false}.range().min), -8);
-  OCTET_ASSERT_OK_AND_ASSIGN(ScaleAndZeroPoint sz,
-                             ChooseScaleAndZeroPoint(-1.4f, 0.7f, QuantizationScheme::kSymmetric,
-                                                     int4));
+  OCTET_ASSERT_OK_AND_ASSIGN(
+      ScaleAndZeroPoint sz,
+      ChooseScaleAndZeroPoint(-1.4f, 0.7f, QuantizationScheme::kSymmetric, int4));
   EXPECT_THAT(sz.scale, FloatEq(0.2f));
 }
 
@@ -87,9 +87,9 @@ TEST(ChooseScaleAndZeroPointTest, ConstantZeroTensorGetsScaleOne) {
 }
 
 TEST(ChooseScaleAndZeroPointTest, ConstantNonZeroTensorIsExact) {
-  OCTET_ASSERT_OK_AND_ASSIGN(ScaleAndZeroPoint sz,
-                             ChooseScaleAndZeroPoint(3.0f, 3.0f, QuantizationScheme::kAsymmetric,
-                                                     kUint8));
+  OCTET_ASSERT_OK_AND_ASSIGN(
+      ScaleAndZeroPoint sz,
+      ChooseScaleAndZeroPoint(3.0f, 3.0f, QuantizationScheme::kAsymmetric, kUint8));
   EXPECT_THAT(DequantizeValue(QuantizeValue(3.0f, sz.scale, sz.zero_point, {0, 255}), sz.scale,
                               sz.zero_point),
               FloatEq(3.0f));
@@ -180,7 +180,8 @@ TEST(QuantizeBiasTest, Int32WithInputTimesWeightScale) {
   weights.zero_points = {0, 0};
   weights.axis = 0;
   OCTET_ASSERT_OK_AND_ASSIGN(
-      QuantizedTensor q, QuantizeBias(Tensor::FromVector<float>({2}, {0.5f, -1.0f}), 0.1f, weights));
+      QuantizedTensor q,
+      QuantizeBias(Tensor::FromVector<float>({2}, {0.5f, -1.0f}), 0.1f, weights));
   EXPECT_THAT(q.values.values<int32_t>(), ElementsAre(250, -20));
   EXPECT_THAT(q.params.scales, ElementsAre(FloatEq(0.002f), FloatEq(0.05f)));
 }

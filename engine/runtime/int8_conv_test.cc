@@ -40,8 +40,8 @@ std::string QdqConvModel(const ConvCase& c, uint32_t seed) {
   std::uniform_real_distribution<float> unit(0.5f, 1.5f);
   OnnxModelBuilder b;
   b.Input("x", {-1, c.in_channels, c.size, c.size}).Output("y", {});
-  const int32_t onnx_x = c.x_type == DataType::kUint8 ? onnx::TensorProto::UINT8
-                                                      : onnx::TensorProto::INT8;
+  const int32_t onnx_x =
+      c.x_type == DataType::kUint8 ? onnx::TensorProto::UINT8 : onnx::TensorProto::INT8;
   auto zero_tensor = [](DataType type, int zero) {
     return type == DataType::kUint8 ? Tensor::FromVector<uint8_t>({}, {static_cast<uint8_t>(zero)})
                                     : Tensor::FromVector<int8_t>({}, {static_cast<int8_t>(zero)});
@@ -52,12 +52,12 @@ std::string QdqConvModel(const ConvCase& c, uint32_t seed) {
   const int64_t per_group = c.in_channels / c.group;
   std::vector<int8_t> w(c.out_channels * per_group * c.kernel * c.kernel);
   for (int8_t& v : w) v = static_cast<int8_t>(weight(rng));
-  b.Initializer("w_q", Tensor::FromVector<int8_t>({c.out_channels, per_group, c.kernel, c.kernel}, w));
+  b.Initializer("w_q",
+                Tensor::FromVector<int8_t>({c.out_channels, per_group, c.kernel, c.kernel}, w));
   std::vector<float> w_scales(c.per_channel ? c.out_channels : 1);
   for (float& s : w_scales) s = 0.004f * unit(rng);
-  b.Initializer("w_scale", c.per_channel
-                               ? Tensor::FromVector<float>({c.out_channels}, w_scales)
-                               : Tensor::FromVector<float>({}, w_scales));
+  b.Initializer("w_scale", c.per_channel ? Tensor::FromVector<float>({c.out_channels}, w_scales)
+                                         : Tensor::FromVector<float>({}, w_scales));
   b.Initializer("y_scale", Tensor::FromVector<float>({}, {0.05f}));
   b.Initializer("y_zero", zero_tensor(c.y_type, c.y_zero));
   b.Node("QuantizeLinear", {"x", "x_scale", "x_zero"}, {"x_q"});
@@ -131,20 +131,32 @@ TEST_P(Int8ConvTest, MatchesTheFloatSimulationWithinOneStep) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, Int8ConvTest,
-    ::testing::Values(
-        ConvCase{"plain3x3", 2, 8, 16, 9, 3, 1, 1, 1, true, DataType::kUint8, DataType::kUint8, 128, 0, "Relu", true},
-        ConvCase{"strided_odd", 1, 3, 8, 11, 3, 2, 0, 1, true, DataType::kUint8, DataType::kUint8, 100, 7, "", true},
-        ConvCase{"pointwise", 3, 16, 32, 7, 1, 1, 0, 1, true, DataType::kUint8, DataType::kUint8, 0, 0, "Relu", false},
-        ConvCase{"depthwise", 2, 16, 16, 8, 3, 1, 1, 16, true, DataType::kUint8, DataType::kUint8, 0, 0, "Clip", true},
-        ConvCase{"grouped", 1, 8, 12, 6, 3, 1, 1, 4, false, DataType::kUint8, DataType::kUint8, 30, 0, "", true},
-        ConvCase{"per_tensor_no_zero_points", 2, 4, 4, 5, 3, 1, 1, 1, false, DataType::kUint8, DataType::kUint8, 0, 0, "", false},
-        ConvCase{"signed_in_out", 1, 8, 8, 6, 3, 1, 1, 1, true, DataType::kInt8, DataType::kInt8, 0, 0, "", true},
-        ConvCase{"hardswish", 1, 8, 8, 6, 3, 1, 1, 1, true, DataType::kUint8, DataType::kUint8, 128, 20, "HardSwish", true},
-        ConvCase{"large_kernel", 1, 4, 8, 12, 5, 1, 2, 1, true, DataType::kUint8, DataType::kUint8, 64, 0, "Relu", true},
-        ConvCase{"plain3x3_7bit", 2, 8, 16, 9, 3, 1, 1, 1, true, DataType::kUint8, DataType::kUint8, 128, 0, "Relu", true, 63},
-        ConvCase{"strided_odd_7bit", 1, 3, 8, 11, 3, 2, 0, 1, true, DataType::kUint8, DataType::kUint8, 100, 7, "", true, 63},
-        ConvCase{"hardswish_7bit", 1, 8, 8, 6, 3, 1, 1, 1, true, DataType::kUint8, DataType::kUint8, 128, 20, "HardSwish", true, 63},
-        ConvCase{"large_kernel_7bit", 1, 4, 8, 12, 5, 1, 2, 1, true, DataType::kUint8, DataType::kUint8, 64, 0, "Clip", true, 63}),
+    ::testing::Values(ConvCase{"plain3x3", 2, 8, 16, 9, 3, 1, 1, 1, true, DataType::kUint8,
+                               DataType::kUint8, 128, 0, "Relu", true},
+                      ConvCase{"strided_odd", 1, 3, 8, 11, 3, 2, 0, 1, true, DataType::kUint8,
+                               DataType::kUint8, 100, 7, "", true},
+                      ConvCase{"pointwise", 3, 16, 32, 7, 1, 1, 0, 1, true, DataType::kUint8,
+                               DataType::kUint8, 0, 0, "Relu", false},
+                      ConvCase{"depthwise", 2, 16, 16, 8, 3, 1, 1, 16, true, DataType::kUint8,
+                               DataType::kUint8, 0, 0, "Clip", true},
+                      ConvCase{"grouped", 1, 8, 12, 6, 3, 1, 1, 4, false, DataType::kUint8,
+                               DataType::kUint8, 30, 0, "", true},
+                      ConvCase{"per_tensor_no_zero_points", 2, 4, 4, 5, 3, 1, 1, 1, false,
+                               DataType::kUint8, DataType::kUint8, 0, 0, "", false},
+                      ConvCase{"signed_in_out", 1, 8, 8, 6, 3, 1, 1, 1, true, DataType::kInt8,
+                               DataType::kInt8, 0, 0, "", true},
+                      ConvCase{"hardswish", 1, 8, 8, 6, 3, 1, 1, 1, true, DataType::kUint8,
+                               DataType::kUint8, 128, 20, "HardSwish", true},
+                      ConvCase{"large_kernel", 1, 4, 8, 12, 5, 1, 2, 1, true, DataType::kUint8,
+                               DataType::kUint8, 64, 0, "Relu", true},
+                      ConvCase{"plain3x3_7bit", 2, 8, 16, 9, 3, 1, 1, 1, true, DataType::kUint8,
+                               DataType::kUint8, 128, 0, "Relu", true, 63},
+                      ConvCase{"strided_odd_7bit", 1, 3, 8, 11, 3, 2, 0, 1, true, DataType::kUint8,
+                               DataType::kUint8, 100, 7, "", true, 63},
+                      ConvCase{"hardswish_7bit", 1, 8, 8, 6, 3, 1, 1, 1, true, DataType::kUint8,
+                               DataType::kUint8, 128, 20, "HardSwish", true, 63},
+                      ConvCase{"large_kernel_7bit", 1, 4, 8, 12, 5, 1, 2, 1, true, DataType::kUint8,
+                               DataType::kUint8, 64, 0, "Clip", true, 63}),
     [](const ::testing::TestParamInfo<ConvCase>& info) { return info.param.name; });
 
 }  // namespace

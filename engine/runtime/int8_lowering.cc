@@ -42,19 +42,19 @@ class Lowerer {
       if (!match.has_value()) continue;
       const Tensor& weights = *in_.FindConstant(match->dq_w->input(0));
       int max_abs_weight = 0;
-      for (int8_t w : weights.values<int8_t>()) max_abs_weight = std::max(max_abs_weight, std::abs(int{w}));
-      const std::string inexact = onednn::Int8ConvInexactReason(
-          *in_.TypeOf(match->dq_x->input(0)), max_abs_weight);
+      for (int8_t w : weights.values<int8_t>())
+        max_abs_weight = std::max(max_abs_weight, std::abs(int{w}));
+      const std::string inexact =
+          onednn::Int8ConvInexactReason(*in_.TypeOf(match->dq_x->input(0)), max_abs_weight);
       if (!inexact.empty()) {
         result.kept_float.push_back(absl::StrCat(match->conv->Describe(), ": ", inexact));
         continue;
       }
       for (size_t index : match->absorbed) removed[index] = true;
       replacement[i] = BuildInt8Conv(*match, q, &result.graph);
-      result.lowered.push_back(absl::StrCat("Int8Conv ", match->conv->Describe(),
-                                            match->activation != nullptr
-                                                ? absl::StrCat(" + ", match->activation->op_type)
-                                                : ""));
+      result.lowered.push_back(absl::StrCat(
+          "Int8Conv ", match->conv->Describe(),
+          match->activation != nullptr ? absl::StrCat(" + ", match->activation->op_type) : ""));
     }
     std::vector<Node> nodes;
     for (size_t i = 0; i < in_.nodes.size(); ++i) {
@@ -134,8 +134,7 @@ class Lowerer {
     Match match;
     const Node* node = Producer(q.input(0));
     if (node == nullptr || Readers(q.input(0)) != 1) return std::nullopt;
-    static const char* const kActivations[] = {"Relu", "Clip", "LeakyRelu", "HardSwish",
-                                               "Sigmoid"};
+    static const char* const kActivations[] = {"Relu", "Clip", "LeakyRelu", "HardSwish", "Sigmoid"};
     if (std::find(std::begin(kActivations), std::end(kActivations), node->op_type) !=
         std::end(kActivations)) {
       for (size_t i = 1; i < node->inputs.size(); ++i) {
@@ -180,13 +179,13 @@ class Lowerer {
     if (match.dq_b == nullptr) return match.bias_constant;
     const Tensor& values = *in_.FindConstant(match.dq_b->input(0));
     const Tensor& scale = *in_.FindConstant(match.dq_b->input(1));
-    const Tensor* zero = match.dq_b->input(2).empty() ? nullptr
-                                                       : in_.FindConstant(match.dq_b->input(2));
+    const Tensor* zero =
+        match.dq_b->input(2).empty() ? nullptr : in_.FindConstant(match.dq_b->input(2));
     std::vector<float> real(values.element_count());
     for (int64_t i = 0; i < values.element_count(); ++i) {
       const int64_t c = scale.element_count() == 1 ? 0 : i;
-      int64_t q = values.type() == DataType::kInt32 ? values.data<int32_t>()[i]
-                  : values.type() == DataType::kInt8 ? values.data<int8_t>()[i]
+      int64_t q = values.type() == DataType::kInt32   ? values.data<int32_t>()[i]
+                  : values.type() == DataType::kInt8  ? values.data<int8_t>()[i]
                   : values.type() == DataType::kUint8 ? values.data<uint8_t>()[i]
                                                       : 0;
       if (zero != nullptr && zero->type() == DataType::kInt32) q -= zero->data<int32_t>()[c];
@@ -205,8 +204,13 @@ class Lowerer {
     node.op_type = "Int8Conv";
     node.domain = std::string(kOctetDomain);
     node.attributes = match.conv->attributes;
-    node.inputs = {match.dq_x->input(0), match.dq_x->input(1), match.dq_x->input(2),
-                   match.dq_w->input(0), match.dq_w->input(1), q.input(1), q.input(2)};
+    node.inputs = {match.dq_x->input(0),
+                   match.dq_x->input(1),
+                   match.dq_x->input(2),
+                   match.dq_w->input(0),
+                   match.dq_w->input(1),
+                   q.input(1),
+                   q.input(2)};
     if (!match.conv->input(2).empty()) node.inputs.push_back(RealBias(match, graph));
     node.outputs = q.outputs;
     if (match.activation != nullptr) {

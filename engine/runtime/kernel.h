@@ -32,7 +32,6 @@ struct TensorDesc {
   }
 };
 
-
 // What one Run of a plan lends its kernels.
 struct ExecutionContext {
   dnnl::stream* onednn_stream = nullptr;

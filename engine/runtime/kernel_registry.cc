@@ -16,9 +16,9 @@ namespace {
 const std::vector<OpDefinition>& AllOps() {
   static const auto* const ops = [] {
     auto* all = new std::vector<OpDefinition>();
-    for (auto family : {ConvOps, MatMulOps, EltwiseOps, BinaryOps, ShapeOps, PoolingOps, SoftmaxOps,
-                        DataMovementOps, NormalizationOps, ReduceOps, ConvTransposeOps,
-                        ResizeOps, QuantizeOps}) {
+    for (auto family :
+         {ConvOps, MatMulOps, EltwiseOps, BinaryOps, ShapeOps, PoolingOps, SoftmaxOps,
+          DataMovementOps, NormalizationOps, ReduceOps, ConvTransposeOps, ResizeOps, QuantizeOps}) {
       for (const OpDefinition& op : family()) all->push_back(op);
     }
     return all;
@@ -28,9 +28,8 @@ const std::vector<OpDefinition>& AllOps() {
 
 // Ops outside what a tensor inference runtime serves.
 bool IsSequenceStringOrTraining(const Node& node) {
-  static constexpr absl::string_view kStringOps[] = {"StringNormalizer", "TfIdfVectorizer",
-                                                     "RegexFullMatch", "StringConcat",
-                                                     "StringSplit"};
+  static constexpr absl::string_view kStringOps[] = {
+      "StringNormalizer", "TfIdfVectorizer", "RegexFullMatch", "StringConcat", "StringSplit"};
   if (node.domain == "ai.onnx.preview.training") return true;
   if (absl::StrContains(node.op_type, "Sequence") || node.op_type == "ConcatFromSequence") {
     return true;
@@ -41,9 +40,8 @@ bool IsSequenceStringOrTraining(const Node& node) {
 }
 
 std::string TypeNames(std::initializer_list<DataType> types) {
-  return absl::StrJoin(types, ", ", [](std::string* out, DataType t) {
-    absl::StrAppend(out, DataTypeName(t));
-  });
+  return absl::StrJoin(types, ", ",
+                       [](std::string* out, DataType t) { absl::StrAppend(out, DataTypeName(t)); });
 }
 
 }  // namespace
@@ -120,7 +118,8 @@ absl::Status CheckGraphSupported(const Graph& graph) {
   std::optional<UnsupportedKind> first_kind;
   std::vector<std::string> problems;
   for (const Node& node : graph.nodes) {
-    const OpDefinition* op = node.domain == kOctetDomain ? nullptr : FindOp(node.domain, node.op_type);
+    const OpDefinition* op =
+        node.domain == kOctetDomain ? nullptr : FindOp(node.domain, node.op_type);
     if (op == nullptr) {
       const std::string type =
           node.domain.empty() ? node.op_type : absl::StrCat(node.domain, ".", node.op_type);
@@ -151,15 +150,15 @@ absl::Status CheckGraphSupported(const Graph& graph) {
   if (unsupported.empty() && problems.empty()) return absl::OkStatus();
   std::string message;
   if (!unsupported.empty()) {
-    message = absl::StrCat(
-        "unsupported operators: ",
-        absl::StrJoin(unsupported, "; ", [](std::string* out, const auto& entry) {
-          absl::StrAppend(out, entry.first, " (e.g. ", entry.second, ")");
-        }));
+    message =
+        absl::StrCat("unsupported operators: ",
+                     absl::StrJoin(unsupported, "; ", [](std::string* out, const auto& entry) {
+                       absl::StrAppend(out, entry.first, " (e.g. ", entry.second, ")");
+                     }));
   }
   if (!problems.empty()) {
-    absl::StrAppend(&message, message.empty() ? "" : "; ", "unsupported uses: ",
-                    absl::StrJoin(problems, "; "));
+    absl::StrAppend(&message, message.empty() ? "" : "; ",
+                    "unsupported uses: ", absl::StrJoin(problems, "; "));
   }
   if (first_kind.has_value()) return UnsupportedError(*first_kind, message);
   return absl::InvalidArgumentError(message);
@@ -174,10 +173,9 @@ absl::Status RequireInputType(const CheckContext& context, size_t i,
   if (!type.has_value() || std::find(allowed.begin(), allowed.end(), *type) != allowed.end()) {
     return absl::OkStatus();
   }
-  return UnsupportedError(
-      UnsupportedKind::kElementType,
-      absl::StrCat(context.node.Describe(), ": input ", i, " is ", DataTypeName(*type),
-                   "; supported: ", TypeNames(allowed)));
+  return UnsupportedError(UnsupportedKind::kElementType,
+                          absl::StrCat(context.node.Describe(), ": input ", i, " is ",
+                                       DataTypeName(*type), "; supported: ", TypeNames(allowed)));
 }
 
 absl::Status RequireInputCount(const Node& node, size_t min, size_t max, size_t required) {
@@ -204,13 +202,12 @@ absl::Status CheckAutoPad(const Node& node) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<int64_t>> ConstantInts(const KernelBuildContext& context,
-                                                  size_t input) {
+absl::StatusOr<std::vector<int64_t>> ConstantInts(const KernelBuildContext& context, size_t input) {
   const Tensor* t = context.constant(input);
   if (t == nullptr || (t->type() != DataType::kInt64 && t->type() != DataType::kInt32) ||
       t->rank() > 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        context.node.Describe(), ": input ", input, " must be a constant 1-D integer tensor"));
+    return absl::InvalidArgumentError(absl::StrCat(context.node.Describe(), ": input ", input,
+                                                   " must be a constant 1-D integer tensor"));
   }
   std::vector<int64_t> values(t->element_count());
   for (int64_t i = 0; i < t->element_count(); ++i) {
@@ -221,8 +218,8 @@ absl::StatusOr<std::vector<int64_t>> ConstantInts(const KernelBuildContext& cont
 
 absl::StatusOr<int64_t> NormalizeAxis(const Node& node, int64_t axis, int64_t rank) {
   if (axis < -rank || axis >= std::max<int64_t>(rank, 1)) {
-    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": axis ", axis,
-                                                   " is out of range for rank ", rank));
+    return absl::InvalidArgumentError(
+        absl::StrCat(node.Describe(), ": axis ", axis, " is out of range for rank ", rank));
   }
   return axis < 0 ? axis + rank : axis;
 }

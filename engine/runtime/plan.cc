@@ -85,15 +85,15 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
       }
       const int slot = slot_of.at(name);
       context.inputs.push_back(plan->slots_[slot].desc);
-      context.constants.push_back(plan->slots_[slot].kind == SlotKind::kConstant
-                                      ? &plan->slots_[slot].constant
-                                      : nullptr);
+      context.constants.push_back(
+          plan->slots_[slot].kind == SlotKind::kConstant ? &plan->slots_[slot].constant : nullptr);
       step.inputs.push_back(slot);
     }
     // Channel-blocked values reach only ops that take them; others read a plain copy, made once
     // per value by a reorder step.
     bool blocked_input = false;
-    for (const auto& input : context.inputs) blocked_input |= input.has_value() && input->channel_block != 0;
+    for (const auto& input : context.inputs)
+      blocked_input |= input.has_value() && input->channel_block != 0;
     if (blocked_input && (op->takes_blocked == nullptr || !op->takes_blocked(context))) {
       for (size_t i = 0; i < step.inputs.size(); ++i) {
         if (step.inputs[i] < 0 || plan->slots_[step.inputs[i]].desc.channel_block == 0) continue;
@@ -134,8 +134,8 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
       }
     }
     if (foldable) {
-      OCTET_ASSIGN_OR_RETURN(std::vector<Tensor> values, plan->Fold(*built.kernel, step.inputs,
-                                                                    built.outputs));
+      OCTET_ASSIGN_OR_RETURN(std::vector<Tensor> values,
+                             plan->Fold(*built.kernel, step.inputs, built.outputs));
       for (size_t i = 0; i < output_names.size(); ++i) {
         if (output_names[i].empty()) continue;
         add_slot(output_names[i],
@@ -191,7 +191,8 @@ std::optional<FusedActivation> Plan::ActivationOf(
     return value.ok() ? *value : fallback;
   };
   if (node.op_type == "Relu") return FusedActivation{Kind::kRelu};
-  if (node.op_type == "LeakyRelu") return FusedActivation{Kind::kLeakyRelu, attribute("alpha", 0.01f)};
+  if (node.op_type == "LeakyRelu")
+    return FusedActivation{Kind::kLeakyRelu, attribute("alpha", 0.01f)};
   if (node.op_type == "Elu") return FusedActivation{Kind::kElu, attribute("alpha", 1.0f)};
   if (node.op_type == "Sigmoid") return FusedActivation{Kind::kSigmoid};
   if (node.op_type == "Tanh") return FusedActivation{Kind::kTanh};
@@ -282,9 +283,9 @@ absl::StatusOr<std::vector<Tensor>> Plan::Fold(const Kernel& kernel, const std::
   }
   for (Tensor& t : values) out.push_back(&t);
   onednn::OneDnnStream stream;
-  OCTET_ASSIGN_OR_RETURN(Tensor scratchpad,
-                         Tensor::Create(DataType::kUint8,
-                                        Shape{static_cast<int64_t>(kernel.scratchpad_bytes())}));
+  OCTET_ASSIGN_OR_RETURN(
+      Tensor scratchpad,
+      Tensor::Create(DataType::kUint8, Shape{static_cast<int64_t>(kernel.scratchpad_bytes())}));
   ExecutionContext context{stream.get(), scratchpad.raw_data()};
   OCTET_RETURN_IF_ERROR(kernel.Run(in, out, context));
   return values;
@@ -329,7 +330,8 @@ absl::StatusOr<std::vector<Tensor>> Plan::Run(absl::Span<const Tensor> inputs,
   for (int index : outputs) {
     const int slot = output_slots_[index];
     if (slots_[slot].kind == SlotKind::kIntermediate && !fresh.contains(slot)) {
-      OCTET_ASSIGN_OR_RETURN(Tensor t, Tensor::Create(slots_[slot].desc.type, slots_[slot].desc.shape));
+      OCTET_ASSIGN_OR_RETURN(Tensor t,
+                             Tensor::Create(slots_[slot].desc.type, slots_[slot].desc.shape));
       fresh.emplace(slot, std::move(t));
     }
   }

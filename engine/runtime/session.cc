@@ -14,10 +14,14 @@ namespace {
 
 std::string DeclaredShape(const ValueInfo& info) {
   if (!info.shape.has_value()) return "any shape";
-  return absl::StrCat("[", absl::StrJoin(*info.shape, ", ", [](std::string* out, const Dim& d) {
-                        absl::StrAppend(out, d.is_static() ? absl::StrCat(d.size)
-                                                           : (d.name.empty() ? "?" : d.name));
-                      }), "]");
+  return absl::StrCat("[",
+                      absl::StrJoin(*info.shape, ", ",
+                                    [](std::string* out, const Dim& d) {
+                                      absl::StrAppend(out, d.is_static()
+                                                               ? absl::StrCat(d.size)
+                                                               : (d.name.empty() ? "?" : d.name));
+                                    }),
+                      "]");
 }
 
 absl::Status CheckInputFits(const ValueInfo& info, const Tensor& tensor) {
@@ -57,8 +61,7 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(Graph graph, SessionOpt
   }
   std::vector<int> value_inputs = AnalyzePlanConstants(graph).value_inputs;
   const bool eager = value_inputs.empty();
-  std::unique_ptr<Session> session(
-      new Session(std::move(graph), options, std::move(value_inputs)));
+  std::unique_ptr<Session> session(new Session(std::move(graph), options, std::move(value_inputs)));
   session->int8_nodes_ = std::move(int8_nodes);
   session->simulated_nodes_ = std::move(simulated_nodes);
   if (!eager) return session;
@@ -140,7 +143,8 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(absl::Span<const NamedTensor> i
   }
   std::vector<int> output_indices;
   if (output_names.empty()) {
-    for (size_t i = 0; i < graph_.outputs.size(); ++i) output_indices.push_back(static_cast<int>(i));
+    for (size_t i = 0; i < graph_.outputs.size(); ++i)
+      output_indices.push_back(static_cast<int>(i));
   }
   for (const std::string& name : output_names) {
     size_t index = 0;

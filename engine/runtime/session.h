@@ -70,8 +70,8 @@ class Session {
       : graph_(std::move(graph)), options_(options), value_inputs_(std::move(value_inputs)) {}
 
   // `inputs` in graph order.
-  absl::StatusOr<std::shared_ptr<const Plan>> GetPlan(const std::vector<const Tensor*>& inputs)
-      const;
+  absl::StatusOr<std::shared_ptr<const Plan>> GetPlan(
+      const std::vector<const Tensor*>& inputs) const;
 
   const Graph graph_;
   const SessionOptions options_;

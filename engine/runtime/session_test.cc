@@ -19,9 +19,9 @@ using ::octet::testing::SetAttribute;
 using ::octet::testing::StatusIs;
 using ::octet::testing::TinyCnn;
 using ::testing::ElementsAre;
+using ::testing::FloatNear;
 using ::testing::HasSubstr;
 using ::testing::Pointwise;
-using ::testing::FloatNear;
 
 std::unique_ptr<Session> MakeSession(const std::string& model, SessionOptions options = {}) {
   absl::StatusOr<Graph> graph = ImportOnnxModel(model);
@@ -63,8 +63,8 @@ TEST(SessionTest, PlanCacheIsBoundedLeastRecentlyUsed) {
   options.plan_cache_capacity = 2;
   std::unique_ptr<Session> session = MakeSession(cnn.Serialize(), options);
   for (int batch : {1, 2, 3, 4}) {
-    OCTET_ASSERT_OK(session->Run({{"image", *Tensor::Create(DataType::kFloat32, {batch, 1, 8, 8})}})
-                        .status());
+    OCTET_ASSERT_OK(
+        session->Run({{"image", *Tensor::Create(DataType::kFloat32, {batch, 1, 8, 8})}}).status());
   }
   EXPECT_EQ(session->cached_plan_count(), 2u);
 }
@@ -80,8 +80,8 @@ TEST(SessionTest, ConcurrentRunsGiveTheSameAnswers) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 20; ++i) {
         auto out = session->Run({{"image", Tensor::FromVector<float>({2, 1, 8, 8}, images)}});
-        worst[t] = std::max(worst[t], out.ok() ? RelativeError(out->at(0).values<float>(), expected)
-                                               : 1.0f);
+        worst[t] = std::max(worst[t],
+                            out.ok() ? RelativeError(out->at(0).values<float>(), expected) : 1.0f);
       }
     });
   }
@@ -167,16 +167,18 @@ TEST(SessionTest, RefusesInputsThatDoNotFitWithTheirNames) {
   EXPECT_THAT(session->Run({{"img", *Tensor::Create(DataType::kFloat32, {1, 1, 8, 8})}}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("unknown input 'img'; the model's inputs are: image")));
-  EXPECT_THAT(session->Run({}), StatusIs(absl::StatusCode::kInvalidArgument,
-                                         HasSubstr("missing input 'image'")));
+  EXPECT_THAT(session->Run({}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("missing input 'image'")));
   EXPECT_THAT(session->Run({{"image", *Tensor::Create(DataType::kFloat32, {1, 1, 8, 9})}}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("must have shape [N, 1, 8, 8], got [1, 1, 8, 9]")));
-  EXPECT_THAT(session->Run({{"image", *Tensor::Create(DataType::kInt64, {1, 1, 8, 8})}}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must be float32, got int64")));
-  EXPECT_THAT(session->Run({{"image", *Tensor::Create(DataType::kFloat32, {1, 1, 8, 8})}},
-                           {"probabilities"}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown output 'probabilities'")));
+  EXPECT_THAT(
+      session->Run({{"image", *Tensor::Create(DataType::kInt64, {1, 1, 8, 8})}}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must be float32, got int64")));
+  EXPECT_THAT(
+      session->Run({{"image", *Tensor::Create(DataType::kFloat32, {1, 1, 8, 8})}},
+                   {"probabilities"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown output 'probabilities'")));
 }
 
 TEST(SessionTest, RefusesUnsupportedOpsNamingEachTypeAndANode) {
@@ -209,7 +211,8 @@ TEST(SessionTest, GemmHonoursTransposesAlphaBetaAndBroadcastC) {
       std::vector<Tensor> out,
       session->Run({{"a", Tensor::FromVector<float>({2, 3}, {1, 2, 3, 4, 5, 6})}}));
   // Row 0: [1*1+4*2, 1*3+4*4] = [9, 19] -> 2x + [5, 10] = [23, 48].
-  EXPECT_THAT(out[0].values<float>(), Pointwise(FloatNear(1e-5), {23.f, 48.f, 29.f, 62.f, 35.f, 76.f}));
+  EXPECT_THAT(out[0].values<float>(),
+              Pointwise(FloatNear(1e-5), {23.f, 48.f, 29.f, 62.f, 35.f, 76.f}));
 }
 
 TEST(SessionTest, MatMulBroadcastsBatchesAndVectors) {
@@ -232,10 +235,9 @@ TEST(SessionTest, AddBroadcastsEitherOrBothOperands) {
   b.Node("Add", {"col", "row"}, {"y"});
   b.Node("Add", {"one", "col"}, {"z"});
   std::unique_ptr<Session> session = MakeSession(b.Serialize());
-  OCTET_ASSERT_OK_AND_ASSIGN(
-      std::vector<Tensor> out,
-      session->Run({{"col", Tensor::FromVector<float>({3, 1}, {0, 10, 20})},
-                    {"row", Tensor::FromVector<float>({1, 2}, {1, 2})}}));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> out,
+                             session->Run({{"col", Tensor::FromVector<float>({3, 1}, {0, 10, 20})},
+                                           {"row", Tensor::FromVector<float>({1, 2}, {1, 2})}}));
   EXPECT_THAT(out[0].values<float>(), ElementsAre(1, 2, 11, 12, 21, 22));
   EXPECT_THAT(out[1].values<float>(), ElementsAre(1, 11, 21));
 }

@@ -32,9 +32,15 @@ ModelVersion DescribeGraph(const Graph& graph) {
   version.set_opset_version(graph.opset);
   version.set_producer_name(graph.producer_name);
   switch (ClassifyPrecision(graph)) {
-    case GraphPrecision::kFloat: version.set_precision(octet::v1::PRECISION_FLOAT); break;
-    case GraphPrecision::kInt8: version.set_precision(octet::v1::PRECISION_INT8); break;
-    case GraphPrecision::kWeightOnly: version.set_precision(octet::v1::PRECISION_WEIGHT_ONLY); break;
+    case GraphPrecision::kFloat:
+      version.set_precision(octet::v1::PRECISION_FLOAT);
+      break;
+    case GraphPrecision::kInt8:
+      version.set_precision(octet::v1::PRECISION_INT8);
+      break;
+    case GraphPrecision::kWeightOnly:
+      version.set_precision(octet::v1::PRECISION_WEIGHT_ONLY);
+      break;
   }
   return version;
 }
@@ -50,8 +56,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 }
 
 absl::StatusOr<AddedVersion> ModelRegistry::Upload(const std::string& name,
-                                                   const std::string& description,
-                                                   bool new_version, BlobStore::Writer& blob) {
+                                                   const std::string& description, bool new_version,
+                                                   BlobStore::Writer& blob) {
   OCTET_RETURN_IF_ERROR(ValidateName(name, "name"));
   if (blob.size() == 0) return absl::InvalidArgumentError("the upload is empty: no model bytes");
   OCTET_ASSIGN_OR_RETURN(std::string sha256, blob.Finish());
@@ -124,7 +130,7 @@ absl::StatusOr<std::vector<int64_t>> ModelRegistry::Delete(const std::string& na
 }
 
 absl::StatusOr<octet::v1::Model> ModelRegistry::SetDefaultVersion(const std::string& name,
-                                                                 int64_t version) {
+                                                                  int64_t version) {
   // Holding the lock across the store call keeps the cached default in step with the database
   // when two SetDefaultVersion calls race.
   absl::MutexLock lock(&mu_);

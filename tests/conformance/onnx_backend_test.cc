@@ -35,15 +35,15 @@ const char* const kSuites[] = {"node", "pytorch-converted", "pytorch-operator", 
 
 // The float operators Octet promises (issue 3): each must pass at least one backend case.
 const char* const kRequiredOps[] = {
-    "Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "Relu", "LeakyRelu",
-    "PRelu", "Clip", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "Elu", "Exp", "Log", "Sqrt",
-    "Pow", "Add", "Sub", "Mul", "Div", "MaxPool", "AveragePool", "GlobalAveragePool",
-    "GlobalMaxPool", "ReduceMean", "ReduceSum", "ReduceMax", "Softmax", "LogSoftmax", "Concat",
-    "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Slice", "Pad", "Resize", "Split",
-    "Shape", "Gather", "Cast", "Identity", "Dropout",
+    "Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "Relu", "LeakyRelu", "PRelu",
+    "Clip", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "Elu", "Exp", "Log", "Sqrt", "Pow",
+    "Add", "Sub", "Mul", "Div", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+    "ReduceMean", "ReduceSum", "ReduceMax", "Softmax", "LogSoftmax", "Concat", "Flatten", "Reshape",
+    "Transpose", "Squeeze", "Unsqueeze", "Slice", "Pad", "Resize", "Split", "Shape", "Gather",
+    "Cast", "Identity", "Dropout",
     // Issue 4: QDQ and the QOperator forms (rewritten to QDQ at import).
-    "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv",
-    "QLinearMatMul", "ConvInteger", "MatMulInteger"};
+    "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul",
+    "ConvInteger", "MatMulInteger"};
 
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -52,14 +52,22 @@ std::string ReadFile(const fs::path& path) {
 
 double ValueAt(const Tensor& t, int64_t i) {
   switch (t.type()) {
-    case DataType::kFloat32: return t.data<float>()[i];
-    case DataType::kFloat64: return t.data<double>()[i];
-    case DataType::kUint8: return t.data<uint8_t>()[i];
-    case DataType::kInt8: return t.data<int8_t>()[i];
-    case DataType::kInt32: return t.data<int32_t>()[i];
-    case DataType::kInt64: return static_cast<double>(t.data<int64_t>()[i]);
-    case DataType::kBool: return t.data<bool>()[i];
-    case DataType::kFloat16: return reinterpret_cast<const uint16_t*>(t.raw_data())[i];
+    case DataType::kFloat32:
+      return t.data<float>()[i];
+    case DataType::kFloat64:
+      return t.data<double>()[i];
+    case DataType::kUint8:
+      return t.data<uint8_t>()[i];
+    case DataType::kInt8:
+      return t.data<int8_t>()[i];
+    case DataType::kInt32:
+      return t.data<int32_t>()[i];
+    case DataType::kInt64:
+      return static_cast<double>(t.data<int64_t>()[i]);
+    case DataType::kBool:
+      return t.data<bool>()[i];
+    case DataType::kFloat16:
+      return reinterpret_cast<const uint16_t*>(t.raw_data())[i];
   }
   return 0;
 }
@@ -67,19 +75,20 @@ double ValueAt(const Tensor& t, int64_t i) {
 // "" when `actual` matches `expected`, else what differs.
 std::string Compare(const Tensor& actual, const Tensor& expected) {
   if (actual.type() != expected.type()) {
-    return absl::StrCat("type ", DataTypeName(actual.type()), " != ", DataTypeName(expected.type()));
+    return absl::StrCat("type ", DataTypeName(actual.type()),
+                        " != ", DataTypeName(expected.type()));
   }
   if (actual.shape() != expected.shape()) {
-    return absl::StrCat("shape ", ShapeToString(actual.shape()), " != ",
-                        ShapeToString(expected.shape()));
+    return absl::StrCat("shape ", ShapeToString(actual.shape()),
+                        " != ", ShapeToString(expected.shape()));
   }
   const bool exact = actual.type() != DataType::kFloat32 && actual.type() != DataType::kFloat64;
   for (int64_t i = 0; i < actual.element_count(); ++i) {
     const double a = ValueAt(actual, i), e = ValueAt(expected, i);
     if (std::isnan(a) && std::isnan(e)) continue;
     if (std::isinf(e) && a == e) continue;
-    const bool close = exact ? a == e
-                             : std::abs(a - e) <= kAbsoluteTolerance + kRelativeTolerance * std::abs(e);
+    const bool close =
+        exact ? a == e : std::abs(a - e) <= kAbsoluteTolerance + kRelativeTolerance * std::abs(e);
     if (!close) return absl::StrCat("element ", i, ": ", a, " != ", e);
   }
   return "";
@@ -129,9 +138,8 @@ CaseResult RunCase(const fs::path& dir) {
       if (!expected.ok()) return refusal(expected.status());
       const std::string difference = Compare((*outputs)[i], *expected);
       if (!difference.empty()) {
-        return {Outcome::kFailed,
-                absl::StrCat("data set ", set, " output ", (*session)->outputs()[i].name, ": ",
-                             difference)};
+        return {Outcome::kFailed, absl::StrCat("data set ", set, " output ",
+                                               (*session)->outputs()[i].name, ": ", difference)};
       }
     }
   }
@@ -187,7 +195,8 @@ int Main(int argc, char** argv) {
     if (ops_passing.count(op) == 0) ops_without_pass.push_back(op);
   }
   std::cout << "skipped by reason:";
-  for (const auto& [reason, count] : skip_reasons) std::cout << " " << reason << ": " << count << ";";
+  for (const auto& [reason, count] : skip_reasons)
+    std::cout << " " << reason << ": " << count << ";";
   std::cout << "\nops passing at least one case: " << absl::StrJoin(ops_passing, " ") << "\n";
   if (!ops_without_pass.empty()) {
     std::cout << "required or registered ops passing no case: "

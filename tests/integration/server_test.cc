@@ -68,8 +68,8 @@ class ServerTest : public ::testing::Test {
     return writer->Finish();
   }
 
-  inference::ModelInferRequest ImageRequest(const std::string& model, const std::vector<float>& images,
-                                            int batch) {
+  inference::ModelInferRequest ImageRequest(const std::string& model,
+                                            const std::vector<float>& images, int batch) {
     inference::ModelInferRequest request;
     request.set_model_name(model);
     request.set_id("request-7");
@@ -144,7 +144,8 @@ TEST_F(ServerTest, UploadSurvivesRestartAndServesRawAndTypedInferenceWithMetrics
 
   inference::ModelInferRequest typed = ImageRequest("tiny", images, 1);
   typed.clear_raw_input_contents();
-  for (int i = 0; i < 64; ++i) typed.mutable_inputs(0)->mutable_contents()->add_fp32_contents(images[i]);
+  for (int i = 0; i < 64; ++i)
+    typed.mutable_inputs(0)->mutable_contents()->add_fp32_contents(images[i]);
   typed.add_outputs()->set_name("logits");
   inference::ModelInferResponse typed_response;
   ASSERT_TRUE(Infer(typed, &typed_response).ok());
@@ -335,22 +336,22 @@ TEST_F(ServerTest, BadInferenceRequestsGetTheRightCodeNamingTheProblem) {
   {
     auto r = ImageRequest("tiny", image, 1);
     r.add_outputs()->set_name("probabilities");
-    cases.push_back({"output", r, grpc::StatusCode::INVALID_ARGUMENT,
-                     "unknown output 'probabilities'"});
+    cases.push_back(
+        {"output", r, grpc::StatusCode::INVALID_ARGUMENT, "unknown output 'probabilities'"});
   }
   {
     auto r = ImageRequest("tiny", image, 1);
     r.set_raw_input_contents(0, "short");
-    cases.push_back({"raw size", r, grpc::StatusCode::INVALID_ARGUMENT,
-                     "raw_input_contents[0] has 5 bytes"});
+    cases.push_back(
+        {"raw size", r, grpc::StatusCode::INVALID_ARGUMENT, "raw_input_contents[0] has 5 bytes"});
   }
   cases.push_back({"model", ImageRequest("nope", image, 1), grpc::StatusCode::NOT_FOUND,
                    "model 'nope' not found"});
   {
     auto r = ImageRequest("tiny", image, 1);
     r.set_model_version("4");
-    cases.push_back({"version", r, grpc::StatusCode::NOT_FOUND,
-                     "model 'tiny' has no version 4 (versions: 1)"});
+    cases.push_back(
+        {"version", r, grpc::StatusCode::NOT_FOUND, "model 'tiny' has no version 4 (versions: 1)"});
   }
   {
     auto r = ImageRequest("tiny", image, 1);
@@ -439,8 +440,8 @@ TEST_F(ServerTest, ServesHealthMetadataAndReflection) {
   grpc::GenericStub generic(channel_);
   grpc::CompletionQueue queue;
   grpc::ClientContext context;
-  auto call = generic.PrepareCall(&context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-                                  &queue);
+  auto call = generic.PrepareCall(
+      &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &queue);
   void* tag;
   bool ok;
   call->StartCall(reinterpret_cast<void*>(1));
@@ -455,7 +456,8 @@ TEST_F(ServerTest, ServesHealthMetadataAndReflection) {
   std::vector<grpc::Slice> slices;
   ASSERT_TRUE(reply.Dump(&slices).ok());
   std::string bytes;
-  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const grpc::Slice& s : slices)
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   EXPECT_THAT(bytes, HasSubstr("inference.GRPCInferenceService"));
   EXPECT_THAT(bytes, HasSubstr("octet.v1.ModelService"));
   context.TryCancel();
@@ -469,9 +471,7 @@ TEST_F(ServerTest, ServesHealthMetadataAndReflection) {
   }
 }
 
-TEST_F(ServerTest, SigtermDrainsAndExitsCleanly) {
-  EXPECT_EQ(server_->Stop(SIGTERM), 0);
-}
+TEST_F(ServerTest, SigtermDrainsAndExitsCleanly) { EXPECT_EQ(server_->Stop(SIGTERM), 0); }
 
 }  // namespace
 }  // namespace octet

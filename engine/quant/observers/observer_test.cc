@@ -43,22 +43,24 @@ TEST(MovingAverageObserverTest, AveragesBatchExtremes) {
 }
 
 TEST(ObserverTest, EveryMethodRejectsNaNAndInfinity) {
-  for (auto method : {CalibrationMethod::kMinMax, CalibrationMethod::kMovingAverageMinMax,
-                      CalibrationMethod::kPercentile, CalibrationMethod::kEntropy,
-                      CalibrationMethod::kMse}) {
+  for (auto method :
+       {CalibrationMethod::kMinMax, CalibrationMethod::kMovingAverageMinMax,
+        CalibrationMethod::kPercentile, CalibrationMethod::kEntropy, CalibrationMethod::kMse}) {
     auto observer = Make(method);
     EXPECT_THAT(observer->Observe({1.0f, NAN}),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("value 1 of the batch")))
         << CalibrationMethodName(method);
-    EXPECT_THAT(observer->Observe({INFINITY}), StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
-    EXPECT_THAT(observer->Range(kUint8Target), StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::_));
+    EXPECT_THAT(observer->Observe({INFINITY}),
+                StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+    EXPECT_THAT(observer->Range(kUint8Target),
+                StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::_));
   }
 }
 
 TEST(ObserverTest, EveryMethodGivesConstantTensorsAZeroWidthOrExactRange) {
-  for (auto method : {CalibrationMethod::kMinMax, CalibrationMethod::kMovingAverageMinMax,
-                      CalibrationMethod::kPercentile, CalibrationMethod::kEntropy,
-                      CalibrationMethod::kMse}) {
+  for (auto method :
+       {CalibrationMethod::kMinMax, CalibrationMethod::kMovingAverageMinMax,
+        CalibrationMethod::kPercentile, CalibrationMethod::kEntropy, CalibrationMethod::kMse}) {
     auto zeros = Make(method);
     ASSERT_THAT(zeros->Observe(std::vector<float>(100, 0.0f)), IsOk());
     OCTET_ASSERT_OK_AND_ASSIGN(RealRange range, zeros->Range(kUint8Target));
@@ -80,7 +82,8 @@ TEST(ObserverTest, RejectsBadOptions) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("percentile 0")));
   options.method = CalibrationMethod::kMovingAverageMinMax;
   options.averaging_constant = 1.5;
-  EXPECT_THAT(MakeRangeObserver(options), StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+  EXPECT_THAT(MakeRangeObserver(options),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
 }
 
 TEST(PercentileObserverTest, CutsTheTopOfANonNegativeTensor) {
@@ -108,7 +111,7 @@ TEST(HistogramObserverTest, KeepsCountsWhenTheRangeGrows) {
   auto observer = Make(CalibrationMethod::kPercentile, 50.0);
   std::vector<float> small(1000), large(1000);
   for (int i = 0; i < 1000; ++i) {
-    small[i] = i / 1000.0f;       // [0, 1)
+    small[i] = i / 1000.0f;        // [0, 1)
     large[i] = 2.0f + i / 500.0f;  // [2, 4)
   }
   ASSERT_THAT(observer->Observe(small), IsOk());
@@ -125,8 +128,7 @@ double QuantizationError(const std::vector<float>& values, RealRange range,
   double error = 0.0;
   for (float v : values) {
     const float back = DequantizeValue(
-        QuantizeValue(v, sz.scale, sz.zero_point, target.format.range()), sz.scale,
-        sz.zero_point);
+        QuantizeValue(v, sz.scale, sz.zero_point, target.format.range()), sz.scale, sz.zero_point);
     error += (v - back) * (v - back);
   }
   return error;

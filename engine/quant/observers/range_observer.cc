@@ -13,11 +13,16 @@ namespace octet {
 
 const char* CalibrationMethodName(CalibrationMethod method) {
   switch (method) {
-    case CalibrationMethod::kMinMax: return "min_max";
-    case CalibrationMethod::kMovingAverageMinMax: return "moving_average_min_max";
-    case CalibrationMethod::kPercentile: return "percentile";
-    case CalibrationMethod::kEntropy: return "entropy";
-    case CalibrationMethod::kMse: return "mse";
+    case CalibrationMethod::kMinMax:
+      return "min_max";
+    case CalibrationMethod::kMovingAverageMinMax:
+      return "moving_average_min_max";
+    case CalibrationMethod::kPercentile:
+      return "percentile";
+    case CalibrationMethod::kEntropy:
+      return "entropy";
+    case CalibrationMethod::kMse:
+      return "mse";
   }
   return "unknown";
 }
@@ -29,9 +34,8 @@ absl::StatusOr<std::unique_ptr<RangeObserver>> MakeRangeObserver(
       return std::make_unique<MinMaxObserver>();
     case CalibrationMethod::kMovingAverageMinMax:
       if (!(options.averaging_constant > 0.0 && options.averaging_constant <= 1.0)) {
-        return absl::InvalidArgumentError(absl::StrCat("averaging constant ",
-                                                       options.averaging_constant,
-                                                       " is not in (0, 1]"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("averaging constant ", options.averaging_constant, " is not in (0, 1]"));
       }
       return std::make_unique<MovingAverageObserver>(options.averaging_constant);
     case CalibrationMethod::kPercentile:
@@ -51,9 +55,8 @@ absl::StatusOr<std::unique_ptr<RangeObserver>> MakeRangeObserver(
 absl::Status CheckFinite(absl::Span<const float> values) {
   for (size_t i = 0; i < values.size(); ++i) {
     if (!std::isfinite(values[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("value ", i, " of the batch is ", values[i],
-                       "; calibration data must give finite values"));
+      return absl::InvalidArgumentError(absl::StrCat("value ", i, " of the batch is ", values[i],
+                                                     "; calibration data must give finite values"));
     }
   }
   return absl::OkStatus();

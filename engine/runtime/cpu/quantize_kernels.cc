@@ -35,9 +35,8 @@ absl::StatusOr<AxisLayout> LayoutFor(const Node& node, const Shape& x, const Ten
   const bool per_axis = !(scale.shape.empty() || (scale.shape.size() == 1 && scale.shape[0] == 1));
   if (zero_point.has_value() && zero_point->shape != scale.shape) {
     return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": zero point ",
-                                                   ShapeToString(zero_point->shape),
-                                                   " and scale ", ShapeToString(scale.shape),
-                                                   " differ in shape"));
+                                                   ShapeToString(zero_point->shape), " and scale ",
+                                                   ShapeToString(scale.shape), " differ in shape"));
   }
   if (!per_axis) return layout;
   if (opset < 13) {
@@ -52,9 +51,9 @@ absl::StatusOr<AxisLayout> LayoutFor(const Node& node, const Shape& x, const Ten
   OCTET_ASSIGN_OR_RETURN(int64_t axis,
                          NormalizeAxis(node, axis_attr, static_cast<int64_t>(x.size())));
   if (x.empty() || scale.shape[0] != x[axis]) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(node.Describe(), ": ", scale.shape[0], " scales for axis ", axis, " of ",
-                     ShapeToString(x)));
+    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": ", scale.shape[0],
+                                                   " scales for axis ", axis, " of ",
+                                                   ShapeToString(x)));
   }
   layout.outer = 1;
   for (int64_t i = 0; i < axis; ++i) layout.outer *= x[i];
@@ -84,7 +83,8 @@ class QuantizeLinearKernel final : public Kernel {
                    ExecutionContext&) const override {
     const float* x = inputs[0]->data<float>();
     const float* scale = inputs[1]->data<float>();
-    const Q* zero_point = inputs.size() > 2 && inputs[2] != nullptr ? inputs[2]->data<Q>() : nullptr;
+    const Q* zero_point =
+        inputs.size() > 2 && inputs[2] != nullptr ? inputs[2]->data<Q>() : nullptr;
     Q* y = outputs[0]->data<Q>();
     const IntegerRange range = RangeOf<Q>();
     for (int64_t c = 0; c < layout_.channels; ++c) {
@@ -115,7 +115,8 @@ class DequantizeLinearKernel final : public Kernel {
                    ExecutionContext&) const override {
     const Q* x = inputs[0]->data<Q>();
     const float* scale = inputs[1]->data<float>();
-    const Q* zero_point = inputs.size() > 2 && inputs[2] != nullptr ? inputs[2]->data<Q>() : nullptr;
+    const Q* zero_point =
+        inputs.size() > 2 && inputs[2] != nullptr ? inputs[2]->data<Q>() : nullptr;
     float* y = outputs[0]->data<float>();
     ForEachChannelRun(layout_, scale, zero_point,
                       [&](int64_t offset, int64_t count, float s, int32_t z) {

@@ -42,8 +42,8 @@ absl::StatusOr<BuiltKernel> BuildFlatten(const KernelBuildContext& context) {
   OCTET_ASSIGN_OR_RETURN(int64_t axis, context.node.GetInt("axis", 1));
   const int64_t rank = static_cast<int64_t>(x.shape.size());
   if (axis < -rank || axis > rank) {
-    return absl::InvalidArgumentError(absl::StrCat(context.node.Describe(), ": axis ", axis,
-                                                   " is out of range for rank ", rank));
+    return absl::InvalidArgumentError(
+        absl::StrCat(context.node.Describe(), ": axis ", axis, " is out of range for rank ", rank));
   }
   if (axis < 0) axis += rank;
   int64_t outer = 1, inner = 1;
@@ -75,8 +75,8 @@ absl::StatusOr<BuiltKernel> BuildReshape(const KernelBuildContext& context) {
     }
     if (shape[i] == 0 && !allow_zero) {
       if (i >= x.shape.size()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            node.Describe(), ": target dim ", i, " copies a dim the input does not have"));
+        return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": target dim ", i,
+                                                       " copies a dim the input does not have"));
       }
       shape[i] = x.shape[i];
     }
@@ -132,9 +132,8 @@ absl::StatusOr<BuiltKernel> BuildSqueeze(const KernelBuildContext& context) {
     for (int64_t axis : *axes) {
       OCTET_ASSIGN_OR_RETURN(int64_t a, NormalizeAxis(context.node, axis, rank));
       if (x.shape[a] != 1) {
-        return absl::InvalidArgumentError(absl::StrCat(context.node.Describe(), ": dim ", a,
-                                                       " of ", ShapeToString(x.shape),
-                                                       " is not 1"));
+        return absl::InvalidArgumentError(absl::StrCat(context.node.Describe(), ": dim ", a, " of ",
+                                                       ShapeToString(x.shape), " is not 1"));
       }
       drop[a] = true;
     }

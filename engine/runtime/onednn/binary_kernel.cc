@@ -24,12 +24,18 @@ bool Commutes(BinaryOp op) { return op != BinaryOp::kSub && op != BinaryOp::kDiv
 
 dnnl::algorithm ToOneDnn(BinaryOp op) {
   switch (op) {
-    case BinaryOp::kAdd: return dnnl::algorithm::binary_add;
-    case BinaryOp::kSub: return dnnl::algorithm::binary_sub;
-    case BinaryOp::kMul: return dnnl::algorithm::binary_mul;
-    case BinaryOp::kDiv: return dnnl::algorithm::binary_div;
-    case BinaryOp::kMax: return dnnl::algorithm::binary_max;
-    case BinaryOp::kMin: return dnnl::algorithm::binary_min;
+    case BinaryOp::kAdd:
+      return dnnl::algorithm::binary_add;
+    case BinaryOp::kSub:
+      return dnnl::algorithm::binary_sub;
+    case BinaryOp::kMul:
+      return dnnl::algorithm::binary_mul;
+    case BinaryOp::kDiv:
+      return dnnl::algorithm::binary_div;
+    case BinaryOp::kMax:
+      return dnnl::algorithm::binary_max;
+    case BinaryOp::kMin:
+      return dnnl::algorithm::binary_min;
   }
   return dnnl::algorithm::binary_add;
 }
@@ -70,11 +76,21 @@ class BroadcastKernel final : public Kernel {
     const T* b = inputs[1]->data<T>();
     T* y = outputs[0]->data<T>();
     switch (op_) {
-      case BinaryOp::kAdd: cpu::BroadcastBinary(a, a_, b, b_, y, y_, [](T x, T z) { return T(x + z); }); break;
-      case BinaryOp::kSub: cpu::BroadcastBinary(a, a_, b, b_, y, y_, [](T x, T z) { return T(x - z); }); break;
-      case BinaryOp::kMul: cpu::BroadcastBinary(a, a_, b, b_, y, y_, [](T x, T z) { return T(x * z); }); break;
-      case BinaryOp::kMax: cpu::BroadcastBinary(a, a_, b, b_, y, y_, [](T x, T z) { return std::max(x, z); }); break;
-      case BinaryOp::kMin: cpu::BroadcastBinary(a, a_, b, b_, y, y_, [](T x, T z) { return std::min(x, z); }); break;
+      case BinaryOp::kAdd:
+        cpu::BroadcastBinary(a, a_, b, b_, y, y_, [](T x, T z) { return T(x + z); });
+        break;
+      case BinaryOp::kSub:
+        cpu::BroadcastBinary(a, a_, b, b_, y, y_, [](T x, T z) { return T(x - z); });
+        break;
+      case BinaryOp::kMul:
+        cpu::BroadcastBinary(a, a_, b, b_, y, y_, [](T x, T z) { return T(x * z); });
+        break;
+      case BinaryOp::kMax:
+        cpu::BroadcastBinary(a, a_, b, b_, y, y_, [](T x, T z) { return std::max(x, z); });
+        break;
+      case BinaryOp::kMin:
+        cpu::BroadcastBinary(a, a_, b, b_, y, y_, [](T x, T z) { return std::min(x, z); });
+        break;
       case BinaryOp::kDiv:
         if constexpr (std::is_integral_v<T>) {
           const int64_t count = inputs[1]->element_count();
@@ -112,9 +128,17 @@ class VariadicKernel final : public Kernel {
     for (size_t i = 1; i < inputs.size(); ++i) {
       const T* x = inputs[i]->data<T>();
       switch (op_) {
-        case BinaryOp::kMax: cpu::BroadcastBinary(y, y_, x, inputs_[i], y, y_, [](T a, T b) { return std::max(a, b); }); break;
-        case BinaryOp::kMin: cpu::BroadcastBinary(y, y_, x, inputs_[i], y, y_, [](T a, T b) { return std::min(a, b); }); break;
-        default: cpu::BroadcastBinary(y, y_, x, inputs_[i], y, y_, [](T a, T b) { return T(a + b); }); break;
+        case BinaryOp::kMax:
+          cpu::BroadcastBinary(y, y_, x, inputs_[i], y, y_,
+                               [](T a, T b) { return std::max(a, b); });
+          break;
+        case BinaryOp::kMin:
+          cpu::BroadcastBinary(y, y_, x, inputs_[i], y, y_,
+                               [](T a, T b) { return std::min(a, b); });
+          break;
+        default:
+          cpu::BroadcastBinary(y, y_, x, inputs_[i], y, y_, [](T a, T b) { return T(a + b); });
+          break;
       }
     }
     if (mean_) {
@@ -144,10 +168,18 @@ class PowKernel final : public Kernel {
     std::vector<double> exponents(e.element_count());
     for (int64_t i = 0; i < e.element_count(); ++i) {
       switch (exponent_type_) {
-        case DataType::kFloat32: exponents[i] = e.data<float>()[i]; break;
-        case DataType::kFloat64: exponents[i] = e.data<double>()[i]; break;
-        case DataType::kInt32: exponents[i] = e.data<int32_t>()[i]; break;
-        default: exponents[i] = static_cast<double>(e.data<int64_t>()[i]); break;
+        case DataType::kFloat32:
+          exponents[i] = e.data<float>()[i];
+          break;
+        case DataType::kFloat64:
+          exponents[i] = e.data<double>()[i];
+          break;
+        case DataType::kInt32:
+          exponents[i] = e.data<int32_t>()[i];
+          break;
+        default:
+          exponents[i] = static_cast<double>(e.data<int64_t>()[i]);
+          break;
       }
     }
     const T* x = inputs[0]->data<T>();
@@ -168,10 +200,10 @@ class PowKernel final : public Kernel {
 absl::Status CheckBinary(const CheckContext& context) {
   OCTET_RETURN_IF_ERROR(RequireInputCount(context.node, 2, 2, 2));
   for (size_t i : {size_t{0}, size_t{1}}) {
-    OCTET_RETURN_IF_ERROR(RequireInputType(
-        context, i,
-        {DataType::kFloat32, DataType::kFloat64, DataType::kInt32, DataType::kInt64,
-         DataType::kInt8, DataType::kUint8}));
+    OCTET_RETURN_IF_ERROR(
+        RequireInputType(context, i,
+                         {DataType::kFloat32, DataType::kFloat64, DataType::kInt32,
+                          DataType::kInt64, DataType::kInt8, DataType::kUint8}));
   }
   return absl::OkStatus();
 }
@@ -182,9 +214,8 @@ absl::StatusOr<BuiltKernel> BuildBinary(const KernelBuildContext& context) {
   const TensorDesc& a = context.input(0);
   const TensorDesc& b = context.input(1);
   if (a.type != b.type) {
-    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": inputs are ",
-                                                   DataTypeName(a.type), " and ",
-                                                   DataTypeName(b.type)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        node.Describe(), ": inputs are ", DataTypeName(a.type), " and ", DataTypeName(b.type)));
   }
   absl::StatusOr<Shape> y = cpu::BroadcastShapes(a.shape, b.shape);
   if (!y.ok()) {
@@ -197,8 +228,8 @@ absl::StatusOr<BuiltKernel> BuildBinary(const KernelBuildContext& context) {
   OCTET_ASSIGN_OR_RETURN(int64_t count, CheckedElementCount(*y));
   const bool a_full_size = a_full == *y, b_full_size = b_full == *y;
   const bool swapped = !a_full_size && b_full_size && Commutes(kOp);
-  const bool onednn = a.type == DataType::kFloat32 && count > 0 && !y->empty() &&
-                      y->size() <= 12 && (a_full_size || swapped);
+  const bool onednn = a.type == DataType::kFloat32 && count > 0 && !y->empty() && y->size() <= 12 &&
+                      (a_full_size || swapped);
   if (a.channel_block != 0 || b.channel_block != 0) {
     // Same-shape float inputs (TakesBlockedPair): the result takes the first blocked layout.
     try {
@@ -228,12 +259,24 @@ absl::StatusOr<BuiltKernel> BuildBinary(const KernelBuildContext& context) {
     }
   }
   switch (a.type) {
-    case DataType::kFloat32: built.kernel = std::make_unique<BroadcastKernel<float>>(kOp, a_full, b_full, *y); break;
-    case DataType::kFloat64: built.kernel = std::make_unique<BroadcastKernel<double>>(kOp, a_full, b_full, *y); break;
-    case DataType::kInt32: built.kernel = std::make_unique<BroadcastKernel<int32_t>>(kOp, a_full, b_full, *y); break;
-    case DataType::kInt64: built.kernel = std::make_unique<BroadcastKernel<int64_t>>(kOp, a_full, b_full, *y); break;
-    case DataType::kInt8: built.kernel = std::make_unique<BroadcastKernel<int8_t>>(kOp, a_full, b_full, *y); break;
-    case DataType::kUint8: built.kernel = std::make_unique<BroadcastKernel<uint8_t>>(kOp, a_full, b_full, *y); break;
+    case DataType::kFloat32:
+      built.kernel = std::make_unique<BroadcastKernel<float>>(kOp, a_full, b_full, *y);
+      break;
+    case DataType::kFloat64:
+      built.kernel = std::make_unique<BroadcastKernel<double>>(kOp, a_full, b_full, *y);
+      break;
+    case DataType::kInt32:
+      built.kernel = std::make_unique<BroadcastKernel<int32_t>>(kOp, a_full, b_full, *y);
+      break;
+    case DataType::kInt64:
+      built.kernel = std::make_unique<BroadcastKernel<int64_t>>(kOp, a_full, b_full, *y);
+      break;
+    case DataType::kInt8:
+      built.kernel = std::make_unique<BroadcastKernel<int8_t>>(kOp, a_full, b_full, *y);
+      break;
+    case DataType::kUint8:
+      built.kernel = std::make_unique<BroadcastKernel<uint8_t>>(kOp, a_full, b_full, *y);
+      break;
     default:
       return UnsupportedError(UnsupportedKind::kElementType,
                               absl::StrCat(node.Describe(), ": ", DataTypeName(a.type)));
@@ -284,10 +327,18 @@ absl::StatusOr<BuiltKernel> BuildVariadic(const KernelBuildContext& context) {
   BuiltKernel built;
   built.outputs.push_back({type, y});
   switch (type) {
-    case DataType::kFloat32: built.kernel = std::make_unique<VariadicKernel<float>>(kOp, kMean, shapes, y); break;
-    case DataType::kFloat64: built.kernel = std::make_unique<VariadicKernel<double>>(kOp, kMean, shapes, y); break;
-    case DataType::kInt32: built.kernel = std::make_unique<VariadicKernel<int32_t>>(kOp, kMean, shapes, y); break;
-    case DataType::kInt64: built.kernel = std::make_unique<VariadicKernel<int64_t>>(kOp, kMean, shapes, y); break;
+    case DataType::kFloat32:
+      built.kernel = std::make_unique<VariadicKernel<float>>(kOp, kMean, shapes, y);
+      break;
+    case DataType::kFloat64:
+      built.kernel = std::make_unique<VariadicKernel<double>>(kOp, kMean, shapes, y);
+      break;
+    case DataType::kInt32:
+      built.kernel = std::make_unique<VariadicKernel<int32_t>>(kOp, kMean, shapes, y);
+      break;
+    case DataType::kInt64:
+      built.kernel = std::make_unique<VariadicKernel<int64_t>>(kOp, kMean, shapes, y);
+      break;
     default:
       return UnsupportedError(UnsupportedKind::kElementType,
                               absl::StrCat(node.Describe(), ": ", DataTypeName(type)));
@@ -320,10 +371,18 @@ absl::StatusOr<BuiltKernel> BuildPow(const KernelBuildContext& context) {
   BuiltKernel built;
   built.outputs.push_back({x.type, *y});
   switch (x.type) {
-    case DataType::kFloat32: built.kernel = std::make_unique<PowKernel<float>>(a, b, *y, e.type); break;
-    case DataType::kFloat64: built.kernel = std::make_unique<PowKernel<double>>(a, b, *y, e.type); break;
-    case DataType::kInt32: built.kernel = std::make_unique<PowKernel<int32_t>>(a, b, *y, e.type); break;
-    case DataType::kInt64: built.kernel = std::make_unique<PowKernel<int64_t>>(a, b, *y, e.type); break;
+    case DataType::kFloat32:
+      built.kernel = std::make_unique<PowKernel<float>>(a, b, *y, e.type);
+      break;
+    case DataType::kFloat64:
+      built.kernel = std::make_unique<PowKernel<double>>(a, b, *y, e.type);
+      break;
+    case DataType::kInt32:
+      built.kernel = std::make_unique<PowKernel<int32_t>>(a, b, *y, e.type);
+      break;
+    case DataType::kInt64:
+      built.kernel = std::make_unique<PowKernel<int64_t>>(a, b, *y, e.type);
+      break;
     default:
       return UnsupportedError(UnsupportedKind::kElementType,
                               absl::StrCat(node.Describe(), ": ", DataTypeName(x.type)));

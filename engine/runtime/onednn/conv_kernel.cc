@@ -4,8 +4,8 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/base/unsupported.h"
-#include "engine/runtime/op_families.h"
 #include "engine/runtime/onednn/onednn_common.h"
+#include "engine/runtime/op_families.h"
 
 namespace octet {
 namespace {
@@ -29,9 +29,9 @@ absl::StatusOr<ConvAttributes> ReadAttributes(const Node& node, size_t spatial_r
   OCTET_ASSIGN_OR_RETURN(a.auto_pad, node.GetString("auto_pad", "NOTSET"));
   if (a.strides.size() != spatial_rank || a.dilations.size() != spatial_rank ||
       pads.size() != 2 * spatial_rank) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        node.Describe(), ": strides, dilations and pads must match the ", spatial_rank,
-        " spatial dimensions"));
+    return absl::InvalidArgumentError(absl::StrCat(node.Describe(),
+                                                   ": strides, dilations and pads must match the ",
+                                                   spatial_rank, " spatial dimensions"));
   }
   for (size_t i = 0; i < spatial_rank; ++i) {
     if (a.strides[i] < 1 || a.dilations[i] < 1 || pads[i] < 0 || pads[i + spatial_rank] < 0) {
@@ -90,11 +90,11 @@ class ConvKernel final : public onednn::PrimitiveKernel {
     try {
       if (src_reorder_) {
         memory inner(src_inner_, onednn::CpuEngine(), scratch + src_offset_);
-        src_reorder_->execute(*context.onednn_stream,
-                              {{DNNL_ARG_FROM, src},
-                               {DNNL_ARG_TO, inner},
-                               {DNNL_ARG_SCRATCHPAD,
-                                memory(shared_desc, onednn::CpuEngine(), scratch)}});
+        src_reorder_->execute(
+            *context.onednn_stream,
+            {{DNNL_ARG_FROM, src},
+             {DNNL_ARG_TO, inner},
+             {DNNL_ARG_SCRATCHPAD, memory(shared_desc, onednn::CpuEngine(), scratch)}});
         src = inner;
       }
       if (dst_reorder_) dst = memory(dst_inner_, onednn::CpuEngine(), scratch + dst_offset_);
@@ -115,11 +115,11 @@ class ConvKernel final : public onednn::PrimitiveKernel {
     OCTET_RETURN_IF_ERROR(Execute(std::move(args), context));
     if (dst_reorder_) {
       try {
-        dst_reorder_->execute(*context.onednn_stream,
-                              {{DNNL_ARG_FROM, dst},
-                               {DNNL_ARG_TO, onednn::Wrap(dst_, *outputs[0])},
-                               {DNNL_ARG_SCRATCHPAD,
-                                memory(shared_desc, onednn::CpuEngine(), scratch)}});
+        dst_reorder_->execute(
+            *context.onednn_stream,
+            {{DNNL_ARG_FROM, dst},
+             {DNNL_ARG_TO, onednn::Wrap(dst_, *outputs[0])},
+             {DNNL_ARG_SCRATCHPAD, memory(shared_desc, onednn::CpuEngine(), scratch)}});
       } catch (const dnnl::error& e) {
         return onednn::ToStatus(e, "reordering a Conv output");
       }
@@ -160,17 +160,17 @@ struct ConvGeometry {
 
 absl::StatusOr<ConvGeometry> ComputeGeometry(const Node& node, const Shape& x, const Shape& w) {
   if (x.size() < 3 || x.size() > 5 || w.size() != x.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        node.Describe(), ": X ", ShapeToString(x), " and W ", ShapeToString(w),
-        " must both have rank 3 to 5"));
+    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": X ", ShapeToString(x),
+                                                   " and W ", ShapeToString(w),
+                                                   " must both have rank 3 to 5"));
   }
   const size_t spatial = x.size() - 2;
   OCTET_ASSIGN_OR_RETURN(ConvAttributes a, ReadAttributes(node, spatial));
   const int64_t channels = x[1], out_channels = w[0];
   if (channels % a.group != 0 || out_channels % a.group != 0 || w[1] * a.group != channels) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        node.Describe(), ": X has ", channels, " channels, W ", ShapeToString(w),
-        " and group ", a.group, " do not fit"));
+    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": X has ", channels,
+                                                   " channels, W ", ShapeToString(w), " and group ",
+                                                   a.group, " do not fit"));
   }
   OCTET_ASSIGN_OR_RETURN(std::vector<int64_t> kernel_shape,
                          node.GetInts("kernel_shape", Shape(w.begin() + 2, w.end())));
@@ -195,8 +195,8 @@ absl::StatusOr<ConvGeometry> ComputeGeometry(const Node& node, const Shape& x, c
     }
     const int64_t out = (in + begin + end - extent) / a.strides[i] + 1;
     if (in + begin + end < extent || out < 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          node.Describe(), ": input ", ShapeToString(x), " is smaller than the kernel"));
+      return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": input ", ShapeToString(x),
+                                                     " is smaller than the kernel"));
     }
     g.y_shape.push_back(out);
     g.strides.push_back(a.strides[i]);
@@ -225,8 +225,8 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
   if (context.has_input(2)) {
     const TensorDesc& b = context.input(2);
     if (b.type != DataType::kFloat32 || b.shape != Shape{out_channels}) {
-      return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": bias must be float32 [",
-                                                     out_channels, "]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(node.Describe(), ": bias must be float32 [", out_channels, "]"));
     }
   }
   const Shape& y_shape = g.y_shape;
@@ -241,19 +241,18 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
     const Tensor* w_constant = context.constant(1);
     // Constant weights go into whatever layout the primitive prefers, once; weights that arrive
     // as inputs are read in place.
-    const memory::desc w_query =
-        w_constant != nullptr
-            ? memory::desc(memory::dims(w_dims.begin(), w_dims.end()), memory::data_type::f32,
-                           memory::format_tag::any)
-            : w_plain;
+    const memory::desc w_query = w_constant != nullptr
+                                     ? memory::desc(memory::dims(w_dims.begin(), w_dims.end()),
+                                                    memory::data_type::f32, memory::format_tag::any)
+                                     : w_plain;
     const memory::desc bias = context.has_input(2)
                                   ? onednn::PlainDesc(Shape{out_channels}, DataType::kFloat32)
                                   : memory::desc();
     // Activations in whatever layout oneDNN's fastest kernel for this shape wants.
-    const memory::desc src_any(memory::dims(x.shape.begin(), x.shape.end()),
-                               memory::data_type::f32, memory::format_tag::any);
-    const memory::desc dst_any(memory::dims(y_shape.begin(), y_shape.end()),
-                               memory::data_type::f32, memory::format_tag::any);
+    const memory::desc src_any(memory::dims(x.shape.begin(), x.shape.end()), memory::data_type::f32,
+                               memory::format_tag::any);
+    const memory::desc dst_any(memory::dims(y_shape.begin(), y_shape.end()), memory::data_type::f32,
+                               memory::format_tag::any);
     dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
                                          dnnl::algorithm::convolution_direct, src_any, w_query,
                                          bias, dst_any, strides, dilations, pad_l, pad_r);
@@ -294,10 +293,14 @@ absl::Status CheckInt8Conv(const CheckContext& context) {
 
 float ScalarOf(const Tensor& t) {
   switch (t.type()) {
-    case DataType::kFloat32: return t.data<float>()[0];
-    case DataType::kUint8: return t.data<uint8_t>()[0];
-    case DataType::kInt8: return t.data<int8_t>()[0];
-    default: return 0.0f;
+    case DataType::kFloat32:
+      return t.data<float>()[0];
+    case DataType::kUint8:
+      return t.data<uint8_t>()[0];
+    case DataType::kInt8:
+      return t.data<int8_t>()[0];
+    default:
+      return 0.0f;
   }
 }
 
@@ -316,8 +319,7 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
   const float y_scale = ScalarOf(*context.constant(5));
   const int32_t x_zero = context.constant(2) != nullptr ? ScalarOf(*context.constant(2)) : 0;
   const int32_t y_zero = context.constant(6) != nullptr ? ScalarOf(*context.constant(6)) : 0;
-  const DataType y_type =
-      context.has_input(6) ? context.input(6).type : DataType::kUint8;
+  const DataType y_type = context.has_input(6) ? context.input(6).type : DataType::kUint8;
   if ((x.type != DataType::kUint8 && x.type != DataType::kInt8) || w.type() != DataType::kInt8 ||
       (y_type != DataType::kUint8 && y_type != DataType::kInt8)) {
     return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": u8/s8 X and Y, s8 W"));
@@ -354,23 +356,21 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
     const memory::desc src = onednn::PlainDesc(x.shape, x.type);
     const memory::desc dst = onednn::PlainDesc(g.y_shape, y_type);
     const memory::desc w_plain = onednn::PlainDesc(g.w_dims, DataType::kInt8);
-    const memory::desc w_any(memory::dims(g.w_dims.begin(), g.w_dims.end()),
-                             memory::data_type::s8, memory::format_tag::any);
-    const memory::desc bias_desc =
-        bias.has_value() ? onednn::PlainDesc(Shape{out_channels}, DataType::kFloat32)
-                         : memory::desc();
-    const memory::desc src_any(memory::dims(x.shape.begin(), x.shape.end()),
-                               onednn_type(x.type), memory::format_tag::any);
+    const memory::desc w_any(memory::dims(g.w_dims.begin(), g.w_dims.end()), memory::data_type::s8,
+                             memory::format_tag::any);
+    const memory::desc bias_desc = bias.has_value()
+                                       ? onednn::PlainDesc(Shape{out_channels}, DataType::kFloat32)
+                                       : memory::desc();
+    const memory::desc src_any(memory::dims(x.shape.begin(), x.shape.end()), onednn_type(x.type),
+                               memory::format_tag::any);
     const memory::desc dst_any(memory::dims(g.y_shape.begin(), g.y_shape.end()),
                                onednn_type(y_type), memory::format_tag::any);
-    dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
-                                         dnnl::algorithm::convolution_direct, src_any, w_any,
-                                         bias_desc, dst_any, g.strides, g.dilations, g.pad_l,
-                                         g.pad_r);
+    dnnl::convolution_forward::desc desc(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any, w_any,
+        bias_desc, dst_any, g.strides, g.dilations, g.pad_l, g.pad_r);
     dnnl::primitive_attr attr = onednn::DefaultAttr();
     attr.set_output_scales(out_channels > 1 && w_scale.element_count() > 1 ? 1 << 1 : 0,
-                           w_scale.element_count() > 1 ? scales
-                                                       : std::vector<float>{scales[0]});
+                           w_scale.element_count() > 1 ? scales : std::vector<float>{scales[0]});
     if (x_zero != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {x_zero});
     if (y_zero != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {y_zero});
     dnnl::post_ops ops;

@@ -23,8 +23,10 @@ std::string Int8ConvInexactReason(DataType source, int max_abs_weight) {
     return "this CPU has no VNNI, where oneDNN halves the weights of int8 (signed) sources";
   }
   if (max_abs_weight > 64) {
-    return absl::StrCat("this CPU has no VNNI, where u8 x s8 pairs are summed in 16 bits and "
-                        "weights up to ", max_abs_weight, " (over 64) would saturate");
+    return absl::StrCat(
+        "this CPU has no VNNI, where u8 x s8 pairs are summed in 16 bits and "
+        "weights up to ",
+        max_abs_weight, " (over 64) would saturate");
   }
   return "";
 }

@@ -14,8 +14,8 @@ class ReorderKernel final : public PrimitiveKernel {
 
   absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
                    ExecutionContext& context) const override {
-    return Execute({{DNNL_ARG_FROM, Wrap(from_, *inputs[0])}, {DNNL_ARG_TO, Wrap(to_, *outputs[0])}},
-                   context);
+    return Execute(
+        {{DNNL_ARG_FROM, Wrap(from_, *inputs[0])}, {DNNL_ARG_TO, Wrap(to_, *outputs[0])}}, context);
   }
 
  private:
@@ -28,8 +28,8 @@ absl::StatusOr<BuiltKernel> MakeToPlainKernel(const TensorDesc& blocked) {
   TensorDesc plain = blocked;
   plain.channel_block = 0;
   try {
-    const dnnl::reorder::primitive_desc pd(CpuEngine(), DescOf(blocked), CpuEngine(),
-                                           DescOf(plain), DefaultAttr());
+    const dnnl::reorder::primitive_desc pd(CpuEngine(), DescOf(blocked), CpuEngine(), DescOf(plain),
+                                           DefaultAttr());
     BuiltKernel built;
     built.kernel = std::make_unique<ReorderKernel>(pd);
     built.outputs.push_back(plain);

@@ -20,12 +20,18 @@ absl::Status ToStatus(const dnnl::error& error, const std::string& what) {
 std::optional<dnnl::memory::data_type> ToOneDnn(DataType type) {
   using dt = dnnl::memory::data_type;
   switch (type) {
-    case DataType::kFloat32: return dt::f32;
-    case DataType::kUint8: return dt::u8;
-    case DataType::kInt8: return dt::s8;
-    case DataType::kInt32: return dt::s32;
-    case DataType::kFloat16: return dt::f16;
-    default: return std::nullopt;
+    case DataType::kFloat32:
+      return dt::f32;
+    case DataType::kUint8:
+      return dt::u8;
+    case DataType::kInt8:
+      return dt::s8;
+    case DataType::kInt32:
+      return dt::s32;
+    case DataType::kFloat16:
+      return dt::f16;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -79,7 +85,9 @@ int ChannelBlockOf(const dnnl::memory::desc& desc, const Shape& shape, DataType 
 void AppendActivation(const FusedActivation& activation, dnnl::post_ops& ops) {
   using Kind = FusedActivation::Kind;
   switch (activation.kind) {
-    case Kind::kRelu: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f); break;
+    case Kind::kRelu:
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      break;
     case Kind::kLeakyRelu:
       ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, activation.alpha, 0.0f);
       break;
@@ -89,8 +97,12 @@ void AppendActivation(const FusedActivation& activation, dnnl::post_ops& ops) {
     case Kind::kClip:
       ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip_v2, activation.alpha, activation.beta);
       break;
-    case Kind::kSigmoid: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_logistic, 0.0f, 0.0f); break;
-    case Kind::kTanh: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_tanh, 0.0f, 0.0f); break;
+    case Kind::kSigmoid:
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_logistic, 0.0f, 0.0f);
+      break;
+    case Kind::kTanh:
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_tanh, 0.0f, 0.0f);
+      break;
     case Kind::kHardSwish:
       ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_hardswish, 0.0f, 0.0f);
       break;
