@@ -24,6 +24,8 @@ OctetClient::OctetClient(const std::string& target) {
   channel_ = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
   health_ = grpc::health::v1::Health::NewStub(channel_);
   models_ = octet::v1::ModelService::NewStub(channel_);
+  datasets_ = octet::v1::DatasetService::NewStub(channel_);
+  jobs_ = octet::v1::QuantizationService::NewStub(channel_);
   inference_ = inference::GRPCInferenceService::NewStub(channel_);
 }
 
@@ -208,6 +210,124 @@ absl::StatusOr<InferResult> OctetClient::Infer(
     result.outputs.emplace_back(output.name(), *std::move(tensor));
   }
   return result;
+}
+
+absl::StatusOr<octet::v1::Dataset> OctetClient::UploadDataset(const std::string& path,
+                                                             const std::string& name,
+                                                             const std::string& description) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  grpc::ClientContext context;
+  octet::v1::Dataset response;
+  auto writer = datasets_->UploadDataset(&context, &response);
+  octet::v1::UploadDatasetRequest message;
+  message.mutable_header()->set_name(name);
+  message.mutable_header()->set_description(description);
+  bool open = writer->Write(message);
+  std::string buffer(kChunkBytes, '\0');
+  while (open && in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    if (in.gcount() == 0) break;
+    message.set_chunk(buffer.data(), static_cast<size_t>(in.gcount()));
+    open = writer->Write(message);
+  }
+  writer->WritesDone();
+  if (absl::Status s = FromGrpc(writer->Finish()); !s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<std::vector<octet::v1::Dataset>> OctetClient::ListDatasets() {
+  std::vector<octet::v1::Dataset> datasets;
+  octet::v1::ListDatasetsRequest request;
+  do {
+    grpc::ClientContext context;
+    octet::v1::ListDatasetsResponse response;
+    if (absl::Status s = FromGrpc(datasets_->ListDatasets(&context, request, &response)); !s.ok()) {
+      return s;
+    }
+    datasets.insert(datasets.end(), response.datasets().begin(), response.datasets().end());
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  return datasets;
+}
+
+absl::StatusOr<octet::v1::Dataset> OctetClient::GetDataset(const std::string& name) {
+  grpc::ClientContext context;
+  octet::v1::GetDatasetRequest request;
+  request.set_name(name);
+  octet::v1::Dataset response;
+  if (absl::Status s = FromGrpc(datasets_->GetDataset(&context, request, &response)); !s.ok()) {
+    return s;
+  }
+  return response;
+}
+
+absl::Status OctetClient::DeleteDataset(const std::string& name) {
+  grpc::ClientContext context;
+  octet::v1::DeleteDatasetRequest request;
+  request.set_name(name);
+  octet::v1::DeleteDatasetResponse response;
+  return FromGrpc(datasets_->DeleteDataset(&context, request, &response));
+}
+
+absl::StatusOr<octet::v1::Job> OctetClient::CreateJob(const octet::v1::CreateJobRequest& request) {
+  grpc::ClientContext context;
+  octet::v1::Job response;
+  if (absl::Status s = FromGrpc(jobs_->CreateJob(&context, request, &response)); !s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<octet::v1::Job> OctetClient::GetJob(const std::string& id) {
+  grpc::ClientContext context;
+  octet::v1::GetJobRequest request;
+  request.set_id(id);
+  octet::v1::Job response;
+  if (absl::Status s = FromGrpc(jobs_->GetJob(&context, request, &response)); !s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<std::vector<octet::v1::Job>> OctetClient::ListJobs(const std::string& model,
+                                                                 octet::v1::JobState state) {
+  std::vector<octet::v1::Job> jobs;
+  octet::v1::ListJobsRequest request;
+  request.set_model(model);
+  request.set_state(state);
+  do {
+    grpc::ClientContext context;
+    octet::v1::ListJobsResponse response;
+    if (absl::Status s = FromGrpc(jobs_->ListJobs(&context, request, &response)); !s.ok()) {
+      return s;
+    }
+    jobs.insert(jobs.end(), response.jobs().begin(), response.jobs().end());
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  return jobs;
+}
+
+absl::StatusOr<octet::v1::Job> OctetClient::CancelJob(const std::string& id) {
+  grpc::ClientContext context;
+  octet::v1::CancelJobRequest request;
+  request.set_id(id);
+  octet::v1::Job response;
+  if (absl::Status s = FromGrpc(jobs_->CancelJob(&context, request, &response)); !s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<octet::v1::Job> OctetClient::WatchJob(
+    const std::string& id, const std::function<void(const octet::v1::Job&)>& on_change) {
+  grpc::ClientContext context;
+  octet::v1::WatchJobRequest request;
+  request.set_id(id);
+  auto reader = jobs_->WatchJob(&context, request);
+  octet::v1::Job job;
+  bool any = false;
+  while (reader->Read(&job)) {
+    any = true;
+    on_change(job);
+  }
+  if (absl::Status s = FromGrpc(reader->Finish()); !s.ok()) return s;
+  if (!any) return absl::DataLossError("the watch ended without sending the job");
+  return job;
 }
 
 }  // namespace octet::client

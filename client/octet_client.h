@@ -2,6 +2,7 @@
 #define OCTET_CLIENT_OCTET_CLIENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,7 +11,9 @@
 #include "engine/tensor/tensor.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "inference/open_inference_grpc.grpc.pb.h"
+#include "octet/v1/dataset_service.grpc.pb.h"
 #include "octet/v1/model_service.grpc.pb.h"
+#include "octet/v1/quantization_service.grpc.pb.h"
 
 namespace octet::client {
 
@@ -53,10 +56,29 @@ class OctetClient {
                                     const std::vector<std::pair<std::string, Tensor>>& inputs,
                                     const std::vector<std::string>& outputs);
 
+  // Streams a .npy or .npz file in 1 MiB chunks (the server detects which).
+  absl::StatusOr<octet::v1::Dataset> UploadDataset(const std::string& path, const std::string& name,
+                                                   const std::string& description);
+  absl::StatusOr<std::vector<octet::v1::Dataset>> ListDatasets();
+  absl::StatusOr<octet::v1::Dataset> GetDataset(const std::string& name);
+  absl::Status DeleteDataset(const std::string& name);
+
+  absl::StatusOr<octet::v1::Job> CreateJob(const octet::v1::CreateJobRequest& request);
+  absl::StatusOr<octet::v1::Job> GetJob(const std::string& id);
+  // Every page, newest first; empty `model` / JOB_STATE_UNSPECIFIED list all.
+  absl::StatusOr<std::vector<octet::v1::Job>> ListJobs(const std::string& model,
+                                                       octet::v1::JobState state);
+  absl::StatusOr<octet::v1::Job> CancelJob(const std::string& id);
+  // Calls `on_change` with every state or progress change until the job ends; returns the last.
+  absl::StatusOr<octet::v1::Job> WatchJob(const std::string& id,
+                                          const std::function<void(const octet::v1::Job&)>& on_change);
+
  private:
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
   std::unique_ptr<octet::v1::ModelService::Stub> models_;
+  std::unique_ptr<octet::v1::DatasetService::Stub> datasets_;
+  std::unique_ptr<octet::v1::QuantizationService::Stub> jobs_;
   std::unique_ptr<inference::GRPCInferenceService::Stub> inference_;
 };
 

@@ -11,11 +11,16 @@
 #include "grpcpp/server_builder.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
+#include "server/jobs/job_runner.h"
 #include "server/metrics/server_metrics.h"
+#include "server/services/dataset_service.h"
 #include "server/services/inference_service.h"
 #include "server/services/model_service.h"
+#include "server/services/quantization_service.h"
 #include "server/serving/inference_executor.h"
 #include "server/serving/model_registry.h"
+#include "server/store/dataset_store.h"
+#include "server/store/job_store.h"
 #include "server/store/model_store.h"
 #include "server/store/storage.h"
 
@@ -28,10 +33,15 @@ struct OctetServer::Parts {
   std::unique_ptr<ServerMetrics> metrics;
   std::unique_ptr<Storage> storage;
   std::unique_ptr<ModelStore> model_store;
+  std::unique_ptr<DatasetStore> dataset_store;
+  std::unique_ptr<JobStore> job_store;
   std::unique_ptr<ModelRegistry> model_registry;
   std::unique_ptr<InferenceExecutor> executor;
+  std::unique_ptr<JobRunner> job_runner;
   std::unique_ptr<ModelServiceImpl> model_service;
   std::unique_ptr<InferenceServiceImpl> inference_service;
+  std::unique_ptr<DatasetServiceImpl> dataset_service;
+  std::unique_ptr<QuantizationServiceImpl> quantization_service;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> grpc_server;
   int grpc_port = 0;
@@ -40,6 +50,7 @@ struct OctetServer::Parts {
 OctetServer::OctetServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 
 OctetServer::~OctetServer() {
+  if (parts_->job_runner != nullptr) parts_->job_runner->Shutdown();
   if (parts_->grpc_server != nullptr) parts_->grpc_server->Shutdown();
 }
 
@@ -51,7 +62,12 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(const ServerOpti
   const int threads = options.inference_threads > 0
                           ? options.inference_threads
                           : std::max(1, cores / options.inference_workers);
-  if (options.max_model_bytes < 1 || options.max_request_bytes < 1 ||
+  if (options.job_workers < 1 || options.job_queue_capacity < 1 || options.job_retry_limit < 1) {
+    return absl::InvalidArgumentError(
+        "job_workers, job_queue_capacity and job_retry_limit must be at least 1");
+  }
+  if (options.max_model_bytes < 1 || options.max_dataset_bytes < 1 ||
+      options.max_request_bytes < 1 ||
       options.max_request_bytes > std::numeric_limits<int>::max()) {
     return absl::InvalidArgumentError("max_model_bytes and max_request_bytes must be positive "
                                       "(max_request_bytes below 2 GiB)");
@@ -62,16 +78,35 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(const ServerOpti
   parts->metrics = std::make_unique<ServerMetrics>(*parts->metrics_registry);
   OCTET_ASSIGN_OR_RETURN(parts->storage, Storage::Open(options.data_dir));
   parts->model_store = std::make_unique<ModelStore>(parts->storage.get());
+  parts->dataset_store = std::make_unique<DatasetStore>(parts->storage.get());
+  parts->job_store = std::make_unique<JobStore>(parts->storage.get());
   SessionOptions session_options;
   session_options.num_threads = threads;
   session_options.plan_cache_capacity = options.plan_cache_capacity;
   parts->model_registry = std::make_unique<ModelRegistry>(
       parts->model_store.get(), &parts->storage->blobs(), session_options);
   parts->executor = std::make_unique<InferenceExecutor>(options.inference_workers);
+  JobRunnerOptions job_options;
+  job_options.workers = options.job_workers;
+  job_options.threads_per_job =
+      options.job_threads > 0 ? options.job_threads : std::max(1, cores / options.job_workers);
+  job_options.queue_capacity = options.job_queue_capacity;
+  job_options.retry_limit = options.job_retry_limit;
+  job_options.max_dataset_bytes = options.max_dataset_bytes;
+  job_options.octet_version = OCTET_VERSION;
+  job_options.abort_in_calibration = options.testing_abort_in_calibration;
+  parts->job_runner = std::make_unique<JobRunner>(
+      job_options, parts->storage.get(), parts->job_store.get(), parts->dataset_store.get(),
+      parts->model_registry.get(), parts->metrics.get());
+  OCTET_RETURN_IF_ERROR(parts->job_runner->Start());
   parts->model_service = std::make_unique<ModelServiceImpl>(
       parts->model_registry.get(), &parts->storage->blobs(), options.max_model_bytes);
   parts->inference_service = std::make_unique<InferenceServiceImpl>(
       parts->model_registry.get(), parts->executor.get(), parts->metrics.get(), OCTET_VERSION);
+  parts->dataset_service = std::make_unique<DatasetServiceImpl>(
+      parts->dataset_store.get(), &parts->storage->blobs(), options.max_dataset_bytes);
+  parts->quantization_service = std::make_unique<QuantizationServiceImpl>(
+      parts->job_runner.get(), parts->job_store.get());
 
   try {
     parts->exposer = std::make_unique<prometheus::Exposer>(options.metrics_address);
@@ -93,6 +128,8 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(const ServerOpti
   builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, 5000);
   builder.RegisterService(parts->model_service.get());
   builder.RegisterService(parts->inference_service.get());
+  builder.RegisterService(parts->dataset_service.get());
+  builder.RegisterService(parts->quantization_service.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(std::make_unique<MetricsInterceptorFactory>(parts->metrics.get()));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
@@ -112,6 +149,9 @@ int OctetServer::metrics_port() const {
 }
 
 void OctetServer::Shutdown(absl::Duration grace) {
+  // Jobs first: a running one stops within a calibration batch and is queued again, so that the
+  // RPCs drained next (watchers included) see it settled.
+  parts_->job_runner->Shutdown();
   parts_->grpc_server->Shutdown(std::chrono::system_clock::now() + absl::ToChronoSeconds(grace));
 }
 

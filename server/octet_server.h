@@ -22,6 +22,16 @@ struct ServerOptions {
   int inference_workers = 1;
   int inference_threads = 0;
   size_t plan_cache_capacity = 8;
+  // The largest dataset accepted (the uploaded file, and its arrays once unpacked).
+  int64_t max_dataset_bytes = int64_t{1} << 30;
+  // Quantization jobs running at once, OpenMP threads each (0: cores / job_workers), jobs
+  // waiting, and how often a job a crash interrupted is started again.
+  int job_workers = 1;
+  int job_threads = 0;
+  int job_queue_capacity = 16;
+  int job_retry_limit = 3;
+  // Fault injection for the crash tests (JobRunnerOptions::abort_in_calibration).
+  bool testing_abort_in_calibration = false;
 };
 
 // octetd: the data directory, the gRPC services and the metrics endpoint, running.
@@ -36,7 +46,8 @@ class OctetServer {
   int grpc_port() const;
   int metrics_port() const;
 
-  // Stops accepting RPCs, lets those in flight finish for up to `grace`, then cancels the rest.
+  // Returns running jobs to the queue, stops accepting RPCs, lets those in flight finish for up
+  // to `grace`, then cancels the rest.
   void Shutdown(absl::Duration grace);
   // Blocks until Shutdown() has completed.
   void Wait();

@@ -21,6 +21,16 @@ ABSL_FLAG(int, inference_workers, 1, "Inference computations running at once");
 ABSL_FLAG(int, inference_threads, 0,
           "OpenMP threads per inference computation (0: cores / inference_workers)");
 ABSL_FLAG(int, plan_cache_size, 8, "Execution plans kept per model for distinct input shapes");
+ABSL_FLAG(int64_t, max_dataset_bytes, int64_t{1} << 30,
+          "Largest dataset accepted (the file, and its arrays once unpacked)");
+ABSL_FLAG(int, job_workers, 1, "Quantization jobs running at once");
+ABSL_FLAG(int, job_threads, 0, "OpenMP threads per quantization job (0: cores / job_workers)");
+ABSL_FLAG(int, job_queue_capacity, 16, "Quantization jobs waiting to run before CreateJob refuses");
+ABSL_FLAG(int, job_retry_limit, 3,
+          "Times a job is started before a job the server keeps dying in ends FAILED");
+ABSL_FLAG(bool, testing_abort_in_calibration, false,
+          "Fault injection for crash tests: abort the process in every job's first calibration "
+          "batch");
 ABSL_FLAG(int, shutdown_grace_seconds, 30, "How long SIGTERM waits for RPCs in flight");
 ABSL_FLAG(std::string, ready_file, "",
           "If set, written once serving: 'grpc_port=N' and 'metrics_port=M' lines");
@@ -44,6 +54,12 @@ int main(int argc, char** argv) {
   options.max_request_bytes = absl::GetFlag(FLAGS_max_request_bytes);
   options.inference_workers = absl::GetFlag(FLAGS_inference_workers);
   options.inference_threads = absl::GetFlag(FLAGS_inference_threads);
+  options.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
+  options.job_workers = absl::GetFlag(FLAGS_job_workers);
+  options.job_threads = absl::GetFlag(FLAGS_job_threads);
+  options.job_queue_capacity = absl::GetFlag(FLAGS_job_queue_capacity);
+  options.job_retry_limit = absl::GetFlag(FLAGS_job_retry_limit);
+  options.testing_abort_in_calibration = absl::GetFlag(FLAGS_testing_abort_in_calibration);
   if (absl::GetFlag(FLAGS_plan_cache_size) < 1) {
     std::cerr << "octetd: --plan_cache_size must be at least 1\n";
     return 2;
@@ -72,7 +88,8 @@ int main(int argc, char** argv) {
   std::thread signal_thread([&] {
     int signal = 0;
     sigwait(&signals, &signal);
-    std::cerr << "octetd: signal " << signal << ", draining RPCs" << std::endl;
+    std::cerr << "octetd: signal " << signal << ", re-queueing running jobs and draining RPCs"
+              << std::endl;
     (*server)->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
   });
   (*server)->Wait();

@@ -68,7 +68,30 @@ ServerMetrics::ServerMetrics(prometheus::Registry& registry)
       inference_duration_(prometheus::BuildHistogram()
                               .Name("octet_inference_request_duration_seconds")
                               .Help("ModelInfer time including queueing for an executor")
-                              .Register(registry)) {}
+                              .Register(registry)),
+      jobs_(prometheus::BuildCounter()
+                .Name("octet_quantization_jobs_total")
+                .Help("Quantization jobs that ended, by final state")
+                .Register(registry)),
+      job_duration_(prometheus::BuildHistogram()
+                        .Name("octet_quantization_job_duration_seconds")
+                        .Help("Time a quantization job ran, from start to its final state")
+                        .Register(registry)),
+      jobs_running_(prometheus::BuildGauge()
+                        .Name("octet_quantization_jobs_running")
+                        .Help("Quantization jobs running now")
+                        .Register(registry)
+                        .Add({})) {}
+
+void ServerMetrics::RecordJobEnd(const std::string& state, double seconds) {
+  jobs_.Add({{"state", state}}).Increment();
+  // Jobs take seconds to hours.
+  static const auto* const buckets = new prometheus::Histogram::BucketBoundaries{
+      1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200};
+  job_duration_.Add({}, *buckets).Observe(seconds);
+}
+
+void ServerMetrics::SetJobsRunning(int running) { jobs_running_.Set(running); }
 
 void ServerMetrics::RecordRpc(const std::string& method, const std::string& code, double seconds) {
   grpc_requests_.Add({{"method", method}, {"code", code}}).Increment();

@@ -9,6 +9,7 @@
 #include "grpcpp/support/server_interceptor.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
+#include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 
@@ -26,11 +27,18 @@ class ServerMetrics {
   void RecordInference(const std::string& model, const std::string& version,
                        const std::string& precision, const std::string& code, double seconds);
 
+  // A job that ended in `state` ("SUCCEEDED", "FAILED", "CANCELLED") after running `seconds`.
+  void RecordJobEnd(const std::string& state, double seconds);
+  void SetJobsRunning(int running);
+
  private:
   prometheus::Family<prometheus::Counter>& grpc_requests_;
   prometheus::Family<prometheus::Histogram>& grpc_duration_;
   prometheus::Family<prometheus::Counter>& inference_requests_;
   prometheus::Family<prometheus::Histogram>& inference_duration_;
+  prometheus::Family<prometheus::Counter>& jobs_;
+  prometheus::Family<prometheus::Histogram>& job_duration_;
+  prometheus::Gauge& jobs_running_;
 };
 
 // Records every RPC's method, code and duration in ServerMetrics.

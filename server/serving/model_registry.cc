@@ -58,6 +58,24 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 absl::StatusOr<AddedVersion> ModelRegistry::Upload(const std::string& name,
                                                    const std::string& description, bool new_version,
                                                    BlobStore::Writer& blob) {
+  ModelVersion provenance;
+  provenance.set_name(name);
+  provenance.set_description(description);
+  return Add(provenance, new_version, /*promote=*/false, blob, nullptr);
+}
+
+absl::StatusOr<AddedVersion> ModelRegistry::AddJobResult(
+    const std::string& name, const ModelVersion& provenance, BlobStore::Writer& blob, bool promote,
+    const ModelStore::TransactionStep& in_transaction) {
+  ModelVersion named = provenance;
+  named.set_name(name);
+  return Add(named, /*new_version=*/true, promote, blob, in_transaction);
+}
+
+absl::StatusOr<AddedVersion> ModelRegistry::Add(const ModelVersion& provenance, bool new_version,
+                                                bool promote, BlobStore::Writer& blob,
+                                                const ModelStore::TransactionStep& in_transaction) {
+  const std::string& name = provenance.name();
   OCTET_RETURN_IF_ERROR(ValidateName(name, "name"));
   if (blob.size() == 0) return absl::InvalidArgumentError("the upload is empty: no model bytes");
   OCTET_ASSIGN_OR_RETURN(std::string sha256, blob.Finish());
@@ -66,7 +84,9 @@ absl::StatusOr<AddedVersion> ModelRegistry::Upload(const std::string& name,
   if (!graph.ok()) return graph.status();
   ModelVersion version = DescribeGraph(*graph);
   version.set_name(name);
-  version.set_description(description);
+  version.set_description(provenance.description());
+  version.set_source_version(provenance.source_version());
+  version.set_job_id(provenance.job_id());
   absl::StatusOr<std::unique_ptr<Session>> session =
       Session::Create(*std::move(graph), session_options_);
   if (!session.ok()) {
@@ -74,16 +94,26 @@ absl::StatusOr<AddedVersion> ModelRegistry::Upload(const std::string& name,
     return absl::InvalidArgumentError(
         absl::StrCat("the model cannot be served: ", session.status().message()));
   }
-  OCTET_ASSIGN_OR_RETURN(AddedVersion added, store_->AddVersion(blob, version, new_version));
+  ModelStore::TransactionStep step = in_transaction;
+  if (promote) {
+    step = [&](Database& db, int64_t number) -> absl::Status {
+      OCTET_RETURN_IF_ERROR(ModelStore::SetDefaultVersionIn(db, name, number));
+      return in_transaction == nullptr ? absl::OkStatus() : in_transaction(db, number);
+    };
+  }
+  // The registry's lock is held across the store call when the default may move, so that the
+  // cached default stays in step with the database (as in SetDefaultVersion).
+  absl::MutexLock lock(&mu_);
+  OCTET_ASSIGN_OR_RETURN(AddedVersion added, store_->AddVersion(blob, version, new_version, step));
+  const int64_t number = added.version.version();
   if (added.created) {
     auto loaded = std::make_shared<LoadedModel>();
     loaded->version = added.version;
     loaded->session = *std::move(session);
-    absl::MutexLock lock(&mu_);
-    loaded_[{name, added.version.version()}] = std::move(loaded);
-    // A first upload creates the name, whose default is then this version.
-    if (added.version.is_default()) default_versions_[name] = added.version.version();
+    loaded_[{name, number}] = std::move(loaded);
   }
+  // A first upload creates the name, whose default is then this version; promote moves it.
+  if (added.version.is_default() || promote) default_versions_[name] = number;
   return added;
 }
 

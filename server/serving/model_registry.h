@@ -39,6 +39,15 @@ class ModelRegistry {
   absl::StatusOr<AddedVersion> Upload(const std::string& name, const std::string& description,
                                       bool new_version, BlobStore::Writer& blob);
 
+  // Stores the model a quantization job made (in `blob`) as the next version of `name`, checked
+  // like an upload, with `provenance`'s description, source_version and job_id. `in_transaction`
+  // runs with the new version's number inside the transaction that records it; with `promote`
+  // the version also becomes the default there. Identical bytes return the existing version.
+  absl::StatusOr<AddedVersion> AddJobResult(const std::string& name,
+                                            const octet::v1::ModelVersion& provenance,
+                                            BlobStore::Writer& blob, bool promote,
+                                            const ModelStore::TransactionStep& in_transaction);
+
   // The served version (0: the default), loading it on first use.
   absl::StatusOr<std::shared_ptr<const LoadedModel>> Get(const std::string& name, int64_t version);
 
@@ -51,6 +60,11 @@ class ModelRegistry {
 
  private:
   using Key = std::pair<std::string, int64_t>;
+
+  // Checks `blob` as a model the engine serves and stores it; Upload and AddJobResult.
+  absl::StatusOr<AddedVersion> Add(const octet::v1::ModelVersion& provenance, bool new_version,
+                                   bool promote, BlobStore::Writer& blob,
+                                   const ModelStore::TransactionStep& in_transaction);
 
   ModelStore* const store_;
   BlobStore* const blobs_;

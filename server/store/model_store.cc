@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "engine/base/status_macros.h"
+#include "octet/v1/quantization_service.pb.h"
 
 namespace octet::server {
 namespace {
@@ -85,7 +86,8 @@ absl::StatusOr<Model> ModelStore::GetModelLocked(const std::string& name) {
 }
 
 absl::StatusOr<AddedVersion> ModelStore::AddVersion(BlobStore::Writer& blob,
-                                                    const ModelVersion& version, bool new_version) {
+                                                    const ModelVersion& version, bool new_version,
+                                                    const TransactionStep& in_transaction) {
   const std::string& name = version.name();
   OCTET_RETURN_IF_ERROR(ValidateName(name, "name"));
   OCTET_ASSIGN_OR_RETURN(std::string sha256, blob.Finish());
@@ -94,7 +96,14 @@ absl::StatusOr<AddedVersion> ModelStore::AddVersion(BlobStore::Writer& blob,
   if (!existing.ok() && !absl::IsNotFound(existing.status())) return existing.status();
   if (existing.ok()) {
     for (const ModelVersion& v : existing->versions()) {
-      if (v.sha256() == sha256) return AddedVersion{v, false};
+      if (v.sha256() != sha256) continue;
+      if (in_transaction == nullptr) return AddedVersion{v, false};
+      OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Database::Transaction> transaction,
+                             storage_->db().Begin());
+      OCTET_RETURN_IF_ERROR(in_transaction(storage_->db(), v.version()));
+      OCTET_RETURN_IF_ERROR(transaction->Commit());
+      OCTET_ASSIGN_OR_RETURN(ModelVersion current, GetVersionLocked(name, v.version()));
+      return AddedVersion{current, false};
     }
     if (!new_version) {
       return absl::AlreadyExistsError(absl::StrCat(
@@ -142,6 +151,7 @@ absl::StatusOr<AddedVersion> ModelStore::AddVersion(BlobStore::Writer& blob,
                             .Bind(6, now_ms)
                             .BindBlob(7, metadata.SerializeAsString())
                             .Run());
+  if (in_transaction != nullptr) OCTET_RETURN_IF_ERROR(in_transaction(db, number));
   OCTET_RETURN_IF_ERROR(transaction->Commit());
   OCTET_ASSIGN_OR_RETURN(Model model, GetModelLocked(name));
   for (const ModelVersion& v : model.versions()) {
@@ -150,19 +160,25 @@ absl::StatusOr<AddedVersion> ModelStore::AddVersion(BlobStore::Writer& blob,
   return absl::InternalError("the new version vanished");
 }
 
-absl::StatusOr<Model> ModelStore::GetModel(const std::string& name) {
-  absl::MutexLock lock(&storage_->mu());
-  return GetModelLocked(name);
-}
-
-absl::StatusOr<ModelVersion> ModelStore::GetVersion(const std::string& name, int64_t version) {
-  OCTET_ASSIGN_OR_RETURN(Model model, GetModel(name));
+absl::StatusOr<ModelVersion> ModelStore::GetVersionLocked(const std::string& name,
+                                                          int64_t version) {
+  OCTET_ASSIGN_OR_RETURN(Model model, GetModelLocked(name));
   const int64_t wanted = version == 0 ? model.default_version() : version;
   for (const ModelVersion& v : model.versions()) {
     if (v.version() == wanted) return v;
   }
   return absl::NotFoundError(absl::StrCat("model '", name, "' has no version ", wanted,
                                           " (versions: ", ListVersions(model), ")"));
+}
+
+absl::StatusOr<Model> ModelStore::GetModel(const std::string& name) {
+  absl::MutexLock lock(&storage_->mu());
+  return GetModelLocked(name);
+}
+
+absl::StatusOr<ModelVersion> ModelStore::GetVersion(const std::string& name, int64_t version) {
+  absl::MutexLock lock(&storage_->mu());
+  return GetVersionLocked(name, version);
 }
 
 absl::StatusOr<ModelStore::Page> ModelStore::ListModels(int page_size,
@@ -208,6 +224,39 @@ absl::StatusOr<std::vector<int64_t>> ModelStore::Delete(const std::string& name,
         "'; set another default version first, or delete the whole model"));
   }
   Database& db = storage_->db();
+  // Jobs that still need a doomed version, and the artifact blobs stored beside the versions.
+  std::vector<std::string> users;
+  std::vector<std::string> artifact_blobs;
+  for (const ModelVersion* v : doomed) {
+    OCTET_ASSIGN_OR_RETURN(Statement jobs,
+                           db.Prepare("SELECT id FROM jobs WHERE model = ?1 AND model_version = ?2 "
+                                      "AND state IN (?3, ?4) ORDER BY seq"));
+    jobs.Bind(1, name)
+        .Bind(2, v->version())
+        .Bind(3, static_cast<int64_t>(octet::v1::JOB_STATE_QUEUED))
+        .Bind(4, static_cast<int64_t>(octet::v1::JOB_STATE_RUNNING));
+    while (true) {
+      OCTET_ASSIGN_OR_RETURN(bool row, jobs.Step());
+      if (!row) break;
+      users.push_back(absl::StrCat(jobs.ColumnText(0), " (version ", v->version(), ")"));
+    }
+    OCTET_ASSIGN_OR_RETURN(
+        Statement artifacts,
+        db.Prepare("SELECT report_sha256, manifest_sha256 FROM artifacts WHERE model = ?1 AND "
+                   "version = ?2"));
+    artifacts.Bind(1, name).Bind(2, v->version());
+    OCTET_ASSIGN_OR_RETURN(bool row, artifacts.Step());
+    if (row) {
+      artifact_blobs.push_back(artifacts.ColumnText(0));
+      artifact_blobs.push_back(artifacts.ColumnText(1));
+    }
+  }
+  if (!users.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("model '", name, "' is being quantized by unfinished job",
+                     users.size() == 1 ? " " : "s ", absl::StrJoin(users, ", "),
+                     "; cancel or wait for them first"));
+  }
   OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Database::Transaction> transaction, db.Begin());
   if (whole_name) {
     OCTET_ASSIGN_OR_RETURN(Statement del, db.Prepare("DELETE FROM models WHERE name = ?1"));
@@ -224,6 +273,9 @@ absl::StatusOr<std::vector<int64_t>> ModelStore::Delete(const std::string& name,
     // Blobs shared with other versions or names stay.
     OCTET_RETURN_IF_ERROR(storage_->RemoveBlobIfUnreferenced(v->sha256()));
   }
+  for (const std::string& sha256 : artifact_blobs) {
+    OCTET_RETURN_IF_ERROR(storage_->RemoveBlobIfUnreferenced(sha256));
+  }
   return deleted;
 }
 
@@ -236,10 +288,15 @@ absl::StatusOr<Model> ModelStore::SetDefaultVersion(const std::string& name, int
     return absl::NotFoundError(absl::StrCat("model '", name, "' has no version ", version,
                                             " (versions: ", ListVersions(model), ")"));
   }
-  OCTET_ASSIGN_OR_RETURN(Statement update,
-                         storage_->db().Prepare("UPDATE models SET default_version = ?2 WHERE name = ?1"));
-  OCTET_RETURN_IF_ERROR(update.Bind(1, name).Bind(2, version).Run());
+  OCTET_RETURN_IF_ERROR(SetDefaultVersionIn(storage_->db(), name, version));
   return GetModelLocked(name);
+}
+
+absl::Status ModelStore::SetDefaultVersionIn(Database& db, const std::string& name,
+                                             int64_t version) {
+  OCTET_ASSIGN_OR_RETURN(Statement update,
+                         db.Prepare("UPDATE models SET default_version = ?2 WHERE name = ?1"));
+  return update.Bind(1, name).Bind(2, version).Run();
 }
 
 }  // namespace octet::server

@@ -2,6 +2,7 @@
 #define OCTET_SERVER_STORE_MODEL_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,8 +33,14 @@ class ModelStore {
   // `version` the description, precision, tensor specs, opset and provenance. Identical bytes under
   // the same name return the existing version; new bytes under a taken name are ALREADY_EXISTS
   // unless `new_version`. The blob is committed before the row that names it.
+  //
+  // `in_transaction`, when given, runs inside the transaction that records the version (also when
+  // identical bytes return an existing version) with the version's number, so that what it writes
+  // commits together with the version or not at all.
+  using TransactionStep = std::function<absl::Status(Database&, int64_t version)>;
   absl::StatusOr<AddedVersion> AddVersion(BlobStore::Writer& blob,
-                                          const octet::v1::ModelVersion& version, bool new_version);
+                                          const octet::v1::ModelVersion& version, bool new_version,
+                                          const TransactionStep& in_transaction = nullptr);
 
   absl::StatusOr<octet::v1::Model> GetModel(const std::string& name);
   // `version` 0 selects the default version.
@@ -46,14 +53,20 @@ class ModelStore {
   };
   absl::StatusOr<Page> ListModels(int page_size, const std::string& page_token);
 
-  // Deletes one version (`version` > 0) or the whole name (0); returns the deleted versions.
-  // Deleting the default version while others remain is FAILED_PRECONDITION.
+  // Deletes one version (`version` > 0) or the whole name (0), with the artifacts jobs stored
+  // beside them; returns the deleted versions. Deleting the default version while others remain,
+  // or a version a queued or running job quantizes, is FAILED_PRECONDITION.
   absl::StatusOr<std::vector<int64_t>> Delete(const std::string& name, int64_t version);
 
   absl::StatusOr<octet::v1::Model> SetDefaultVersion(const std::string& name, int64_t version);
+  // The same without checks, inside a transaction the caller holds (a TransactionStep).
+  static absl::Status SetDefaultVersionIn(Database& db, const std::string& name, int64_t version);
 
  private:
   absl::StatusOr<octet::v1::Model> GetModelLocked(const std::string& name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(storage_->mu());
+  absl::StatusOr<octet::v1::ModelVersion> GetVersionLocked(const std::string& name,
+                                                           int64_t version)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(storage_->mu());
 
   Storage* const storage_;

@@ -25,11 +25,46 @@ CREATE TABLE IF NOT EXISTS model_versions (
   PRIMARY KEY (name, version)
 );
 CREATE INDEX IF NOT EXISTS model_versions_by_sha256 ON model_versions(sha256);
+CREATE TABLE IF NOT EXISTS datasets (
+  name TEXT PRIMARY KEY,
+  sha256 TEXT NOT NULL,
+  create_time_ms INTEGER NOT NULL,
+  -- octet.v1.Dataset: format, size, arrays, labels.
+  metadata BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS datasets_by_sha256 ON datasets(sha256);
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY,
+  -- Creation order, for listing and for running queued jobs first come, first served.
+  seq INTEGER NOT NULL UNIQUE,
+  model TEXT NOT NULL,
+  -- The version quantized (resolved at creation; never 0).
+  model_version INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  calibration_dataset TEXT NOT NULL,
+  evaluation_dataset TEXT NOT NULL,
+  idempotency_key TEXT UNIQUE,
+  -- octet.v1.Job without report_json (which lives in the artifact's report blob).
+  job BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state);
+-- What a job stored beside the model version it created.
+CREATE TABLE IF NOT EXISTS artifacts (
+  model TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  job_id TEXT NOT NULL,
+  report_sha256 TEXT NOT NULL,
+  manifest_sha256 TEXT NOT NULL,
+  PRIMARY KEY (model, version),
+  FOREIGN KEY (model, version) REFERENCES model_versions(name, version) ON DELETE CASCADE
+);
 )sql";
 
-// Every column that names a blob. Later tables (datasets, artifacts) add theirs here.
+// Every column that names a blob.
 constexpr absl::string_view kBlobReferences[] = {
     "SELECT 1 FROM model_versions WHERE sha256 = ?1 LIMIT 1",
+    "SELECT 1 FROM datasets WHERE sha256 = ?1 LIMIT 1",
+    "SELECT 1 FROM artifacts WHERE report_sha256 = ?1 OR manifest_sha256 = ?1 LIMIT 1",
 };
 
 }  // namespace

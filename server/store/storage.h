@@ -13,8 +13,8 @@
 namespace octet::server {
 
 // The data directory: octet.db (SQLite, WAL) and the blob store beside it, with the one mutex
-// that serialises every use of the database connection. The stores for models (and later
-// datasets, jobs, artifacts) are views onto one Storage.
+// that serialises every use of the database connection. The stores for models, datasets and jobs
+// are views onto one Storage.
 //
 // On open it removes blobs no row refers to (a crash between writing a blob and committing its row,
 // or between deleting a row and its blob) and temporary files.

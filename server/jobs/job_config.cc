@@ -1,0 +1,166 @@
+#include "server/jobs/job_config.h"
+
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+
+namespace octet::server {
+namespace {
+
+namespace v1 = octet::v1;
+
+absl::Status Invalid(absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("config.", field, " ", why));
+}
+
+absl::StatusOr<QuantizationScheme> Scheme(v1::QuantizationScheme scheme, QuantizationScheme fallback,
+                                          absl::string_view field) {
+  switch (scheme) {
+    case v1::QUANTIZATION_SCHEME_UNSPECIFIED: return fallback;
+    case v1::QUANTIZATION_SCHEME_SYMMETRIC: return QuantizationScheme::kSymmetric;
+    case v1::QUANTIZATION_SCHEME_ASYMMETRIC: return QuantizationScheme::kAsymmetric;
+    default: return Invalid(field, absl::StrCat("has the unknown value ", scheme));
+  }
+}
+
+v1::QuantizationScheme SchemeToProto(QuantizationScheme scheme) {
+  return scheme == QuantizationScheme::kSymmetric ? v1::QUANTIZATION_SCHEME_SYMMETRIC
+                                                  : v1::QUANTIZATION_SCHEME_ASYMMETRIC;
+}
+
+}  // namespace
+
+absl::StatusOr<QuantizationConfig> FromProto(const v1::QuantizationConfig& config) {
+  QuantizationConfig out;
+  switch (config.mode()) {
+    case v1::QUANTIZATION_MODE_UNSPECIFIED:
+    case v1::QUANTIZATION_MODE_WEIGHTS_AND_ACTIVATIONS:
+      out.mode = QuantizationMode::kWeightsAndActivations;
+      break;
+    case v1::QUANTIZATION_MODE_WEIGHTS_ONLY:
+      out.mode = QuantizationMode::kWeightsOnly;
+      break;
+    default:
+      return Invalid("mode", absl::StrCat("has the unknown value ", config.mode()));
+  }
+  const v1::WeightQuantization& weights = config.weights();
+  OCTET_ASSIGN_OR_RETURN(out.weights.scheme,
+                         Scheme(weights.scheme(), out.weights.scheme, "weights.scheme"));
+  switch (weights.granularity()) {
+    case v1::GRANULARITY_UNSPECIFIED: break;
+    case v1::GRANULARITY_PER_CHANNEL: out.weights.per_channel = true; break;
+    case v1::GRANULARITY_PER_TENSOR: out.weights.per_channel = false; break;
+    default:
+      return Invalid("weights.granularity", absl::StrCat("has the unknown value ", weights.granularity()));
+  }
+  if (weights.bits() != 0 && weights.bits() != 8 && weights.bits() != 4) {
+    return Invalid("weights.bits", absl::StrCat("must be 8 or 4 (0 means 8), got ", weights.bits()));
+  }
+  out.weights.bits = weights.bits() == 0 ? 8 : weights.bits();
+  if (weights.has_narrow_range()) out.weights.narrow_range = weights.narrow_range();
+  switch (weights.rounding()) {
+    case v1::ROUNDING_UNSPECIFIED:
+    case v1::ROUNDING_NEAREST: out.weights.rounding = Rounding::kNearest; break;
+    case v1::ROUNDING_STOCHASTIC: out.weights.rounding = Rounding::kStochastic; break;
+    default:
+      return Invalid("weights.rounding", absl::StrCat("has the unknown value ", weights.rounding()));
+  }
+  out.weights.seed = config.seed();
+  OCTET_ASSIGN_OR_RETURN(out.activation_scheme,
+                         Scheme(config.activations().scheme(), out.activation_scheme,
+                                "activations.scheme"));
+  const v1::Calibration& calibration = config.calibration();
+  switch (calibration.method()) {
+    case v1::CALIBRATION_METHOD_UNSPECIFIED: break;
+    case v1::CALIBRATION_METHOD_MIN_MAX: out.calibration.method = CalibrationMethod::kMinMax; break;
+    case v1::CALIBRATION_METHOD_MOVING_AVERAGE_MIN_MAX:
+      out.calibration.method = CalibrationMethod::kMovingAverageMinMax;
+      break;
+    case v1::CALIBRATION_METHOD_PERCENTILE:
+      out.calibration.method = CalibrationMethod::kPercentile;
+      break;
+    case v1::CALIBRATION_METHOD_ENTROPY: out.calibration.method = CalibrationMethod::kEntropy; break;
+    case v1::CALIBRATION_METHOD_MSE: out.calibration.method = CalibrationMethod::kMse; break;
+    default:
+      return Invalid("calibration.method",
+                     absl::StrCat("has the unknown value ", calibration.method()));
+  }
+  if (calibration.percentile() != 0) {
+    if (calibration.method() != v1::CALIBRATION_METHOD_PERCENTILE) {
+      return Invalid("calibration.percentile", "is only meaningful with method PERCENTILE");
+    }
+    if (!(calibration.percentile() > 0 && calibration.percentile() <= 100)) {
+      return Invalid("calibration.percentile",
+                     absl::StrCat("must be in (0, 100], got ", calibration.percentile()));
+    }
+    out.calibration.percentile = calibration.percentile();
+  }
+  if (calibration.averaging_constant() != 0) {
+    if (calibration.method() != v1::CALIBRATION_METHOD_MOVING_AVERAGE_MIN_MAX) {
+      return Invalid("calibration.averaging_constant",
+                     "is only meaningful with method MOVING_AVERAGE_MIN_MAX");
+    }
+    if (!(calibration.averaging_constant() > 0 && calibration.averaging_constant() <= 1)) {
+      return Invalid("calibration.averaging_constant",
+                     absl::StrCat("must be in (0, 1], got ", calibration.averaging_constant()));
+    }
+    out.calibration.averaging_constant = calibration.averaging_constant();
+  }
+  if (calibration.batch_size() < 0 || calibration.batch_size() > 4096) {
+    return Invalid("calibration.batch_size",
+                   absl::StrCat("must be 1 to 4096 (0 means 32), got ", calibration.batch_size()));
+  }
+  if (calibration.batch_size() > 0) out.batch_size = calibration.batch_size();
+  if (calibration.max_batches() < 0 || calibration.max_batches() > 100000) {
+    return Invalid("calibration.max_batches",
+                   absl::StrCat("must be 1 to 100000 (0 means 100), got ", calibration.max_batches()));
+  }
+  if (calibration.max_batches() > 0) out.max_batches = calibration.max_batches();
+  if (config.has_bias_correction()) out.bias_correction = config.bias_correction();
+  out.evaluation_output = config.evaluation_output();
+  if (absl::Status s = ValidateConfig(out); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("config: ", s.message()));
+  }
+  return out;
+}
+
+v1::QuantizationConfig ToProto(const QuantizationConfig& config, uint64_t seed) {
+  v1::QuantizationConfig out;
+  out.set_mode(config.mode == QuantizationMode::kWeightsOnly
+                   ? v1::QUANTIZATION_MODE_WEIGHTS_ONLY
+                   : v1::QUANTIZATION_MODE_WEIGHTS_AND_ACTIVATIONS);
+  v1::WeightQuantization* weights = out.mutable_weights();
+  weights->set_scheme(SchemeToProto(config.weights.scheme));
+  weights->set_granularity(config.weights.per_channel ? v1::GRANULARITY_PER_CHANNEL
+                                                      : v1::GRANULARITY_PER_TENSOR);
+  weights->set_bits(config.weights.bits);
+  weights->set_narrow_range(config.weights.narrow_range);
+  weights->set_rounding(config.weights.rounding == Rounding::kStochastic ? v1::ROUNDING_STOCHASTIC
+                                                                         : v1::ROUNDING_NEAREST);
+  out.mutable_activations()->set_scheme(SchemeToProto(config.activation_scheme));
+  v1::Calibration* calibration = out.mutable_calibration();
+  switch (config.calibration.method) {
+    case CalibrationMethod::kMinMax: calibration->set_method(v1::CALIBRATION_METHOD_MIN_MAX); break;
+    case CalibrationMethod::kMovingAverageMinMax:
+      calibration->set_method(v1::CALIBRATION_METHOD_MOVING_AVERAGE_MIN_MAX);
+      break;
+    case CalibrationMethod::kPercentile:
+      calibration->set_method(v1::CALIBRATION_METHOD_PERCENTILE);
+      break;
+    case CalibrationMethod::kEntropy: calibration->set_method(v1::CALIBRATION_METHOD_ENTROPY); break;
+    case CalibrationMethod::kMse: calibration->set_method(v1::CALIBRATION_METHOD_MSE); break;
+  }
+  if (config.calibration.method == CalibrationMethod::kPercentile) {
+    calibration->set_percentile(config.calibration.percentile);
+  }
+  if (config.calibration.method == CalibrationMethod::kMovingAverageMinMax) {
+    calibration->set_averaging_constant(config.calibration.averaging_constant);
+  }
+  calibration->set_batch_size(config.batch_size);
+  calibration->set_max_batches(config.max_batches);
+  out.set_seed(seed);
+  out.set_evaluation_output(config.evaluation_output);
+  out.set_bias_correction(config.bias_correction);
+  return out;
+}
+
+}  // namespace octet::server
