@@ -1,6 +1,7 @@
 #include "server/octet_server.h"
 
 #include <exception>
+#include <iostream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -77,6 +78,13 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(const ServerOpti
   parts->metrics_registry = std::make_shared<prometheus::Registry>();
   parts->metrics = std::make_unique<ServerMetrics>(*parts->metrics_registry);
   OCTET_ASSIGN_OR_RETURN(parts->storage, Storage::Open(options.data_dir));
+  for (const std::string& sha256 : parts->storage->corrupt_blobs()) {
+    absl::MutexLock lock(&parts->storage->mu());
+    absl::StatusOr<std::string> names = parts->storage->DescribeReferences(sha256);
+    std::cerr << "octetd: the stored file " << sha256
+              << " does not match its sha256; it will not be served or used ("
+              << (names.ok() ? *names : std::string(names.status().message())) << ")" << std::endl;
+  }
   parts->model_store = std::make_unique<ModelStore>(parts->storage.get());
   parts->dataset_store = std::make_unique<DatasetStore>(parts->storage.get());
   parts->job_store = std::make_unique<JobStore>(parts->storage.get());

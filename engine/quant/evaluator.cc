@@ -84,7 +84,14 @@ absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& ca
   const bool fixed_batch = batch_size != run.batch_size;
   std::vector<ErrorSums> sums(fetched.size());
   int64_t correct_a = 0, correct_b = 0, agree = 0, rows = 0;
+  const int total_batches = static_cast<int>(
+      fixed_batch ? data.size() / batch_size : (data.size() + batch_size - 1) / batch_size);
+  int batches_done = 0;
   for (int64_t first = 0; first < data.size(); first += batch_size) {
+    if (run.progress && batches_done > 0 && !run.progress(batches_done, total_batches)) {
+      return absl::CancelledError("cancelled during evaluation");
+    }
+    ++batches_done;
     const int64_t count = std::min(batch_size, data.size() - first);
     if (fixed_batch && count < batch_size) break;
     const std::vector<NamedTensor> inputs = SliceSamples(data, first, count);

@@ -4,6 +4,7 @@
 #ifndef OCTET_ENGINE_QUANT_EVALUATOR_H_
 #define OCTET_ENGINE_QUANT_EVALUATOR_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +34,9 @@ struct ComparisonRun {
   std::vector<std::string> tensors;
   int batch_size = 32;
   int num_threads = 1;
+  // Called after each batch with the batches done and the total; returning false ends the
+  // comparison with CANCELLED.
+  std::function<bool(int done, int total)> progress;
 };
 
 // Runs `reference` and `candidate` (same inputs and outputs) over `data` and compares them. The

@@ -192,17 +192,25 @@ class Pipeline {
       compare.tensors = layer_outputs;
       compare.batch_size = config.batch_size;
       compare.num_threads = request_.num_threads;
+      // Progress over every pass: the whole model, then weights only and activations only.
+      const int passes = !weights_only && request_.split_layer_errors ? 3 : 1;
+      int pass = 0;
+      compare.progress = [&](int done, int total) {
+        return Report(QuantizationStage::kEvaluate, pass * total + done, passes * total).ok();
+      };
       OCTET_ASSIGN_OR_RETURN(result.evaluation,
                              CompareGraphs(graph, quantized.graph, evaluation, compare));
       if (!weights_only && request_.split_layer_errors) {
         QdqOptions weights_alone = options;
         weights_alone.activations.clear();
         OCTET_ASSIGN_OR_RETURN(QdqGraph w, InsertQdq(graph, sites, weights_alone));
+        pass = 1;
         OCTET_ASSIGN_OR_RETURN(weight_only_errors,
                                CompareGraphs(graph, w.graph, evaluation, compare));
         QdqOptions activations_alone = options;
         activations_alone.quantize_weights = false;
         OCTET_ASSIGN_OR_RETURN(QdqGraph a, InsertQdq(graph, sites, activations_alone));
+        pass = 2;
         OCTET_ASSIGN_OR_RETURN(activation_only_errors,
                                CompareGraphs(graph, a.graph, evaluation, compare));
       }

@@ -187,4 +187,28 @@ absl::Status BlobStore::Writer::Commit() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<bool> BlobStore::Matches(absl::string_view sha256) const {
+  const std::string path = PathFor(sha256);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("cannot open", path);
+  Writer::Hasher hasher;
+  std::string buffer(1 << 20, '\0');
+  while (true) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return ErrnoError("cannot read", path);
+    }
+    if (n == 0) break;
+    EVP_DigestUpdate(hasher.context, buffer.data(), static_cast<size_t>(n));
+  }
+  ::close(fd);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(hasher.context, digest, &length);
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), length)) ==
+         sha256;
+}
+
 }  // namespace octet::server

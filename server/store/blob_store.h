@@ -66,6 +66,8 @@ class BlobStore {
   absl::Status Remove(absl::string_view sha256);
   // Every stored hash.
   absl::StatusOr<std::vector<std::string>> List() const;
+  // Whether the blob's bytes still hash to its name (read in chunks, not held in memory).
+  absl::StatusOr<bool> Matches(absl::string_view sha256) const;
 
   const std::string& root() const { return root_; }
 

@@ -1,6 +1,7 @@
 #include "server/store/storage.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "engine/base/status_macros.h"
 
 namespace octet::server {
@@ -78,8 +79,30 @@ absl::StatusOr<std::unique_ptr<Storage>> Storage::Open(const std::string& data_d
   OCTET_ASSIGN_OR_RETURN(std::vector<std::string> hashes, storage->blobs_->List());
   for (const std::string& sha : hashes) {
     OCTET_RETURN_IF_ERROR(storage->RemoveBlobIfUnreferenced(sha));
+    if (!storage->blobs_->Contains(sha)) continue;
+    OCTET_ASSIGN_OR_RETURN(bool matches, storage->blobs_->Matches(sha));
+    if (!matches) storage->corrupt_blobs_.push_back(sha);
   }
   return storage;
+}
+
+absl::StatusOr<std::string> Storage::DescribeReferences(const std::string& sha256) {
+  std::vector<std::string> names;
+  OCTET_ASSIGN_OR_RETURN(
+      Statement models, db_->Prepare("SELECT 'model ''' || name || ''' version ' || version FROM "
+                                     "model_versions WHERE sha256 = ?1 UNION ALL "
+                                     "SELECT 'dataset ''' || name || '''' FROM datasets WHERE "
+                                     "sha256 = ?1 UNION ALL "
+                                     "SELECT 'the artifact files of model ''' || model || "
+                                     "''' version ' || version FROM artifacts WHERE "
+                                     "report_sha256 = ?1 OR manifest_sha256 = ?1"));
+  models.Bind(1, sha256);
+  while (true) {
+    OCTET_ASSIGN_OR_RETURN(bool row, models.Step());
+    if (!row) break;
+    names.push_back(models.ColumnText(0));
+  }
+  return absl::StrJoin(names, ", ");
 }
 
 absl::StatusOr<bool> Storage::IsReferenced(const std::string& sha256) {

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -17,7 +18,9 @@ namespace octet::server {
 // are views onto one Storage.
 //
 // On open it removes blobs no row refers to (a crash between writing a blob and committing its row,
-// or between deleting a row and its blob) and temporary files.
+// or between deleting a row and its blob) and temporary files, and checks every other blob against
+// its hash: the ones that no longer match are listed in corrupt_blobs() (and are never served or
+// used: readers check the hash again).
 class Storage {
  public:
   static absl::StatusOr<std::unique_ptr<Storage>> Open(const std::string& data_dir);
@@ -25,6 +28,13 @@ class Storage {
   absl::Mutex& mu() ABSL_LOCK_RETURNED(mu_) { return mu_; }
   Database& db() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return *db_; }
   BlobStore& blobs() { return *blobs_; }
+  // Blobs found not matching their hash when the storage was opened.
+  const std::vector<std::string>& corrupt_blobs() const { return corrupt_blobs_; }
+
+  // What names the blob: "model 'm' version 2", "dataset 'd'", "the report of model 'm' version
+  // 3", joined with ", ".
+  absl::StatusOr<std::string> DescribeReferences(const std::string& sha256)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Removes the blob unless a row still refers to it. REQUIRES: mu() held, after the rows that
   // dropped their reference committed.
@@ -40,6 +50,7 @@ class Storage {
   absl::Mutex mu_;
   std::unique_ptr<Database> db_ ABSL_PT_GUARDED_BY(mu_);
   std::unique_ptr<BlobStore> blobs_;
+  std::vector<std::string> corrupt_blobs_;
 };
 
 }  // namespace octet::server

@@ -8,6 +8,7 @@
 
 #include "engine/base/status_matchers.h"
 #include "engine/io/npy.h"
+#include "engine/io/npz.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -19,6 +20,7 @@ namespace octet {
 namespace {
 
 using ::octet::testing::OctetdProcess;
+using ::octet::testing::PseudoRandom;
 using ::octet::testing::TempDir;
 using ::octet::testing::TinyCnn;
 using ::testing::HasSubstr;
@@ -143,6 +145,69 @@ TEST_F(CliTest, ErrorsExitNonZeroWithOneLineReason) {
   Result down = Octet({"health"});
   EXPECT_EQ(down.exit_code, 1);
   EXPECT_THAT(down.err, StartsWith("octet: UNAVAILABLE: "));
+}
+
+TEST_F(CliTest, UploadsDatasetsAndQuantizesWithProgressAndJson) {
+  ASSERT_EQ(Octet({"models", "upload", model_path_, "--name", "tiny"}).exit_code, 0);
+  // Calibration data as a single unnamed .npy array; evaluation data with labels as .npz.
+  const std::string calib = dir_.path() + "/calib.npy";
+  ASSERT_TRUE(WriteNpyFile(calib, Tensor::FromVector<float>({96, 1, 8, 8},
+                                                            PseudoRandom(96 * 64, 5)))
+                  .ok());
+  const std::string eval = dir_.path() + "/eval.npz";
+  std::vector<int64_t> labels(40);
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int64_t>(i % 10);
+  std::vector<NamedArray> arrays;
+  arrays.emplace_back("image", Tensor::FromVector<float>({40, 1, 8, 8}, PseudoRandom(40 * 64, 6)));
+  arrays.emplace_back("labels", Tensor::FromVector<int64_t>({40}, labels));
+  ASSERT_TRUE(WriteNpzFile(eval, arrays).ok());
+
+  Result up = Octet({"datasets", "upload", calib, "--name", "calib"});
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  EXPECT_THAT(up.out, HasSubstr("calib  npy  96 samples"));
+  ASSERT_EQ(Octet({"datasets", "upload", eval, "--name", "eval"}).exit_code, 0);
+  Result list = Octet({"datasets", "list"});
+  EXPECT_THAT(list.out, HasSubstr("eval  npz  40 samples"));
+  EXPECT_THAT(list.out, HasSubstr("labelled"));
+
+  // --wait: a progress line per change on stderr (not a terminal here), then the summary.
+  Result wait = Octet({"quantize", "--model", "tiny", "--calibration", "calib", "--eval", "eval",
+                       "--calibration-method", "percentile", "--percentile", "99.9", "--wait"});
+  ASSERT_EQ(wait.exit_code, 0) << wait.err;
+  EXPECT_THAT(wait.err, HasSubstr("calibrate  batch 1/"));
+  EXPECT_THAT(wait.err, HasSubstr("100%  SUCCEEDED"));
+  EXPECT_THAT(wait.out, HasSubstr("tiny version 2 from version 1"));
+  EXPECT_THAT(wait.out, HasSubstr("top-1 agreement"));
+  EXPECT_THAT(wait.out, HasSubstr("worst layers by SQNR"));
+
+  // --json: one object with the job and its report.
+  Result json = Octet({"--json", "quantize", "--model", "tiny", "--calibration", "calib", "--eval",
+                       "eval", "--weight-granularity", "per-tensor", "--wait"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const nlohmann::json job = nlohmann::json::parse(json.out);
+  EXPECT_EQ(job["state"], "SUCCEEDED");
+  EXPECT_EQ(job["error"], "");
+  EXPECT_EQ(job["model"], "tiny");
+  EXPECT_EQ(job["result_version"], 3);
+  const nlohmann::json& evaluation = job["report"]["evaluation"];
+  for (const char* key : {"float_top1", "quantized_top1", "top1_agreement"}) {
+    EXPECT_TRUE(evaluation.contains(key)) << key;
+  }
+  EXPECT_EQ(job["report"]["config"]["weights"]["granularity"], "per_tensor") << job["report"]["config"];
+
+  Result jobs = Octet({"jobs", "list", "--state", "succeeded"});
+  EXPECT_THAT(jobs.out, HasSubstr("tiny v1 -> v3"));
+  Result get = Octet({"jobs", "get", job["id"].get<std::string>()});
+  EXPECT_THAT(get.out, HasSubstr("SUCCEEDED"));
+  Result cancel = Octet({"jobs", "cancel", job["id"].get<std::string>()});
+  EXPECT_EQ(cancel.exit_code, 1);
+  EXPECT_THAT(cancel.err, StartsWith("octet: FAILED_PRECONDITION: job "));
+
+  Result missing = Octet({"quantize", "--model", "tiny", "--calibration", "nope"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err, StartsWith("octet: NOT_FOUND: dataset 'nope' not found"));
+  Result deleted = Octet({"datasets", "delete", "calib"});
+  EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
 }
 
 }  // namespace

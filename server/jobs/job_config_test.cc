@@ -1,0 +1,81 @@
+#include "server/jobs/job_config.h"
+
+#include "engine/base/status_matchers.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+
+namespace octet::server {
+namespace {
+
+namespace v1 = octet::v1;
+using ::octet::testing::StatusIs;
+using ::testing::HasSubstr;
+
+TEST(JobConfigTest, AnEmptyConfigTakesOctetsDefaults) {
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationConfig config, FromProto(v1::QuantizationConfig()));
+  const QuantizationConfig defaults;
+  EXPECT_EQ(config.mode, QuantizationMode::kWeightsAndActivations);
+  EXPECT_EQ(config.weights.scheme, QuantizationScheme::kSymmetric);
+  EXPECT_TRUE(config.weights.per_channel);
+  EXPECT_EQ(config.weights.bits, 8);
+  EXPECT_TRUE(config.weights.narrow_range);
+  EXPECT_EQ(config.activation_scheme, QuantizationScheme::kAsymmetric);
+  EXPECT_EQ(config.calibration.method, kDefaultCalibrationMethod);
+  EXPECT_EQ(config.batch_size, defaults.batch_size);
+  EXPECT_EQ(config.max_batches, defaults.max_batches);
+  EXPECT_TRUE(config.bias_correction);
+}
+
+TEST(JobConfigTest, EveryFieldIsCarriedAndReportedBack) {
+  v1::QuantizationConfig wire;
+  wire.set_mode(v1::QUANTIZATION_MODE_WEIGHTS_AND_ACTIVATIONS);
+  wire.mutable_weights()->set_scheme(v1::QUANTIZATION_SCHEME_ASYMMETRIC);
+  wire.mutable_weights()->set_granularity(v1::GRANULARITY_PER_TENSOR);
+  wire.mutable_weights()->set_bits(4);
+  wire.mutable_weights()->set_narrow_range(false);
+  wire.mutable_weights()->set_rounding(v1::ROUNDING_STOCHASTIC);
+  wire.mutable_activations()->set_scheme(v1::QUANTIZATION_SCHEME_SYMMETRIC);
+  wire.mutable_calibration()->set_method(v1::CALIBRATION_METHOD_PERCENTILE);
+  wire.mutable_calibration()->set_percentile(99.9);
+  wire.mutable_calibration()->set_batch_size(8);
+  wire.mutable_calibration()->set_max_batches(3);
+  wire.set_seed(42);
+  wire.set_bias_correction(false);
+  wire.set_evaluation_output("logits");
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationConfig config, FromProto(wire));
+  EXPECT_EQ(config.weights.bits, 4);
+  EXPECT_FALSE(config.weights.per_channel);
+  EXPECT_EQ(config.weights.rounding, Rounding::kStochastic);
+  EXPECT_EQ(config.weights.seed, 42u);
+  EXPECT_EQ(config.calibration.percentile, 99.9);
+  EXPECT_FALSE(config.bias_correction);
+  // What the job reports is what it runs: converting back gives the same message.
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(ToProto(config, 42), wire))
+      << ToProto(config, 42).DebugString();
+}
+
+TEST(JobConfigTest, RefusesValuesOutOfRangeNamingTheField) {
+  v1::QuantizationConfig wire;
+  wire.mutable_weights()->set_bits(16);
+  EXPECT_THAT(FromProto(wire), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        HasSubstr("config.weights.bits must be 8 or 4")));
+  wire = v1::QuantizationConfig();
+  wire.mutable_calibration()->set_percentile(99.9);
+  EXPECT_THAT(FromProto(wire), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        HasSubstr("config.calibration.percentile is only")));
+  wire.mutable_calibration()->set_method(v1::CALIBRATION_METHOD_PERCENTILE);
+  wire.mutable_calibration()->set_percentile(101);
+  EXPECT_THAT(FromProto(wire), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("(0, 100]")));
+  wire = v1::QuantizationConfig();
+  wire.mutable_calibration()->set_batch_size(-1);
+  EXPECT_THAT(FromProto(wire), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        HasSubstr("config.calibration.batch_size")));
+  wire = v1::QuantizationConfig();
+  wire.set_mode(static_cast<v1::QuantizationMode>(9));
+  EXPECT_THAT(FromProto(wire), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        HasSubstr("config.mode has the unknown value 9")));
+}
+
+}  // namespace
+}  // namespace octet::server
