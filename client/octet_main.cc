@@ -118,6 +118,7 @@ std::string StageName(octet::v1::JobStage stage) {
 nlohmann::json JobJson(const octet::v1::Job& job) {
   octet::v1::Job without_report = job;
   without_report.clear_report_json();
+  without_report.clear_manifest_json();
   nlohmann::json out = nlohmann::json::parse(ToJson(without_report));
   out["state"] = StateName(job.state());
   out["model_version"] = job.model_version();
@@ -125,6 +126,9 @@ nlohmann::json JobJson(const octet::v1::Job& job) {
   out["report"] = job.report_json().empty()
                       ? nlohmann::json(nullptr)
                       : nlohmann::json::parse(job.report_json(), nullptr, /*allow_exceptions=*/false);
+  out["manifest"] = job.manifest_json().empty() ? nlohmann::json(nullptr)
+                                                : nlohmann::json::parse(job.manifest_json(), nullptr,
+                                                                        /*allow_exceptions=*/false);
   return out;
 }
 

@@ -273,13 +273,17 @@ absl::StatusOr<v1::Job> JobRunner::Get(const std::string& id) {
     OCTET_ASSIGN_OR_RETURN(job, jobs_->Get(id));
   }
   if (job.state() == v1::JOB_STATE_SUCCEEDED && job.result_version() > 0) {
-    OCTET_ASSIGN_OR_RETURN(std::string report_sha256,
-                           jobs_->ReportBlobOf(job.model(), job.result_version()));
-    if (!report_sha256.empty()) {
-      OCTET_ASSIGN_OR_RETURN(
-          std::string report,
-          ReadVerified(storage_->blobs(), report_sha256, absl::StrCat("job ", id, "'s report")));
+    OCTET_ASSIGN_OR_RETURN(JobStore::ArtifactBlobs artifact,
+                           jobs_->ArtifactOf(job.model(), job.result_version()));
+    if (!artifact.report_sha256.empty()) {
+      OCTET_ASSIGN_OR_RETURN(std::string report,
+                             ReadVerified(storage_->blobs(), artifact.report_sha256,
+                                          absl::StrCat("job ", id, "'s report.json")));
       job.set_report_json(std::move(report));
+      OCTET_ASSIGN_OR_RETURN(std::string manifest,
+                             ReadVerified(storage_->blobs(), artifact.manifest_sha256,
+                                          absl::StrCat("job ", id, "'s manifest.json")));
+      job.set_manifest_json(std::move(manifest));
     }
   }
   return job;

@@ -22,6 +22,7 @@ absl::StatusOr<Job> ReadRow(const Statement& row) {
 std::string Serialized(const Job& job) {
   Job stored = job;
   stored.clear_report_json();
+  stored.clear_manifest_json();
   return stored.SerializeAsString();
 }
 
@@ -140,15 +141,17 @@ absl::Status JobStore::AddArtifactIn(Database& db, const std::string& model, int
       .Run();
 }
 
-absl::StatusOr<std::string> JobStore::ReportBlobOf(const std::string& model, int64_t version) {
+absl::StatusOr<JobStore::ArtifactBlobs> JobStore::ArtifactOf(const std::string& model,
+                                                             int64_t version) {
   absl::MutexLock lock(&storage_->mu());
   OCTET_ASSIGN_OR_RETURN(
       Statement row,
-      storage_->db().Prepare(
-          "SELECT report_sha256 FROM artifacts WHERE model = ?1 AND version = ?2"));
+      storage_->db().Prepare("SELECT report_sha256, manifest_sha256 FROM artifacts WHERE "
+                             "model = ?1 AND version = ?2"));
   row.Bind(1, model).Bind(2, version);
   OCTET_ASSIGN_OR_RETURN(bool found, row.Step());
-  return found ? row.ColumnText(0) : std::string();
+  if (!found) return ArtifactBlobs{};
+  return ArtifactBlobs{row.ColumnText(0), row.ColumnText(1)};
 }
 
 absl::StatusOr<std::vector<Job>> JobStore::InState(octet::v1::JobState state) {

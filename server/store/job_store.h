@@ -47,8 +47,13 @@ class JobStore {
   static absl::Status AddArtifactIn(Database& db, const std::string& model, int64_t version,
                                     const std::string& job_id, const std::string& report_sha256,
                                     const std::string& manifest_sha256);
-  // The report blob of the version a job created, or "" when there is none (deleted since).
-  absl::StatusOr<std::string> ReportBlobOf(const std::string& model, int64_t version);
+  // The report and manifest blobs stored beside a version a job created; empty strings when
+  // there are none (the version was deleted since).
+  struct ArtifactBlobs {
+    std::string report_sha256;
+    std::string manifest_sha256;
+  };
+  absl::StatusOr<ArtifactBlobs> ArtifactOf(const std::string& model, int64_t version);
 
   // Every job in `state`, oldest first.
   absl::StatusOr<std::vector<octet::v1::Job>> InState(octet::v1::JobState state);

@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   calibration_dataset TEXT NOT NULL,
   evaluation_dataset TEXT NOT NULL,
   idempotency_key TEXT UNIQUE,
-  -- octet.v1.Job without report_json (which lives in the artifact's report blob).
+  -- octet.v1.Job without report_json and manifest_json (blobs named in artifacts).
   job BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state);

@@ -177,10 +177,29 @@ TEST_F(JobsTest, JobQuantizesAnUploadedModelIntoAServedInt8Version) {
   }
   EXPECT_GE(agree, 7);
 
-  // The stored artifact: the manifest beside the version names every file's sha256.
+  // The stored artifact: the manifest beside the version names every file's sha256 and the
+  // inputs' hashes.
+  const nlohmann::json manifest = nlohmann::json::parse(done.manifest_json());
+  EXPECT_EQ(manifest["files"]["model.onnx"]["sha256"], model.versions(1).sha256());
+  EXPECT_EQ(manifest["files"]["model.onnx"]["size_bytes"], model.versions(1).size_bytes());
+  EXPECT_EQ(manifest["files"]["report.json"]["size_bytes"], done.report_json().size());
+  EXPECT_EQ(manifest["source_model"]["sha256"], model.versions(0).sha256());
+  OCTET_ASSERT_OK_AND_ASSIGN(v1::Dataset calib, client_->GetDataset("calib"));
+  EXPECT_EQ(manifest["calibration_dataset"]["sha256"], calib.sha256());
+  EXPECT_EQ(manifest["evaluation_dataset"]["name"], "eval");
   OCTET_ASSERT_OK_AND_ASSIGN(auto listed, client_->ListJobs("resnet", v1::JOB_STATE_SUCCEEDED));
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0].id(), created.id());
+  // Job metrics.
+  OCTET_ASSERT_OK_AND_ASSIGN(std::string metrics,
+                             ::octet::testing::HttpGet(server_->metrics_port(), "/metrics"));
+  EXPECT_EQ(::octet::testing::MetricValue(metrics, "octet_quantization_jobs_total",
+                                          {"state=\"SUCCEEDED\""}),
+            1);
+  EXPECT_EQ(::octet::testing::MetricValue(metrics, "octet_quantization_job_duration_seconds_count",
+                                          {}),
+            1);
+  EXPECT_EQ(::octet::testing::MetricValue(metrics, "octet_quantization_jobs_running", {}), 0);
 }
 
 TEST_F(JobsTest, PromoteMovesTheDefaultAndWeightsOnlyNeedsNoData) {
