@@ -47,6 +47,10 @@ struct OpDefinition {
   // Whether the factory takes these inputs in channel-blocked layouts (TensorDesc::channel_block);
   // nullptr: never. The plan reorders blocked values to plain for ops that do not.
   bool (*takes_blocked)(const KernelBuildContext& context) = nullptr;
+  // When not negative, the factory applies KernelBuildContext::fuse_sum, so a following Add can be
+  // fused: the plan passes the Add's other operand as input `sum_input` (omitting optional inputs
+  // before it as needed).
+  int sum_input = -1;
 };
 
 // takes_blocked for ops that take any layout.

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/runtime/kernel_registry.h"
@@ -23,6 +25,15 @@ size_t DescBytes(const TensorDesc& desc) {
     count *= block > 0 ? (desc.shape[i] + block - 1) / block * block : desc.shape[i];
   }
   return static_cast<size_t>(count) * ElementSize(desc.type);
+}
+
+// The first node after `after` that reads `value`.
+std::optional<size_t> NextReader(const Graph& graph, size_t after, const std::string& value) {
+  for (size_t next = after + 1; next < graph.nodes.size(); ++next) {
+    const std::vector<std::string>& inputs = graph.nodes[next].inputs;
+    if (std::find(inputs.begin(), inputs.end(), value) != inputs.end()) return next;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -65,6 +76,13 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
     for (const std::string& input : node.inputs) ++readers[input];
   }
   for (const ValueInfo& output : graph.outputs) ++readers[output.name];
+  // The nodes that read each value, in order.
+  absl::flat_hash_map<std::string, std::vector<size_t>> reader_nodes;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (const std::string& input : graph.nodes[i].inputs) reader_nodes[input].push_back(i);
+  }
+  absl::flat_hash_set<std::string> graph_outputs;
+  for (const ValueInfo& output : graph.outputs) graph_outputs.insert(output.name);
   std::vector<bool> fused_away(graph.nodes.size(), false);
   absl::flat_hash_map<int, int> plain_copy;
   for (size_t index = 0; index < graph.nodes.size(); ++index) {
@@ -101,25 +119,85 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
         context.inputs[i] = plan->slots_[step.inputs[i]].desc;
       }
     }
-    // The output names the kernel's outputs take: a fused activation's replaces the node's own.
-    std::vector<std::string> output_names = node.outputs;
-    if (op->fuses_activation && node.outputs.size() == 1 && readers[node.outputs[0]] == 1) {
-      for (size_t next = index + 1; next < graph.nodes.size(); ++next) {
-        const Node& consumer = graph.nodes[next];
-        if (std::find(consumer.inputs.begin(), consumer.inputs.end(), node.outputs[0]) ==
-            consumer.inputs.end()) {
-          continue;
+    // Fusions. A residual Add after the node becomes a sum post-op when its other operand is an
+    // intermediate value already computed, read by no node from this one on but the Add, and laid
+    // out as the node's output: the node then writes into that operand's buffer. An activation after the node (or
+    // after the fused Add) becomes an eltwise post-op. The fused nodes' outputs replace the
+    // node's own.
+    std::optional<size_t> add_index;
+    int residual = -1;
+    if (op->sum_input >= 0 && node.outputs.size() == 1 && readers[node.outputs[0]] == 1) {
+      const std::optional<size_t> next = NextReader(graph, index, node.outputs[0]);
+      if (next.has_value()) {
+        const Node& add = graph.nodes[*next];
+        if (add.domain.empty() && add.op_type == "Add" && add.inputs.size() == 2 &&
+            add.outputs.size() == 1 && add.inputs[0] != add.inputs[1]) {
+          const std::string& other = add.inputs[add.inputs[0] == node.outputs[0] ? 1 : 0];
+          auto it = slot_of.find(other);
+          const std::vector<size_t>& other_readers = reader_nodes[other];
+          const bool dies_at_add =
+              !graph_outputs.contains(other) &&
+              std::all_of(other_readers.begin(), other_readers.end(),
+                          [&](size_t r) { return r < index || r == *next; });
+          if (it != slot_of.end() && dies_at_add &&
+              plan->slots_[it->second].kind == SlotKind::kIntermediate) {
+            add_index = next;
+            residual = it->second;
+          }
         }
-        std::optional<FusedActivation> activation = plan->ActivationOf(consumer, slot_of);
-        if (activation.has_value() && consumer.input(0) == node.outputs[0]) {
-          context.activation = activation;
-          output_names = consumer.outputs;
-          fused_away[next] = true;
-        }
-        break;
       }
     }
-    OCTET_ASSIGN_OR_RETURN(BuiltKernel built, op->build(context));
+    // The activation fused after `value`, with its node's index.
+    auto activation_after = [&](const std::string& value)
+        -> std::optional<std::pair<size_t, FusedActivation>> {
+      if (!op->fuses_activation || readers[value] != 1) return std::nullopt;
+      const std::optional<size_t> next = NextReader(graph, index, value);
+      if (!next.has_value() || graph.nodes[*next].input(0) != value) return std::nullopt;
+      std::optional<FusedActivation> activation =
+          plan->ActivationOf(graph.nodes[*next], slot_of);
+      if (!activation.has_value()) return std::nullopt;
+      return std::make_pair(*next, *activation);
+    };
+    std::vector<std::string> output_names;
+    std::vector<size_t> fused_nodes;
+    absl::StatusOr<BuiltKernel> built_or = absl::UnknownError("not built");
+    for (const bool with_sum : {true, false}) {
+      if (with_sum && !add_index.has_value()) continue;
+      KernelBuildContext attempt{node, graph.opset, context.inputs, context.constants, std::nullopt};
+      std::vector<int> attempt_inputs = step.inputs;
+      output_names = node.outputs;
+      fused_nodes.clear();
+      if (with_sum) {
+        while (attempt.inputs.size() < static_cast<size_t>(op->sum_input)) {
+          attempt.inputs.push_back(std::nullopt);
+          attempt.constants.push_back(nullptr);
+          attempt_inputs.push_back(-1);
+        }
+        attempt.inputs.push_back(plan->slots_[residual].desc);
+        attempt.constants.push_back(nullptr);
+        attempt_inputs.push_back(residual);
+        attempt.fuse_sum = true;
+        output_names = graph.nodes[*add_index].outputs;
+        fused_nodes.push_back(*add_index);
+      }
+      if (node.outputs.size() == 1) {
+        if (auto activation = activation_after(output_names[0])) {
+          attempt.activation = activation->second;
+          output_names = graph.nodes[activation->first].outputs;
+          fused_nodes.push_back(activation->first);
+        }
+      }
+      built_or = op->build(attempt);
+      // The residual's buffer must hold exactly what the node writes.
+      if (with_sum && (!built_or.ok() || !(built_or->outputs[0] == plan->slots_[residual].desc))) {
+        continue;
+      }
+      step.inputs = std::move(attempt_inputs);
+      if (with_sum) step.in_place_input = op->sum_input;
+      break;
+    }
+    OCTET_ASSIGN_OR_RETURN(BuiltKernel built, std::move(built_or));
+    for (size_t fused : fused_nodes) fused_away[fused] = true;
     for (size_t i = 0; i < node.outputs.size(); ++i) {
       if (!node.outputs[i].empty() && i >= built.outputs.size()) {
         return absl::UnimplementedError(
@@ -229,9 +307,22 @@ void Plan::AssignBuffers() {
   for (int slot : output_slots_) last_use[slot] = steps;
   buffer_of_slot_.assign(slots_.size(), -1);
   std::vector<int> free_buffers;
+  // Slots whose buffer a step's output took over (their last reader writes it in place).
+  std::vector<bool> handed_over(slots_.size(), false);
   for (int s = 0; s < steps; ++s) {
-    for (int slot : steps_[s].outputs) {
-      if (slot < 0) continue;
+    const Step& step = steps_[s];
+    if (step.in_place_input >= 0 && !step.outputs.empty() && step.outputs[0] >= 0) {
+      const int from = step.inputs[step.in_place_input];
+      const int to = step.outputs[0];
+      if (from >= 0 && buffer_of_slot_[from] >= 0 && last_use[from] == s &&
+          buffer_bytes_[buffer_of_slot_[from]] >= DescBytes(slots_[to].desc)) {
+        buffer_of_slot_[to] = buffer_of_slot_[from];
+        handed_over[from] = true;
+        if (last_use[to] < 0) last_use[to] = s;
+      }
+    }
+    for (int slot : step.outputs) {
+      if (slot < 0 || buffer_of_slot_[slot] >= 0) continue;
       // Sizes were checked when the kernels were built.
       const size_t bytes = DescBytes(slots_[slot].desc);
       // The smallest free buffer that fits, else the largest grown, else a new one.
@@ -259,7 +350,7 @@ void Plan::AssignBuffers() {
     }
     // Buffers whose values were last read by this step are free for the steps after it.
     for (size_t slot = 0; slot < slots_.size(); ++slot) {
-      if (buffer_of_slot_[slot] >= 0 && last_use[slot] == s) {
+      if (buffer_of_slot_[slot] >= 0 && last_use[slot] == s && !handed_over[slot]) {
         free_buffers.push_back(buffer_of_slot_[slot]);
       }
     }

@@ -52,6 +52,10 @@ class Plan {
     std::unique_ptr<Kernel> kernel;
     std::vector<int> inputs;   // -1 for an omitted optional input
     std::vector<int> outputs;  // by position; -1 for an output the model does not use
+    // When not negative: output 0 should share the buffer of this input (by position), which the
+    // kernel updates in place (a fused residual Add); AssignBuffers arranges it when that input
+    // dies here.
+    int in_place_input = -1;
   };
   struct Workspace;
 

@@ -401,5 +401,56 @@ TEST(SessionTest, ChannelBlockedValuesGiveWhatPlainExecutionGives) {
   }
 }
 
+TEST(SessionTest, ResidualAddsFusedIntoConvolutionsGiveWhatPlainExecutionGives) {
+  OnnxModelBuilder b;
+  b.Input("x", {-1, 3, 10, 10})
+      .Output("y3", {-1, 16, 10, 10})
+      .Output("t", {-1, 16, 10, 10})
+      .Output("z1", {-1, 16, 10, 10});
+  for (int i = 0; i < 5; ++i) {
+    const int64_t in = i == 0 ? 3 : 16;
+    const int64_t k = i == 3 ? 1 : 3;
+    b.Initializer(absl::StrCat("w", i),
+                  Tensor::FromVector<float>({16, in, k, k}, PseudoRandom(16 * in * k * k, 20 + i)));
+  }
+  b.Initializer("half", Tensor::FromVector<float>({}, {0.5f}));
+  auto conv = [&](const std::string& x, int w, const std::string& y) {
+    onnx::NodeProto& node = b.Node("Conv", {x, absl::StrCat("w", w)}, {y});
+    if (w != 3) SetAttribute(node, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  };
+  conv("x", 0, "c0");
+  b.Node("Relu", {"c0"}, {"r0"});
+  // An identity block: the residual r0 was read before by c1; fused as sum + Relu into c2.
+  conv("r0", 1, "c1");
+  b.Node("Relu", {"c1"}, {"r1"});
+  conv("r1", 2, "c2");
+  b.Node("Add", {"c2", "r0"}, {"y1"});
+  b.Node("Relu", {"y1"}, {"z1"});  // also a graph output: its buffer must survive
+  // The convolution reads the residual itself: writing in place would corrupt its input.
+  conv("z1", 3, "c3");
+  b.Node("Add", {"z1", "c3"}, {"y2"});
+  // The residual is read again after the Add: it must not be overwritten.
+  conv("y2", 4, "c4");
+  b.Node("Add", {"c4", "y2"}, {"y3"});
+  b.Node("Mul", {"y2", "half"}, {"t"});
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(b.Serialize()));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> session, Session::Create(graph, {}));
+  const Tensor x = Tensor::FromVector<float>({2, 3, 10, 10}, PseudoRandom(2 * 3 * 10 * 10, 9));
+  // Twice: the second run reuses the workspace whose buffers the fused steps wrote in place.
+  for (int run = 0; run < 2; ++run) {
+    OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> actual, session->Run({{"x", x}}));
+    const std::vector<Tensor> expected = RunNodeByNode(graph, {{"x", x}});
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t o = 0; o < actual.size(); ++o) {
+      ASSERT_EQ(actual[o].shape(), expected[o].shape());
+      float scale = 0;
+      for (float v : expected[o].values<float>()) scale = std::max(scale, std::abs(v));
+      EXPECT_THAT(actual[o].values<float>(),
+                  Pointwise(FloatNear(1e-5f * scale), expected[o].values<float>()))
+          << graph.outputs[o].name;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace octet

@@ -1,4 +1,5 @@
 // ONNX Conv (1D to 3D, groups, strides, dilations, pads, auto_pad) on oneDNN's convolution.
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -52,10 +53,14 @@ class ConvKernel final : public onednn::PrimitiveKernel {
  public:
   // `packed_bias`, when set, is the bias (instead of input 2): int8 convolutions take theirs in
   // accumulator units, computed once.
+  // `sum_input`, when not negative, is the input the result is added to (a fused residual Add):
+  // the plan places the output in that input's buffer; when it did not, Run copies it there.
   ConvKernel(const dnnl::convolution_forward::primitive_desc& pd, memory::desc src,
              memory::desc bias, memory::desc dst, std::optional<Tensor> packed_weights,
-             std::string what, std::optional<Tensor> packed_bias = std::nullopt)
+             std::string what, std::optional<Tensor> packed_bias = std::nullopt,
+             int sum_input = -1)
       : PrimitiveKernel(dnnl::convolution_forward(pd), pd, std::move(what)),
+        sum_input_(sum_input),
         src_(src),
         src_inner_(pd.src_desc()),
         weights_(pd.weights_desc()),
@@ -87,6 +92,10 @@ class ConvKernel final : public onednn::PrimitiveKernel {
         Shape{static_cast<int64_t>(std::max<size_t>(src_offset_, 1))}, DataType::kUint8);
     memory src = onednn::Wrap(src_, *inputs[0]);
     memory dst = onednn::Wrap(dst_, *outputs[0]);
+    if (sum_input_ >= 0 && inputs[sum_input_]->raw_data() != outputs[0]->raw_data()) {
+      // Same desc as the output (the plan checked), so the same bytes.
+      std::memcpy(outputs[0]->raw_data(), inputs[sum_input_]->raw_data(), dst_.get_size());
+    }
     try {
       if (src_reorder_) {
         memory inner(src_inner_, onednn::CpuEngine(), scratch + src_offset_);
@@ -130,11 +139,15 @@ class ConvKernel final : public onednn::PrimitiveKernel {
  private:
   static size_t Align(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
+  const int sum_input_;
   memory::desc src_, src_inner_, weights_, bias_, dst_, dst_inner_;
   std::optional<Tensor> packed_weights_, packed_bias_;
   std::optional<dnnl::reorder> src_reorder_, dst_reorder_;
   size_t src_offset_ = 0, dst_offset_ = 0, total_ = 0;
 };
+
+// Where a fused residual Add's other operand arrives (after X, W and the optional B).
+constexpr int kConvSumInput = 3;
 
 absl::Status CheckConv(const CheckContext& context) {
   const Node& node = context.node;
@@ -257,9 +270,11 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
                                          dnnl::algorithm::convolution_direct, src_any, w_query,
                                          bias, dst_any, strides, dilations, pad_l, pad_r);
     dnnl::primitive_attr attr = onednn::DefaultAttr();
-    if (context.activation.has_value()) {
+    if (context.activation.has_value() || context.fuse_sum) {
       dnnl::post_ops ops;
-      onednn::AppendActivation(*context.activation, ops);
+      // dst = activation(conv(src) + dst): the residual is already in dst.
+      if (context.fuse_sum) ops.append_sum(1.0f);
+      if (context.activation.has_value()) onednn::AppendActivation(*context.activation, ops);
       attr.set_post_ops(ops);
     }
     dnnl::convolution_forward::primitive_desc pd(desc, attr, onednn::CpuEngine());
@@ -272,9 +287,18 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
     // reorders it only for ops that need plain tensors.
     const int block = onednn::ChannelBlockOf(pd.dst_desc(), y_shape, DataType::kFloat32);
     if (block != 0) dst = pd.dst_desc();
+    int sum_input = -1;
+    if (context.fuse_sum) {
+      // The residual must be summed in the primitive's own dst layout, in place.
+      if (dst != pd.dst_desc()) {
+        return absl::UnimplementedError(
+            absl::StrCat(node.Describe(), ": the residual cannot be added in place"));
+      }
+      sum_input = kConvSumInput;
+    }
     BuiltKernel built;
-    built.kernel =
-        std::make_unique<ConvKernel>(pd, src, bias, dst, std::move(packed), node.Describe());
+    built.kernel = std::make_unique<ConvKernel>(pd, src, bias, dst, std::move(packed),
+                                                node.Describe(), std::nullopt, sum_input);
     built.outputs.push_back({DataType::kFloat32, y_shape, block});
     return built;
   } catch (const dnnl::error& e) {
@@ -410,6 +434,7 @@ std::vector<OpDefinition> ConvOps() {
   OpDefinition int8_conv{"Int8Conv", CheckInt8Conv, BuildInt8Conv};
   int8_conv.domain = kOctetDomain;
   OpDefinition conv{"Conv", CheckConv, BuildConv, 0, /*fuses_activation=*/true};
+  conv.sum_input = kConvSumInput;
   conv.takes_blocked = [](const KernelBuildContext& context) {
     // Weights given as inputs are read plain.
     return !context.has_input(1) || context.input(1).channel_block == 0;
