@@ -143,6 +143,12 @@ JobRunner::JobRunner(const JobRunnerOptions& options, Storage* storage, JobStore
 
 JobRunner::~JobRunner() { Shutdown(); }
 
+void JobRunner::Publish(Active& active) {
+  ++active.revision;
+  active.history.emplace_back(active.revision, active.job);
+  if (active.history.size() > kWatchHistory) active.history.pop_front();
+}
+
 absl::Status JobRunner::Start() {
   // A job still RUNNING in the database was running when the previous process died.
   OCTET_ASSIGN_OR_RETURN(std::vector<v1::Job> interrupted, jobs_->InState(v1::JOB_STATE_RUNNING));
@@ -317,7 +323,7 @@ absl::StatusOr<v1::Job> JobRunner::Cancel(const std::string& id) {
     active.job.set_state(v1::JOB_STATE_CANCELLED);
     active.job.set_error("cancelled by CancelJob before it ran");
     *active.job.mutable_end_time() = Now();
-    ++active.revision;
+    Publish(active);
     snapshot = active.job;
   }
   metrics_->RecordJobEnd("CANCELLED", 0);
@@ -344,8 +350,17 @@ absl::StatusOr<v1::Job> JobRunner::Watch(const std::string& id, int64_t* revisio
                                 &wait),
                             deadline);
       if (stopping_) return absl::UnavailableError("the server is shutting down");
-      *revision = it->second.revision;
-      v1::Job job = it->second.job;
+      const Active& active = it->second;
+      v1::Job job = active.job;
+      *revision = active.revision;
+      // A new watcher starts from the job as it is; a returning one from its next change.
+      for (const auto& [change, snapshot] : active.history) {
+        if (wait.seen > 0 && change > wait.seen) {
+          job = snapshot;
+          *revision = change;
+          break;
+        }
+      }
       if (!IsTerminal(job.state())) return job;
     }
   }
@@ -399,7 +414,7 @@ absl::Status JobRunner::Update(const std::string& id, bool persist, Change chang
     absl::MutexLock lock(&mu_);
     Active& active = active_[id];
     change(active.job);
-    ++active.revision;
+    Publish(active);
     if (persist) snapshot = active.job;
   }
   return persist ? jobs_->Update(snapshot) : absl::OkStatus();
@@ -607,7 +622,7 @@ absl::Status JobRunner::Execute(const std::string& id, const v1::Job& job) {
   absl::MutexLock lock(&mu_);
   Active& active = active_[id];
   active.job = done;
-  ++active.revision;
+  Publish(active);
   return absl::OkStatus();
 }
 

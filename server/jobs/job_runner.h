@@ -66,8 +66,9 @@ class JobRunner {
   // FAILED_PRECONDITION for a job that already ended.
   absl::StatusOr<octet::v1::Job> Cancel(const std::string& id);
 
-  // Returns the job once its revision is past `*revision` (updating it) or at `deadline`,
-  // whichever comes first. A job unknown to this process (ended before it started) returns at once
+  // Returns the job's first change after revision `*revision` (updating it) once there is one, or
+  // the job as it is at `deadline`: a watcher calling this in a loop sees every change in order
+  // (unless it falls more than 1,024 changes behind). A job unknown to this process (ended before it started) returns at once
   // with revision 1. UNAVAILABLE once shutdown began.
   absl::StatusOr<octet::v1::Job> Watch(const std::string& id, int64_t* revision,
                                        absl::Time deadline);
@@ -81,7 +82,14 @@ class JobRunner {
     octet::v1::Job job;
     int64_t revision = 1;
     bool cancel_requested = false;
+    // The last changes, oldest first, so that a watcher slower than the job still sees each one
+    // (up to kWatchHistory behind).
+    std::deque<std::pair<int64_t, octet::v1::Job>> history;
   };
+  static constexpr size_t kWatchHistory = 1024;
+
+  // Bumps the job's revision and records the change for watchers. REQUIRES: mu_ held.
+  static void Publish(Active& active);
 
   void WorkerLoop();
   void Run(const std::string& id);

@@ -137,14 +137,20 @@ TEST_F(JobsTest, JobQuantizesAnUploadedModelIntoAServedInt8Version) {
   EXPECT_EQ(created.config().weights().granularity(), v1::GRANULARITY_PER_CHANNEL);
 
   std::vector<v1::JobStage> stages;
+  std::vector<int> calibration_batches;
   OCTET_ASSERT_OK_AND_ASSIGN(v1::Job done, client_->WatchJob(created.id(), [&](const v1::Job& j) {
     if (stages.empty() || stages.back() != j.progress().stage()) {
       stages.push_back(j.progress().stage());
+    }
+    if (j.progress().stage() == v1::JOB_STAGE_CALIBRATE && j.progress().batches_done() > 0) {
+      calibration_batches.push_back(j.progress().batches_done());
     }
   }));
   ASSERT_EQ(done.state(), v1::JOB_STATE_SUCCEEDED) << done.error();
   EXPECT_THAT(stages, ::testing::IsSupersetOf({v1::JOB_STAGE_CALIBRATE, v1::JOB_STAGE_EVALUATE,
                                                v1::JOB_STAGE_STORE}));
+  // The watcher saw every calibration batch, in order.
+  EXPECT_THAT(calibration_batches, ::testing::ElementsAre(1, 2, 3, 4, 5, 6, 7, 8, 9, 10));
   EXPECT_EQ(done.result_version(), 2);
   EXPECT_EQ(done.attempts(), 1);
   EXPECT_EQ(done.evaluation().samples(), 500);
