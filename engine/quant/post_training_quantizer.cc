@@ -13,6 +13,7 @@
 #include "engine/quant/precision.h"
 #include "engine/quant/qdq_insertion.h"
 #include "engine/runtime/kernel_registry.h"
+#include "engine/runtime/session.h"
 #include "nlohmann/json.hpp"
 
 namespace octet {
@@ -275,6 +276,35 @@ class Pipeline {
       evaluation_json["data"] =
           request_.evaluation != nullptr ? "evaluation dataset" : "held-out calibration samples";
       report["evaluation"] = evaluation_json;
+    }
+    // How Octet's runtime executes the artifact on this machine: each step's nodes (fusions
+    // included), oneDNN's implementation, int8 zero points; and the quantized patterns it leaves
+    // in float, with the reason (for example a CPU without VNNI).
+    if (have_evaluation) {
+      SessionOptions runtime_options;
+      runtime_options.num_threads = request_.num_threads;
+      OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Session> runtime,
+                             Session::Create(quantized.graph, runtime_options));
+      int64_t batch = BatchSizeFor(quantized.graph, config.batch_size);
+      if (batch == config.batch_size) batch = std::min<int64_t>(batch, evaluation.size());
+      if (evaluation.size() >= batch) {
+        OCTET_ASSIGN_OR_RETURN(std::vector<StepDescription> steps,
+                               runtime->Describe(SliceSamples(evaluation, 0, batch)));
+        Json runtime_json;
+        runtime_json["batch_size"] = batch;
+        Json steps_json = Json::array();
+        for (const StepDescription& step : steps) {
+          Json entry = {{"nodes", step.nodes},
+                        {"op_type", step.op_type},
+                        {"implementation", step.implementation}};
+          if (!step.notes.empty()) entry["notes"] = step.notes;
+          steps_json.push_back(entry);
+        }
+        runtime_json["steps"] = steps_json;
+        runtime_json["int8_nodes"] = runtime->int8_nodes();
+        runtime_json["simulated_nodes"] = runtime->simulated_nodes();
+        report["runtime"] = runtime_json;
+      }
     }
     result.report_json = report.dump(2);
     result.quantized_graph = std::move(quantized.graph);

@@ -206,6 +206,22 @@ TEST_F(QuantizeTinyCnnTest, ReportHasEveryTensorAndLayerWithErrorSplit) {
   EXPECT_EQ(report["evaluation"]["data"], "held-out calibration samples");
   EXPECT_EQ(report["evaluation"]["samples"], 19);
   EXPECT_GT(report["evaluation"]["top1_agreement"].get<double>(), 0.8);
+  // How the runtime executes the artifact here: every step with its implementation; each
+  // quantized convolution either lowered to int8 (with its zero points) or listed as simulated
+  // with the reason.
+  const nlohmann::json& runtime = report["runtime"];
+  ASSERT_TRUE(runtime["steps"].is_array()) << report;
+  int convs = 0;
+  for (const auto& step : runtime["steps"]) {
+    EXPECT_FALSE(step["implementation"].get<std::string>().empty()) << step;
+    if (step["op_type"] == "Int8Conv") {
+      ++convs;
+      EXPECT_THAT(step["notes"].get<std::string>(), HasSubstr("zero point")) << step;
+    }
+    if (step["op_type"] == "Conv") ++convs;
+  }
+  EXPECT_EQ(convs, 2);
+  EXPECT_EQ(runtime["int8_nodes"].size() + runtime["simulated_nodes"].size(), 2u) << runtime;
 }
 
 TEST_F(QuantizeTinyCnnTest, QuantizedModelsAreClassifiedAndNotQuantizedAgain) {

@@ -119,6 +119,17 @@ TEST_P(Int8ConvTest, MatchesTheFloatSimulationWithinOneStep) {
   OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> expected, reference->Run({{"x", input}}));
   OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> actual, int8->Run({{"x", input}}));
   ASSERT_EQ(expected[0].shape(), actual[0].shape());
+  // The session says which kernel ran the convolution, with its zero points.
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<StepDescription> steps, int8->Describe({{"x", input}}));
+  const auto conv = std::find_if(steps.begin(), steps.end(), [](const StepDescription& d) {
+    return d.op_type == "Int8Conv" || d.op_type == "Conv";
+  });
+  ASSERT_NE(conv, steps.end());
+  EXPECT_NE(conv->implementation, "octet:cpu");
+  if (conv->op_type == "Int8Conv") {
+    EXPECT_THAT(conv->notes, ::testing::HasSubstr(absl::StrCat("source zero point ", c.x_zero)));
+    EXPECT_EQ(conv->outputs[0].type, c.y_type);
+  }
   int off_by_one = 0;
   for (int64_t i = 0; i < expected[0].element_count(); ++i) {
     const float steps = (actual[0].data<float>()[i] - expected[0].data<float>()[i]) / 0.05f;

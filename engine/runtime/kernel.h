@@ -4,6 +4,7 @@
 #define OCTET_ENGINE_RUNTIME_KERNEL_H_
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -53,6 +54,10 @@ class Kernel {
 
   // Scratch memory Run needs in ExecutionContext::scratchpad.
   virtual size_t scratchpad_bytes() const { return 0; }
+
+  // What computes: oneDNN's implementation name for primitives ("jit:avx2",
+  // "brgconv:avx512_core_vnni"), "octet:cpu" for Octet's own C++ kernels.
+  virtual std::string implementation() const { return "octet:cpu"; }
 };
 
 // An activation fused into the kernel of the node before it (no intermediate tensor, no second
@@ -89,6 +94,9 @@ struct KernelBuildContext {
 struct BuiltKernel {
   std::unique_ptr<Kernel> kernel;
   std::vector<TensorDesc> outputs;
+  // What a description of the plan should say beyond types and layouts (an int8 kernel's zero
+  // points and scales), or "".
+  std::string notes;
 };
 
 }  // namespace octet

@@ -1,6 +1,7 @@
 #include "engine/runtime/plan.h"
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 #include <optional>
 #include <utility>
@@ -49,8 +50,9 @@ Plan::~Plan() = default;
 
 absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
     const Graph& graph, const std::vector<TensorDesc>& inputs,
-    const std::vector<std::pair<int, Tensor>>& values) {
+    const std::vector<std::pair<int, Tensor>>& values, bool profile) {
   std::unique_ptr<Plan> plan(new Plan());
+  plan->profile_ = profile;
   absl::flat_hash_map<std::string, int> slot_of;
   auto add_slot = [&](const std::string& name, Slot slot) {
     slot_of[name] = static_cast<int>(plan->slots_.size());
@@ -197,7 +199,14 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
       break;
     }
     OCTET_ASSIGN_OR_RETURN(BuiltKernel built, std::move(built_or));
-    for (size_t fused : fused_nodes) fused_away[fused] = true;
+    step.op_type = node.op_type;
+    step.nodes = node.name.empty() ? node.op_type : node.name;
+    for (size_t fused : fused_nodes) {
+      fused_away[fused] = true;
+      const Node& other = graph.nodes[fused];
+      absl::StrAppend(&step.nodes, " + ", other.name.empty() ? other.op_type : other.name);
+    }
+    step.notes = std::move(built.notes);
     for (size_t i = 0; i < node.outputs.size(); ++i) {
       if (!node.outputs[i].empty() && i >= built.outputs.size()) {
         return absl::UnimplementedError(
@@ -241,7 +250,34 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
     plan->output_slots_.push_back(slot);
   }
   plan->AssignBuffers();
+  if (profile) {
+    plan->step_nanos_ = std::make_unique<std::atomic<int64_t>[]>(plan->steps_.size());
+    for (size_t i = 0; i < plan->steps_.size(); ++i) plan->step_nanos_[i] = 0;
+  }
   return plan;
+}
+
+std::vector<StepDescription> Plan::Describe() const {
+  std::vector<StepDescription> steps;
+  const int64_t runs = profiled_runs_.load();
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const Step& step = steps_[i];
+    StepDescription d;
+    d.nodes = step.nodes;
+    d.op_type = step.op_type;
+    d.implementation = step.kernel->implementation();
+    d.notes = step.notes;
+    for (int slot : step.inputs) d.inputs.push_back(slot >= 0 ? slots_[slot].desc : TensorDesc{});
+    for (int slot : step.outputs) {
+      d.outputs.push_back(slot >= 0 ? slots_[slot].desc : TensorDesc{});
+    }
+    if (profile_ && runs > 0) {
+      d.runs = runs;
+      d.mean_ms = static_cast<double>(step_nanos_[i].load()) / 1e6 / static_cast<double>(runs);
+    }
+    steps.push_back(std::move(d));
+  }
+  return steps;
 }
 
 absl::StatusOr<int> Plan::PlainSlot(int blocked, absl::flat_hash_map<int, int>* copies) {
@@ -255,6 +291,8 @@ absl::StatusOr<int> Plan::PlainSlot(int blocked, absl::flat_hash_map<int, int>* 
   step.kernel = std::move(built.kernel);
   step.inputs = {blocked};
   step.outputs = {plain};
+  step.nodes = "(reorder to plain)";
+  step.op_type = "Reorder";
   steps_.push_back(std::move(step));
   copies->emplace(blocked, plain);
   return plain;
@@ -446,14 +484,24 @@ absl::StatusOr<std::vector<Tensor>> Plan::Run(absl::Span<const Tensor> inputs,
   std::vector<const Tensor*> step_inputs;
   std::vector<Tensor*> step_outputs;
   absl::Status status;
-  for (const Step& step : steps_) {
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const Step& step = steps_[i];
     step_inputs.clear();
     step_outputs.clear();
     for (int slot : step.inputs) step_inputs.push_back(slot < 0 ? nullptr : values[slot]);
     for (int slot : step.outputs) step_outputs.push_back(slot < 0 ? nullptr : values[slot]);
-    status = step.kernel->Run(step_inputs, step_outputs, context);
+    if (profile_) {
+      const auto start = std::chrono::steady_clock::now();
+      status = step.kernel->Run(step_inputs, step_outputs, context);
+      step_nanos_[i] += std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::steady_clock::now() - start)
+                            .count();
+    } else {
+      status = step.kernel->Run(step_inputs, step_outputs, context);
+    }
     if (!status.ok()) break;
   }
+  if (profile_ && status.ok()) ++profiled_runs_;
   ReleaseWorkspace(std::move(workspace));
   OCTET_RETURN_IF_ERROR(status);
   std::vector<Tensor> result;

@@ -1,7 +1,9 @@
 #ifndef OCTET_ENGINE_RUNTIME_PLAN_H_
 #define OCTET_ENGINE_RUNTIME_PLAN_H_
 
+#include <atomic>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -19,14 +21,31 @@ namespace octet {
 // Shape of an input, and what follows from those) run once then, and their outputs become
 // constants of the plan. Thread-safe: concurrent Runs each take a workspace (intermediate buffers
 // and a oneDNN stream) from a pool, so after warm-up a Run allocates only its outputs.
+// One step of a plan as Plan::Describe reports it.
+struct StepDescription {
+  // The nodes the step computes, fused ones included ("conv2 + add1 + relu3"); steps the plan
+  // inserted to give an op a plain layout say "(reorder to plain)".
+  std::string nodes;
+  std::string op_type;
+  // Kernel::implementation(): oneDNN's implementation name, or "octet:cpu".
+  std::string implementation;
+  std::vector<TensorDesc> inputs;  // an omitted optional input has an empty shape and type float
+  std::vector<TensorDesc> outputs;
+  std::string notes;
+  // With profiling on: runs measured and their mean time.
+  int64_t runs = 0;
+  double mean_ms = 0;
+};
+
 class Plan {
  public:
   // REQUIRES: `inputs` has one desc per graph input, in order; the graph passed
   // CheckGraphSupported. `values` holds, for the graph inputs the plan needs by value
   // (AnalyzePlanConstants), their values by input index; the plan is only valid for them.
+  // With `profile`, every Run times each step (Describe reports the means).
   static absl::StatusOr<std::unique_ptr<Plan>> Build(
       const Graph& graph, const std::vector<TensorDesc>& inputs,
-      const std::vector<std::pair<int, Tensor>>& values = {});
+      const std::vector<std::pair<int, Tensor>>& values = {}, bool profile = false);
   ~Plan();
 
   // Runs on `inputs` (one per graph input, in order, with the descs the plan was built for) and
@@ -39,6 +58,10 @@ class Plan {
 
   // The desc of graph output `index`.
   const TensorDesc& output_desc(int index) const { return slots_[output_slots_[index]].desc; }
+
+  // Every step in execution order: what it computes, with which implementation, on which types
+  // and layouts.
+  std::vector<StepDescription> Describe() const;
 
  private:
   enum class SlotKind { kInput, kConstant, kIntermediate };
@@ -56,6 +79,9 @@ class Plan {
     // kernel updates in place (a fused residual Add); AssignBuffers arranges it when that input
     // dies here.
     int in_place_input = -1;
+    std::string nodes;  // for Describe
+    std::string op_type;
+    std::string notes;
   };
   struct Workspace;
 
@@ -83,6 +109,10 @@ class Plan {
   // slot (-1 for slots that are not intermediate), and each buffer's size in bytes.
   std::vector<int> buffer_of_slot_;
   std::vector<size_t> buffer_bytes_;
+  // Profiling: nanoseconds spent in each step, summed over runs (null when off).
+  bool profile_ = false;
+  std::unique_ptr<std::atomic<int64_t>[]> step_nanos_;
+  mutable std::atomic<int64_t> profiled_runs_{0};
 
   mutable absl::Mutex mu_;
   mutable std::vector<std::unique_ptr<Workspace>> free_workspaces_ ABSL_GUARDED_BY(mu_);

@@ -104,7 +104,8 @@ absl::StatusOr<std::shared_ptr<const Plan>> Session::GetPlan(
   // shape wastes work but stays correct.
   std::vector<std::pair<int, Tensor>> values;
   for (int i : value_inputs_) values.emplace_back(i, *inputs[i]);
-  OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Plan> built, Plan::Build(graph_, key.descs, values));
+  OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Plan> built,
+                         Plan::Build(graph_, key.descs, values, options_.profile));
   std::shared_ptr<const Plan> plan = std::move(built);
   absl::MutexLock lock(&mu_);
   plans_.emplace_front(std::move(key), plan);
@@ -117,8 +118,8 @@ size_t Session::cached_plan_count() const {
   return plans_.size();
 }
 
-absl::StatusOr<std::vector<Tensor>> Session::Run(absl::Span<const NamedTensor> inputs,
-                                                 absl::Span<const std::string> output_names) const {
+absl::StatusOr<std::vector<const Tensor*>> Session::OrderInputs(
+    absl::Span<const NamedTensor> inputs) const {
   std::vector<const Tensor*> ordered(graph_.inputs.size(), nullptr);
   for (const auto& [name, tensor] : inputs) {
     size_t index = 0;
@@ -141,6 +142,19 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(absl::Span<const NamedTensor> i
           absl::StrCat("missing input '", graph_.inputs[i].name, "'"));
     }
   }
+  return ordered;
+}
+
+absl::StatusOr<std::vector<StepDescription>> Session::Describe(
+    absl::Span<const NamedTensor> inputs) const {
+  OCTET_ASSIGN_OR_RETURN(std::vector<const Tensor*> ordered, OrderInputs(inputs));
+  OCTET_ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, GetPlan(ordered));
+  return plan->Describe();
+}
+
+absl::StatusOr<std::vector<Tensor>> Session::Run(absl::Span<const NamedTensor> inputs,
+                                                 absl::Span<const std::string> output_names) const {
+  OCTET_ASSIGN_OR_RETURN(std::vector<const Tensor*> ordered, OrderInputs(inputs));
   std::vector<int> output_indices;
   if (output_names.empty()) {
     for (size_t i = 0; i < graph_.outputs.size(); ++i)

@@ -24,6 +24,8 @@ struct SessionOptions {
   // Lower QDQ patterns to int8 kernels (int8_lowering.h). Off, a QDQ model runs as simulated
   // quantization in float: the reference the int8 kernels are held to.
   bool lower_int8 = true;
+  // Time every step of every Run (Describe reports the means); costs a clock read per step.
+  bool profile = false;
 };
 
 using NamedTensor = std::pair<std::string, Tensor>;
@@ -52,6 +54,12 @@ class Session {
   const std::vector<std::string>& int8_nodes() const { return int8_nodes_; }
   const std::vector<std::string>& simulated_nodes() const { return simulated_nodes_; }
 
+  // The plan for inputs like `inputs` (same rules as Run; nothing is computed), step by step:
+  // the nodes each step computes (fusions included), oneDNN's implementation or Octet's own
+  // kernel, types and layouts, an int8 kernel's zero points, and with profiling the mean time
+  // of each step over the Runs so far with these input shapes.
+  absl::StatusOr<std::vector<StepDescription>> Describe(absl::Span<const NamedTensor> inputs) const;
+
   // The number of plans in the cache (for tests and metrics).
   size_t cached_plan_count() const;
 
@@ -69,6 +77,8 @@ class Session {
   Session(Graph graph, SessionOptions options, std::vector<int> value_inputs)
       : graph_(std::move(graph)), options_(options), value_inputs_(std::move(value_inputs)) {}
 
+  // `inputs` checked against the graph's inputs and put in graph order.
+  absl::StatusOr<std::vector<const Tensor*>> OrderInputs(absl::Span<const NamedTensor> inputs) const;
   // `inputs` in graph order.
   absl::StatusOr<std::shared_ptr<const Plan>> GetPlan(
       const std::vector<const Tensor*>& inputs) const;

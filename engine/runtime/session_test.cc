@@ -18,9 +18,11 @@ using ::octet::testing::PseudoRandom;
 using ::octet::testing::SetAttribute;
 using ::octet::testing::StatusIs;
 using ::octet::testing::TinyCnn;
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::FloatNear;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Pointwise;
 
 std::unique_ptr<Session> MakeSession(const std::string& model, SessionOptions options = {}) {
@@ -434,7 +436,9 @@ TEST(SessionTest, ResidualAddsFusedIntoConvolutionsGiveWhatPlainExecutionGives) 
   b.Node("Add", {"c4", "y2"}, {"y3"});
   b.Node("Mul", {"y2", "half"}, {"t"});
   OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(b.Serialize()));
-  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> session, Session::Create(graph, {}));
+  SessionOptions options;
+  options.profile = true;
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> session, Session::Create(graph, options));
   const Tensor x = Tensor::FromVector<float>({2, 3, 10, 10}, PseudoRandom(2 * 3 * 10 * 10, 9));
   // Twice: the second run reuses the workspace whose buffers the fused steps wrote in place.
   for (int run = 0; run < 2; ++run) {
@@ -450,6 +454,28 @@ TEST(SessionTest, ResidualAddsFusedIntoConvolutionsGiveWhatPlainExecutionGives) 
           << graph.outputs[o].name;
     }
   }
+  // The session describes what it fused and what ran it, with the mean time of each step.
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<StepDescription> steps, session->Describe({{"x", x}}));
+  std::vector<std::string> nodes;
+  for (const StepDescription& step : steps) {
+    nodes.push_back(step.nodes);
+    EXPECT_EQ(step.runs, 2) << step.nodes;
+    EXPECT_GT(step.mean_ms, 0) << step.nodes;
+    if (step.op_type == "Conv") {
+      EXPECT_THAT(step.implementation, Not(HasSubstr("octet"))) << step.nodes;
+    }
+  }
+  // Only the identity block's Add (and the Relu after it) fused into the convolution before it.
+  EXPECT_THAT(nodes, Contains("Conv_1 + Relu_2"));
+  EXPECT_THAT(nodes, Contains("Conv_5 + Add_6 + Relu_7"));
+  EXPECT_THAT(nodes, Contains("Add_9"));
+  EXPECT_THAT(nodes, Contains("Add_11"));
+  const auto fused = std::find_if(steps.begin(), steps.end(), [](const StepDescription& d) {
+    return d.nodes == "Conv_5 + Add_6 + Relu_7";
+  });
+  ASSERT_NE(fused, steps.end());
+  EXPECT_THAT(fused->notes, HasSubstr("residual Add fused"));
+  EXPECT_EQ(fused->outputs[0].shape[1], 16);
 }
 
 }  // namespace

@@ -84,6 +84,12 @@ class ConvKernel final : public onednn::PrimitiveKernel {
   }
 
   size_t scratchpad_bytes() const override { return total_; }
+  std::string implementation() const override {
+    std::string name = PrimitiveKernel::implementation();
+    if (src_reorder_) name += " (+ input reorder)";
+    if (dst_reorder_) name += " (+ output reorder)";
+    return name;
+  }
 
   absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
                    ExecutionContext& context) const override {
@@ -299,6 +305,7 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
     BuiltKernel built;
     built.kernel = std::make_unique<ConvKernel>(pd, src, bias, dst, std::move(packed),
                                                 node.Describe(), std::nullopt, sum_input);
+    if (context.fuse_sum) built.notes = "residual Add fused (sum post-op, in place)";
     built.outputs.push_back({DataType::kFloat32, y_shape, block});
     return built;
   } catch (const dnnl::error& e) {
@@ -422,6 +429,11 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
     built.kernel = std::make_unique<ConvKernel>(pd, src, bias_desc, dst, std::move(packed),
                                                 node.Describe(), std::move(bias));
     built.outputs.push_back({y_type, g.y_shape});
+    built.notes = absl::StrCat(
+        DataTypeName(x.type), " source zero point ", x_zero, x_zero != 0 ? " (used)" : "",
+        ", s8 weights ", w_scale.element_count() > 1 ? "per channel" : "per tensor", ", ",
+        DataTypeName(y_type), " destination zero point ", y_zero,
+        activation.empty() ? std::string() : absl::StrCat(", fused ", activation));
     return built;
   } catch (const dnnl::error& e) {
     return onednn::ToStatus(e, node.Describe());

@@ -51,13 +51,15 @@ dnnl::primitive_attr DefaultAttr();
 class PrimitiveKernel : public Kernel {
  public:
   size_t scratchpad_bytes() const override { return scratchpad_.get_size(); }
+  std::string implementation() const override { return implementation_; }
 
  protected:
   // REQUIRES: `pd` was created with DefaultAttr() (or attributes derived from it).
   PrimitiveKernel(dnnl::primitive primitive, const dnnl::primitive_desc_base& pd, std::string what)
       : primitive_(std::move(primitive)),
         scratchpad_(pd.scratchpad_desc()),
-        what_(std::move(what)) {}
+        what_(std::move(what)),
+        implementation_(pd.impl_info_str()) {}
 
   // Executes with `args` plus the scratchpad; a dnnl::error becomes a Status.
   absl::Status Execute(std::unordered_map<int, dnnl::memory> args, ExecutionContext& context) const;
@@ -66,6 +68,7 @@ class PrimitiveKernel : public Kernel {
   dnnl::primitive primitive_;
   dnnl::memory::desc scratchpad_;
   std::string what_;
+  std::string implementation_;
 };
 
 // A primitive that reads one tensor and writes one (eltwise, softmax, pooling), in the layouts
