@@ -38,6 +38,17 @@ class Lowerer {
     for (size_t i = 0; i < in_.nodes.size(); ++i) {
       const Node& q = in_.nodes[i];
       if (q.op_type != "QuantizeLinear" || !q.domain.empty()) continue;
+      if (std::optional<PoolMatch> pool = MatchPool(q)) {
+        if (!pool->inexact.empty()) {
+          result.kept_float.push_back(absl::StrCat(pool->pool->Describe(), ": ", pool->inexact));
+          continue;
+        }
+        removed[IndexOf(pool->pool)] = true;
+        replacement[i] = BuildInt8Pool(*pool, q);
+        result.lowered.push_back(
+            absl::StrCat("Int8", pool->pool->op_type, " ", pool->pool->Describe()));
+        continue;
+      }
       std::optional<Match> match = MatchConv(q);
       if (!match.has_value()) continue;
       const Tensor& weights = *in_.FindConstant(match->dq_w->input(0));
@@ -80,6 +91,66 @@ class Lowerer {
     std::string bias_constant;
     std::vector<size_t> absorbed;  // Conv, activation (the Q itself is replaced)
   };
+
+  struct PoolMatch {
+    const Node* pool = nullptr;
+    const Node* dq_x = nullptr;
+    // Why the pattern stays in float, or "".
+    std::string inexact;
+  };
+
+  // Q(pool(DQ(x))) with per-tensor parameters and the same integer type in and out.
+  std::optional<PoolMatch> MatchPool(const Node& q) const {
+    static const char* const kPools[] = {"MaxPool", "AveragePool", "GlobalMaxPool",
+                                         "GlobalAveragePool"};
+    const Node* pool = Producer(q.input(0));
+    if (pool == nullptr || !pool->domain.empty() || Readers(q.input(0)) != 1 ||
+        std::find(std::begin(kPools), std::end(kPools), pool->op_type) == std::end(kPools) ||
+        (pool->outputs.size() > 1 && !pool->outputs[1].empty())) {
+      return std::nullopt;
+    }
+    PoolMatch match;
+    match.pool = pool;
+    match.dq_x = Producer(pool->input(0));
+    if (!IsActivationDequantize(match.dq_x) ||
+        !IsScalarConstant(in_, q.input(1), DataType::kFloat32)) {
+      return std::nullopt;
+    }
+    const DataType x_type = *in_.TypeOf(match.dq_x->input(0));
+    const DataType y_type = q.input(2).empty() ? DataType::kUint8 : *in_.TypeOf(q.input(2));
+    if (x_type != y_type || (!q.input(2).empty() && !IsScalarConstant(in_, q.input(2), y_type))) {
+      return std::nullopt;
+    }
+    // An average counting padding takes the padded values as real 0, integer z_x; oneDNN pads
+    // with integer 0.
+    if (pool->op_type == "AveragePool" && pool->GetInt("count_include_pad", 0).value_or(0) != 0) {
+      const std::vector<int64_t> pads = pool->GetInts("pads", {}).value_or(std::vector<int64_t>{});
+      const std::string auto_pad = pool->GetString("auto_pad", "NOTSET").value_or("NOTSET");
+      const bool padded = std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p > 0; }) ||
+                          auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
+      const Tensor* zero =
+          match.dq_x->input(2).empty() ? nullptr : in_.FindConstant(match.dq_x->input(2));
+      const bool zero_is_zero =
+          zero == nullptr || (x_type == DataType::kUint8 ? zero->data<uint8_t>()[0] == 0
+                                                         : zero->data<int8_t>()[0] == 0);
+      if (padded && !zero_is_zero) {
+        match.inexact = "average counting padding with a non-zero input zero point";
+      }
+    }
+    return match;
+  }
+
+  Node BuildInt8Pool(const PoolMatch& match, const Node& q) const {
+    Node node;
+    node.name = match.pool->name;
+    node.op_type = absl::StrCat("Int8", match.pool->op_type);
+    node.domain = std::string(kOctetDomain);
+    node.attributes = match.pool->attributes;
+    node.inputs = {match.dq_x->input(0), match.dq_x->input(1), match.dq_x->input(2), q.input(1),
+                   q.input(2)};
+    node.outputs = q.outputs;
+    return node;
+  }
 
   const Node* Producer(const std::string& value) const {
     auto it = producer_.find(value);

@@ -32,21 +32,21 @@ absl::Status CheckPool(const CheckContext& context) {
   return absl::OkStatus();
 }
 
-template <PoolKind kKind>
-absl::StatusOr<BuiltKernel> BuildPool(const KernelBuildContext& context) {
-  const Node& node = context.node;
-  const TensorDesc& x = context.input(0);
-  if (x.type != DataType::kFloat32) {
-    return UnsupportedError(UnsupportedKind::kElementType,
-                            absl::StrCat(node.Describe(), ": input must be float32"));
+struct PoolGeometry {
+  Shape y;
+  memory::dims kernel, strides, dilations, pad_l, pad_r;
+  dnnl::algorithm algorithm;
+  bool pads = false;  // whether any window reaches into padding
+};
+
+absl::StatusOr<PoolGeometry> ComputePoolGeometry(const Node& node, const Shape& x, PoolKind kind) {
+  if (x.size() < 3 || x.size() > 5) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(node.Describe(), ": input ", ShapeToString(x), " must have rank 3 to 5"));
   }
-  if (x.shape.size() < 3 || x.shape.size() > 5) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        node.Describe(), ": input ", ShapeToString(x.shape), " must have rank 3 to 5"));
-  }
-  const size_t spatial = x.shape.size() - 2;
-  const bool global = kKind == PoolKind::kGlobalMax || kKind == PoolKind::kGlobalAverage;
-  std::vector<int64_t> kernel(x.shape.begin() + 2, x.shape.end());
+  const size_t spatial = x.size() - 2;
+  const bool global = kind == PoolKind::kGlobalMax || kind == PoolKind::kGlobalAverage;
+  std::vector<int64_t> kernel(x.begin() + 2, x.end());
   std::vector<int64_t> strides(spatial, 1), dilations(spatial, 1), pads(2 * spatial, 0);
   int64_t ceil_mode = 0, count_include_pad = 0;
   std::string auto_pad = "NOTSET";
@@ -65,10 +65,10 @@ absl::StatusOr<BuiltKernel> BuildPool(const KernelBuildContext& context) {
         absl::StrCat(node.Describe(), ": kernel_shape, strides, dilations and pads must match the ",
                      spatial, " spatial dimensions"));
   }
-  Shape y = {x.shape[0], x.shape[1]};
-  memory::dims pad_l, pad_r, onednn_dilations;
+  PoolGeometry g;
+  g.y = {x[0], x[1]};
   for (size_t i = 0; i < spatial; ++i) {
-    const int64_t in = x.shape[2 + i];
+    const int64_t in = x[2 + i];
     if (kernel[i] < 1 || strides[i] < 1 || dilations[i] < 1 || pads[i] < 0 ||
         pads[i + spatial] < 0) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -92,28 +92,40 @@ absl::StatusOr<BuiltKernel> BuildPool(const KernelBuildContext& context) {
     }
     if (in + begin + end < extent || out < 1) {
       return absl::InvalidArgumentError(absl::StrCat(
-          node.Describe(), ": input ", ShapeToString(x.shape), " is smaller than the window"));
+          node.Describe(), ": input ", ShapeToString(x), " is smaller than the window"));
     }
     // oneDNN takes the output size implied by the right padding: extend it for ceil_mode.
     end = std::max(end, (out - 1) * strides[i] + extent - in - begin);
-    y.push_back(out);
-    pad_l.push_back(begin);
-    pad_r.push_back(end);
-    onednn_dilations.push_back(dilations[i] - 1);
+    g.pads = g.pads || begin > 0 || end > 0;
+    g.y.push_back(out);
+    g.kernel.push_back(kernel[i]);
+    g.strides.push_back(strides[i]);
+    g.pad_l.push_back(begin);
+    g.pad_r.push_back(end);
+    g.dilations.push_back(dilations[i] - 1);
   }
-  const dnnl::algorithm algorithm =
-      kKind == PoolKind::kMax || kKind == PoolKind::kGlobalMax
-          ? dnnl::algorithm::pooling_max
-          : (count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
-                               : dnnl::algorithm::pooling_avg_exclude_padding);
+  g.algorithm = kind == PoolKind::kMax || kind == PoolKind::kGlobalMax
+                    ? dnnl::algorithm::pooling_max
+                    : (count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
+                                         : dnnl::algorithm::pooling_avg_exclude_padding);
+  return g;
+}
+
+template <PoolKind kKind>
+absl::StatusOr<BuiltKernel> BuildPool(const KernelBuildContext& context) {
+  const Node& node = context.node;
+  const TensorDesc& x = context.input(0);
+  if (x.type != DataType::kFloat32) {
+    return UnsupportedError(UnsupportedKind::kElementType,
+                            absl::StrCat(node.Describe(), ": input must be float32"));
+  }
+  OCTET_ASSIGN_OR_RETURN(PoolGeometry g, ComputePoolGeometry(node, x.shape, kKind));
   try {
     const memory::desc src = onednn::DescOf(x);
-    const TensorDesc y_desc{DataType::kFloat32, y, x.channel_block};
+    const TensorDesc y_desc{DataType::kFloat32, g.y, x.channel_block};
     const memory::desc dst = onednn::DescOf(y_desc);
-    dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, src, dst,
-                                        memory::dims(strides.begin(), strides.end()),
-                                        memory::dims(kernel.begin(), kernel.end()),
-                                        onednn_dilations, pad_l, pad_r);
+    dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, g.algorithm, src, dst,
+                                        g.strides, g.kernel, g.dilations, g.pad_l, g.pad_r);
     dnnl::pooling_v2_forward::primitive_desc pd(desc, onednn::DefaultAttr(), onednn::CpuEngine());
     BuiltKernel built;
     built.kernel =
@@ -125,6 +137,81 @@ absl::StatusOr<BuiltKernel> BuildPool(const KernelBuildContext& context) {
   }
 }
 
+float ScalarValue(const Tensor& t) {
+  switch (t.type()) {
+    case DataType::kFloat32: return t.data<float>()[0];
+    case DataType::kUint8: return t.data<uint8_t>()[0];
+    case DataType::kInt8: return t.data<int8_t>()[0];
+    default: return 0.0f;
+  }
+}
+
+// ai.octet.Int8{Max,Average,GlobalMax,GlobalAverage}Pool(x_q, x_scale, x_zero_point, y_scale,
+// y_zero_point) with the pooling node's attributes, made by LowerQdqToInt8 from
+// DQ -> pool -> Q: oneDNN's pooling on u8/s8 data. Max and average commute with the affine map
+// of quantization, so the pooled integers need only the requantization
+// y = pooled * (s_x / s_y) + (z_y - z_x * s_x / s_y), an eltwise_linear post-op (none when the
+// parameters are the same). Padding counted into an average would enter as integer 0, not as
+// z_x: the lowering leaves that case in float.
+template <PoolKind kKind>
+absl::StatusOr<BuiltKernel> BuildInt8Pool(const KernelBuildContext& context) {
+  const Node& node = context.node;
+  const TensorDesc& x = context.input(0);
+  for (int i = 1; i <= 4; ++i) {
+    const bool optional = i == 2 || i == 4;  // zero points default to 0
+    if (optional && !context.has_input(i)) continue;
+    if (context.constant(i) == nullptr || context.constant(i)->element_count() != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(node.Describe(), ": scales and zero points must be scalar constants"));
+    }
+  }
+  const DataType y_type =
+      context.has_input(4) ? context.constant(4)->type() : DataType::kUint8;
+  if ((x.type != DataType::kUint8 && x.type != DataType::kInt8) || y_type != x.type) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(node.Describe(), ": u8 or s8 input and output of the same type"));
+  }
+  OCTET_ASSIGN_OR_RETURN(PoolGeometry g, ComputePoolGeometry(node, x.shape, kKind));
+  const float x_scale = ScalarValue(*context.constant(1));
+  const float x_zero = context.has_input(2) ? ScalarValue(*context.constant(2)) : 0.0f;
+  const float y_scale = ScalarValue(*context.constant(3));
+  const float y_zero = context.has_input(4) ? ScalarValue(*context.constant(4)) : 0.0f;
+  if (g.algorithm == dnnl::algorithm::pooling_avg_include_padding && g.pads && x_zero != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        node.Describe(), ": padding counted into the average needs input zero point 0"));
+  }
+  const float alpha = x_scale / y_scale;
+  const float beta = y_zero - x_zero * alpha;
+  try {
+    const memory::desc src = onednn::PlainDesc(x.shape, x.type);
+    const memory::desc dst = onednn::PlainDesc(g.y, y_type);
+    dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, g.algorithm, src, dst,
+                                        g.strides, g.kernel, g.dilations, g.pad_l, g.pad_r);
+    dnnl::primitive_attr attr = onednn::DefaultAttr();
+    if (alpha != 1.0f || beta != 0.0f) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, alpha, beta);
+      attr.set_post_ops(ops);
+    }
+    dnnl::pooling_v2_forward::primitive_desc pd(desc, attr, onednn::CpuEngine());
+    BuiltKernel built;
+    built.kernel =
+        std::make_unique<onednn::SrcDstKernel>(dnnl::pooling_v2_forward(pd), pd, node.Describe());
+    built.outputs.push_back({y_type, g.y});
+    built.notes = absl::StrCat(DataTypeName(x.type), " in and out, zero points ", x_zero, " -> ",
+                               y_zero,
+                               alpha != 1.0f || beta != 0.0f ? ", requantized (eltwise_linear)"
+                                                             : ", same scale: no requantization");
+    return built;
+  } catch (const dnnl::error& e) {
+    return onednn::ToStatus(e, node.Describe());
+  }
+}
+
+absl::Status CheckInt8Pool(const CheckContext& context) {
+  return RequireInputCount(context.node, 4, 5, 4);
+}
+
 }  // namespace
 
 std::vector<OpDefinition> PoolingOps() {
@@ -134,6 +221,13 @@ std::vector<OpDefinition> PoolingOps() {
        AnyLayout},
       {"GlobalMaxPool", CheckPool, BuildPool<PoolKind::kGlobalMax>, 0, false, "", AnyLayout},
       {"MaxPool", CheckPool, BuildPool<PoolKind::kMax>, 0, false, "", AnyLayout},
+      {"Int8AveragePool", CheckInt8Pool, BuildInt8Pool<PoolKind::kAverage>, 0, false,
+       kOctetDomain},
+      {"Int8GlobalAveragePool", CheckInt8Pool, BuildInt8Pool<PoolKind::kGlobalAverage>, 0, false,
+       kOctetDomain},
+      {"Int8GlobalMaxPool", CheckInt8Pool, BuildInt8Pool<PoolKind::kGlobalMax>, 0, false,
+       kOctetDomain},
+      {"Int8MaxPool", CheckInt8Pool, BuildInt8Pool<PoolKind::kMax>, 0, false, kOctetDomain},
   };
 }
 
