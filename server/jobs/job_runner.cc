@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <utility>
 
@@ -312,22 +313,21 @@ absl::StatusOr<v1::Job> JobRunner::Cancel(const std::string& id) {
     }
     Active& active = it->second;
     active.cancel_requested = true;
-    if (active.job.state() == v1::JOB_STATE_RUNNING) return active.job;
-    // Still queued: it never runs.
-    for (auto q = queue_.begin(); q != queue_.end(); ++q) {
-      if (*q == id) {
-        queue_.erase(q);
-        break;
-      }
-    }
-    active.job.set_state(v1::JOB_STATE_CANCELLED);
-    active.job.set_error("cancelled by CancelJob before it ran");
-    *active.job.mutable_end_time() = Now();
-    Publish(active);
+    // Still in the queue: it never runs. Otherwise a worker has it (running, or about to start),
+    // and it stops before its next batch.
+    auto queued = std::find(queue_.begin(), queue_.end(), id);
+    if (queued == queue_.end()) return active.job;
     snapshot = active.job;
+    snapshot.set_state(v1::JOB_STATE_CANCELLED);
+    snapshot.set_error("cancelled by CancelJob before it ran");
+    *snapshot.mutable_end_time() = Now();
+    // The row first, as in Update; the lock keeps workers from taking the job meanwhile.
+    OCTET_RETURN_IF_ERROR(jobs_->Update(snapshot));
+    queue_.erase(queued);
+    active.job = snapshot;
+    Publish(active);
   }
   metrics_->RecordJobEnd("CANCELLED", 0);
-  OCTET_RETURN_IF_ERROR(jobs_->Update(snapshot));
   return snapshot;
 }
 
@@ -409,15 +409,20 @@ bool JobRunner::ShouldStop(const std::string& id) {
 
 template <typename Change>
 absl::Status JobRunner::Update(const std::string& id, bool persist, Change change) {
-  v1::Job snapshot;
+  v1::Job next;
   {
     absl::MutexLock lock(&mu_);
-    Active& active = active_[id];
-    change(active.job);
-    Publish(active);
-    if (persist) snapshot = active.job;
+    next = active_[id].job;
   }
-  return persist ? jobs_->Update(snapshot) : absl::OkStatus();
+  change(next);
+  // The row first: whoever sees the change (a watcher, GetJob) may act on it at once, for example
+  // delete the dataset of a job that ended, which the database must then allow.
+  if (persist) OCTET_RETURN_IF_ERROR(jobs_->Update(next));
+  absl::MutexLock lock(&mu_);
+  Active& active = active_[id];
+  active.job = std::move(next);
+  Publish(active);
+  return absl::OkStatus();
 }
 
 void JobRunner::Run(const std::string& id) {

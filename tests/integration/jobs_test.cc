@@ -79,8 +79,8 @@ class JobsTest : public ::testing::Test {
 
   void UploadModelAndData() {
     ASSERT_THAT(client_->UploadModel(kModel, "resnet", "", false), IsOk());
-    ASSERT_THAT(UploadArrays("calib", FashionMnist(0, 640, false)), IsOk());
-    ASSERT_THAT(UploadArrays("eval", FashionMnist(5000, 500, true)), IsOk());
+    ASSERT_THAT(UploadArrays("calib", FashionMnist(0, 320, false)), IsOk());
+    ASSERT_THAT(UploadArrays("eval", FashionMnist(5000, 200, true)), IsOk());
   }
 
   static v1::CreateJobRequest Request(int batches = 10, int batch_size = 32) {
@@ -153,7 +153,7 @@ TEST_F(JobsTest, JobQuantizesAnUploadedModelIntoAServedInt8Version) {
   EXPECT_THAT(calibration_batches, ::testing::ElementsAre(1, 2, 3, 4, 5, 6, 7, 8, 9, 10));
   EXPECT_EQ(done.result_version(), 2);
   EXPECT_EQ(done.attempts(), 1);
-  EXPECT_EQ(done.evaluation().samples(), 500);
+  EXPECT_EQ(done.evaluation().samples(), 200);
   EXPECT_GT(done.evaluation().top1_agreement(), 0.97);
   EXPECT_NEAR(done.evaluation().float_top1(), done.evaluation().quantized_top1(), 0.03);
 
