@@ -49,6 +49,14 @@ class Lowerer {
             absl::StrCat("Int8", pool->pool->op_type, " ", pool->pool->Describe()));
         continue;
       }
+      if (std::optional<AddMatch> add = MatchAdd(q)) {
+        removed[IndexOf(add->add)] = true;
+        if (add->relu != nullptr) removed[IndexOf(add->relu)] = true;
+        replacement[i] = BuildInt8Add(*add, q);
+        result.lowered.push_back(absl::StrCat("Int8Add ", add->add->Describe(),
+                                              add->relu != nullptr ? " + Relu" : ""));
+        continue;
+      }
       std::optional<Match> match = MatchConv(q);
       if (!match.has_value()) continue;
       const Tensor& weights = *in_.FindConstant(match->dq_w->input(0));
@@ -138,6 +146,54 @@ class Lowerer {
       }
     }
     return match;
+  }
+
+  struct AddMatch {
+    const Node* add = nullptr;
+    const Node* relu = nullptr;
+    const Node* dq_a = nullptr;
+    const Node* dq_b = nullptr;
+  };
+
+  // Q([Relu](Add(DQ(a), DQ(b)))) with per-tensor parameters: the residual Add of a quantized
+  // ResNet block.
+  std::optional<AddMatch> MatchAdd(const Node& q) const {
+    if (!IsScalarConstant(in_, q.input(1), DataType::kFloat32)) return std::nullopt;
+    if (!q.input(2).empty() && !IsScalarConstant(in_, q.input(2), DataType::kUint8) &&
+        !IsScalarConstant(in_, q.input(2), DataType::kInt8)) {
+      return std::nullopt;
+    }
+    AddMatch match;
+    const Node* node = Producer(q.input(0));
+    if (node == nullptr || Readers(q.input(0)) != 1) return std::nullopt;
+    if (node->op_type == "Relu" && node->domain.empty()) {
+      match.relu = node;
+      node = Producer(node->input(0));
+      if (node == nullptr || Readers(match.relu->input(0)) != 1) return std::nullopt;
+    }
+    if (node->op_type != "Add" || !node->domain.empty() || node->inputs.size() != 2) {
+      return std::nullopt;
+    }
+    match.add = node;
+    match.dq_a = Producer(node->input(0));
+    match.dq_b = Producer(node->input(1));
+    if (!IsActivationDequantize(match.dq_a) || !IsActivationDequantize(match.dq_b)) {
+      return std::nullopt;
+    }
+    return match;
+  }
+
+  Node BuildInt8Add(const AddMatch& match, const Node& q) const {
+    Node node;
+    node.name = match.add->name;
+    node.op_type = "Int8Add";
+    node.domain = std::string(kOctetDomain);
+    node.inputs = {match.dq_a->input(0), match.dq_a->input(1), match.dq_a->input(2),
+                   match.dq_b->input(0), match.dq_b->input(1), match.dq_b->input(2),
+                   q.input(1),           q.input(2)};
+    node.outputs = q.outputs;
+    if (match.relu != nullptr) node.attributes["activation"] = std::string("Relu");
+    return node;
   }
 
   Node BuildInt8Pool(const PoolMatch& match, const Node& q) const {

@@ -4,12 +4,14 @@
 // express, run in plain C++.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/base/unsupported.h"
 #include "engine/runtime/cpu/broadcast.h"
+#include "engine/quant/affine_quantization.h"
 #include "engine/runtime/onednn/onednn_common.h"
 #include "engine/runtime/op_families.h"
 
@@ -392,6 +394,187 @@ absl::StatusOr<BuiltKernel> BuildPow(const KernelBuildContext& context) {
 
 }  // namespace
 
+// ai.octet.Int8Add(a_q, a_scale, a_zero_point, b_q, b_scale, b_zero_point, y_scale,
+// y_zero_point), attribute `activation` ("" or "Relu"), made by LowerQdqToInt8 from
+// Q([Relu](Add(DQ(a), DQ(b)))) with a and b of one shape: oneDNN's binary add on u8/s8 with the
+// source scales s_a/s_y and s_b/s_y, the zero points folded into an eltwise_linear post-op and a
+// fused Relu a clip at z_y:
+//   y = max(a (s_a/s_y) + b (s_b/s_y) - z_a s_a/s_y - z_b s_b/s_y + z_y [, z_y]).
+class Int8AddKernel final : public onednn::PrimitiveKernel {
+ public:
+  Int8AddKernel(const dnnl::binary::primitive_desc& pd, std::string what)
+      : PrimitiveKernel(dnnl::binary(pd), pd, std::move(what)),
+        src0_(pd.src_desc(0)),
+        src1_(pd.src_desc(1)),
+        dst_(pd.dst_desc()) {}
+
+  absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
+                   ExecutionContext& context) const override {
+    return Execute({{DNNL_ARG_SRC_0, onednn::Wrap(src0_, *inputs[0])},
+                    {DNNL_ARG_SRC_1, onednn::Wrap(src1_, *inputs[3])},
+                    {DNNL_ARG_DST, onednn::Wrap(dst_, *outputs[0])}},
+                   context);
+  }
+
+ private:
+  memory::desc src0_, src1_, dst_;
+};
+
+// Int8Add of operands of different shapes (numpy broadcasting), which oneDNN's binary does not
+// take with the broadcast on its first source: each element dequantized, added and requantized
+// in C++, with exactly the float simulation's arithmetic.
+class Int8BroadcastAddKernel final : public Kernel {
+ public:
+  struct Operand {
+    Shape shape;  // right-aligned to the output's rank
+    DataType type;
+    float scale;
+    int32_t zero;
+  };
+  Int8BroadcastAddKernel(Operand a, Operand b, Shape y_shape, DataType y_type, float y_scale,
+                         int32_t y_zero, bool relu)
+      : a_(std::move(a)),
+        b_(std::move(b)),
+        y_shape_(std::move(y_shape)),
+        y_type_(y_type),
+        y_scale_(y_scale),
+        y_zero_(y_zero),
+        relu_(relu) {}
+
+  absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
+                   ExecutionContext&) const override {
+    const std::vector<float> a = Real(*inputs[0], a_);
+    const std::vector<float> b = Real(*inputs[3], b_);
+    int64_t total = 1;
+    for (int64_t d : y_shape_) total *= d;
+    std::vector<float> sum(total);
+    cpu::BroadcastBinary(a.data(), a_.shape, b.data(), b_.shape, sum.data(), y_shape_,
+                         [this](float x, float y) {
+                           const float v = x + y;
+                           return relu_ && v < 0 ? 0.0f : v;
+                         });
+    const IntegerRange range = y_type_ == DataType::kUint8 ? IntegerRange{0, 255}
+                                                           : IntegerRange{-128, 127};
+    Tensor& y = *outputs[0];
+    for (int64_t i = 0; i < total; ++i) {
+      const int32_t q = QuantizeValue(sum[i], y_scale_, y_zero_, range);
+      if (y_type_ == DataType::kUint8) {
+        y.data<uint8_t>()[i] = static_cast<uint8_t>(q);
+      } else {
+        y.data<int8_t>()[i] = static_cast<int8_t>(q);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  static std::vector<float> Real(const Tensor& t, const Operand& o) {
+    std::vector<float> real(t.element_count());
+    for (int64_t i = 0; i < t.element_count(); ++i) {
+      const int32_t q = o.type == DataType::kUint8 ? t.data<uint8_t>()[i] : t.data<int8_t>()[i];
+      real[i] = DequantizeValue(q, o.scale, o.zero);
+    }
+    return real;
+  }
+
+  Operand a_, b_;
+  Shape y_shape_;
+  DataType y_type_;
+  float y_scale_;
+  int32_t y_zero_;
+  bool relu_;
+};
+
+absl::Status CheckInt8Add(const CheckContext& context) {
+  return RequireInputCount(context.node, 7, 8, 7);
+}
+
+float ScalarOf(const Tensor* t) {
+  if (t == nullptr) return 0.0f;
+  switch (t->type()) {
+    case DataType::kFloat32: return t->data<float>()[0];
+    case DataType::kUint8: return t->data<uint8_t>()[0];
+    case DataType::kInt8: return t->data<int8_t>()[0];
+    default: return 0.0f;
+  }
+}
+
+absl::StatusOr<BuiltKernel> BuildInt8Add(const KernelBuildContext& context) {
+  const Node& node = context.node;
+  const TensorDesc& a = context.input(0);
+  const TensorDesc& b = context.input(3);
+  for (int i : {1, 2, 4, 5, 6, 7}) {
+    if (!context.has_input(i)) continue;
+    if (context.constant(i) == nullptr || context.constant(i)->element_count() != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(node.Describe(), ": scales and zero points must be scalar constants"));
+    }
+  }
+  const DataType y_type =
+      context.has_input(7) ? context.constant(7)->type() : DataType::kUint8;
+  auto is_int8 = [](DataType t) { return t == DataType::kUint8 || t == DataType::kInt8; };
+  if (!is_int8(a.type) || !is_int8(b.type) || !is_int8(y_type) || a.channel_block != 0 ||
+      b.channel_block != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(node.Describe(), ": u8/s8 operands in plain layout"));
+  }
+  OCTET_ASSIGN_OR_RETURN(std::string activation, node.GetString("activation", ""));
+  if (!activation.empty() && activation != "Relu") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(node.Describe(), ": unknown fused activation ", activation));
+  }
+  if (a.shape != b.shape) {
+    OCTET_ASSIGN_OR_RETURN(Shape y_shape, cpu::BroadcastShapes(a.shape, b.shape));
+    auto operand = [&](const TensorDesc& d, int scale, int zero) {
+      return Int8BroadcastAddKernel::Operand{
+          cpu::RightAlign(d.shape, y_shape.size()), d.type, ScalarOf(context.constant(scale)),
+          static_cast<int32_t>(ScalarOf(context.constant(zero)))};
+    };
+    BuiltKernel built;
+    built.kernel = std::make_unique<Int8BroadcastAddKernel>(
+        operand(a, 1, 2), operand(b, 4, 5), y_shape, y_type, ScalarOf(context.constant(6)),
+        static_cast<int32_t>(ScalarOf(context.constant(7))), activation == "Relu");
+    built.outputs.push_back({y_type, y_shape});
+    built.notes = "broadcast: dequantize, add and requantize in C++";
+    return built;
+  }
+  const float y_scale = ScalarOf(context.constant(6));
+  const float a_ratio = ScalarOf(context.constant(1)) / y_scale;
+  const float b_ratio = ScalarOf(context.constant(4)) / y_scale;
+  const float offset =
+      -ScalarOf(context.constant(2)) * a_ratio - ScalarOf(context.constant(5)) * b_ratio;
+  const float y_zero = ScalarOf(context.constant(7));
+  try {
+    const memory::desc src0 = onednn::PlainDesc(a.shape, a.type);
+    const memory::desc src1 = onednn::PlainDesc(b.shape, b.type);
+    const memory::desc dst = onednn::PlainDesc(a.shape, y_type);
+    dnnl::binary::desc desc(dnnl::algorithm::binary_add, src0, src1, dst);
+    dnnl::primitive_attr attr = onednn::DefaultAttr();
+    attr.set_scales(DNNL_ARG_SRC_0, 0, {a_ratio});
+    attr.set_scales(DNNL_ARG_SRC_1, 0, {b_ratio});
+    // Relu in real units is a floor at z_y in integer units: one linear map, then a clip.
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 1.0f, offset + y_zero);
+    if (activation == "Relu") {
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, y_zero,
+                         std::numeric_limits<float>::max());
+    }
+    attr.set_post_ops(ops);
+    const dnnl::binary::primitive_desc pd(desc, attr, onednn::CpuEngine());
+    BuiltKernel built;
+    built.kernel = std::make_unique<Int8AddKernel>(pd, node.Describe());
+    built.outputs.push_back({y_type, a.shape});
+    built.notes = absl::StrCat(DataTypeName(a.type), " + ", DataTypeName(b.type), " -> ",
+                               DataTypeName(y_type), ", zero points ",
+                               ScalarOf(context.constant(2)), ", ", ScalarOf(context.constant(5)),
+                               " -> ", y_zero, " folded into eltwise_linear",
+                               activation.empty() ? "" : ", fused Relu");
+    return built;
+  } catch (const dnnl::error& e) {
+    return onednn::ToStatus(e, node.Describe());
+  }
+}
+
 std::vector<OpDefinition> BinaryOps() {
   return {
       {"Add", CheckBinary, BuildBinary<BinaryOp::kAdd>, 0, false, "", TakesBlockedPair},
@@ -403,6 +586,7 @@ std::vector<OpDefinition> BinaryOps() {
       {"Mul", CheckBinary, BuildBinary<BinaryOp::kMul>, 0, false, "", TakesBlockedPair},
       {"Sub", CheckBinary, BuildBinary<BinaryOp::kSub>, 0, false, "", TakesBlockedPair},
       {"Sum", CheckVariadic, BuildVariadic<BinaryOp::kAdd, false>},
+      {"Int8Add", CheckInt8Add, BuildInt8Add, 0, false, kOctetDomain},
   };
 }
 
