@@ -16,6 +16,24 @@ absl::Status FromGrpc(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
+// Streams `header` and then the file at `path` in chunks over a client-streaming call, and
+// returns the call's status. `message` holds the header (a oneof with `chunk`); `set_chunk`
+// replaces it with each chunk in turn.
+template <typename Writer, typename Message, typename SetChunk>
+absl::Status StreamFile(std::ifstream& in, Writer& writer, Message message, SetChunk set_chunk) {
+  bool open = writer->Write(message);
+  std::string buffer(kChunkBytes, '\0');
+  while (open && in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    if (in.gcount() == 0) break;
+    set_chunk(message, absl::string_view(buffer.data(), static_cast<size_t>(in.gcount())));
+    // A false Write means the server already ended the call; Finish says why.
+    open = writer->Write(message);
+  }
+  writer->WritesDone();
+  return FromGrpc(writer->Finish());
+}
+
 }  // namespace
 
 OctetClient::OctetClient(const std::string& target) {
@@ -58,17 +76,13 @@ absl::StatusOr<octet::v1::UploadModelResponse> OctetClient::UploadModel(
   message.mutable_header()->set_name(name);
   message.mutable_header()->set_description(description);
   message.mutable_header()->set_new_version(new_version);
-  bool open = writer->Write(message);
-  std::string buffer(kChunkBytes, '\0');
-  while (open && in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    if (in.gcount() == 0) break;
-    message.set_chunk(buffer.data(), static_cast<size_t>(in.gcount()));
-    // A false Write means the server already ended the call; Finish says why.
-    open = writer->Write(message);
+  if (absl::Status s = StreamFile(in, writer, message,
+                                  [](octet::v1::UploadModelRequest& m, absl::string_view chunk) {
+                                    m.set_chunk(std::string(chunk));
+                                  });
+      !s.ok()) {
+    return s;
   }
-  writer->WritesDone();
-  if (absl::Status s = FromGrpc(writer->Finish()); !s.ok()) return s;
   return response;
 }
 
@@ -223,16 +237,13 @@ absl::StatusOr<octet::v1::Dataset> OctetClient::UploadDataset(const std::string&
   octet::v1::UploadDatasetRequest message;
   message.mutable_header()->set_name(name);
   message.mutable_header()->set_description(description);
-  bool open = writer->Write(message);
-  std::string buffer(kChunkBytes, '\0');
-  while (open && in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    if (in.gcount() == 0) break;
-    message.set_chunk(buffer.data(), static_cast<size_t>(in.gcount()));
-    open = writer->Write(message);
+  if (absl::Status s = StreamFile(in, writer, message,
+                                  [](octet::v1::UploadDatasetRequest& m, absl::string_view chunk) {
+                                    m.set_chunk(std::string(chunk));
+                                  });
+      !s.ok()) {
+    return s;
   }
-  writer->WritesDone();
-  if (absl::Status s = FromGrpc(writer->Finish()); !s.ok()) return s;
   return response;
 }
 

@@ -489,16 +489,6 @@ absl::Status CheckInt8Add(const CheckContext& context) {
   return RequireInputCount(context.node, 7, 8, 7);
 }
 
-float ScalarOf(const Tensor* t) {
-  if (t == nullptr) return 0.0f;
-  switch (t->type()) {
-    case DataType::kFloat32: return t->data<float>()[0];
-    case DataType::kUint8: return t->data<uint8_t>()[0];
-    case DataType::kInt8: return t->data<int8_t>()[0];
-    default: return 0.0f;
-  }
-}
-
 absl::StatusOr<BuiltKernel> BuildInt8Add(const KernelBuildContext& context) {
   const Node& node = context.node;
   const TensorDesc& a = context.input(0);
@@ -527,23 +517,23 @@ absl::StatusOr<BuiltKernel> BuildInt8Add(const KernelBuildContext& context) {
     OCTET_ASSIGN_OR_RETURN(Shape y_shape, cpu::BroadcastShapes(a.shape, b.shape));
     auto operand = [&](const TensorDesc& d, int scale, int zero) {
       return Int8BroadcastAddKernel::Operand{
-          cpu::RightAlign(d.shape, y_shape.size()), d.type, ScalarOf(context.constant(scale)),
-          static_cast<int32_t>(ScalarOf(context.constant(zero)))};
+          cpu::RightAlign(d.shape, y_shape.size()), d.type, onednn::ScalarParameter(context.constant(scale)),
+          static_cast<int32_t>(onednn::ScalarParameter(context.constant(zero)))};
     };
     BuiltKernel built;
     built.kernel = std::make_unique<Int8BroadcastAddKernel>(
-        operand(a, 1, 2), operand(b, 4, 5), y_shape, y_type, ScalarOf(context.constant(6)),
-        static_cast<int32_t>(ScalarOf(context.constant(7))), activation == "Relu");
+        operand(a, 1, 2), operand(b, 4, 5), y_shape, y_type, onednn::ScalarParameter(context.constant(6)),
+        static_cast<int32_t>(onednn::ScalarParameter(context.constant(7))), activation == "Relu");
     built.outputs.push_back({y_type, y_shape});
     built.notes = "broadcast: dequantize, add and requantize in C++";
     return built;
   }
-  const float y_scale = ScalarOf(context.constant(6));
-  const float a_ratio = ScalarOf(context.constant(1)) / y_scale;
-  const float b_ratio = ScalarOf(context.constant(4)) / y_scale;
+  const float y_scale = onednn::ScalarParameter(context.constant(6));
+  const float a_ratio = onednn::ScalarParameter(context.constant(1)) / y_scale;
+  const float b_ratio = onednn::ScalarParameter(context.constant(4)) / y_scale;
   const float offset =
-      -ScalarOf(context.constant(2)) * a_ratio - ScalarOf(context.constant(5)) * b_ratio;
-  const float y_zero = ScalarOf(context.constant(7));
+      -onednn::ScalarParameter(context.constant(2)) * a_ratio - onednn::ScalarParameter(context.constant(5)) * b_ratio;
+  const float y_zero = onednn::ScalarParameter(context.constant(7));
   try {
     const memory::desc src0 = onednn::PlainDesc(a.shape, a.type);
     const memory::desc src1 = onednn::PlainDesc(b.shape, b.type);
@@ -566,7 +556,7 @@ absl::StatusOr<BuiltKernel> BuildInt8Add(const KernelBuildContext& context) {
     built.outputs.push_back({y_type, a.shape});
     built.notes = absl::StrCat(DataTypeName(a.type), " + ", DataTypeName(b.type), " -> ",
                                DataTypeName(y_type), ", zero points ",
-                               ScalarOf(context.constant(2)), ", ", ScalarOf(context.constant(5)),
+                               onednn::ScalarParameter(context.constant(2)), ", ", onednn::ScalarParameter(context.constant(5)),
                                " -> ", y_zero, " folded into eltwise_linear",
                                activation.empty() ? "" : ", fused Relu");
     return built;

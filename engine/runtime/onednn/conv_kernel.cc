@@ -322,19 +322,6 @@ absl::Status CheckInt8Conv(const CheckContext& context) {
   return RequireInputCount(context.node, 7, 8, 7);
 }
 
-float ScalarOf(const Tensor& t) {
-  switch (t.type()) {
-    case DataType::kFloat32:
-      return t.data<float>()[0];
-    case DataType::kUint8:
-      return t.data<uint8_t>()[0];
-    case DataType::kInt8:
-      return t.data<int8_t>()[0];
-    default:
-      return 0.0f;
-  }
-}
-
 absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
   const Node& node = context.node;
   const TensorDesc& x = context.input(0);
@@ -346,10 +333,10 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
   }
   const Tensor& w = *context.constant(3);
   const Tensor& w_scale = *context.constant(4);
-  const float x_scale = ScalarOf(*context.constant(1));
-  const float y_scale = ScalarOf(*context.constant(5));
-  const int32_t x_zero = context.constant(2) != nullptr ? ScalarOf(*context.constant(2)) : 0;
-  const int32_t y_zero = context.constant(6) != nullptr ? ScalarOf(*context.constant(6)) : 0;
+  const float x_scale = onednn::ScalarParameter(context.constant(1));
+  const float y_scale = onednn::ScalarParameter(context.constant(5));
+  const auto x_zero = static_cast<int32_t>(onednn::ScalarParameter(context.constant(2)));
+  const auto y_zero = static_cast<int32_t>(onednn::ScalarParameter(context.constant(6)));
   const DataType y_type = context.has_input(6) ? context.input(6).type : DataType::kUint8;
   if ((x.type != DataType::kUint8 && x.type != DataType::kInt8) || w.type() != DataType::kInt8 ||
       (y_type != DataType::kUint8 && y_type != DataType::kInt8)) {

@@ -71,6 +71,18 @@ class PrimitiveKernel : public Kernel {
   std::string implementation_;
 };
 
+// The value of a scalar scale or zero point constant (float32, uint8 or int8) as a float; 0 for
+// nullptr, an omitted zero point.
+inline float ScalarParameter(const Tensor* t) {
+  if (t == nullptr) return 0.0f;
+  switch (t->type()) {
+    case DataType::kFloat32: return t->data<float>()[0];
+    case DataType::kUint8: return t->data<uint8_t>()[0];
+    case DataType::kInt8: return t->data<int8_t>()[0];
+    default: return 0.0f;
+  }
+}
+
 // A primitive that reads one tensor and writes one (eltwise, softmax, pooling), in the layouts
 // its primitive descriptor holds.
 class SrcDstKernel final : public PrimitiveKernel {

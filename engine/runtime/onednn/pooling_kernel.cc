@@ -137,15 +137,6 @@ absl::StatusOr<BuiltKernel> BuildPool(const KernelBuildContext& context) {
   }
 }
 
-float ScalarValue(const Tensor& t) {
-  switch (t.type()) {
-    case DataType::kFloat32: return t.data<float>()[0];
-    case DataType::kUint8: return t.data<uint8_t>()[0];
-    case DataType::kInt8: return t.data<int8_t>()[0];
-    default: return 0.0f;
-  }
-}
-
 // ai.octet.Int8{Max,Average,GlobalMax,GlobalAverage}Pool(x_q, x_scale, x_zero_point, y_scale,
 // y_zero_point) with the pooling node's attributes, made by LowerQdqToInt8 from
 // DQ -> pool -> Q: oneDNN's pooling on u8/s8 data. Max and average commute with the affine map
@@ -172,10 +163,10 @@ absl::StatusOr<BuiltKernel> BuildInt8Pool(const KernelBuildContext& context) {
         absl::StrCat(node.Describe(), ": u8 or s8 input and output of the same type"));
   }
   OCTET_ASSIGN_OR_RETURN(PoolGeometry g, ComputePoolGeometry(node, x.shape, kKind));
-  const float x_scale = ScalarValue(*context.constant(1));
-  const float x_zero = context.has_input(2) ? ScalarValue(*context.constant(2)) : 0.0f;
-  const float y_scale = ScalarValue(*context.constant(3));
-  const float y_zero = context.has_input(4) ? ScalarValue(*context.constant(4)) : 0.0f;
+  const float x_scale = onednn::ScalarParameter(context.constant(1));
+  const float x_zero = onednn::ScalarParameter(context.constant(2));
+  const float y_scale = onednn::ScalarParameter(context.constant(3));
+  const float y_zero = onednn::ScalarParameter(context.constant(4));
   if (g.algorithm == dnnl::algorithm::pooling_avg_include_padding && g.pads && x_zero != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         node.Describe(), ": padding counted into the average needs input zero point 0"));

@@ -1,0 +1,33 @@
+// Comparing an int8 kernel's dequantized output with the float simulation of the same QDQ graph.
+#ifndef OCTET_TESTS_TESTING_WITHIN_ONE_STEP_H_
+#define OCTET_TESTS_TESTING_WITHIN_ONE_STEP_H_
+
+#include <cmath>
+#include <cstdint>
+
+#include "engine/tensor/tensor.h"
+#include "gtest/gtest.h"
+
+namespace octet::testing {
+
+// Fails the test (naming the element) where `actual` differs from `expected` by more than one
+// quantization step `step`, and returns how many elements differ by one step (float ties that
+// round the other way).
+inline int CountOneStepDifferences(const Tensor& expected, const Tensor& actual, float step) {
+  EXPECT_EQ(expected.shape(), actual.shape());
+  if (expected.shape() != actual.shape()) return -1;
+  int off_by_one = 0;
+  for (int64_t i = 0; i < expected.element_count(); ++i) {
+    const float steps = (actual.data<float>()[i] - expected.data<float>()[i]) / step;
+    if (std::abs(steps) > 1.001f) {
+      ADD_FAILURE() << "element " << i << " is " << steps << " steps off";
+      return -1;
+    }
+    off_by_one += std::abs(steps) > 0.5f;
+  }
+  return off_by_one;
+}
+
+}  // namespace octet::testing
+
+#endif  // OCTET_TESTS_TESTING_WITHIN_ONE_STEP_H_
