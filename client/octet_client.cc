@@ -111,7 +111,7 @@ absl::StatusOr<octet::v1::Model> OctetClient::GetModel(const std::string& name) 
 }
 
 absl::StatusOr<std::vector<int64_t>> OctetClient::DeleteModel(const std::string& name,
-                                                             int64_t version) {
+                                                              int64_t version) {
   grpc::ClientContext context;
   octet::v1::DeleteModelRequest request;
   request.set_name(name);
@@ -125,7 +125,7 @@ absl::StatusOr<std::vector<int64_t>> OctetClient::DeleteModel(const std::string&
 }
 
 absl::StatusOr<octet::v1::Model> OctetClient::SetDefaultVersion(const std::string& name,
-                                                               int64_t version) {
+                                                                int64_t version) {
   grpc::ClientContext context;
   octet::v1::SetDefaultVersionRequest request;
   request.set_name(name);
@@ -139,8 +139,8 @@ absl::StatusOr<octet::v1::Model> OctetClient::SetDefaultVersion(const std::strin
 }
 
 absl::StatusOr<octet::v1::ModelVersion> OctetClient::DownloadModel(const std::string& name,
-                                                                  int64_t version,
-                                                                  const std::string& path) {
+                                                                   int64_t version,
+                                                                   const std::string& path) {
   grpc::ClientContext context;
   octet::v1::DownloadModelRequest request;
   request.set_name(name);
@@ -163,8 +163,8 @@ absl::StatusOr<octet::v1::ModelVersion> OctetClient::DownloadModel(const std::st
   absl::Status status = FromGrpc(reader->Finish());
   if (status.ok() && !out) status = absl::DataLossError(absl::StrCat("cannot write ", temp));
   if (status.ok() && received != header.size_bytes()) {
-    status = absl::DataLossError(absl::StrCat("received ", received, " bytes of ",
-                                              header.size_bytes()));
+    status =
+        absl::DataLossError(absl::StrCat("received ", received, " bytes of ", header.size_bytes()));
   }
   if (!status.ok()) {
     std::remove(temp.c_str());
@@ -201,8 +201,7 @@ absl::StatusOr<InferResult> OctetClient::Infer(
     input->set_name(name);
     input->set_datatype(std::string(KserveName(tensor.type())));
     for (int64_t d : tensor.shape()) input->add_shape(d);
-    request.add_raw_input_contents(static_cast<const char*>(tensor.raw_data()),
-                                   tensor.byte_size());
+    request.add_raw_input_contents(static_cast<const char*>(tensor.raw_data()), tensor.byte_size());
   }
   for (const std::string& name : outputs) request.add_outputs()->set_name(name);
   grpc::ClientContext context;
@@ -227,8 +226,8 @@ absl::StatusOr<InferResult> OctetClient::Infer(
 }
 
 absl::StatusOr<octet::v1::Dataset> OctetClient::UploadDataset(const std::string& path,
-                                                             const std::string& name,
-                                                             const std::string& description) {
+                                                              const std::string& name,
+                                                              const std::string& description) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
   grpc::ClientContext context;
@@ -298,7 +297,7 @@ absl::StatusOr<octet::v1::Job> OctetClient::GetJob(const std::string& id) {
 }
 
 absl::StatusOr<std::vector<octet::v1::Job>> OctetClient::ListJobs(const std::string& model,
-                                                                 octet::v1::JobState state) {
+                                                                  octet::v1::JobState state) {
   std::vector<octet::v1::Job> jobs;
   octet::v1::ListJobsRequest request;
   request.set_model(model);

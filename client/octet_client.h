@@ -70,8 +70,8 @@ class OctetClient {
                                                        octet::v1::JobState state);
   absl::StatusOr<octet::v1::Job> CancelJob(const std::string& id);
   // Calls `on_change` with every state or progress change until the job ends; returns the last.
-  absl::StatusOr<octet::v1::Job> WatchJob(const std::string& id,
-                                          const std::function<void(const octet::v1::Job&)>& on_change);
+  absl::StatusOr<octet::v1::Job> WatchJob(
+      const std::string& id, const std::function<void(const octet::v1::Job&)>& on_change);
 
  private:
   std::shared_ptr<grpc::Channel> channel_;

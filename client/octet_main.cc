@@ -54,9 +54,12 @@ std::string ToJson(const google::protobuf::Message& message) {
 
 std::string PrecisionName(octet::v1::Precision precision) {
   switch (precision) {
-    case octet::v1::PRECISION_INT8: return "int8";
-    case octet::v1::PRECISION_WEIGHT_ONLY: return "weight-only";
-    default: return "float";
+    case octet::v1::PRECISION_INT8:
+      return "int8";
+    case octet::v1::PRECISION_WEIGHT_ONLY:
+      return "weight-only";
+    default:
+      return "float";
   }
 }
 
@@ -91,18 +94,36 @@ nlohmann::json TensorJson(const std::string& name, const Tensor& t) {
   nlohmann::json data = nlohmann::json::array();
   for (int64_t i = 0; i < t.element_count(); ++i) {
     switch (t.type()) {
-      case DataType::kFloat32: data.push_back(t.data<float>()[i]); break;
-      case DataType::kFloat64: data.push_back(t.data<double>()[i]); break;
-      case DataType::kUint8: data.push_back(t.data<uint8_t>()[i]); break;
-      case DataType::kInt8: data.push_back(t.data<int8_t>()[i]); break;
-      case DataType::kInt32: data.push_back(t.data<int32_t>()[i]); break;
-      case DataType::kInt64: data.push_back(t.data<int64_t>()[i]); break;
-      case DataType::kBool: data.push_back(t.data<bool>()[i]); break;
-      case DataType::kFloat16: data.push_back(reinterpret_cast<const uint16_t*>(t.raw_data())[i]); break;
+      case DataType::kFloat32:
+        data.push_back(t.data<float>()[i]);
+        break;
+      case DataType::kFloat64:
+        data.push_back(t.data<double>()[i]);
+        break;
+      case DataType::kUint8:
+        data.push_back(t.data<uint8_t>()[i]);
+        break;
+      case DataType::kInt8:
+        data.push_back(t.data<int8_t>()[i]);
+        break;
+      case DataType::kInt32:
+        data.push_back(t.data<int32_t>()[i]);
+        break;
+      case DataType::kInt64:
+        data.push_back(t.data<int64_t>()[i]);
+        break;
+      case DataType::kBool:
+        data.push_back(t.data<bool>()[i]);
+        break;
+      case DataType::kFloat16:
+        data.push_back(reinterpret_cast<const uint16_t*>(t.raw_data())[i]);
+        break;
     }
   }
-  return {{"name", name}, {"datatype", std::string(DataTypeName(t.type()))},
-          {"shape", t.shape()}, {"data", std::move(data)}};
+  return {{"name", name},
+          {"datatype", std::string(DataTypeName(t.type()))},
+          {"shape", t.shape()},
+          {"data", std::move(data)}};
 }
 
 std::string StateName(octet::v1::JobState state) {
@@ -123,19 +144,20 @@ nlohmann::json JobJson(const octet::v1::Job& job) {
   out["state"] = StateName(job.state());
   out["model_version"] = job.model_version();
   out["result_version"] = job.result_version();
-  out["report"] = job.report_json().empty()
-                      ? nlohmann::json(nullptr)
-                      : nlohmann::json::parse(job.report_json(), nullptr, /*allow_exceptions=*/false);
-  out["manifest"] = job.manifest_json().empty() ? nlohmann::json(nullptr)
-                                                : nlohmann::json::parse(job.manifest_json(), nullptr,
-                                                                        /*allow_exceptions=*/false);
+  out["report"] = job.report_json().empty() ? nlohmann::json(nullptr)
+                                            : nlohmann::json::parse(job.report_json(), nullptr,
+                                                                    /*allow_exceptions=*/false);
+  out["manifest"] = job.manifest_json().empty()
+                        ? nlohmann::json(nullptr)
+                        : nlohmann::json::parse(job.manifest_json(), nullptr,
+                                                /*allow_exceptions=*/false);
   return out;
 }
 
 void PrintDataset(const octet::v1::Dataset& d) {
   std::cout << d.name() << "  "
-            << absl::AsciiStrToLower(absl::StripPrefix(octet::v1::DatasetFormat_Name(d.format()),
-                                                       "DATASET_FORMAT_"))
+            << absl::AsciiStrToLower(
+                   absl::StripPrefix(octet::v1::DatasetFormat_Name(d.format()), "DATASET_FORMAT_"))
             << "  " << d.sample_count() << " samples  " << d.size_bytes() << " bytes  sha256 "
             << d.sha256().substr(0, 12) << (d.has_labels() ? "  labelled" : "") << "\n";
   for (const octet::v1::ArraySpec& a : d.arrays()) {
@@ -317,7 +339,9 @@ int Main(int argc, char** argv) {
   quantize->add_option("--weight-granularity", granularity)
       ->check(CLI::IsMember({"per-channel", "per-tensor"}))
       ->capture_default_str();
-  quantize->add_option("--weight-bits", weight_bits)->check(CLI::IsMember({4, 8}))->capture_default_str();
+  quantize->add_option("--weight-bits", weight_bits)
+      ->check(CLI::IsMember({4, 8}))
+      ->capture_default_str();
   quantize->add_option("--weight-narrow-range", narrow, "[-127,127] for 8-bit symmetric weights")
       ->check(CLI::IsMember({"true", "false"}))
       ->capture_default_str();
@@ -370,8 +394,10 @@ int Main(int argc, char** argv) {
       const std::string status = Check(client.Health());
       const inference::ServerMetadataResponse metadata = Check(client.ServerMetadata());
       if (json) {
-        std::cout << nlohmann::json{{"status", status}, {"name", metadata.name()},
-                                    {"version", metadata.version()}, {"server", server}}
+        std::cout << nlohmann::json{{"status", status},
+                                    {"name", metadata.name()},
+                                    {"version", metadata.version()},
+                                    {"server", server}}
                          .dump(2)
                   << "\n";
       } else {
@@ -400,9 +426,10 @@ int Main(int argc, char** argv) {
         for (const auto& m : all) {
           const auto& versions = m.versions();
           std::cout << m.name() << "  default " << m.default_version() << "  versions "
-                    << absl::StrJoin(versions, ",", [](std::string* out, const auto& v) {
-                         absl::StrAppend(out, v.version());
-                       })
+                    << absl::StrJoin(versions, ",",
+                                     [](std::string* out, const auto& v) {
+                                       absl::StrAppend(out, v.version());
+                                     })
                     << "\n";
         }
       }
@@ -462,8 +489,8 @@ int Main(int argc, char** argv) {
       } else if (output_args.empty()) {
         for (const auto& [n, t] : result.outputs) {
           nlohmann::json j = TensorJson(n, t);
-          std::cout << n << " " << DataTypeName(t.type()) << " " << ShapeToString(t.shape())
-                    << ": " << j["data"].dump() << "\n";
+          std::cout << n << " " << DataTypeName(t.type()) << " " << ShapeToString(t.shape()) << ": "
+                    << j["data"].dump() << "\n";
         }
       }
     }

@@ -70,8 +70,9 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(const ServerOpti
   if (options.max_model_bytes < 1 || options.max_dataset_bytes < 1 ||
       options.max_request_bytes < 1 ||
       options.max_request_bytes > std::numeric_limits<int>::max()) {
-    return absl::InvalidArgumentError("max_model_bytes and max_request_bytes must be positive "
-                                      "(max_request_bytes below 2 GiB)");
+    return absl::InvalidArgumentError(
+        "max_model_bytes and max_request_bytes must be positive "
+        "(max_request_bytes below 2 GiB)");
   }
 
   auto parts = std::make_unique<Parts>();
@@ -113,8 +114,8 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(const ServerOpti
       parts->model_registry.get(), parts->executor.get(), parts->metrics.get(), OCTET_VERSION);
   parts->dataset_service = std::make_unique<DatasetServiceImpl>(
       parts->dataset_store.get(), &parts->storage->blobs(), options.max_dataset_bytes);
-  parts->quantization_service = std::make_unique<QuantizationServiceImpl>(
-      parts->job_runner.get(), parts->job_store.get());
+  parts->quantization_service =
+      std::make_unique<QuantizationServiceImpl>(parts->job_runner.get(), parts->job_store.get());
 
   try {
     parts->exposer = std::make_unique<prometheus::Exposer>(options.metrics_address);
@@ -143,8 +144,7 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(const ServerOpti
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   parts->grpc_server = builder.BuildAndStart();
   if (parts->grpc_server == nullptr || parts->grpc_port == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot serve gRPC on ", options.grpc_address));
+    return absl::UnavailableError(absl::StrCat("cannot serve gRPC on ", options.grpc_address));
   }
   return std::unique_ptr<OctetServer>(new OctetServer(std::move(parts)));
 }

@@ -73,15 +73,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::cerr << "octetd " << OCTET_VERSION << ": gRPC on port " << (*server)->grpc_port()
-            << ", metrics on port " << (*server)->metrics_port() << ", data in "
-            << options.data_dir << std::endl;
+            << ", metrics on port " << (*server)->metrics_port() << ", data in " << options.data_dir
+            << std::endl;
 
   const std::string ready_file = absl::GetFlag(FLAGS_ready_file);
   if (!ready_file.empty()) {
     // Written under a temporary name and renamed, so a reader never sees half of it.
     const std::string temp = ready_file + ".tmp";
-    std::ofstream(temp) << "grpc_port=" << (*server)->grpc_port() << "\nmetrics_port="
-                        << (*server)->metrics_port() << "\n";
+    std::ofstream(temp) << "grpc_port=" << (*server)->grpc_port()
+                        << "\nmetrics_port=" << (*server)->metrics_port() << "\n";
     std::rename(temp.c_str(), ready_file.c_str());
   }
 

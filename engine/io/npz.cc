@@ -49,8 +49,8 @@ absl::StatusOr<std::vector<NamedArray>> ReadNpzFile(const std::string& path, int
     zip_stat_t stat;
     if (zip_stat_index(archive.get(), i, 0, &stat) != 0 || (stat.valid & ZIP_STAT_NAME) == 0 ||
         (stat.valid & ZIP_STAT_SIZE) == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(".npz member ", i, " cannot be read: ",
-                                                     zip_strerror(archive.get())));
+      return absl::InvalidArgumentError(
+          absl::StrCat(".npz member ", i, " cannot be read: ", zip_strerror(archive.get())));
     }
     const std::string member = stat.name;
     if (!absl::EndsWith(member, ".npy")) {
@@ -68,8 +68,8 @@ absl::StatusOr<std::vector<NamedArray>> ReadNpzFile(const std::string& path, int
     total += static_cast<int64_t>(stat.size);
     Member file(zip_fopen_index(archive.get(), i, 0));
     if (file == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(".npz array '", name, "' cannot be opened: ",
-                                                     zip_strerror(archive.get())));
+      return absl::InvalidArgumentError(
+          absl::StrCat(".npz array '", name, "' cannot be opened: ", zip_strerror(archive.get())));
     }
     std::string bytes(stat.size, '\0');
     zip_uint64_t done = 0;
@@ -79,8 +79,8 @@ absl::StatusOr<std::vector<NamedArray>> ReadNpzFile(const std::string& path, int
       done += static_cast<zip_uint64_t>(n);
     }
     if (done != stat.size) {
-      return absl::InvalidArgumentError(absl::StrCat(".npz array '", name, "' is corrupt: ",
-                                                     zip_file_strerror(file.get())));
+      return absl::InvalidArgumentError(
+          absl::StrCat(".npz array '", name, "' is corrupt: ", zip_file_strerror(file.get())));
     }
     absl::StatusOr<Tensor> tensor = ParseNpy(bytes);
     if (!tensor.ok()) {
@@ -111,8 +111,8 @@ absl::Status WriteNpzFile(const std::string& path, const std::vector<NamedArray>
                                            source, ZIP_FL_ENC_UTF_8 | ZIP_FL_OVERWRITE);
     if (index < 0) {
       zip_source_free(source);
-      return absl::InternalError(absl::StrCat("cannot add '", name, "' to ", path, ": ",
-                                              zip_strerror(archive.get())));
+      return absl::InternalError(
+          absl::StrCat("cannot add '", name, "' to ", path, ": ", zip_strerror(archive.get())));
     }
     zip_set_file_compression(archive.get(), static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0);
   }

@@ -12,8 +12,8 @@ namespace octet {
 namespace {
 
 using ::octet::testing::StatusIs;
-using ::testing::ElementsAre;
 using ::testing::_;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 constexpr int64_t kNoLimit = int64_t{1} << 40;

@@ -80,8 +80,7 @@ TEST_P(Int8AddTest, MatchesTheFloatSimulationWithinOneStep) {
   };
   const Tensor a = random({2, 8, 6, 6});
   const Tensor b = random(c.b_shape);
-  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> expected,
-                             reference->Run({{"a", a}, {"b", b}}));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> expected, reference->Run({{"a", a}, {"b", b}}));
   OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> actual, int8->Run({{"a", a}, {"b", b}}));
   const int off = ::octet::testing::CountOneStepDifferences(expected[0], actual[0], c.y_scale);
   ASSERT_GE(off, 0);
@@ -93,28 +92,37 @@ TEST_P(Int8AddTest, MatchesTheFloatSimulationWithinOneStep) {
     if (step.op_type != "Int8Add") continue;
     found = true;
     EXPECT_EQ(step.outputs[0].type, c.y_type);
-    EXPECT_THAT(step.notes, ::testing::HasSubstr(c.b_shape == Shape{2, 8, 6, 6}
-                                                     ? "folded into eltwise_linear"
-                                                     : "broadcast"));
+    EXPECT_THAT(step.notes,
+                ::testing::HasSubstr(c.b_shape == Shape{2, 8, 6, 6} ? "folded into eltwise_linear"
+                                                                    : "broadcast"));
   }
   EXPECT_TRUE(found);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Adds, Int8AddTest,
-    ::testing::Values(
-        AddCase{"u8_zero_points", DataType::kUint8, DataType::kUint8, DataType::kUint8, 0.0213f,
-                0.0297f, 0.0411f, 128, 100, 90, false},
-        AddCase{"u8_relu", DataType::kUint8, DataType::kUint8, DataType::kUint8, 0.0213f,
-                0.0251f, 0.0307f, 128, 120, 0, true},
-        AddCase{"u8_relu_output_zero_point", DataType::kUint8, DataType::kUint8, DataType::kUint8,
-                0.0213f, 0.0251f, 0.0307f, 128, 120, 17, true},
-        AddCase{"mixed_s8_u8_to_s8", DataType::kInt8, DataType::kUint8, DataType::kInt8, 0.0303f,
-                0.0207f, 0.0509f, 5, 128, -4, false},
-        AddCase{"same_parameters", DataType::kUint8, DataType::kUint8, DataType::kUint8, 0.02f,
-                0.02f, 0.02f, 128, 128, 128, false},
-        AddCase{"broadcast_per_channel", DataType::kUint8, DataType::kUint8, DataType::kUint8,
-                0.0213f, 0.0297f, 0.0411f, 128, 100, 90, true, {1, 8, 1, 1}}),
+    ::testing::Values(AddCase{"u8_zero_points", DataType::kUint8, DataType::kUint8,
+                              DataType::kUint8, 0.0213f, 0.0297f, 0.0411f, 128, 100, 90, false},
+                      AddCase{"u8_relu", DataType::kUint8, DataType::kUint8, DataType::kUint8,
+                              0.0213f, 0.0251f, 0.0307f, 128, 120, 0, true},
+                      AddCase{"u8_relu_output_zero_point", DataType::kUint8, DataType::kUint8,
+                              DataType::kUint8, 0.0213f, 0.0251f, 0.0307f, 128, 120, 17, true},
+                      AddCase{"mixed_s8_u8_to_s8", DataType::kInt8, DataType::kUint8,
+                              DataType::kInt8, 0.0303f, 0.0207f, 0.0509f, 5, 128, -4, false},
+                      AddCase{"same_parameters", DataType::kUint8, DataType::kUint8,
+                              DataType::kUint8, 0.02f, 0.02f, 0.02f, 128, 128, 128, false},
+                      AddCase{"broadcast_per_channel",
+                              DataType::kUint8,
+                              DataType::kUint8,
+                              DataType::kUint8,
+                              0.0213f,
+                              0.0297f,
+                              0.0411f,
+                              128,
+                              100,
+                              90,
+                              true,
+                              {1, 8, 1, 1}}),
     [](const ::testing::TestParamInfo<AddCase>& info) { return info.param.name; });
 
 }  // namespace

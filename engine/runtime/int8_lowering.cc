@@ -53,8 +53,8 @@ class Lowerer {
         removed[IndexOf(add->add)] = true;
         if (add->relu != nullptr) removed[IndexOf(add->relu)] = true;
         replacement[i] = BuildInt8Add(*add, q);
-        result.lowered.push_back(absl::StrCat("Int8Add ", add->add->Describe(),
-                                              add->relu != nullptr ? " + Relu" : ""));
+        result.lowered.push_back(
+            absl::StrCat("Int8Add ", add->add->Describe(), add->relu != nullptr ? " + Relu" : ""));
         continue;
       }
       std::optional<Match> match = MatchConv(q);
@@ -188,9 +188,9 @@ class Lowerer {
     node.name = match.add->name;
     node.op_type = "Int8Add";
     node.domain = std::string(kOctetDomain);
-    node.inputs = {match.dq_a->input(0), match.dq_a->input(1), match.dq_a->input(2),
-                   match.dq_b->input(0), match.dq_b->input(1), match.dq_b->input(2),
-                   q.input(1),           q.input(2)};
+    node.inputs = {
+        match.dq_a->input(0), match.dq_a->input(1), match.dq_a->input(2), match.dq_b->input(0),
+        match.dq_b->input(1), match.dq_b->input(2), q.input(1),           q.input(2)};
     node.outputs = q.outputs;
     if (match.relu != nullptr) node.attributes["activation"] = std::string("Relu");
     return node;

@@ -38,8 +38,9 @@ std::string QdqPoolModel(const PoolCase& c) {
   OnnxModelBuilder b;
   b.Input("x", {-1, 5, 11, 11}).Output("y", {});
   auto zero_tensor = [&](int zero) {
-    return c.type == DataType::kUint8 ? Tensor::FromVector<uint8_t>({}, {static_cast<uint8_t>(zero)})
-                                      : Tensor::FromVector<int8_t>({}, {static_cast<int8_t>(zero)});
+    return c.type == DataType::kUint8
+               ? Tensor::FromVector<uint8_t>({}, {static_cast<uint8_t>(zero)})
+               : Tensor::FromVector<int8_t>({}, {static_cast<int8_t>(zero)});
   };
   b.Initializer("x_scale", Tensor::FromVector<float>({}, {c.x_scale}));
   b.Initializer("x_zero", zero_tensor(c.x_zero));
@@ -113,12 +114,12 @@ INSTANTIATE_TEST_SUITE_P(
         PoolCase{"max_requantized", "MaxPool", DataType::kUint8, 0.02f, 0.03f, 128, 10, 2, 2},
         PoolCase{"max_s8_padded_ceil", "MaxPool", DataType::kInt8, 0.02f, 0.02f, -3, -3, 3, 2, 1,
                  true},
-        PoolCase{"average_exclude_pad", "AveragePool", DataType::kUint8, 0.02f, 0.015f, 128, 120,
-                 3, 1, 1},
-        PoolCase{"average_include_pad_zero_0", "AveragePool", DataType::kUint8, 0.02f, 0.02f, 0,
-                 0, 3, 2, 1, false, true},
-        PoolCase{"average_include_pad_zero_128", "AveragePool", DataType::kUint8, 0.02f, 0.02f,
-                 128, 128, 3, 2, 1, false, true, /*lowered=*/false},
+        PoolCase{"average_exclude_pad", "AveragePool", DataType::kUint8, 0.02f, 0.015f, 128, 120, 3,
+                 1, 1},
+        PoolCase{"average_include_pad_zero_0", "AveragePool", DataType::kUint8, 0.02f, 0.02f, 0, 0,
+                 3, 2, 1, false, true},
+        PoolCase{"average_include_pad_zero_128", "AveragePool", DataType::kUint8, 0.02f, 0.02f, 128,
+                 128, 3, 2, 1, false, true, /*lowered=*/false},
         PoolCase{"global_average", "GlobalAveragePool", DataType::kUint8, 0.02f, 0.004f, 100, 128},
         PoolCase{"global_average_s8", "GlobalAveragePool", DataType::kInt8, 0.02f, 0.01f, 5, 0},
         PoolCase{"global_max", "GlobalMaxPool", DataType::kUint8, 0.02f, 0.025f, 128, 100}),

@@ -86,8 +86,9 @@ struct KernelBuildContext {
   // Set only for ops whose definition accepts fusion (OpDefinition::fuses_activation).
   std::optional<FusedActivation> activation;
   // Set only for ops whose definition accepts it (OpDefinition::sum_input): the node's result is
-  // added to that input (a residual Add fused as oneDNN's sum post-op, before the activation). The factory fails with UNIMPLEMENTED when it cannot write that input's layout
-  // in place; the plan then builds the node without it.
+  // added to that input (a residual Add fused as oneDNN's sum post-op, before the activation). The
+  // factory fails with UNIMPLEMENTED when it cannot write that input's layout in place; the plan
+  // then builds the node without it.
   bool fuse_sum = false;
 };
 

@@ -48,9 +48,10 @@ struct Plan::Workspace {
 
 Plan::~Plan() = default;
 
-absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
-    const Graph& graph, const std::vector<TensorDesc>& inputs,
-    const std::vector<std::pair<int, Tensor>>& values, bool profile) {
+absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
+                                                  const std::vector<TensorDesc>& inputs,
+                                                  const std::vector<std::pair<int, Tensor>>& values,
+                                                  bool profile) {
   std::unique_ptr<Plan> plan(new Plan());
   plan->profile_ = profile;
   absl::flat_hash_map<std::string, int> slot_of;
@@ -123,9 +124,9 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
     }
     // Fusions. A residual Add after the node becomes a sum post-op when its other operand is an
     // intermediate value already computed, read by no node from this one on but the Add, and laid
-    // out as the node's output: the node then writes into that operand's buffer. An activation after the node (or
-    // after the fused Add) becomes an eltwise post-op. The fused nodes' outputs replace the
-    // node's own.
+    // out as the node's output: the node then writes into that operand's buffer. An activation
+    // after the node (or after the fused Add) becomes an eltwise post-op. The fused nodes' outputs
+    // replace the node's own.
     std::optional<size_t> add_index;
     int residual = -1;
     if (op->sum_input >= 0 && node.outputs.size() == 1 && readers[node.outputs[0]] == 1) {
@@ -137,10 +138,9 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
           const std::string& other = add.inputs[add.inputs[0] == node.outputs[0] ? 1 : 0];
           auto it = slot_of.find(other);
           const std::vector<size_t>& other_readers = reader_nodes[other];
-          const bool dies_at_add =
-              !graph_outputs.contains(other) &&
-              std::all_of(other_readers.begin(), other_readers.end(),
-                          [&](size_t r) { return r < index || r == *next; });
+          const bool dies_at_add = !graph_outputs.contains(other) &&
+                                   std::all_of(other_readers.begin(), other_readers.end(),
+                                               [&](size_t r) { return r < index || r == *next; });
           if (it != slot_of.end() && dies_at_add &&
               plan->slots_[it->second].kind == SlotKind::kIntermediate) {
             add_index = next;
@@ -150,13 +150,12 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
       }
     }
     // The activation fused after `value`, with its node's index.
-    auto activation_after = [&](const std::string& value)
-        -> std::optional<std::pair<size_t, FusedActivation>> {
+    auto activation_after =
+        [&](const std::string& value) -> std::optional<std::pair<size_t, FusedActivation>> {
       if (!op->fuses_activation || readers[value] != 1) return std::nullopt;
       const std::optional<size_t> next = NextReader(graph, index, value);
       if (!next.has_value() || graph.nodes[*next].input(0) != value) return std::nullopt;
-      std::optional<FusedActivation> activation =
-          plan->ActivationOf(graph.nodes[*next], slot_of);
+      std::optional<FusedActivation> activation = plan->ActivationOf(graph.nodes[*next], slot_of);
       if (!activation.has_value()) return std::nullopt;
       return std::make_pair(*next, *activation);
     };
@@ -165,7 +164,8 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(
     absl::StatusOr<BuiltKernel> built_or = absl::UnknownError("not built");
     for (const bool with_sum : {true, false}) {
       if (with_sum && !add_index.has_value()) continue;
-      KernelBuildContext attempt{node, graph.opset, context.inputs, context.constants, std::nullopt};
+      KernelBuildContext attempt{node, graph.opset, context.inputs, context.constants,
+                                 std::nullopt};
       std::vector<int> attempt_inputs = step.inputs;
       output_names = node.outputs;
       fused_nodes.clear();

@@ -78,7 +78,8 @@ class Session {
       : graph_(std::move(graph)), options_(options), value_inputs_(std::move(value_inputs)) {}
 
   // `inputs` checked against the graph's inputs and put in graph order.
-  absl::StatusOr<std::vector<const Tensor*>> OrderInputs(absl::Span<const NamedTensor> inputs) const;
+  absl::StatusOr<std::vector<const Tensor*>> OrderInputs(
+      absl::Span<const NamedTensor> inputs) const;
   // `inputs` in graph order.
   absl::StatusOr<std::shared_ptr<const Plan>> GetPlan(
       const std::vector<const Tensor*>& inputs) const;

@@ -8,8 +8,8 @@
 #include "absl/strings/str_join.h"
 #include "engine/base/status_macros.h"
 #include "engine/io/npy.h"
-#include "server/serving/model_registry.h"
 #include "server/services/tensor_conversion.h"
+#include "server/serving/model_registry.h"
 
 namespace octet::server {
 namespace {
@@ -26,7 +26,9 @@ std::string Quoted(absl::string_view name) {
   return name.empty() ? std::string("the unnamed array") : absl::StrCat("array '", name, "'");
 }
 
-std::string ShapeText(const Shape& shape) { return absl::StrCat("[", absl::StrJoin(shape, ","), "]"); }
+std::string ShapeText(const Shape& shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
+}
 
 template <typename T>
 absl::Status CheckFinite(const std::string& name, const Tensor& tensor) {
@@ -40,9 +42,9 @@ absl::Status CheckFinite(const std::string& name, const Tensor& tensor) {
   }
   if (count == 0) return absl::OkStatus();
   const int64_t per_sample = tensor.element_count() / tensor.dim(0);
-  return absl::InvalidArgumentError(absl::StrCat(
-      Quoted(name), " holds ", count, " NaN or infinite value", count == 1 ? "" : "s",
-      "; the first is element ", first, " (sample ", first / per_sample, ")"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(Quoted(name), " holds ", count, " NaN or infinite value", count == 1 ? "" : "s",
+                   "; the first is element ", first, " (sample ", first / per_sample, ")"));
 }
 
 // The array bound to `input`: the one of its name, or a lone unnamed one for a single input.
@@ -108,17 +110,17 @@ absl::Status DescribeDataset(const std::vector<NamedArray>& arrays, Dataset* dat
     }
     if (name == kLabelsArray) {
       if (tensor.type() != DataType::kInt64 || tensor.rank() != 1) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "array 'labels' must be int64 with one label per sample; it is ",
-            DataTypeName(tensor.type()), " of shape ", ShapeText(tensor.shape())));
+        return absl::InvalidArgumentError(
+            absl::StrCat("array 'labels' must be int64 with one label per sample; it is ",
+                         DataTypeName(tensor.type()), " of shape ", ShapeText(tensor.shape())));
       }
       const int64_t* labels = tensor.data<int64_t>();
       int64_t low = 0;
       int64_t high = 0;
       for (int64_t i = 0; i < tensor.element_count(); ++i) {
         if (labels[i] < 0) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("array 'labels' holds the negative label ", labels[i], " at sample ", i));
+          return absl::InvalidArgumentError(absl::StrCat("array 'labels' holds the negative label ",
+                                                         labels[i], " at sample ", i));
         }
         if (i == 0 || labels[i] < low) low = labels[i];
         if (i == 0 || labels[i] > high) high = labels[i];
@@ -162,15 +164,15 @@ absl::Status CheckDatasetFitsModel(const Dataset& dataset, const ModelVersion& m
     }
     if (input.shape_size() == 0) continue;  // the model declares no rank
     if (array->shape_size() != input.shape_size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          array_name, " has rank ", array->shape_size(), " but model input '", input.name(),
-          "' has rank ", input.shape_size()));
+      return absl::InvalidArgumentError(absl::StrCat(array_name, " has rank ", array->shape_size(),
+                                                     " but model input '", input.name(),
+                                                     "' has rank ", input.shape_size()));
     }
     for (int d = 1; d < input.shape_size(); ++d) {
       if (input.shape(d) >= 0 && input.shape(d) != array->shape(d)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            array_name, " has ", array->shape(d), " in dimension ", d, " but model input '",
-            input.name(), "' needs ", input.shape(d)));
+        return absl::InvalidArgumentError(absl::StrCat(array_name, " has ", array->shape(d),
+                                                       " in dimension ", d, " but model input '",
+                                                       input.name(), "' needs ", input.shape(d)));
       }
     }
     if (input.shape(0) >= 0 && dataset.sample_count() % input.shape(0) != 0) {
@@ -187,9 +189,9 @@ absl::Status CheckDatasetFitsModel(const Dataset& dataset, const ModelVersion& m
     if (output->shape_size() > 0) {
       const int64_t classes = output->shape(output->shape_size() - 1);
       if (classes > 0 && dataset.label_max() >= classes) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            where, " array 'labels' holds label ", dataset.label_max(), " but model output '",
-            output->name(), "' has ", classes, " classes"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, " array 'labels' holds label ", dataset.label_max(),
+                         " but model output '", output->name(), "' has ", classes, " classes"));
       }
     }
   }
@@ -242,12 +244,13 @@ absl::Status TensorBatchAccumulator::Add(const octet::v1::TensorBatch& batch) {
     } else {
       const auto& [name, earlier] = parts_[i];
       const Tensor& first = earlier.front();
-      if (name != array.name() || first.type() != *type || first.rank() != static_cast<int64_t>(shape.size()) ||
+      if (name != array.name() || first.type() != *type ||
+          first.rank() != static_cast<int64_t>(shape.size()) ||
           !std::equal(shape.begin() + 1, shape.end(), first.shape().begin() + 1)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            field, " (", DataTypeName(*type), " ", ShapeText(shape),
-            ") does not continue batch 0's array ", i, " ('", name, "', ",
-            DataTypeName(first.type()), " ", ShapeText(first.shape()), ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(field, " (", DataTypeName(*type), " ", ShapeText(shape),
+                         ") does not continue batch 0's array ", i, " ('", name, "', ",
+                         DataTypeName(first.type()), " ", ShapeText(first.shape()), ")"));
       }
     }
     if (bytes_ + static_cast<int64_t>(array.data().size()) > max_bytes_) {

@@ -12,13 +12,17 @@ absl::Status Invalid(absl::string_view field, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("config.", field, " ", why));
 }
 
-absl::StatusOr<QuantizationScheme> Scheme(v1::QuantizationScheme scheme, QuantizationScheme fallback,
-                                          absl::string_view field) {
+absl::StatusOr<QuantizationScheme> Scheme(v1::QuantizationScheme scheme,
+                                          QuantizationScheme fallback, absl::string_view field) {
   switch (scheme) {
-    case v1::QUANTIZATION_SCHEME_UNSPECIFIED: return fallback;
-    case v1::QUANTIZATION_SCHEME_SYMMETRIC: return QuantizationScheme::kSymmetric;
-    case v1::QUANTIZATION_SCHEME_ASYMMETRIC: return QuantizationScheme::kAsymmetric;
-    default: return Invalid(field, absl::StrCat("has the unknown value ", scheme));
+    case v1::QUANTIZATION_SCHEME_UNSPECIFIED:
+      return fallback;
+    case v1::QUANTIZATION_SCHEME_SYMMETRIC:
+      return QuantizationScheme::kSymmetric;
+    case v1::QUANTIZATION_SCHEME_ASYMMETRIC:
+      return QuantizationScheme::kAsymmetric;
+    default:
+      return Invalid(field, absl::StrCat("has the unknown value ", scheme));
   }
 }
 
@@ -46,40 +50,59 @@ absl::StatusOr<QuantizationConfig> FromProto(const v1::QuantizationConfig& confi
   OCTET_ASSIGN_OR_RETURN(out.weights.scheme,
                          Scheme(weights.scheme(), out.weights.scheme, "weights.scheme"));
   switch (weights.granularity()) {
-    case v1::GRANULARITY_UNSPECIFIED: break;
-    case v1::GRANULARITY_PER_CHANNEL: out.weights.per_channel = true; break;
-    case v1::GRANULARITY_PER_TENSOR: out.weights.per_channel = false; break;
+    case v1::GRANULARITY_UNSPECIFIED:
+      break;
+    case v1::GRANULARITY_PER_CHANNEL:
+      out.weights.per_channel = true;
+      break;
+    case v1::GRANULARITY_PER_TENSOR:
+      out.weights.per_channel = false;
+      break;
     default:
-      return Invalid("weights.granularity", absl::StrCat("has the unknown value ", weights.granularity()));
+      return Invalid("weights.granularity",
+                     absl::StrCat("has the unknown value ", weights.granularity()));
   }
   if (weights.bits() != 0 && weights.bits() != 8 && weights.bits() != 4) {
-    return Invalid("weights.bits", absl::StrCat("must be 8 or 4 (0 means 8), got ", weights.bits()));
+    return Invalid("weights.bits",
+                   absl::StrCat("must be 8 or 4 (0 means 8), got ", weights.bits()));
   }
   out.weights.bits = weights.bits() == 0 ? 8 : weights.bits();
   if (weights.has_narrow_range()) out.weights.narrow_range = weights.narrow_range();
   switch (weights.rounding()) {
     case v1::ROUNDING_UNSPECIFIED:
-    case v1::ROUNDING_NEAREST: out.weights.rounding = Rounding::kNearest; break;
-    case v1::ROUNDING_STOCHASTIC: out.weights.rounding = Rounding::kStochastic; break;
+    case v1::ROUNDING_NEAREST:
+      out.weights.rounding = Rounding::kNearest;
+      break;
+    case v1::ROUNDING_STOCHASTIC:
+      out.weights.rounding = Rounding::kStochastic;
+      break;
     default:
-      return Invalid("weights.rounding", absl::StrCat("has the unknown value ", weights.rounding()));
+      return Invalid("weights.rounding",
+                     absl::StrCat("has the unknown value ", weights.rounding()));
   }
   out.weights.seed = config.seed();
-  OCTET_ASSIGN_OR_RETURN(out.activation_scheme,
-                         Scheme(config.activations().scheme(), out.activation_scheme,
-                                "activations.scheme"));
+  OCTET_ASSIGN_OR_RETURN(
+      out.activation_scheme,
+      Scheme(config.activations().scheme(), out.activation_scheme, "activations.scheme"));
   const v1::Calibration& calibration = config.calibration();
   switch (calibration.method()) {
-    case v1::CALIBRATION_METHOD_UNSPECIFIED: break;
-    case v1::CALIBRATION_METHOD_MIN_MAX: out.calibration.method = CalibrationMethod::kMinMax; break;
+    case v1::CALIBRATION_METHOD_UNSPECIFIED:
+      break;
+    case v1::CALIBRATION_METHOD_MIN_MAX:
+      out.calibration.method = CalibrationMethod::kMinMax;
+      break;
     case v1::CALIBRATION_METHOD_MOVING_AVERAGE_MIN_MAX:
       out.calibration.method = CalibrationMethod::kMovingAverageMinMax;
       break;
     case v1::CALIBRATION_METHOD_PERCENTILE:
       out.calibration.method = CalibrationMethod::kPercentile;
       break;
-    case v1::CALIBRATION_METHOD_ENTROPY: out.calibration.method = CalibrationMethod::kEntropy; break;
-    case v1::CALIBRATION_METHOD_MSE: out.calibration.method = CalibrationMethod::kMse; break;
+    case v1::CALIBRATION_METHOD_ENTROPY:
+      out.calibration.method = CalibrationMethod::kEntropy;
+      break;
+    case v1::CALIBRATION_METHOD_MSE:
+      out.calibration.method = CalibrationMethod::kMse;
+      break;
     default:
       return Invalid("calibration.method",
                      absl::StrCat("has the unknown value ", calibration.method()));
@@ -111,8 +134,9 @@ absl::StatusOr<QuantizationConfig> FromProto(const v1::QuantizationConfig& confi
   }
   if (calibration.batch_size() > 0) out.batch_size = calibration.batch_size();
   if (calibration.max_batches() < 0 || calibration.max_batches() > 100000) {
-    return Invalid("calibration.max_batches",
-                   absl::StrCat("must be 1 to 100000 (0 means 100), got ", calibration.max_batches()));
+    return Invalid(
+        "calibration.max_batches",
+        absl::StrCat("must be 1 to 100000 (0 means 100), got ", calibration.max_batches()));
   }
   if (calibration.max_batches() > 0) out.max_batches = calibration.max_batches();
   if (config.has_bias_correction()) out.bias_correction = config.bias_correction();
@@ -139,15 +163,21 @@ v1::QuantizationConfig ToProto(const QuantizationConfig& config, uint64_t seed) 
   out.mutable_activations()->set_scheme(SchemeToProto(config.activation_scheme));
   v1::Calibration* calibration = out.mutable_calibration();
   switch (config.calibration.method) {
-    case CalibrationMethod::kMinMax: calibration->set_method(v1::CALIBRATION_METHOD_MIN_MAX); break;
+    case CalibrationMethod::kMinMax:
+      calibration->set_method(v1::CALIBRATION_METHOD_MIN_MAX);
+      break;
     case CalibrationMethod::kMovingAverageMinMax:
       calibration->set_method(v1::CALIBRATION_METHOD_MOVING_AVERAGE_MIN_MAX);
       break;
     case CalibrationMethod::kPercentile:
       calibration->set_method(v1::CALIBRATION_METHOD_PERCENTILE);
       break;
-    case CalibrationMethod::kEntropy: calibration->set_method(v1::CALIBRATION_METHOD_ENTROPY); break;
-    case CalibrationMethod::kMse: calibration->set_method(v1::CALIBRATION_METHOD_MSE); break;
+    case CalibrationMethod::kEntropy:
+      calibration->set_method(v1::CALIBRATION_METHOD_ENTROPY);
+      break;
+    case CalibrationMethod::kMse:
+      calibration->set_method(v1::CALIBRATION_METHOD_MSE);
+      break;
   }
   if (config.calibration.method == CalibrationMethod::kPercentile) {
     calibration->set_percentile(config.calibration.percentile);

@@ -49,11 +49,16 @@ std::string NewJobId() {
 
 v1::JobStage StageOf(QuantizationStage stage) {
   switch (stage) {
-    case QuantizationStage::kPrepare: return v1::JOB_STAGE_PREPARE;
-    case QuantizationStage::kCalibrate: return v1::JOB_STAGE_CALIBRATE;
-    case QuantizationStage::kQuantize: return v1::JOB_STAGE_QUANTIZE;
-    case QuantizationStage::kEvaluate: return v1::JOB_STAGE_EVALUATE;
-    case QuantizationStage::kExport: return v1::JOB_STAGE_EXPORT;
+    case QuantizationStage::kPrepare:
+      return v1::JOB_STAGE_PREPARE;
+    case QuantizationStage::kCalibrate:
+      return v1::JOB_STAGE_CALIBRATE;
+    case QuantizationStage::kQuantize:
+      return v1::JOB_STAGE_QUANTIZE;
+    case QuantizationStage::kEvaluate:
+      return v1::JOB_STAGE_EVALUATE;
+    case QuantizationStage::kExport:
+      return v1::JOB_STAGE_EXPORT;
   }
   return v1::JOB_STAGE_UNSPECIFIED;
 }
@@ -61,12 +66,18 @@ v1::JobStage StageOf(QuantizationStage stage) {
 // The share of a whole job each stage ends at: calibration dominates, evaluation follows.
 double StageEnd(v1::JobStage stage) {
   switch (stage) {
-    case v1::JOB_STAGE_PREPARE: return 0.05;
-    case v1::JOB_STAGE_CALIBRATE: return 0.6;
-    case v1::JOB_STAGE_QUANTIZE: return 0.65;
-    case v1::JOB_STAGE_EVALUATE: return 0.9;
-    case v1::JOB_STAGE_EXPORT: return 0.95;
-    default: return 1.0;
+    case v1::JOB_STAGE_PREPARE:
+      return 0.05;
+    case v1::JOB_STAGE_CALIBRATE:
+      return 0.6;
+    case v1::JOB_STAGE_QUANTIZE:
+      return 0.65;
+    case v1::JOB_STAGE_EVALUATE:
+      return 0.9;
+    case v1::JOB_STAGE_EXPORT:
+      return 0.95;
+    default:
+      return 1.0;
   }
 }
 
@@ -76,13 +87,20 @@ double StageStart(v1::JobStage stage) {
 
 std::string StageText(v1::JobStage stage) {
   switch (stage) {
-    case v1::JOB_STAGE_PREPARE: return "preparing the model";
-    case v1::JOB_STAGE_CALIBRATE: return "calibrating activation ranges";
-    case v1::JOB_STAGE_QUANTIZE: return "quantizing weights and inserting QDQ";
-    case v1::JOB_STAGE_EVALUATE: return "evaluating float vs quantized";
-    case v1::JOB_STAGE_EXPORT: return "exporting the QDQ model and report";
-    case v1::JOB_STAGE_STORE: return "storing the artifact";
-    default: return "";
+    case v1::JOB_STAGE_PREPARE:
+      return "preparing the model";
+    case v1::JOB_STAGE_CALIBRATE:
+      return "calibrating activation ranges";
+    case v1::JOB_STAGE_QUANTIZE:
+      return "quantizing weights and inserting QDQ";
+    case v1::JOB_STAGE_EVALUATE:
+      return "evaluating float vs quantized";
+    case v1::JOB_STAGE_EXPORT:
+      return "exporting the QDQ model and report";
+    case v1::JOB_STAGE_STORE:
+      return "storing the artifact";
+    default:
+      return "";
   }
 }
 
@@ -114,11 +132,10 @@ std::string ConfigSummary(const QuantizationConfig& config) {
     return absl::StrCat("weights only, ", config.weights.bits, "-bit ",
                         config.weights.per_channel ? "per channel" : "per tensor");
   }
-  return absl::StrCat("W", config.weights.bits,
-                      config.weights.per_channel ? " per channel" : " per tensor", " A8 ",
-                      config.activation_scheme == QuantizationScheme::kSymmetric ? "symmetric"
-                                                                                 : "asymmetric",
-                      ", ", CalibrationMethodName(config.calibration.method), " calibration");
+  return absl::StrCat(
+      "W", config.weights.bits, config.weights.per_channel ? " per channel" : " per tensor", " A8 ",
+      config.activation_scheme == QuantizationScheme::kSymmetric ? "symmetric" : "asymmetric", ", ",
+      CalibrationMethodName(config.calibration.method), " calibration");
 }
 
 }  // namespace
@@ -156,17 +173,18 @@ absl::Status JobRunner::Start() {
   for (v1::Job& job : interrupted) {
     if (job.attempts() >= options_.retry_limit) {
       job.set_state(v1::JOB_STATE_FAILED);
-      job.set_error(absl::StrCat(
-          "the server stopped while the job ran, ", job.attempts(), " times (a crash or a kill); "
-          "not retried past the retry limit of ", options_.retry_limit));
+      job.set_error(absl::StrCat("the server stopped while the job ran, ", job.attempts(),
+                                 " times (a crash or a kill); "
+                                 "not retried past the retry limit of ",
+                                 options_.retry_limit));
       *job.mutable_end_time() = Now();
       metrics_->RecordJobEnd("FAILED", 0);
     } else {
       job.set_state(v1::JOB_STATE_QUEUED);
       job.clear_progress();
-      job.mutable_progress()->set_message(absl::StrCat(
-          "re-queued: the server stopped while run ", job.attempts(), " of at most ",
-          options_.retry_limit, " was in progress"));
+      job.mutable_progress()->set_message(absl::StrCat("re-queued: the server stopped while run ",
+                                                       job.attempts(), " of at most ",
+                                                       options_.retry_limit, " was in progress"));
     }
     OCTET_RETURN_IF_ERROR(jobs_->Update(job));
   }
@@ -189,8 +207,8 @@ absl::StatusOr<v1::Job> JobRunner::Create(const v1::CreateJobRequest& request) {
   }
   OCTET_RETURN_IF_ERROR(ValidateName(request.model(), "model"));
   if (request.model_version() < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model_version must be 0 (the default) or more, got ", request.model_version()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model_version must be 0 (the default) or more, got ", request.model_version()));
   }
   if (request.idempotency_key().size() > kMaxIdempotencyKeyLength) {
     return absl::InvalidArgumentError(
@@ -234,17 +252,16 @@ absl::StatusOr<v1::Job> JobRunner::Create(const v1::CreateJobRequest& request) {
   if (!request.idempotency_key().empty()) {
     absl::StatusOr<v1::Job> first = jobs_->GetByIdempotencyKey(request.idempotency_key());
     if (first.ok()) {
-      const bool same = first->model() == job.model() &&
-                        first->model_version() == job.model_version() &&
-                        first->calibration_dataset() == job.calibration_dataset() &&
-                        first->evaluation_dataset() == job.evaluation_dataset() &&
-                        first->promote() == job.promote() &&
-                        google::protobuf::util::MessageDifferencer::Equals(first->config(),
-                                                                           job.config());
+      const bool same =
+          first->model() == job.model() && first->model_version() == job.model_version() &&
+          first->calibration_dataset() == job.calibration_dataset() &&
+          first->evaluation_dataset() == job.evaluation_dataset() &&
+          first->promote() == job.promote() &&
+          google::protobuf::util::MessageDifferencer::Equals(first->config(), job.config());
       if (!same) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "idempotency_key '", request.idempotency_key(), "' belongs to job ", first->id(),
-            ", created with other parameters"));
+        return absl::AlreadyExistsError(absl::StrCat("idempotency_key '", request.idempotency_key(),
+                                                     "' belongs to job ", first->id(),
+                                                     ", created with other parameters"));
       }
       return Get(first->id());
     }
@@ -254,9 +271,9 @@ absl::StatusOr<v1::Job> JobRunner::Create(const v1::CreateJobRequest& request) {
   absl::MutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("the server is shutting down");
   if (queue_.size() >= static_cast<size_t>(options_.queue_capacity)) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the job queue is full (", queue_.size(), " jobs waiting, the limit is ",
-        options_.queue_capacity, "); retry later"));
+    return absl::ResourceExhaustedError(absl::StrCat("the job queue is full (", queue_.size(),
+                                                     " jobs waiting, the limit is ",
+                                                     options_.queue_capacity, "); retry later"));
   }
   OCTET_ASSIGN_OR_RETURN(CreatedJob created, jobs_->Create(job));
   if (!created.created) return created.job;  // the same key, created a moment ago
@@ -387,9 +404,8 @@ void JobRunner::WorkerLoop() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](JobRunner* r) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return r->stopping_ || !r->queue_.empty();
-          },
+          +[](JobRunner* r)
+               ABSL_NO_THREAD_SAFETY_ANALYSIS { return r->stopping_ || !r->queue_.empty(); },
           this));
       if (stopping_) return;
       id = queue_.front();
@@ -459,8 +475,7 @@ void JobRunner::Run(const std::string& id) {
       j.mutable_progress()->set_message("returned to the queue by a server shutdown");
     } else if (absl::IsCancelled(status)) {
       j.set_state(v1::JOB_STATE_CANCELLED);
-      j.set_error(absl::StrCat("cancelled by CancelJob while ",
-                               StageText(j.progress().stage())));
+      j.set_error(absl::StrCat("cancelled by CancelJob while ", StageText(j.progress().stage())));
       *j.mutable_end_time() = Now();
     } else {
       j.set_state(v1::JOB_STATE_FAILED);
@@ -567,15 +582,13 @@ absl::Status JobRunner::Execute(const std::string& id, const v1::Job& job) {
   manifest["source_model"] = {
       {"name", source.name()}, {"version", source.version()}, {"sha256", source.sha256()}};
   manifest["calibration_dataset"] =
-      calibration.has_value()
-          ? nlohmann::ordered_json{{"name", calibration->dataset.name()},
-                                   {"sha256", calibration->dataset.sha256()}}
-          : nlohmann::ordered_json(nullptr);
+      calibration.has_value() ? nlohmann::ordered_json{{"name", calibration->dataset.name()},
+                                                       {"sha256", calibration->dataset.sha256()}}
+                              : nlohmann::ordered_json(nullptr);
   manifest["evaluation_dataset"] =
-      evaluation.has_value()
-          ? nlohmann::ordered_json{{"name", evaluation->dataset.name()},
-                                   {"sha256", evaluation->dataset.sha256()}}
-          : nlohmann::ordered_json(nullptr);
+      evaluation.has_value() ? nlohmann::ordered_json{{"name", evaluation->dataset.name()},
+                                                      {"sha256", evaluation->dataset.sha256()}}
+                             : nlohmann::ordered_json(nullptr);
   const std::string manifest_json = manifest.dump(2) + "\n";
 
   OCTET_ASSIGN_OR_RETURN(std::unique_ptr<BlobStore::Writer> model_blob,
@@ -612,17 +625,16 @@ absl::Status JobRunner::Execute(const std::string& id, const v1::Job& job) {
   provenance.set_job_id(id);
   OCTET_ASSIGN_OR_RETURN(
       AddedVersion added,
-      registry_->AddJobResult(
-          job.model(), provenance, *model_blob, job.promote(),
-          [&](Database& db, int64_t version) -> absl::Status {
-            OCTET_RETURN_IF_ERROR(report_blob->Commit());
-            OCTET_RETURN_IF_ERROR(manifest_blob->Commit());
-            OCTET_RETURN_IF_ERROR(JobStore::AddArtifactIn(db, job.model(), version, id,
-                                                          report_sha256, manifest_sha256));
-            done.set_result_version(version);
-            *done.mutable_end_time() = Now();
-            return JobStore::UpdateIn(db, done);
-          }));
+      registry_->AddJobResult(job.model(), provenance, *model_blob, job.promote(),
+                              [&](Database& db, int64_t version) -> absl::Status {
+                                OCTET_RETURN_IF_ERROR(report_blob->Commit());
+                                OCTET_RETURN_IF_ERROR(manifest_blob->Commit());
+                                OCTET_RETURN_IF_ERROR(JobStore::AddArtifactIn(
+                                    db, job.model(), version, id, report_sha256, manifest_sha256));
+                                done.set_result_version(version);
+                                *done.mutable_end_time() = Now();
+                                return JobStore::UpdateIn(db, done);
+                              }));
   (void)added;
   absl::MutexLock lock(&mu_);
   Active& active = active_[id];

@@ -68,8 +68,8 @@ class JobRunner {
 
   // Returns the job's first change after revision `*revision` (updating it) once there is one, or
   // the job as it is at `deadline`: a watcher calling this in a loop sees every change in order
-  // (unless it falls more than 1,024 changes behind). A job unknown to this process (ended before it started) returns at once
-  // with revision 1. UNAVAILABLE once shutdown began.
+  // (unless it falls more than 1,024 changes behind). A job unknown to this process (ended before
+  // it started) returns at once with revision 1. UNAVAILABLE once shutdown began.
   absl::StatusOr<octet::v1::Job> Watch(const std::string& id, int64_t* revision,
                                        absl::Time deadline);
 

@@ -2,8 +2,8 @@
 
 #include <chrono>
 
-#include "absl/strings/strip.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "grpcpp/support/interceptor.h"
 
 namespace octet::server {
@@ -14,7 +14,7 @@ namespace {
 const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   static const auto* const buckets = new prometheus::Histogram::BucketBoundaries{
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10};
+      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
   return *buckets;
 }
 
@@ -42,12 +42,23 @@ class MetricsInterceptor : public grpc::experimental::Interceptor {
 }  // namespace
 
 std::string GrpcCodeName(int code) {
-  static constexpr absl::string_view kNames[] = {
-      "OK",           "CANCELLED",         "UNKNOWN",        "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND",    "ALREADY_EXISTS", "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",         "UNAVAILABLE",    "DATA_LOSS",
-      "UNAUTHENTICATED"};
+  static constexpr absl::string_view kNames[] = {"OK",
+                                                 "CANCELLED",
+                                                 "UNKNOWN",
+                                                 "INVALID_ARGUMENT",
+                                                 "DEADLINE_EXCEEDED",
+                                                 "NOT_FOUND",
+                                                 "ALREADY_EXISTS",
+                                                 "PERMISSION_DENIED",
+                                                 "RESOURCE_EXHAUSTED",
+                                                 "FAILED_PRECONDITION",
+                                                 "ABORTED",
+                                                 "OUT_OF_RANGE",
+                                                 "UNIMPLEMENTED",
+                                                 "INTERNAL",
+                                                 "UNAVAILABLE",
+                                                 "DATA_LOSS",
+                                                 "UNAUTHENTICATED"};
   if (code < 0 || code >= static_cast<int>(std::size(kNames))) return "UNKNOWN";
   return std::string(kNames[code]);
 }
@@ -104,8 +115,8 @@ void ServerMetrics::RecordInference(const std::string& model, const std::string&
   inference_requests_
       .Add({{"model", model}, {"version", version}, {"precision", precision}, {"code", code}})
       .Increment();
-  inference_duration_.Add({{"model", model}, {"version", version}, {"precision", precision}},
-                          LatencyBuckets())
+  inference_duration_
+      .Add({{"model", model}, {"version", version}, {"precision", precision}}, LatencyBuckets())
       .Observe(seconds);
 }
 

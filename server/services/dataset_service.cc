@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "server/datasets/dataset_file.h"
-#include "server/serving/model_registry.h"
 #include "server/services/grpc_status.h"
+#include "server/serving/model_registry.h"
 #include "server/store/model_store.h"
 
 namespace octet::server {
@@ -57,11 +57,12 @@ grpc::Status DatasetServiceImpl::UploadDataset(
   std::string first_bytes;
   while (reader->Read(&message)) {
     if (message.has_chunk()) {
-      if (!batches.empty()) return Invalid("an upload sends file chunks or tensor batches, not both");
+      if (!batches.empty())
+        return Invalid("an upload sends file chunks or tensor batches, not both");
       if (first_bytes.size() < 8) first_bytes += message.chunk().substr(0, 8);
       if (absl::Status s = (*blob)->Append(message.chunk()); !s.ok()) {
-        return ToGrpcStatus(absl::Status(
-            s.code(), absl::StrCat("dataset '", header.name(), "': ", s.message())));
+        return ToGrpcStatus(
+            absl::Status(s.code(), absl::StrCat("dataset '", header.name(), "': ", s.message())));
       }
     } else if (message.has_batch()) {
       if ((*blob)->size() > 0) {
@@ -100,8 +101,9 @@ grpc::Status DatasetServiceImpl::UploadDataset(
   absl::StatusOr<std::vector<NamedArray>> arrays =
       ReadDatasetFile((*blob)->temp_path(), format, max_dataset_bytes_);
   if (!arrays.ok()) {
-    return ToGrpcStatus(absl::Status(
-        arrays.status().code(), absl::StrCat("dataset '", header.name(), "': ", arrays.status().message())));
+    return ToGrpcStatus(
+        absl::Status(arrays.status().code(),
+                     absl::StrCat("dataset '", header.name(), "': ", arrays.status().message())));
   }
   octet::v1::Dataset dataset;
   dataset.set_name(header.name());
@@ -129,8 +131,8 @@ grpc::Status DatasetServiceImpl::ListDatasets(grpc::ServerContext*,
                                               const octet::v1::ListDatasetsRequest* request,
                                               octet::v1::ListDatasetsResponse* response) {
   if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
-    return Invalid(absl::StrCat("page_size must be 0 to ", kMaxPageSize, ", got ",
-                                request->page_size()));
+    return Invalid(
+        absl::StrCat("page_size must be 0 to ", kMaxPageSize, ", got ", request->page_size()));
   }
   const int page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
   absl::StatusOr<DatasetStore::Page> page = store_->List(page_size, request->page_token());

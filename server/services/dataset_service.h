@@ -19,8 +19,7 @@ class DatasetServiceImpl final : public octet::v1::DatasetService::Service {
   grpc::Status UploadDataset(grpc::ServerContext* context,
                              grpc::ServerReader<octet::v1::UploadDatasetRequest>* reader,
                              octet::v1::Dataset* response) override;
-  grpc::Status GetDataset(grpc::ServerContext* context,
-                          const octet::v1::GetDatasetRequest* request,
+  grpc::Status GetDataset(grpc::ServerContext* context, const octet::v1::GetDatasetRequest* request,
                           octet::v1::Dataset* response) override;
   grpc::Status ListDatasets(grpc::ServerContext* context,
                             const octet::v1::ListDatasetsRequest* request,

@@ -41,8 +41,8 @@ grpc::Status QuantizationServiceImpl::ListJobs(grpc::ServerContext*,
                                                const octet::v1::ListJobsRequest* request,
                                                octet::v1::ListJobsResponse* response) {
   if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
-    return Invalid(absl::StrCat("page_size must be 0 to ", kMaxPageSize, ", got ",
-                                request->page_size()));
+    return Invalid(
+        absl::StrCat("page_size must be 0 to ", kMaxPageSize, ", got ", request->page_size()));
   }
   if (!octet::v1::JobState_IsValid(request->state())) {
     return Invalid(absl::StrCat("state has the unknown value ", request->state()));

@@ -54,8 +54,7 @@ std::string Sha256Hex(absl::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), length));
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), length));
 }
 
 bool IsSha256Hex(absl::string_view text) {
@@ -101,7 +100,9 @@ absl::Status BlobStore::Remove(absl::string_view sha256) {
   if (!IsSha256Hex(sha256)) return absl::InvalidArgumentError("not a sha256");
   std::error_code error;
   if (!fs::remove(PathFor(sha256), error)) {
-    if (error) return absl::InternalError(absl::StrCat("cannot remove blob ", sha256, ": ", error.message()));
+    if (error)
+      return absl::InternalError(
+          absl::StrCat("cannot remove blob ", sha256, ": ", error.message()));
     return absl::NotFoundError(absl::StrCat("no blob ", sha256));
   }
   return absl::OkStatus();
@@ -161,7 +162,8 @@ absl::StatusOr<std::string> BlobStore::Writer::Finish() {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_DigestFinal_ex(hasher_->context, digest, &length);
-  sha256_ = absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), length));
+  sha256_ =
+      absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), length));
   return sha256_;
 }
 
@@ -172,7 +174,8 @@ absl::Status BlobStore::Writer::Commit() {
   const std::string folder = fs::path(final_path).parent_path().string();
   std::error_code error;
   fs::create_directories(folder, error);
-  if (error) return absl::InternalError(absl::StrCat("cannot create ", folder, ": ", error.message()));
+  if (error)
+    return absl::InternalError(absl::StrCat("cannot create ", folder, ": ", error.message()));
   if (fs::exists(final_path, error)) {
     ::unlink(temp_path_.c_str());
   } else {

@@ -37,15 +37,17 @@ absl::StatusOr<Dataset> DatasetStore::Add(BlobStore::Writer& blob, const Dataset
   absl::MutexLock lock(&storage_->mu());
   Database& db = storage_->db();
   {
-    OCTET_ASSIGN_OR_RETURN(Statement existing, db.Prepare(absl::StrCat(kSelect, "WHERE name = ?1")));
+    OCTET_ASSIGN_OR_RETURN(Statement existing,
+                           db.Prepare(absl::StrCat(kSelect, "WHERE name = ?1")));
     existing.Bind(1, dataset.name());
     OCTET_ASSIGN_OR_RETURN(bool found, existing.Step());
     if (found) {
       OCTET_ASSIGN_OR_RETURN(Dataset stored, ReadRow(existing));
       if (stored.sha256() == sha256) return stored;
-      return absl::AlreadyExistsError(absl::StrCat(
-          "dataset '", dataset.name(), "' already exists with other bytes; delete it first or "
-          "choose another name"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("dataset '", dataset.name(),
+                       "' already exists with other bytes; delete it first or "
+                       "choose another name"));
     }
   }
   OCTET_RETURN_IF_ERROR(blob.Commit());
@@ -54,10 +56,9 @@ absl::StatusOr<Dataset> DatasetStore::Add(BlobStore::Writer& blob, const Dataset
   metadata.clear_name();
   metadata.clear_sha256();
   metadata.clear_create_time();
-  OCTET_ASSIGN_OR_RETURN(
-      Statement insert,
-      db.Prepare("INSERT INTO datasets(name, sha256, create_time_ms, metadata) "
-                 "VALUES (?1, ?2, ?3, ?4)"));
+  OCTET_ASSIGN_OR_RETURN(Statement insert,
+                         db.Prepare("INSERT INTO datasets(name, sha256, create_time_ms, metadata) "
+                                    "VALUES (?1, ?2, ?3, ?4)"));
   OCTET_RETURN_IF_ERROR(insert.Bind(1, dataset.name())
                             .Bind(2, sha256)
                             .Bind(3, absl::ToUnixMillis(absl::Now()))
@@ -83,9 +84,8 @@ absl::StatusOr<Dataset> DatasetStore::Get(const std::string& name) {
 absl::StatusOr<DatasetStore::Page> DatasetStore::List(int page_size,
                                                       const std::string& page_token) {
   absl::MutexLock lock(&storage_->mu());
-  OCTET_ASSIGN_OR_RETURN(
-      Statement rows,
-      storage_->db().Prepare(absl::StrCat(kSelect, "WHERE name > ?1 ORDER BY name LIMIT ?2")));
+  OCTET_ASSIGN_OR_RETURN(Statement rows, storage_->db().Prepare(absl::StrCat(
+                                             kSelect, "WHERE name > ?1 ORDER BY name LIMIT ?2")));
   rows.Bind(1, page_token).Bind(2, static_cast<int64_t>(page_size) + 1);
   Page page;
   while (true) {
@@ -123,9 +123,9 @@ absl::Status DatasetStore::Delete(const std::string& name) {
     jobs.push_back(users.ColumnText(0));
   }
   if (!jobs.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("dataset '", name, "' is used by unfinished job", jobs.size() == 1 ? " " : "s ",
-                     absl::StrJoin(jobs, ", "), "; cancel or wait for them first"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "dataset '", name, "' is used by unfinished job", jobs.size() == 1 ? " " : "s ",
+        absl::StrJoin(jobs, ", "), "; cancel or wait for them first"));
   }
   OCTET_ASSIGN_OR_RETURN(Statement del, db.Prepare("DELETE FROM datasets WHERE name = ?1"));
   OCTET_RETURN_IF_ERROR(del.Bind(1, name).Run());

@@ -20,7 +20,8 @@ class DatasetStore {
   // arrays, sample count, labels); sha256, size and create time are filled in. The same bytes
   // under the same name return the existing dataset; other bytes under a taken name are
   // ALREADY_EXISTS. The blob is in place before the row that names it commits.
-  absl::StatusOr<octet::v1::Dataset> Add(BlobStore::Writer& blob, const octet::v1::Dataset& dataset);
+  absl::StatusOr<octet::v1::Dataset> Add(BlobStore::Writer& blob,
+                                         const octet::v1::Dataset& dataset);
 
   absl::StatusOr<octet::v1::Dataset> Get(const std::string& name);
 

@@ -71,8 +71,8 @@ absl::StatusOr<Job> JobStore::Get(const std::string& id) {
 
 absl::StatusOr<Job> JobStore::GetByIdempotencyKey(const std::string& key) {
   absl::MutexLock lock(&storage_->mu());
-  OCTET_ASSIGN_OR_RETURN(Statement row, storage_->db().Prepare(
-                                            absl::StrCat(kSelect, "WHERE idempotency_key = ?1")));
+  OCTET_ASSIGN_OR_RETURN(
+      Statement row, storage_->db().Prepare(absl::StrCat(kSelect, "WHERE idempotency_key = ?1")));
   row.Bind(1, key);
   OCTET_ASSIGN_OR_RETURN(bool found, row.Step());
   if (!found) return absl::NotFoundError(absl::StrCat("no job has idempotency key '", key, "'"));
@@ -83,15 +83,14 @@ absl::StatusOr<JobStore::Page> JobStore::List(const std::string& model, octet::v
                                               int page_size, const std::string& page_token) {
   int64_t before = std::numeric_limits<int64_t>::max();
   if (!page_token.empty() && (!absl::SimpleAtoi(page_token, &before) || before < 1)) {
-    return absl::InvalidArgumentError(absl::StrCat("page_token '", page_token,
-                                                   "' is not one ListJobs returned"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_token '", page_token, "' is not one ListJobs returned"));
   }
   absl::MutexLock lock(&storage_->mu());
-  OCTET_ASSIGN_OR_RETURN(
-      Statement rows,
-      storage_->db().Prepare(absl::StrCat(kSelect,
-                                          "WHERE seq < ?1 AND (?2 = '' OR model = ?2) AND "
-                                          "(?3 = 0 OR state = ?3) ORDER BY seq DESC LIMIT ?4")));
+  OCTET_ASSIGN_OR_RETURN(Statement rows, storage_->db().Prepare(absl::StrCat(
+                                             kSelect,
+                                             "WHERE seq < ?1 AND (?2 = '' OR model = ?2) AND "
+                                             "(?3 = 0 OR state = ?3) ORDER BY seq DESC LIMIT ?4")));
   rows.Bind(1, before)
       .Bind(2, model)
       .Bind(3, static_cast<int64_t>(state))
@@ -156,9 +155,8 @@ absl::StatusOr<JobStore::ArtifactBlobs> JobStore::ArtifactOf(const std::string& 
 
 absl::StatusOr<std::vector<Job>> JobStore::InState(octet::v1::JobState state) {
   absl::MutexLock lock(&storage_->mu());
-  OCTET_ASSIGN_OR_RETURN(
-      Statement rows,
-      storage_->db().Prepare(absl::StrCat(kSelect, "WHERE state = ?1 ORDER BY seq")));
+  OCTET_ASSIGN_OR_RETURN(Statement rows, storage_->db().Prepare(absl::StrCat(
+                                             kSelect, "WHERE state = ?1 ORDER BY seq")));
   rows.Bind(1, static_cast<int64_t>(state));
   std::vector<Job> jobs;
   while (true) {

@@ -57,8 +57,9 @@ absl::Status ValidateName(absl::string_view name, absl::string_view field) {
   }
   for (char c : name) {
     if (!absl::ascii_isalnum(c) && c != '.' && c != '_' && c != '-') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, " '", absl::CHexEscape(name), "' may hold only letters, digits, '.', '_' and '-'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " '", absl::CHexEscape(name),
+                       "' may hold only letters, digits, '.', '_' and '-'"));
     }
   }
   return absl::OkStatus();
@@ -74,8 +75,8 @@ absl::StatusOr<Model> ModelStore::GetModelLocked(const std::string& name) {
   Model model;
   model.set_name(name);
   model.set_default_version(model_row.ColumnInt64(0));
-  OCTET_ASSIGN_OR_RETURN(Statement rows,
-                         db.Prepare(absl::StrCat(kSelectVersion, "WHERE name = ?1 ORDER BY version")));
+  OCTET_ASSIGN_OR_RETURN(
+      Statement rows, db.Prepare(absl::StrCat(kSelectVersion, "WHERE name = ?1 ORDER BY version")));
   rows.Bind(1, name);
   while (true) {
     OCTET_ASSIGN_OR_RETURN(bool row, rows.Step());
@@ -106,9 +107,9 @@ absl::StatusOr<AddedVersion> ModelStore::AddVersion(BlobStore::Writer& blob,
       return AddedVersion{current, false};
     }
     if (!new_version) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "model '", name, "' already exists (versions ", ListVersions(*existing),
-          ") with other bytes; set new_version to add these as its next version"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("model '", name, "' already exists (versions ", ListVersions(*existing),
+                       ") with other bytes; set new_version to add these as its next version"));
     }
   }
   // The blob is in place before any row names it; if the row then fails to commit, the next
@@ -219,9 +220,9 @@ absl::StatusOr<std::vector<int64_t>> ModelStore::Delete(const std::string& name,
   }
   const bool whole_name = doomed.size() == static_cast<size_t>(model.versions_size());
   if (!whole_name && version == model.default_version()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "version ", version, " is the default of model '", name,
-        "'; set another default version first, or delete the whole model"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("version ", version, " is the default of model '", name,
+                     "'; set another default version first, or delete the whole model"));
   }
   Database& db = storage_->db();
   // Jobs that still need a doomed version, and the artifact blobs stored beside the versions.
@@ -252,18 +253,17 @@ absl::StatusOr<std::vector<int64_t>> ModelStore::Delete(const std::string& name,
     }
   }
   if (!users.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("model '", name, "' is being quantized by unfinished job",
-                     users.size() == 1 ? " " : "s ", absl::StrJoin(users, ", "),
-                     "; cancel or wait for them first"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "model '", name, "' is being quantized by unfinished job", users.size() == 1 ? " " : "s ",
+        absl::StrJoin(users, ", "), "; cancel or wait for them first"));
   }
   OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Database::Transaction> transaction, db.Begin());
   if (whole_name) {
     OCTET_ASSIGN_OR_RETURN(Statement del, db.Prepare("DELETE FROM models WHERE name = ?1"));
     OCTET_RETURN_IF_ERROR(del.Bind(1, name).Run());
   } else {
-    OCTET_ASSIGN_OR_RETURN(Statement del,
-                           db.Prepare("DELETE FROM model_versions WHERE name = ?1 AND version = ?2"));
+    OCTET_ASSIGN_OR_RETURN(
+        Statement del, db.Prepare("DELETE FROM model_versions WHERE name = ?1 AND version = ?2"));
     OCTET_RETURN_IF_ERROR(del.Bind(1, name).Bind(2, version).Run());
   }
   OCTET_RETURN_IF_ERROR(transaction->Commit());

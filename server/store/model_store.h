@@ -65,8 +65,7 @@ class ModelStore {
  private:
   absl::StatusOr<octet::v1::Model> GetModelLocked(const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(storage_->mu());
-  absl::StatusOr<octet::v1::ModelVersion> GetVersionLocked(const std::string& name,
-                                                           int64_t version)
+  absl::StatusOr<octet::v1::ModelVersion> GetVersionLocked(const std::string& name, int64_t version)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(storage_->mu());
 
   Storage* const storage_;

@@ -88,14 +88,14 @@ absl::StatusOr<std::unique_ptr<Storage>> Storage::Open(const std::string& data_d
 
 absl::StatusOr<std::string> Storage::DescribeReferences(const std::string& sha256) {
   std::vector<std::string> names;
-  OCTET_ASSIGN_OR_RETURN(
-      Statement models, db_->Prepare("SELECT 'model ''' || name || ''' version ' || version FROM "
-                                     "model_versions WHERE sha256 = ?1 UNION ALL "
-                                     "SELECT 'dataset ''' || name || '''' FROM datasets WHERE "
-                                     "sha256 = ?1 UNION ALL "
-                                     "SELECT 'the artifact files of model ''' || model || "
-                                     "''' version ' || version FROM artifacts WHERE "
-                                     "report_sha256 = ?1 OR manifest_sha256 = ?1"));
+  OCTET_ASSIGN_OR_RETURN(Statement models,
+                         db_->Prepare("SELECT 'model ''' || name || ''' version ' || version FROM "
+                                      "model_versions WHERE sha256 = ?1 UNION ALL "
+                                      "SELECT 'dataset ''' || name || '''' FROM datasets WHERE "
+                                      "sha256 = ?1 UNION ALL "
+                                      "SELECT 'the artifact files of model ''' || model || "
+                                      "''' version ' || version FROM artifacts WHERE "
+                                      "report_sha256 = ?1 OR manifest_sha256 = ?1"));
   models.Bind(1, sha256);
   while (true) {
     OCTET_ASSIGN_OR_RETURN(bool row, models.Step());

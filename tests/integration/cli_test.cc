@@ -74,7 +74,8 @@ TEST_F(CliTest, ManagesModelsAndRunsInferenceOnNpyFiles) {
   EXPECT_EQ(health.exit_code, 0) << health.err;
   EXPECT_THAT(health.out, StartsWith("SERVING: octet "));
 
-  Result upload = Octet({"models", "upload", model_path_, "--name", "tiny", "--description", "demo"});
+  Result upload =
+      Octet({"models", "upload", model_path_, "--name", "tiny", "--description", "demo"});
   ASSERT_EQ(upload.exit_code, 0) << upload.err;
   EXPECT_THAT(upload.out, StartsWith("uploaded tiny version 1"));
 
@@ -117,7 +118,8 @@ TEST_F(CliTest, ManagesModelsAndRunsInferenceOnNpyFiles) {
   const std::string other_path = dir_.path() + "/other.onnx";
   std::ofstream(other_path, std::ios::binary) << other.Serialize();
   EXPECT_EQ(Octet({"models", "upload", other_path, "--name", "tiny"}).exit_code, 1);
-  ASSERT_EQ(Octet({"models", "upload", other_path, "--name", "tiny", "--new-version"}).exit_code, 0);
+  ASSERT_EQ(Octet({"models", "upload", other_path, "--name", "tiny", "--new-version"}).exit_code,
+            0);
   Result set_default = Octet({"models", "set-default", "tiny", "--version", "2"});
   EXPECT_THAT(set_default.out, HasSubstr("default version is now 2"));
   Result remove = Octet({"models", "delete", "tiny", "--version", "1"});
@@ -151,9 +153,8 @@ TEST_F(CliTest, UploadsDatasetsAndQuantizesWithProgressAndJson) {
   ASSERT_EQ(Octet({"models", "upload", model_path_, "--name", "tiny"}).exit_code, 0);
   // Calibration data as a single unnamed .npy array; evaluation data with labels as .npz.
   const std::string calib = dir_.path() + "/calib.npy";
-  ASSERT_TRUE(WriteNpyFile(calib, Tensor::FromVector<float>({96, 1, 8, 8},
-                                                            PseudoRandom(96 * 64, 5)))
-                  .ok());
+  ASSERT_TRUE(
+      WriteNpyFile(calib, Tensor::FromVector<float>({96, 1, 8, 8}, PseudoRandom(96 * 64, 5))).ok());
   const std::string eval = dir_.path() + "/eval.npz";
   std::vector<int64_t> labels(40);
   for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int64_t>(i % 10);
@@ -193,7 +194,8 @@ TEST_F(CliTest, UploadsDatasetsAndQuantizesWithProgressAndJson) {
   for (const char* key : {"float_top1", "quantized_top1", "top1_agreement"}) {
     EXPECT_TRUE(evaluation.contains(key)) << key;
   }
-  EXPECT_EQ(job["report"]["config"]["weights"]["granularity"], "per_tensor") << job["report"]["config"];
+  EXPECT_EQ(job["report"]["config"]["weights"]["granularity"], "per_tensor")
+      << job["report"]["config"];
 
   Result jobs = Octet({"jobs", "list", "--state", "succeeded"});
   EXPECT_THAT(jobs.out, HasSubstr("tiny v1 -> v3"));

@@ -147,8 +147,8 @@ TEST_F(JobsTest, JobQuantizesAnUploadedModelIntoAServedInt8Version) {
     }
   }));
   ASSERT_EQ(done.state(), v1::JOB_STATE_SUCCEEDED) << done.error();
-  EXPECT_THAT(stages, ::testing::IsSupersetOf({v1::JOB_STAGE_CALIBRATE, v1::JOB_STAGE_EVALUATE,
-                                               v1::JOB_STAGE_STORE}));
+  EXPECT_THAT(stages, ::testing::IsSupersetOf(
+                          {v1::JOB_STAGE_CALIBRATE, v1::JOB_STAGE_EVALUATE, v1::JOB_STAGE_STORE}));
   // The watcher saw every calibration batch, in order.
   EXPECT_THAT(calibration_batches, ::testing::ElementsAre(1, 2, 3, 4, 5, 6, 7, 8, 9, 10));
   EXPECT_EQ(done.result_version(), 2);
@@ -159,7 +159,8 @@ TEST_F(JobsTest, JobQuantizesAnUploadedModelIntoAServedInt8Version) {
 
   // The report names the evaluation with labels.
   const nlohmann::json report = nlohmann::json::parse(done.report_json());
-  EXPECT_EQ(report["evaluation"]["top1_agreement"].get<double>(), done.evaluation().top1_agreement());
+  EXPECT_EQ(report["evaluation"]["top1_agreement"].get<double>(),
+            done.evaluation().top1_agreement());
   EXPECT_TRUE(report["evaluation"].contains("float_top1"));
 
   // The new version is int8, not the default, and served.
@@ -202,9 +203,9 @@ TEST_F(JobsTest, JobQuantizesAnUploadedModelIntoAServedInt8Version) {
   EXPECT_EQ(::octet::testing::MetricValue(metrics, "octet_quantization_jobs_total",
                                           {"state=\"SUCCEEDED\""}),
             1);
-  EXPECT_EQ(::octet::testing::MetricValue(metrics, "octet_quantization_job_duration_seconds_count",
-                                          {}),
-            1);
+  EXPECT_EQ(
+      ::octet::testing::MetricValue(metrics, "octet_quantization_job_duration_seconds_count", {}),
+      1);
   EXPECT_EQ(::octet::testing::MetricValue(metrics, "octet_quantization_jobs_running", {}), 0);
 }
 
@@ -222,7 +223,8 @@ TEST_F(JobsTest, PromoteMovesTheDefaultAndWeightsOnlyNeedsNoData) {
   EXPECT_EQ(model.default_version(), done.result_version());
   EXPECT_EQ(model.versions(1).precision(), v1::PRECISION_WEIGHT_ONLY);
   // Inference without a version now uses the promoted one.
-  OCTET_ASSERT_OK_AND_ASSIGN(auto out, client_->Infer("resnet", 0, {FashionMnist(0, 1, false)[0]}, {}));
+  OCTET_ASSERT_OK_AND_ASSIGN(auto out,
+                             client_->Infer("resnet", 0, {FashionMnist(0, 1, false)[0]}, {}));
   EXPECT_EQ(out.model_version, absl::StrCat(done.result_version()));
   // A quantized version cannot be quantized again.
   request.set_model_version(done.result_version());
@@ -250,7 +252,8 @@ TEST_F(JobsTest, TwoJobsRunAtOnceAndWatchersSeeBothEnd) {
     watch.set_id(b.id());
     auto reader = stub->WatchJob(&context, watch);
     v1::Job ignored;
-    while (reader->Read(&ignored)) {}
+    while (reader->Read(&ignored)) {
+    }
   }
   ends[2] = WaitForEnd(b.id());
   w1.join();
@@ -433,10 +436,9 @@ TEST_F(JobsTest, TensorBatchUploadsAreConcatenatedAndChecked) {
     return writer->Finish();
   };
   v1::Dataset stored;
-  grpc::Status status = upload("tensors",
-                               {batch_of(FashionMnist(0, 100, true)),
-                                batch_of(FashionMnist(100, 60, true))},
-                               &stored);
+  grpc::Status status = upload(
+      "tensors", {batch_of(FashionMnist(0, 100, true)), batch_of(FashionMnist(100, 60, true))},
+      &stored);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(stored.format(), v1::DATASET_FORMAT_TENSORS);
   EXPECT_EQ(stored.sample_count(), 160);
@@ -505,8 +507,8 @@ TEST_F(JobsTest, AStoredDatasetThatNoLongerMatchesItsHashFailsTheJobNamingIt) {
   Start();
   UploadModelAndData();
   OCTET_ASSERT_OK_AND_ASSIGN(v1::Dataset calib, client_->GetDataset("calib"));
-  const std::string blob = absl::StrCat(data_dir(), "/blobs/", calib.sha256().substr(0, 2), "/",
-                                        calib.sha256());
+  const std::string blob =
+      absl::StrCat(data_dir(), "/blobs/", calib.sha256().substr(0, 2), "/", calib.sha256());
   ASSERT_TRUE(std::filesystem::exists(blob));
   {
     std::fstream file(blob, std::ios::in | std::ios::out | std::ios::binary);

@@ -10,8 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/base/unsupported.h"
-#include "engine/runtime/cpu/broadcast.h"
 #include "engine/quant/affine_quantization.h"
+#include "engine/runtime/cpu/broadcast.h"
 #include "engine/runtime/onednn/onednn_common.h"
 #include "engine/runtime/op_families.h"
 
@@ -453,8 +453,8 @@ class Int8BroadcastAddKernel final : public Kernel {
                            const float v = x + y;
                            return relu_ && v < 0 ? 0.0f : v;
                          });
-    const IntegerRange range = y_type_ == DataType::kUint8 ? IntegerRange{0, 255}
-                                                           : IntegerRange{-128, 127};
+    const IntegerRange range =
+        y_type_ == DataType::kUint8 ? IntegerRange{0, 255} : IntegerRange{-128, 127};
     Tensor& y = *outputs[0];
     for (int64_t i = 0; i < total; ++i) {
       const int32_t q = QuantizeValue(sum[i], y_scale_, y_zero_, range);
@@ -500,8 +500,7 @@ absl::StatusOr<BuiltKernel> BuildInt8Add(const KernelBuildContext& context) {
           absl::StrCat(node.Describe(), ": scales and zero points must be scalar constants"));
     }
   }
-  const DataType y_type =
-      context.has_input(7) ? context.constant(7)->type() : DataType::kUint8;
+  const DataType y_type = context.has_input(7) ? context.constant(7)->type() : DataType::kUint8;
   auto is_int8 = [](DataType t) { return t == DataType::kUint8 || t == DataType::kInt8; };
   if (!is_int8(a.type) || !is_int8(b.type) || !is_int8(y_type) || a.channel_block != 0 ||
       b.channel_block != 0) {
@@ -517,12 +516,14 @@ absl::StatusOr<BuiltKernel> BuildInt8Add(const KernelBuildContext& context) {
     OCTET_ASSIGN_OR_RETURN(Shape y_shape, cpu::BroadcastShapes(a.shape, b.shape));
     auto operand = [&](const TensorDesc& d, int scale, int zero) {
       return Int8BroadcastAddKernel::Operand{
-          cpu::RightAlign(d.shape, y_shape.size()), d.type, onednn::ScalarParameter(context.constant(scale)),
+          cpu::RightAlign(d.shape, y_shape.size()), d.type,
+          onednn::ScalarParameter(context.constant(scale)),
           static_cast<int32_t>(onednn::ScalarParameter(context.constant(zero)))};
     };
     BuiltKernel built;
     built.kernel = std::make_unique<Int8BroadcastAddKernel>(
-        operand(a, 1, 2), operand(b, 4, 5), y_shape, y_type, onednn::ScalarParameter(context.constant(6)),
+        operand(a, 1, 2), operand(b, 4, 5), y_shape, y_type,
+        onednn::ScalarParameter(context.constant(6)),
         static_cast<int32_t>(onednn::ScalarParameter(context.constant(7))), activation == "Relu");
     built.outputs.push_back({y_type, y_shape});
     built.notes = "broadcast: dequantize, add and requantize in C++";
@@ -531,8 +532,8 @@ absl::StatusOr<BuiltKernel> BuildInt8Add(const KernelBuildContext& context) {
   const float y_scale = onednn::ScalarParameter(context.constant(6));
   const float a_ratio = onednn::ScalarParameter(context.constant(1)) / y_scale;
   const float b_ratio = onednn::ScalarParameter(context.constant(4)) / y_scale;
-  const float offset =
-      -onednn::ScalarParameter(context.constant(2)) * a_ratio - onednn::ScalarParameter(context.constant(5)) * b_ratio;
+  const float offset = -onednn::ScalarParameter(context.constant(2)) * a_ratio -
+                       onednn::ScalarParameter(context.constant(5)) * b_ratio;
   const float y_zero = onednn::ScalarParameter(context.constant(7));
   try {
     const memory::desc src0 = onednn::PlainDesc(a.shape, a.type);
@@ -554,11 +555,11 @@ absl::StatusOr<BuiltKernel> BuildInt8Add(const KernelBuildContext& context) {
     BuiltKernel built;
     built.kernel = std::make_unique<Int8AddKernel>(pd, node.Describe());
     built.outputs.push_back({y_type, a.shape});
-    built.notes = absl::StrCat(DataTypeName(a.type), " + ", DataTypeName(b.type), " -> ",
-                               DataTypeName(y_type), ", zero points ",
-                               onednn::ScalarParameter(context.constant(2)), ", ", onednn::ScalarParameter(context.constant(5)),
-                               " -> ", y_zero, " folded into eltwise_linear",
-                               activation.empty() ? "" : ", fused Relu");
+    built.notes = absl::StrCat(
+        DataTypeName(a.type), " + ", DataTypeName(b.type), " -> ", DataTypeName(y_type),
+        ", zero points ", onednn::ScalarParameter(context.constant(2)), ", ",
+        onednn::ScalarParameter(context.constant(5)), " -> ", y_zero, " folded into eltwise_linear",
+        activation.empty() ? "" : ", fused Relu");
     return built;
   } catch (const dnnl::error& e) {
     return onednn::ToStatus(e, node.Describe());

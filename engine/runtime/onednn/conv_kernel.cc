@@ -57,8 +57,7 @@ class ConvKernel final : public onednn::PrimitiveKernel {
   // the plan places the output in that input's buffer; when it did not, Run copies it there.
   ConvKernel(const dnnl::convolution_forward::primitive_desc& pd, memory::desc src,
              memory::desc bias, memory::desc dst, std::optional<Tensor> packed_weights,
-             std::string what, std::optional<Tensor> packed_bias = std::nullopt,
-             int sum_input = -1)
+             std::string what, std::optional<Tensor> packed_bias = std::nullopt, int sum_input = -1)
       : PrimitiveKernel(dnnl::convolution_forward(pd), pd, std::move(what)),
         sum_input_(sum_input),
         src_(src),

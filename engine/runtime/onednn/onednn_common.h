@@ -76,10 +76,14 @@ class PrimitiveKernel : public Kernel {
 inline float ScalarParameter(const Tensor* t) {
   if (t == nullptr) return 0.0f;
   switch (t->type()) {
-    case DataType::kFloat32: return t->data<float>()[0];
-    case DataType::kUint8: return t->data<uint8_t>()[0];
-    case DataType::kInt8: return t->data<int8_t>()[0];
-    default: return 0.0f;
+    case DataType::kFloat32:
+      return t->data<float>()[0];
+    case DataType::kUint8:
+      return t->data<uint8_t>()[0];
+    case DataType::kInt8:
+      return t->data<int8_t>()[0];
+    default:
+      return 0.0f;
   }
 }
 

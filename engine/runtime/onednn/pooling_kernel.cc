@@ -91,8 +91,8 @@ absl::StatusOr<PoolGeometry> ComputePoolGeometry(const Node& node, const Shape& 
       if (ceil_mode && (out - 1) * strides[i] >= in + begin) --out;
     }
     if (in + begin + end < extent || out < 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          node.Describe(), ": input ", ShapeToString(x), " is smaller than the window"));
+      return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": input ", ShapeToString(x),
+                                                     " is smaller than the window"));
     }
     // oneDNN takes the output size implied by the right padding: extend it for ceil_mode.
     end = std::max(end, (out - 1) * strides[i] + extent - in - begin);
@@ -156,8 +156,7 @@ absl::StatusOr<BuiltKernel> BuildInt8Pool(const KernelBuildContext& context) {
           absl::StrCat(node.Describe(), ": scales and zero points must be scalar constants"));
     }
   }
-  const DataType y_type =
-      context.has_input(4) ? context.constant(4)->type() : DataType::kUint8;
+  const DataType y_type = context.has_input(4) ? context.constant(4)->type() : DataType::kUint8;
   if ((x.type != DataType::kUint8 && x.type != DataType::kInt8) || y_type != x.type) {
     return absl::InvalidArgumentError(
         absl::StrCat(node.Describe(), ": u8 or s8 input and output of the same type"));
@@ -189,10 +188,10 @@ absl::StatusOr<BuiltKernel> BuildInt8Pool(const KernelBuildContext& context) {
     built.kernel =
         std::make_unique<onednn::SrcDstKernel>(dnnl::pooling_v2_forward(pd), pd, node.Describe());
     built.outputs.push_back({y_type, g.y});
-    built.notes = absl::StrCat(DataTypeName(x.type), " in and out, zero points ", x_zero, " -> ",
-                               y_zero,
-                               alpha != 1.0f || beta != 0.0f ? ", requantized (eltwise_linear)"
-                                                             : ", same scale: no requantization");
+    built.notes =
+        absl::StrCat(DataTypeName(x.type), " in and out, zero points ", x_zero, " -> ", y_zero,
+                     alpha != 1.0f || beta != 0.0f ? ", requantized (eltwise_linear)"
+                                                   : ", same scale: no requantization");
     return built;
   } catch (const dnnl::error& e) {
     return onednn::ToStatus(e, node.Describe());
@@ -212,8 +211,7 @@ std::vector<OpDefinition> PoolingOps() {
        AnyLayout},
       {"GlobalMaxPool", CheckPool, BuildPool<PoolKind::kGlobalMax>, 0, false, "", AnyLayout},
       {"MaxPool", CheckPool, BuildPool<PoolKind::kMax>, 0, false, "", AnyLayout},
-      {"Int8AveragePool", CheckInt8Pool, BuildInt8Pool<PoolKind::kAverage>, 0, false,
-       kOctetDomain},
+      {"Int8AveragePool", CheckInt8Pool, BuildInt8Pool<PoolKind::kAverage>, 0, false, kOctetDomain},
       {"Int8GlobalAveragePool", CheckInt8Pool, BuildInt8Pool<PoolKind::kGlobalAverage>, 0, false,
        kOctetDomain},
       {"Int8GlobalMaxPool", CheckInt8Pool, BuildInt8Pool<PoolKind::kGlobalMax>, 0, false,
