@@ -97,8 +97,8 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(const ServerOpti
   parts->executor = std::make_unique<InferenceExecutor>(options.inference_workers);
   JobRunnerOptions job_options;
   job_options.workers = options.job_workers;
-  job_options.threads_per_job =
-      options.job_threads > 0 ? options.job_threads : std::max(1, cores / options.job_workers);
+  // Job batches run on the inference executor's slots, so by default with as many threads.
+  job_options.threads_per_job = options.job_threads > 0 ? options.job_threads : threads;
   job_options.queue_capacity = options.job_queue_capacity;
   job_options.retry_limit = options.job_retry_limit;
   job_options.max_dataset_bytes = options.max_dataset_bytes;
@@ -106,7 +106,7 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(const ServerOpti
   job_options.abort_in_calibration = options.testing_abort_in_calibration;
   parts->job_runner = std::make_unique<JobRunner>(
       job_options, parts->storage.get(), parts->job_store.get(), parts->dataset_store.get(),
-      parts->model_registry.get(), parts->metrics.get());
+      parts->model_registry.get(), parts->executor.get(), parts->metrics.get());
   OCTET_RETURN_IF_ERROR(parts->job_runner->Start());
   parts->model_service = std::make_unique<ModelServiceImpl>(
       parts->model_registry.get(), &parts->storage->blobs(), options.max_model_bytes);

@@ -24,8 +24,9 @@ struct ServerOptions {
   size_t plan_cache_capacity = 8;
   // The largest dataset accepted (the uploaded file, and its arrays once unpacked).
   int64_t max_dataset_bytes = int64_t{1} << 30;
-  // Quantization jobs running at once, OpenMP threads each (0: cores / job_workers), jobs
-  // waiting, and how often a job a crash interrupted is started again.
+  // Quantization jobs running at once, OpenMP threads of each of their batches (0: as inference;
+  // batches run on the inference executor's slots), jobs waiting, and how often a job a crash
+  // interrupted is started again.
   int job_workers = 1;
   int job_threads = 0;
   int job_queue_capacity = 16;

@@ -24,7 +24,9 @@ ABSL_FLAG(int, plan_cache_size, 8, "Execution plans kept per model for distinct 
 ABSL_FLAG(int64_t, max_dataset_bytes, int64_t{1} << 30,
           "Largest dataset accepted (the file, and its arrays once unpacked)");
 ABSL_FLAG(int, job_workers, 1, "Quantization jobs running at once");
-ABSL_FLAG(int, job_threads, 0, "OpenMP threads per quantization job (0: cores / job_workers)");
+ABSL_FLAG(int, job_threads, 0,
+          "OpenMP threads per quantization job batch (0: as --inference_threads; batches run on "
+          "the inference executor)");
 ABSL_FLAG(int, job_queue_capacity, 16, "Quantization jobs waiting to run before CreateJob refuses");
 ABSL_FLAG(int, job_retry_limit, 3,
           "Times a job is started before a job the server keeps dying in ends FAILED");

@@ -55,8 +55,11 @@ absl::StatusOr<CalibrationStatistics> CalibrateRanges(const Graph& graph,
   for (int64_t b = 0; b < batches; ++b) {
     const int64_t first = b * batch_size;
     const int64_t count = std::min(batch_size, data.size() - first);
-    OCTET_ASSIGN_OR_RETURN(std::vector<Tensor> values,
-                           session->Run(SliceSamples(data, first, count), tensors));
+    std::vector<Tensor> values;
+    OCTET_RETURN_IF_ERROR(RunBatch(run.batch_runner, [&]() -> absl::Status {
+      OCTET_ASSIGN_OR_RETURN(values, session->Run(SliceSamples(data, first, count), tensors));
+      return absl::OkStatus();
+    }));
     for (size_t i = 0; i < tensors.size(); ++i) {
       if (values[i].type() != DataType::kFloat32) {
         return absl::InvalidArgumentError(absl::StrCat("'", tensors[i], "' is not float32"));

@@ -24,6 +24,7 @@ struct CalibrationRun {
   int max_batches = 100;
   RangeTarget target;
   int num_threads = 1;
+  BatchRunner batch_runner;
 };
 
 struct CalibrationStatistics {

@@ -95,8 +95,12 @@ absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& ca
     const int64_t count = std::min(batch_size, data.size() - first);
     if (fixed_batch && count < batch_size) break;
     const std::vector<NamedTensor> inputs = SliceSamples(data, first, count);
-    OCTET_ASSIGN_OR_RETURN(std::vector<Tensor> x, a->Run(inputs, fetched));
-    OCTET_ASSIGN_OR_RETURN(std::vector<Tensor> y, b->Run(inputs, fetched));
+    std::vector<Tensor> x, y;
+    OCTET_RETURN_IF_ERROR(RunBatch(run.batch_runner, [&]() -> absl::Status {
+      OCTET_ASSIGN_OR_RETURN(x, a->Run(inputs, fetched));
+      OCTET_ASSIGN_OR_RETURN(y, b->Run(inputs, fetched));
+      return absl::OkStatus();
+    }));
     for (size_t i = 0; i < fetched.size(); ++i) {
       if (x[i].type() != DataType::kFloat32 || y[i].type() != DataType::kFloat32 ||
           x[i].shape() != y[i].shape()) {

@@ -37,6 +37,7 @@ struct ComparisonRun {
   // Called after each batch with the batches done and the total; returning false ends the
   // comparison with CANCELLED.
   std::function<bool(int done, int total)> progress;
+  BatchRunner batch_runner;
 };
 
 // Runs `reference` and `candidate` (same inputs and outputs) over `data` and compares them. The

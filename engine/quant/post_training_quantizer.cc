@@ -152,6 +152,7 @@ class Pipeline {
       run.max_batches = config.max_batches;
       run.target = RangeTarget{config.activation_scheme, activation_format};
       run.num_threads = request_.num_threads;
+      run.batch_runner = request_.batch_runner;
       OCTET_ASSIGN_OR_RETURN(
           CalibrationStatistics statistics,
           CalibrateRanges(graph, sites.activations, calibration, run, [this](int done, int total) {
@@ -193,6 +194,7 @@ class Pipeline {
       compare.tensors = layer_outputs;
       compare.batch_size = config.batch_size;
       compare.num_threads = request_.num_threads;
+      compare.batch_runner = request_.batch_runner;
       // Progress over every pass: the whole model, then weights only and activations only.
       const int passes = !weights_only && request_.split_layer_errors ? 3 : 1;
       int pass = 0;

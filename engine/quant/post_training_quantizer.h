@@ -41,6 +41,8 @@ struct QuantizationRequest {
   // of calibration and used for the report.
   const SampleSet* evaluation = nullptr;
   int num_threads = 1;
+  // Runs each calibration and evaluation batch (for example on a shared executor); unset: directly.
+  BatchRunner batch_runner;
   // Also measure each layer with only weights and only activations quantized (two more passes
   // over the evaluation samples).
   bool split_layer_errors = true;

@@ -4,6 +4,7 @@
 #define OCTET_ENGINE_QUANT_SAMPLE_SET_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -12,6 +13,16 @@
 #include "engine/runtime/session.h"
 
 namespace octet {
+
+// Runs one batch's computation (a plan over one batch of samples). A scheduler hook: the server
+// runs each batch of a quantization job on the executor that serves inference, so that jobs and
+// inference share the cores batch by batch; unset, the batch runs directly.
+using BatchRunner = std::function<absl::Status(const std::function<absl::Status()>&)>;
+
+// Runs `work` through `runner`, or directly when there is none.
+inline absl::Status RunBatch(const BatchRunner& runner, const std::function<absl::Status()>& work) {
+  return runner ? runner(work) : work();
+}
 
 struct SampleSet {
   std::vector<NamedTensor> inputs;

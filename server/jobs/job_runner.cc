@@ -1,9 +1,5 @@
 #include "server/jobs/job_runner.h"
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <utility>
@@ -151,12 +147,14 @@ bool IsTerminal(v1::JobState state) {
 }
 
 JobRunner::JobRunner(const JobRunnerOptions& options, Storage* storage, JobStore* jobs,
-                     DatasetStore* datasets, ModelRegistry* registry, ServerMetrics* metrics)
+                     DatasetStore* datasets, ModelRegistry* registry, InferenceExecutor* executor,
+                     ServerMetrics* metrics)
     : options_(options),
       storage_(storage),
       jobs_(jobs),
       datasets_(datasets),
       registry_(registry),
+      executor_(executor),
       metrics_(metrics) {}
 
 JobRunner::~JobRunner() { Shutdown(); }
@@ -396,9 +394,6 @@ void JobRunner::Shutdown() {
 }
 
 void JobRunner::WorkerLoop() {
-  // Jobs are background work: serving and health checks on the same cores go first. OpenMP
-  // threads this thread starts inherit the nice value.
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.nice);
   while (true) {
     std::string id;
     {
@@ -536,6 +531,9 @@ absl::Status JobRunner::Execute(const std::string& id, const v1::Job& job) {
   request.calibration = calibration.has_value() ? &calibration->samples : nullptr;
   request.evaluation = evaluation.has_value() ? &evaluation->samples : nullptr;
   request.num_threads = options_.threads_per_job;
+  request.batch_runner = [this](const std::function<absl::Status()>& work) {
+    return executor_->Run(work);
+  };
   request.octet_version = options_.octet_version;
   v1::JobStage last_stage = v1::JOB_STAGE_PREPARE;
   request.progress = [&](const QuantizationProgress& p) {

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "octet/v1/quantization_service.pb.h"
 #include "server/metrics/server_metrics.h"
+#include "server/serving/inference_executor.h"
 #include "server/serving/model_registry.h"
 #include "server/store/dataset_store.h"
 #include "server/store/job_store.h"
@@ -26,15 +27,13 @@
 namespace octet::server {
 
 struct JobRunnerOptions {
-  // Jobs running at once, and OpenMP threads each.
+  // Jobs running at once, and OpenMP threads each batch uses.
   int workers = 1;
   int threads_per_job = 1;
   // Jobs waiting to run; CreateJob beyond it is RESOURCE_EXHAUSTED.
   int queue_capacity = 16;
   // Runs a job may start; a job a crash interrupted this often ends FAILED instead of re-running.
   int retry_limit = 3;
-  // Job workers run at this nice value, so that serving and health checks go first.
-  int nice = 10;
   // Largest dataset file unpacked for a job.
   int64_t max_dataset_bytes = int64_t{1} << 30;
   std::string octet_version;
@@ -45,8 +44,11 @@ struct JobRunnerOptions {
 
 class JobRunner {
  public:
+  // Every calibration and evaluation batch runs on `executor`, the one inference uses, so that a
+  // job and inference share the cores batch by batch.
   JobRunner(const JobRunnerOptions& options, Storage* storage, JobStore* jobs,
-            DatasetStore* datasets, ModelRegistry* registry, ServerMetrics* metrics);
+            DatasetStore* datasets, ModelRegistry* registry, InferenceExecutor* executor,
+            ServerMetrics* metrics);
   // Stops the workers (Shutdown).
   ~JobRunner();
 
@@ -107,6 +109,7 @@ class JobRunner {
   JobStore* const jobs_;
   DatasetStore* const datasets_;
   ModelRegistry* const registry_;
+  InferenceExecutor* const executor_;
   ServerMetrics* const metrics_;
 
   absl::Mutex mu_;

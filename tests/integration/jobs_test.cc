@@ -102,7 +102,7 @@ class JobsTest : public ::testing::Test {
   // Waits until the job is in calibration with at least `batches` done (or has ended).
   v1::Job WaitForCalibration(const std::string& id, int batches) {
     v1::Job seen;
-    for (int i = 0; i < 2000; ++i) {
+    for (int i = 0; i < 6000; ++i) {
       absl::StatusOr<v1::Job> job = client_->GetJob(id);
       if (!job.ok()) break;
       seen = *job;
@@ -536,7 +536,7 @@ TEST_F(JobsTest, AJobThatCrashesTheServerEveryTimeEndsFailedAfterTheRetryLimit) 
   OCTET_ASSERT_OK_AND_ASSIGN(v1::Job created, client_->CreateJob(Request()));
   // Each start runs the job, which takes the process down; the second restart gives up on it.
   for (int run = 0; run < 2; ++run) {
-    for (int i = 0; i < 3000 && server_->Running(); ++i) {
+    for (int i = 0; i < 6000 && server_->Running(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     ASSERT_FALSE(server_->Running()) << "run " << run << " did not crash";
