@@ -40,6 +40,17 @@ inline float DequantizeValue(int32_t q, float scale, int32_t zero_point) {
   return static_cast<float>(q - zero_point) * scale;
 }
 
+// y[i] = QuantizeValue(x[i], scale, zero_point, range) for i < n, bit for bit, vectorized
+// (affine_quantization.cc). REQUIRES: scale > 0.
+void QuantizeValues(const float* x, int64_t n, float scale, int32_t zero_point, IntegerRange range,
+                    uint8_t* y);
+void QuantizeValues(const float* x, int64_t n, float scale, int32_t zero_point, IntegerRange range,
+                    int8_t* y);
+
+// y[i] = DequantizeValue(q[i], scale, zero_point) for i < n, vectorized.
+void DequantizeValues(const uint8_t* q, int64_t n, float scale, int32_t zero_point, float* y);
+void DequantizeValues(const int8_t* q, int64_t n, float scale, int32_t zero_point, float* y);
+
 }  // namespace octet
 
 #endif  // OCTET_ENGINE_QUANT_AFFINE_QUANTIZATION_H_

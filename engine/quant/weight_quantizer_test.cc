@@ -1,8 +1,10 @@
 #include "engine/quant/weight_quantizer.h"
 
 #include <cmath>
+#include <limits>
 
 #include "engine/base/status_matchers.h"
+#include "engine/quant/affine_quantization.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -184,6 +186,44 @@ TEST(QuantizeBiasTest, Int32WithInputTimesWeightScale) {
       QuantizeBias(Tensor::FromVector<float>({2}, {0.5f, -1.0f}), 0.1f, weights));
   EXPECT_THAT(q.values.values<int32_t>(), ElementsAre(250, -20));
   EXPECT_THAT(q.params.scales, ElementsAre(FloatEq(0.002f), FloatEq(0.05f)));
+}
+
+TEST(AffineQuantizationTest, VectorizedQuantizationEqualsTheScalarDefinition) {
+  // Ties at every half step, values past both ends, NaN, infinities, denormals, large values.
+  std::vector<float> x;
+  for (int k = -700; k <= 700; ++k) {
+    x.push_back(k * 0.5f * 0.02f);
+    x.push_back(k * 0.5f * 0.02f + 1e-4f);
+    x.push_back(k * 0.0137f);
+  }
+  for (float v : {std::nanf(""), std::numeric_limits<float>::infinity(),
+                  -std::numeric_limits<float>::infinity(), 1e-42f, -1e-42f, 3e38f, -3e38f,
+                  16777217.0f, -8388609.5f}) {
+    x.push_back(v);
+  }
+  struct Format {
+    IntegerRange range;
+    int32_t zero_point;
+    float scale;
+  };
+  for (const Format& f :
+       {Format{{0, 255}, 128, 0.02f}, Format{{0, 255}, 0, 0.02f}, Format{{-128, 127}, 0, 0.02f},
+        Format{{-127, 127}, -5, 0.013f}, Format{{0, 255}, 255, 1e-6f}, Format{{-8, 7}, 0, 0.5f}}) {
+    std::vector<uint8_t> as_u8(x.size());
+    std::vector<int8_t> as_s8(x.size());
+    if (f.range.min >= 0) {
+      QuantizeValues(x.data(), static_cast<int64_t>(x.size()), f.scale, f.zero_point, f.range,
+                     as_u8.data());
+    } else {
+      QuantizeValues(x.data(), static_cast<int64_t>(x.size()), f.scale, f.zero_point, f.range,
+                     as_s8.data());
+    }
+    for (size_t i = 0; i < x.size(); ++i) {
+      const int32_t expected = QuantizeValue(x[i], f.scale, f.zero_point, f.range);
+      const int32_t actual = f.range.min >= 0 ? as_u8[i] : as_s8[i];
+      ASSERT_EQ(actual, expected) << "x = " << x[i] << ", zero point " << f.zero_point;
+    }
+  }
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // simulated quantization does (engine/quant/affine_quantization.h has the arithmetic).
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
@@ -95,9 +96,7 @@ class QuantizeLinearKernel final : public Kernel {
     }
     ForEachChannelRun(layout_, scale, zero_point,
                       [&](int64_t offset, int64_t count, float s, int32_t z) {
-                        for (int64_t i = offset; i < offset + count; ++i) {
-                          y[i] = static_cast<Q>(QuantizeValue(x[i], s, z, range));
-                        }
+                        QuantizeValues(x + offset, count, s, z, range, y + offset);
                       });
     return absl::OkStatus();
   }
@@ -120,8 +119,12 @@ class DequantizeLinearKernel final : public Kernel {
     float* y = outputs[0]->data<float>();
     ForEachChannelRun(layout_, scale, zero_point,
                       [&](int64_t offset, int64_t count, float s, int32_t z) {
-                        for (int64_t i = offset; i < offset + count; ++i) {
-                          y[i] = DequantizeValue(x[i], s, z);
+                        if constexpr (std::is_same_v<Q, uint8_t> || std::is_same_v<Q, int8_t>) {
+                          DequantizeValues(x + offset, count, s, z, y + offset);
+                        } else {
+                          for (int64_t i = offset; i < offset + count; ++i) {
+                            y[i] = DequantizeValue(x[i], s, z);
+                          }
                         }
                       });
     return absl::OkStatus();
@@ -228,10 +231,7 @@ class DynamicQuantizeLinearKernel final : public Kernel {
     const IntegerRange range = RangeOf<uint8_t>();
     const float scale = max > min ? (max - min) / 255.0f : 1.0f;
     const int32_t zero_point = RoundAndSaturate(-min / scale, range);
-    uint8_t* y = outputs[0]->data<uint8_t>();
-    for (int64_t i = 0; i < n; ++i) {
-      y[i] = static_cast<uint8_t>(QuantizeValue(x[i], scale, zero_point, range));
-    }
+    QuantizeValues(x, n, scale, zero_point, range, outputs[0]->data<uint8_t>());
     *outputs[1]->data<float>() = scale;
     *outputs[2]->data<uint8_t>() = static_cast<uint8_t>(zero_point);
     return absl::OkStatus();
