@@ -1,7 +1,10 @@
 // MaxPool, AveragePool (pads, auto_pad, strides, dilations, ceil_mode, count_include_pad),
 // GlobalAveragePool and GlobalMaxPool on oneDNN's pooling_v2 primitive, 1-D to 3-D.
+#include <algorithm>
+#include <optional>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/base/unsupported.h"
@@ -137,6 +140,76 @@ absl::StatusOr<BuiltKernel> BuildPool(const KernelBuildContext& context) {
   }
 }
 
+// Int8 pooling in the channels-last layout, where oneDNN has vectorized int8 pooling
+// (`jit_int:avx2`, ...) while plain NCHW gets its reference code: the plain input is reordered in
+// and the result out, through the workspace scratchpad: [shared scratch | nhwc src | nhwc dst].
+class ChannelsLastPoolKernel final : public onednn::PrimitiveKernel {
+ public:
+  ChannelsLastPoolKernel(const dnnl::pooling_v2_forward::primitive_desc& pd,
+                         const memory::desc& plain_src, const memory::desc& plain_dst,
+                         std::string what)
+      : PrimitiveKernel(dnnl::pooling_v2_forward(pd), pd, std::move(what)),
+        plain_src_(plain_src),
+        plain_dst_(plain_dst),
+        src_(pd.src_desc()),
+        dst_(pd.dst_desc()) {
+    size_t shared = PrimitiveKernel::scratchpad_bytes();
+    auto make_reorder = [&shared](const memory::desc& from, const memory::desc& to) {
+      const dnnl::reorder::primitive_desc pd(onednn::CpuEngine(), from, onednn::CpuEngine(), to,
+                                             onednn::DefaultAttr());
+      shared = std::max(shared, pd.scratchpad_desc().get_size());
+      return dnnl::reorder(pd);
+    };
+    to_nhwc_ = make_reorder(plain_src_, src_);
+    to_plain_ = make_reorder(dst_, plain_dst_);
+    src_offset_ = Align(shared);
+    dst_offset_ = Align(src_offset_ + src_.get_size());
+    total_ = dst_offset_ + dst_.get_size();
+    shared_ = shared;
+  }
+
+  size_t scratchpad_bytes() const override { return total_; }
+  std::string implementation() const override {
+    return PrimitiveKernel::implementation() + " (nhwc, + input and output reorders)";
+  }
+
+  absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
+                   ExecutionContext& context) const override {
+    char* scratch = static_cast<char*>(context.scratchpad);
+    const memory shared(onednn::PlainDesc(Shape{static_cast<int64_t>(std::max<size_t>(shared_, 1))},
+                                          DataType::kUint8),
+                        onednn::CpuEngine(), scratch);
+    const memory src(src_, onednn::CpuEngine(), scratch + src_offset_);
+    const memory dst(dst_, onednn::CpuEngine(), scratch + dst_offset_);
+    try {
+      to_nhwc_.execute(*context.onednn_stream,
+                       {{DNNL_ARG_FROM, onednn::Wrap(plain_src_, *inputs[0])},
+                        {DNNL_ARG_TO, src},
+                        {DNNL_ARG_SCRATCHPAD, shared}});
+    } catch (const dnnl::error& e) {
+      return onednn::ToStatus(e, "reordering an int8 pooling input");
+    }
+    // The pooling primitive's own scratchpad is the start of the workspace scratchpad.
+    OCTET_RETURN_IF_ERROR(Execute({{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, context));
+    try {
+      to_plain_.execute(*context.onednn_stream,
+                        {{DNNL_ARG_FROM, dst},
+                         {DNNL_ARG_TO, onednn::Wrap(plain_dst_, *outputs[0])},
+                         {DNNL_ARG_SCRATCHPAD, shared}});
+    } catch (const dnnl::error& e) {
+      return onednn::ToStatus(e, "reordering an int8 pooling output");
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  static size_t Align(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+  memory::desc plain_src_, plain_dst_, src_, dst_;
+  dnnl::reorder to_nhwc_, to_plain_;
+  size_t shared_ = 0, src_offset_ = 0, dst_offset_ = 0, total_ = 0;
+};
+
 // ai.octet.Int8{Max,Average,GlobalMax,GlobalAverage}Pool(x_q, x_scale, x_zero_point, y_scale,
 // y_zero_point) with the pooling node's attributes, made by LowerQdqToInt8 from
 // DQ -> pool -> Q: oneDNN's pooling on u8/s8 data. Max and average commute with the affine map
@@ -185,8 +258,26 @@ absl::StatusOr<BuiltKernel> BuildInt8Pool(const KernelBuildContext& context) {
     }
     dnnl::pooling_v2_forward::primitive_desc pd(desc, attr, onednn::CpuEngine());
     BuiltKernel built;
-    built.kernel =
-        std::make_unique<onednn::SrcDstKernel>(dnnl::pooling_v2_forward(pd), pd, node.Describe());
+    // oneDNN's vectorized int8 pooling wants channels last; use it when it is there for this
+    // case (the plain layout gets the reference code).
+    std::optional<dnnl::pooling_v2_forward::primitive_desc> nhwc_pd;
+    if (x.shape.size() == 4 && absl::StartsWith(pd.impl_info_str(), "ref")) {
+      const memory::desc src_nhwc(memory::dims(x.shape.begin(), x.shape.end()),
+                                  *onednn::ToOneDnn(x.type), memory::format_tag::nhwc);
+      const memory::desc dst_nhwc(memory::dims(g.y.begin(), g.y.end()), *onednn::ToOneDnn(y_type),
+                                  memory::format_tag::nhwc);
+      dnnl::pooling_v2_forward::desc channels_last(dnnl::prop_kind::forward_inference, g.algorithm,
+                                                   src_nhwc, dst_nhwc, g.strides, g.kernel,
+                                                   g.dilations, g.pad_l, g.pad_r);
+      dnnl::pooling_v2_forward::primitive_desc candidate(channels_last, attr, onednn::CpuEngine());
+      if (!absl::StartsWith(candidate.impl_info_str(), "ref")) nhwc_pd = candidate;
+    }
+    if (nhwc_pd.has_value()) {
+      built.kernel = std::make_unique<ChannelsLastPoolKernel>(*nhwc_pd, src, dst, node.Describe());
+    } else {
+      built.kernel =
+          std::make_unique<onednn::SrcDstKernel>(dnnl::pooling_v2_forward(pd), pd, node.Describe());
+    }
     built.outputs.push_back({y_type, g.y});
     built.notes =
         absl::StrCat(DataTypeName(x.type), " in and out, zero points ", x_zero, " -> ", y_zero,
