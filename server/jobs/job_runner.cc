@@ -509,7 +509,15 @@ absl::Status JobRunner::Execute(const std::string& id, const v1::Job& job) {
     Loaded loaded;
     OCTET_ASSIGN_OR_RETURN(loaded.dataset, datasets_->Get(name));
     const std::string what = absl::StrCat("dataset '", name, "'");
-    OCTET_RETURN_IF_ERROR(ReadVerified(blobs, loaded.dataset.sha256(), what).status());
+    // Hashed as a stream (BlobStore::Matches), not read into memory twice.
+    absl::StatusOr<bool> intact = blobs.Matches(loaded.dataset.sha256());
+    if (!intact.ok()) {
+      return absl::DataLossError(absl::StrCat("the stored file of ", what, " is missing"));
+    }
+    if (!*intact) {
+      return absl::DataLossError(
+          absl::StrCat("the stored file of ", what, " does not match its sha256; it is not used"));
+    }
     OCTET_ASSIGN_OR_RETURN(std::vector<NamedArray> arrays,
                            ReadDatasetFile(blobs.PathFor(loaded.dataset.sha256()),
                                            loaded.dataset.format(), options_.max_dataset_bytes));

@@ -69,16 +69,10 @@ class ConvKernel final : public onednn::PrimitiveKernel {
         packed_weights_(std::move(packed_weights)),
         packed_bias_(std::move(packed_bias)) {
     size_t shared = PrimitiveKernel::scratchpad_bytes();
-    auto make_reorder = [&shared](const memory::desc& from, const memory::desc& to) {
-      const dnnl::reorder::primitive_desc pd(onednn::CpuEngine(), from, onednn::CpuEngine(), to,
-                                             onednn::DefaultAttr());
-      shared = std::max(shared, pd.scratchpad_desc().get_size());
-      return dnnl::reorder(pd);
-    };
-    if (src_inner_ != src_) src_reorder_ = make_reorder(src_, src_inner_);
-    if (dst_inner_ != dst_) dst_reorder_ = make_reorder(dst_inner_, dst_);
-    src_offset_ = Align(shared);
-    dst_offset_ = Align(src_offset_ + (src_reorder_ ? src_inner_.get_size() : 0));
+    if (src_inner_ != src_) src_reorder_ = onednn::MakeReorder(src_, src_inner_, &shared);
+    if (dst_inner_ != dst_) dst_reorder_ = onednn::MakeReorder(dst_inner_, dst_, &shared);
+    src_offset_ = onednn::AlignScratchpad(shared);
+    dst_offset_ = onednn::AlignScratchpad(src_offset_ + (src_reorder_ ? src_inner_.get_size() : 0));
     total_ = dst_offset_ + (dst_reorder_ ? dst_inner_.get_size() : 0);
   }
 
@@ -142,8 +136,6 @@ class ConvKernel final : public onednn::PrimitiveKernel {
   }
 
  private:
-  static size_t Align(size_t bytes) { return (bytes + 63) / 64 * 64; }
-
   const int sum_input_;
   memory::desc src_, src_inner_, weights_, bias_, dst_, dst_inner_;
   std::optional<Tensor> packed_weights_, packed_bias_;

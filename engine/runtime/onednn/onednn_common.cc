@@ -1,5 +1,7 @@
 #include "engine/runtime/onednn/onednn_common.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace octet::onednn {
@@ -113,6 +115,13 @@ dnnl::primitive_attr DefaultAttr() {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   return attr;
+}
+
+dnnl::reorder MakeReorder(const dnnl::memory::desc& from, const dnnl::memory::desc& to,
+                          size_t* shared_bytes) {
+  const dnnl::reorder::primitive_desc pd(CpuEngine(), from, CpuEngine(), to, DefaultAttr());
+  *shared_bytes = std::max(*shared_bytes, pd.scratchpad_desc().get_size());
+  return dnnl::reorder(pd);
 }
 
 absl::Status PrimitiveKernel::Execute(std::unordered_map<int, dnnl::memory> args,

@@ -71,6 +71,14 @@ class PrimitiveKernel : public Kernel {
   std::string implementation_;
 };
 
+// Offsets into a workspace scratchpad are kept 64-byte aligned.
+inline size_t AlignScratchpad(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+// A reorder from `from` to `to`; raises `*shared_bytes` to the scratchpad it needs (kernels that
+// wrap their primitive in reorders share one scratch area among them).
+dnnl::reorder MakeReorder(const dnnl::memory::desc& from, const dnnl::memory::desc& to,
+                          size_t* shared_bytes);
+
 // The value of a scalar scale or zero point constant (float32, uint8 or int8) as a float; 0 for
 // nullptr, an omitted zero point.
 inline float ScalarParameter(const Tensor* t) {

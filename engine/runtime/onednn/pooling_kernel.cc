@@ -154,16 +154,10 @@ class ChannelsLastPoolKernel final : public onednn::PrimitiveKernel {
         src_(pd.src_desc()),
         dst_(pd.dst_desc()) {
     size_t shared = PrimitiveKernel::scratchpad_bytes();
-    auto make_reorder = [&shared](const memory::desc& from, const memory::desc& to) {
-      const dnnl::reorder::primitive_desc pd(onednn::CpuEngine(), from, onednn::CpuEngine(), to,
-                                             onednn::DefaultAttr());
-      shared = std::max(shared, pd.scratchpad_desc().get_size());
-      return dnnl::reorder(pd);
-    };
-    to_nhwc_ = make_reorder(plain_src_, src_);
-    to_plain_ = make_reorder(dst_, plain_dst_);
-    src_offset_ = Align(shared);
-    dst_offset_ = Align(src_offset_ + src_.get_size());
+    to_nhwc_ = onednn::MakeReorder(plain_src_, src_, &shared);
+    to_plain_ = onednn::MakeReorder(dst_, plain_dst_, &shared);
+    src_offset_ = onednn::AlignScratchpad(shared);
+    dst_offset_ = onednn::AlignScratchpad(src_offset_ + src_.get_size());
     total_ = dst_offset_ + dst_.get_size();
     shared_ = shared;
   }
@@ -203,8 +197,6 @@ class ChannelsLastPoolKernel final : public onednn::PrimitiveKernel {
   }
 
  private:
-  static size_t Align(size_t bytes) { return (bytes + 63) / 64 * 64; }
-
   memory::desc plain_src_, plain_dst_, src_, dst_;
   dnnl::reorder to_nhwc_, to_plain_;
   size_t shared_ = 0, src_offset_ = 0, dst_offset_ = 0, total_ = 0;
