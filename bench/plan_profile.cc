@@ -1,7 +1,9 @@
 // Where a model's time goes, op type by op type: runs the model (optionally after quantizing it
 // with the default configuration, optionally with int8 lowering) with SessionOptions::profile on,
-// and prints each op type's mean milliseconds per run from Session::Describe.
-//   octet_plan_profile MODEL.onnx [--quantize] [--int8] [--batch N] [--runs N] [--threads N]
+// and prints each op type's mean milliseconds per run from Session::Describe (with --steps, each
+// step with its implementation too).
+//   octet_plan_profile MODEL.onnx [--quantize] [--weight-bits N] [--int8] [--steps] [--batch N]
+//                      [--runs N] [--threads N]
 // Inputs are Fashion-MNIST test images (the fixture models' input, [N,1,28,28]) from
 // /usr/share/datasets/fashion-mnist; calibration uses the same images.
 #include <cstdlib>
@@ -28,21 +30,28 @@ int Fail(const std::string& message) {
 int main(int argc, char** argv) {
   if (argc < 2) {
     return Fail(
-        "usage: octet_plan_profile MODEL.onnx [--quantize] [--int8] [--batch N] "
-        "[--runs N] [--threads N]");
+        "usage: octet_plan_profile MODEL.onnx [--quantize] [--weight-bits N] [--int8] [--steps] "
+        "[--batch N] [--runs N] [--threads N]");
   }
-  bool quantize = false, int8 = false;
-  int batch = 500, runs = 5, threads = 2;
+  bool quantize = false, int8 = false, print_steps = false;
+  int batch = 500, runs = 5, threads = 2, weight_bits = 8;
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--quantize") {
       quantize = true;
     } else if (arg == "--int8") {
       int8 = true;
-    } else if ((arg == "--batch" || arg == "--runs" || arg == "--threads") && i + 1 < argc) {
+    } else if (arg == "--steps") {
+      print_steps = true;
+    } else if ((arg == "--batch" || arg == "--runs" || arg == "--threads" ||
+                arg == "--weight-bits") &&
+               i + 1 < argc) {
       const int value = std::atoi(argv[++i]);
       if (value < 1) return Fail(arg + " must be positive");
-      (arg == "--batch" ? batch : arg == "--runs" ? runs : threads) = value;
+      (arg == "--batch"     ? batch
+       : arg == "--runs"    ? runs
+       : arg == "--threads" ? threads
+                            : weight_bits) = value;
     } else {
       return Fail("unknown argument " + arg);
     }
@@ -68,6 +77,7 @@ int main(int argc, char** argv) {
     request.evaluation = &samples;
     request.split_layer_errors = false;
     request.num_threads = threads;
+    request.config.weights.bits = weight_bits;
     absl::StatusOr<octet::QuantizationResult> result = octet::QuantizeModel(request);
     if (!result.ok()) return Fail(std::string(result.status().message()));
     model = result->model;
@@ -93,6 +103,12 @@ int main(int argc, char** argv) {
   for (const octet::StepDescription& step : *steps) {
     by_op[step.op_type] += step.mean_ms;
     total += step.mean_ms;
+    if (print_steps) {
+      std::cout << step.op_type << " " << step.implementation << " " << step.mean_ms << " ms";
+      std::cout << " " << step.nodes;
+      if (!step.notes.empty()) std::cout << " (" << step.notes << ")";
+      std::cout << "\n";
+    }
   }
   for (const auto& [op, ms] : by_op) std::cout << op << " " << ms << " ms\n";
   std::cout << "total " << total << " ms per run of " << batch << " images\n";

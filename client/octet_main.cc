@@ -339,8 +339,9 @@ int Main(int argc, char** argv) {
   quantize->add_option("--weight-granularity", granularity)
       ->check(CLI::IsMember({"per-channel", "per-tensor"}))
       ->capture_default_str();
-  quantize->add_option("--weight-bits", weight_bits)
-      ->check(CLI::IsMember({4, 8}))
+  quantize->add_option("--weight-bits", weight_bits,
+                       "2 to 8; 7 runs exactly on int8 kernels of CPUs without VNNI")
+      ->check(CLI::Range(2, 8))
       ->capture_default_str();
   quantize->add_option("--weight-narrow-range", narrow, "[-127,127] for 8-bit symmetric weights")
       ->check(CLI::IsMember({"true", "false"}))

@@ -232,10 +232,11 @@ class Pipeline {
     report["batch_norms_folded"] = folded;
     report["opset"] = quantized.graph.opset;
     Json notes = Json::array();
-    if (config.weights.bits == 4) {
-      notes.push_back(
-          "4-bit weights are stored in int8 initializers (ONNX opset 17 and older has no 4-bit "
-          "type): the model file does not shrink against 8-bit weights.");
+    if (config.weights.bits < 8) {
+      notes.push_back(absl::StrCat(
+          config.weights.bits,
+          "-bit weights are stored in int8 initializers (ONNX opset 17 and older has no smaller "
+          "type): the model file does not shrink against 8-bit weights."));
     }
     if (!have_evaluation) notes.push_back("no samples were given: no evaluation");
     report["notes"] = notes;
@@ -326,9 +327,10 @@ class Pipeline {
 }  // namespace
 
 absl::Status ValidateConfig(const QuantizationConfig& config) {
-  if (config.weights.bits != 8 && config.weights.bits != 4) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("weights.bits is ", config.weights.bits, "; supported: 8, 4"));
+  if (config.weights.bits < kMinWeightBits || config.weights.bits > kMaxWeightBits) {
+    return absl::InvalidArgumentError(absl::StrCat("weights.bits is ", config.weights.bits,
+                                                   "; supported: ", kMinWeightBits, " to ",
+                                                   kMaxWeightBits));
   }
   if (config.batch_size < 1 || config.batch_size > 4096) {
     return absl::InvalidArgumentError(

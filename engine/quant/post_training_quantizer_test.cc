@@ -351,7 +351,7 @@ TEST_F(QuantizeTinyCnnTest, EvaluatesTheFirstFloatOutputOrTheNamedOne) {
 
 TEST_F(QuantizeTinyCnnTest, RejectsInvalidConfigs) {
   QuantizationConfig config;
-  config.weights.bits = 2;
+  config.weights.bits = 9;
   EXPECT_THAT(Quantize(config), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bits")));
   config = {};
   config.batch_size = 0;

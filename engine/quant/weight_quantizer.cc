@@ -42,8 +42,9 @@ absl::StatusOr<QuantizedTensor> QuantizeWeights(const Tensor& weights, int64_t c
     return absl::InvalidArgumentError(
         absl::StrCat("weights are ", DataTypeName(weights.type()), "; only float32 is quantized"));
   }
-  if (spec.bits != 8 && spec.bits != 4) {
-    return absl::InvalidArgumentError(absl::StrCat(spec.bits, "-bit weights are not supported"));
+  if (spec.bits < kMinWeightBits || spec.bits > kMaxWeightBits) {
+    return absl::InvalidArgumentError(absl::StrCat(spec.bits, "-bit weights are not supported (",
+                                                   kMinWeightBits, " to ", kMaxWeightBits, ")"));
   }
   const int64_t axis = spec.per_channel ? channel_axis : -1;
   if (spec.per_channel && (axis < 0 || axis >= weights.rank())) {

@@ -1,6 +1,7 @@
 // Quantization of constant tensors (weights): the whitepaper's three quantizers — uniform affine,
 // uniform symmetric (narrow range optional) and stochastic rounding — per tensor or per channel,
-// 8 or 4 bits.
+// 2 to 8 bits (8 and 4 are the whitepaper's; 7 keeps every u8 x s8 pair sum within 16 bits, which
+// lets CPUs without VNNI run the int8 kernels exactly).
 #ifndef OCTET_ENGINE_QUANT_WEIGHT_QUANTIZER_H_
 #define OCTET_ENGINE_QUANT_WEIGHT_QUANTIZER_H_
 
@@ -20,10 +21,13 @@ enum class Rounding {
   kStochastic,
 };
 
+inline constexpr int kMinWeightBits = 2;
+inline constexpr int kMaxWeightBits = 8;
+
 struct WeightQuantizationSpec {
   QuantizationScheme scheme = QuantizationScheme::kSymmetric;
   bool per_channel = true;
-  // 8 or 4.
+  // kMinWeightBits..kMaxWeightBits, stored in int8.
   int bits = 8;
   bool narrow_range = true;
   Rounding rounding = Rounding::kNearest;
@@ -31,14 +35,14 @@ struct WeightQuantizationSpec {
 };
 
 struct QuantizedTensor {
-  // int8 values (4-bit weights too: ONNX opset <= 17 has no 4-bit type).
+  // int8 values (fewer bits too: ONNX opset <= 17 has no 4-bit type).
   Tensor values;
   QuantizationParams params;
 };
 
 // Quantizes float32 `weights`, per channel along `channel_axis` when spec.per_channel (axis 0 for
 // Conv, the output-feature axis for Gemm/MatMul). INVALID_ARGUMENT for a non-float32 tensor, an
-// axis out of range, bits other than 4 or 8, or a non-finite weight (naming its index).
+// axis out of range, bits out of [2, 8], or a non-finite weight (naming its index).
 absl::StatusOr<QuantizedTensor> QuantizeWeights(const Tensor& weights, int64_t channel_axis,
                                                 const WeightQuantizationSpec& spec);
 

@@ -171,9 +171,12 @@ TEST(QuantizeWeightsTest, RejectsNonFiniteWeightsAndBadAxes) {
   EXPECT_THAT(QuantizeWeights(TwoChannelWeights(), 2, {}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("channel axis 2")));
   WeightQuantizationSpec spec;
-  spec.bits = 3;
+  spec.bits = 1;
   EXPECT_THAT(QuantizeWeights(TwoChannelWeights(), 0, spec),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("3-bit")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("1-bit")));
+  spec.bits = 9;
+  EXPECT_THAT(QuantizeWeights(TwoChannelWeights(), 0, spec),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("9-bit")));
 }
 
 TEST(QuantizeBiasTest, Int32WithInputTimesWeightScale) {

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "absl/strings/match.h"
 #include "engine/base/status_matchers.h"
 #include "engine/onnx/onnx_importer.h"
 #include "engine/runtime/session.h"
@@ -133,6 +134,97 @@ TEST_P(Int8ConvTest, MatchesTheFloatSimulationWithinOneStep) {
   const int off_by_one = ::octet::testing::CountOneStepDifferences(expected[0], actual[0], 0.05f);
   ASSERT_GE(off_by_one, 0);
   // Ties of float rounding may differ; most elements are exact.
+  EXPECT_LT(off_by_one, expected[0].element_count() / 50 + 1);
+}
+
+// x -> Q -> DQ -> Conv(8->16, 3x3) -> Relu -> Q -> DQ -> Conv(16->16, 3x3) -> Q -> DQ
+//   -> Add(the first conv's DQ) -> Relu -> Q -> DQ -> MaxPool(2x2) -> Q -> DQ -> "y",
+// weights within 7 bits so that every CPU runs it in int8.
+std::string QdqConvChainModel() {
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> weight(-63, 63);
+  OnnxModelBuilder b;
+  b.Input("x", {-1, 8, 10, 10}).Output("y", {});
+  auto scalar = [&](const std::string& name, float value) {
+    b.Initializer(name, Tensor::FromVector<float>({}, {value}));
+  };
+  auto zero = [&](const std::string& name, int value) {
+    b.Initializer(name, Tensor::FromVector<uint8_t>({}, {static_cast<uint8_t>(value)}));
+  };
+  auto quantize = [&](const std::string& from, const std::string& to, const std::string& params) {
+    b.Node("QuantizeLinear", {from, params + "_scale", params + "_zero"}, {to + "_q"});
+    b.Node("DequantizeLinear", {to + "_q", params + "_scale", params + "_zero"}, {to});
+  };
+  auto conv = [&](const std::string& from, const std::string& to, int64_t in, int64_t out) {
+    std::vector<int8_t> w(out * in * 9);
+    for (int8_t& v : w) v = static_cast<int8_t>(weight(rng));
+    b.Initializer(to + "_w_q", Tensor::FromVector<int8_t>({out, in, 3, 3}, w));
+    b.Initializer(to + "_w_scale", Tensor::FromVector<float>({out}, std::vector<float>(out, 0.002f)));
+    ::octet::testing::SetAttribute(
+        b.Node("DequantizeLinear", {to + "_w_q", to + "_w_scale"}, {to + "_w"}), "axis",
+        int64_t{0});
+    ::octet::testing::SetAttribute(b.Node("Conv", {from, to + "_w"}, {to}), "pads",
+                                   std::vector<int64_t>{1, 1, 1, 1});
+  };
+  scalar("x_scale", 0.02f);
+  zero("x_zero", 128);
+  scalar("a_scale", 0.03f);
+  zero("a_zero", 0);
+  scalar("c_scale", 0.04f);
+  zero("c_zero", 120);
+  scalar("s_scale", 0.05f);
+  zero("s_zero", 0);
+  quantize("x", "x_dq", "x");
+  conv("x_dq", "conv1", 8, 16);
+  b.Node("Relu", {"conv1"}, {"relu1"});
+  quantize("relu1", "a", "a");
+  conv("a", "conv2", 16, 16);
+  quantize("conv2", "c", "c");
+  b.Node("Add", {"c", "a"}, {"sum"});
+  b.Node("Relu", {"sum"}, {"relu2"});
+  quantize("relu2", "s", "s");
+  onnx::NodeProto& pool = b.Node("MaxPool", {"s"}, {"pooled"});
+  ::octet::testing::SetAttribute(pool, "kernel_shape", std::vector<int64_t>{2, 2});
+  ::octet::testing::SetAttribute(pool, "strides", std::vector<int64_t>{2, 2});
+  quantize("pooled", "y", "s");
+  return b.Serialize();
+}
+
+// Consecutive int8 ops hand their tensors over in the convolution's channels-last layout: no
+// reorder between them, one back to plain where float begins, results as the simulation's.
+TEST(Int8ConvChainTest, HandsChannelsLastTensorsOnWithoutReorders) {
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(QdqConvChainModel()));
+  SessionOptions simulated;
+  simulated.lower_int8 = false;
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> reference, Session::Create(graph, simulated));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> int8, Session::Create(graph, {}));
+  EXPECT_EQ(int8->int8_nodes().size(), 4u);
+  EXPECT_THAT(int8->simulated_nodes(), ::testing::IsEmpty());
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> value(-2.5f, 2.5f);
+  std::vector<float> x(2 * 8 * 10 * 10);
+  for (float& v : x) v = value(rng);
+  const Tensor input = Tensor::FromVector<float>({2, 8, 10, 10}, x);
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<StepDescription> steps, int8->Describe({{"x", input}}));
+  std::vector<std::string> int8_steps;
+  for (const StepDescription& step : steps) {
+    if (!absl::StartsWith(step.op_type, "Int8")) continue;
+    // Only the first convolution reorders: its input comes plain from QuantizeLinear.
+    EXPECT_THAT(step.implementation,
+                ::testing::Not(::testing::HasSubstr(int8_steps.empty() ? "output reorder"
+                                                                       : "reorder")))
+        << step.nodes;
+    int8_steps.push_back(step.op_type);
+    // Every int8 result is channels-last; the plan makes the pooled one plain for the float
+    // DequantizeLinear, once.
+    EXPECT_TRUE(step.outputs[0].channels_last) << step.nodes;
+  }
+  EXPECT_THAT(int8_steps,
+              ::testing::ElementsAre("Int8Conv", "Int8Conv", "Int8Add", "Int8MaxPool"));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> expected, reference->Run({{"x", input}}));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> actual, int8->Run({{"x", input}}));
+  const int off_by_one = ::octet::testing::CountOneStepDifferences(expected[0], actual[0], 0.05f);
+  ASSERT_GE(off_by_one, 0);
   EXPECT_LT(off_by_one, expected[0].element_count() / 50 + 1);
 }
 

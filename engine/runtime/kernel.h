@@ -27,9 +27,22 @@ struct TensorDesc {
   // other without reordering. Only values inside a plan are blocked; graph inputs and outputs
   // never are.
   int channel_block = 0;
+  // oneDNN's channels-last layout (nwc / nhwc / ndhwc) of a rank 3 to 5 tensor, which its int8
+  // convolutions read and write; exclusive with channel_block.
+  bool channels_last = false;
+
+  bool plain() const { return channel_block == 0 && !channels_last; }
+  // This layout for another type and shape (same rank).
+  TensorDesc Like(DataType other_type, Shape other_shape) const {
+    TensorDesc desc = *this;
+    desc.type = other_type;
+    desc.shape = std::move(other_shape);
+    return desc;
+  }
 
   bool operator==(const TensorDesc& other) const {
-    return type == other.type && shape == other.shape && channel_block == other.channel_block;
+    return type == other.type && shape == other.shape && channel_block == other.channel_block &&
+           channels_last == other.channels_last;
   }
 };
 

@@ -44,8 +44,9 @@ struct OpDefinition {
   // "" for ONNX's default domain; kOctetDomain for the runtime's own ops, which only its passes
   // create after CheckGraphSupported (which refuses them in a model).
   absl::string_view domain = "";
-  // Whether the factory takes these inputs in channel-blocked layouts (TensorDesc::channel_block);
-  // nullptr: never. The plan reorders blocked values to plain for ops that do not.
+  // Whether the factory takes these inputs in the layouts they have when one is not plain
+  // (TensorDesc::channel_block, channels_last); nullptr: never. The plan reorders such values to
+  // plain for ops that do not.
   bool (*takes_blocked)(const KernelBuildContext& context) = nullptr;
   // When not negative, the factory applies KernelBuildContext::fuse_sum, so a following Add can be
   // fused: the plan passes the Add's other operand as input `sum_input` (omitting optional inputs

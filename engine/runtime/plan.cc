@@ -113,11 +113,10 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
     // Channel-blocked values reach only ops that take them; others read a plain copy, made once
     // per value by a reorder step.
     bool blocked_input = false;
-    for (const auto& input : context.inputs)
-      blocked_input |= input.has_value() && input->channel_block != 0;
+    for (const auto& input : context.inputs) blocked_input |= input.has_value() && !input->plain();
     if (blocked_input && (op->takes_blocked == nullptr || !op->takes_blocked(context))) {
       for (size_t i = 0; i < step.inputs.size(); ++i) {
-        if (step.inputs[i] < 0 || plan->slots_[step.inputs[i]].desc.channel_block == 0) continue;
+        if (step.inputs[i] < 0 || plan->slots_[step.inputs[i]].desc.plain()) continue;
         OCTET_ASSIGN_OR_RETURN(step.inputs[i], plan->PlainSlot(step.inputs[i], &plain_copy));
         context.inputs[i] = plan->slots_[step.inputs[i]].desc;
       }
@@ -244,7 +243,7 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
   }
   for (const ValueInfo& output : graph.outputs) {
     int slot = slot_of.at(output.name);
-    if (plan->slots_[slot].desc.channel_block != 0) {
+    if (!plan->slots_[slot].desc.plain()) {
       OCTET_ASSIGN_OR_RETURN(slot, plan->PlainSlot(slot, &plain_copy));
     }
     plan->output_slots_.push_back(slot);

@@ -62,9 +62,10 @@ absl::StatusOr<QuantizationConfig> FromProto(const v1::QuantizationConfig& confi
       return Invalid("weights.granularity",
                      absl::StrCat("has the unknown value ", weights.granularity()));
   }
-  if (weights.bits() != 0 && weights.bits() != 8 && weights.bits() != 4) {
-    return Invalid("weights.bits",
-                   absl::StrCat("must be 8 or 4 (0 means 8), got ", weights.bits()));
+  if (weights.bits() != 0 &&
+      (weights.bits() < kMinWeightBits || weights.bits() > kMaxWeightBits)) {
+    return Invalid("weights.bits", absl::StrCat("must be ", kMinWeightBits, " to ", kMaxWeightBits,
+                                                " (0 means 8), got ", weights.bits()));
   }
   out.weights.bits = weights.bits() == 0 ? 8 : weights.bits();
   if (weights.has_narrow_range()) out.weights.narrow_range = weights.narrow_range();

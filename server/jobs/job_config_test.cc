@@ -59,7 +59,7 @@ TEST(JobConfigTest, RefusesValuesOutOfRangeNamingTheField) {
   v1::QuantizationConfig wire;
   wire.mutable_weights()->set_bits(16);
   EXPECT_THAT(FromProto(wire), StatusIs(absl::StatusCode::kInvalidArgument,
-                                        HasSubstr("config.weights.bits must be 8 or 4")));
+                                        HasSubstr("config.weights.bits must be 2 to 8")));
   wire = v1::QuantizationConfig();
   wire.mutable_calibration()->set_percentile(99.9);
   EXPECT_THAT(FromProto(wire), StatusIs(absl::StatusCode::kInvalidArgument,

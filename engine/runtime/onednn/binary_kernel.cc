@@ -232,11 +232,10 @@ absl::StatusOr<BuiltKernel> BuildBinary(const KernelBuildContext& context) {
   const bool swapped = !a_full_size && b_full_size && Commutes(kOp);
   const bool onednn = a.type == DataType::kFloat32 && count > 0 && !y->empty() && y->size() <= 12 &&
                       (a_full_size || swapped);
-  if (a.channel_block != 0 || b.channel_block != 0) {
-    // Same-shape float inputs (TakesBlockedPair): the result takes the first blocked layout.
+  if (!a.plain() || !b.plain()) {
+    // Same-shape float inputs (TakesBlockedPair): the result takes the first one's layout.
     try {
-      const TensorDesc y_desc{DataType::kFloat32, *y,
-                              a.channel_block != 0 ? a.channel_block : b.channel_block};
+      const TensorDesc y_desc = (!a.plain() ? a : b).Like(DataType::kFloat32, *y);
       dnnl::binary::desc desc(ToOneDnn(kOp), onednn::DescOf(a), onednn::DescOf(b),
                               onednn::DescOf(y_desc));
       dnnl::binary::primitive_desc pd(desc, onednn::DefaultAttr(), onednn::CpuEngine());
@@ -287,6 +286,17 @@ absl::StatusOr<BuiltKernel> BuildBinary(const KernelBuildContext& context) {
 }
 
 // Blocked inputs are taken when both are float32 of the same rank-4 shape (no broadcasting).
+bool SameShapeAndLayout(const TensorDesc& a, const TensorDesc& b) {
+  return a.shape == b.shape && a.channel_block == b.channel_block &&
+         a.channels_last == b.channels_last;
+}
+
+// Int8Add's operands (inputs 0 and 3) may stay in their layout when they share it.
+bool TakesInt8AddOperands(const KernelBuildContext& context) {
+  return context.has_input(0) && context.has_input(3) &&
+         SameShapeAndLayout(context.input(0), context.input(3));
+}
+
 bool TakesBlockedPair(const KernelBuildContext& context) {
   return context.inputs.size() == 2 && context.has_input(0) && context.has_input(1) &&
          context.input(0).type == DataType::kFloat32 &&
@@ -502,10 +512,10 @@ absl::StatusOr<BuiltKernel> BuildInt8Add(const KernelBuildContext& context) {
   }
   const DataType y_type = context.has_input(7) ? context.constant(7)->type() : DataType::kUint8;
   auto is_int8 = [](DataType t) { return t == DataType::kUint8 || t == DataType::kInt8; };
-  if (!is_int8(a.type) || !is_int8(b.type) || !is_int8(y_type) || a.channel_block != 0 ||
-      b.channel_block != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(node.Describe(), ": u8/s8 operands in plain layout"));
+  if (!is_int8(a.type) || !is_int8(b.type) || !is_int8(y_type) ||
+      (!(a.plain() && b.plain()) && !SameShapeAndLayout(a, b))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        node.Describe(), ": u8/s8 operands, plain or of one shape in one layout"));
   }
   OCTET_ASSIGN_OR_RETURN(std::string activation, node.GetString("activation", ""));
   if (!activation.empty() && activation != "Relu") {
@@ -536,9 +546,11 @@ absl::StatusOr<BuiltKernel> BuildInt8Add(const KernelBuildContext& context) {
                        onednn::ScalarParameter(context.constant(5)) * b_ratio;
   const float y_zero = onednn::ScalarParameter(context.constant(7));
   try {
-    const memory::desc src0 = onednn::PlainDesc(a.shape, a.type);
-    const memory::desc src1 = onednn::PlainDesc(b.shape, b.type);
-    const memory::desc dst = onednn::PlainDesc(a.shape, y_type);
+    // Same-shape operands in their layout (channels-last from int8 convolutions); the result too.
+    const TensorDesc y_desc = a.Like(y_type, a.shape);
+    const memory::desc src0 = onednn::DescOf(a);
+    const memory::desc src1 = onednn::DescOf(b);
+    const memory::desc dst = onednn::DescOf(y_desc);
     dnnl::binary::desc desc(dnnl::algorithm::binary_add, src0, src1, dst);
     dnnl::primitive_attr attr = onednn::DefaultAttr();
     attr.set_scales(DNNL_ARG_SRC_0, 0, {a_ratio});
@@ -554,7 +566,7 @@ absl::StatusOr<BuiltKernel> BuildInt8Add(const KernelBuildContext& context) {
     const dnnl::binary::primitive_desc pd(desc, attr, onednn::CpuEngine());
     BuiltKernel built;
     built.kernel = std::make_unique<Int8AddKernel>(pd, node.Describe());
-    built.outputs.push_back({y_type, a.shape});
+    built.outputs.push_back(y_desc);
     built.notes = absl::StrCat(
         DataTypeName(a.type), " + ", DataTypeName(b.type), " -> ", DataTypeName(y_type),
         ", zero points ", onednn::ScalarParameter(context.constant(2)), ", ",
@@ -577,7 +589,7 @@ std::vector<OpDefinition> BinaryOps() {
       {"Mul", CheckBinary, BuildBinary<BinaryOp::kMul>, 0, false, "", TakesBlockedPair},
       {"Sub", CheckBinary, BuildBinary<BinaryOp::kSub>, 0, false, "", TakesBlockedPair},
       {"Sum", CheckVariadic, BuildVariadic<BinaryOp::kAdd, false>},
-      {"Int8Add", CheckInt8Add, BuildInt8Add, 0, false, kOctetDomain},
+      {"Int8Add", CheckInt8Add, BuildInt8Add, 0, false, kOctetDomain, TakesInt8AddOperands},
   };
 }
 

@@ -362,8 +362,9 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
   }
   try {
     auto onednn_type = [](DataType t) { return *onednn::ToOneDnn(t); };
-    const memory::desc src = onednn::PlainDesc(x.shape, x.type);
-    const memory::desc dst = onednn::PlainDesc(g.y_shape, y_type);
+    // The input as it comes (channels-last from an int8 convolution before this one), reordered
+    // only when the primitive wants another layout.
+    const memory::desc src = onednn::DescOf(x);
     const memory::desc w_plain = onednn::PlainDesc(g.w_dims, DataType::kInt8);
     const memory::desc w_any(memory::dims(g.w_dims.begin(), g.w_dims.end()), memory::data_type::s8,
                              memory::format_tag::any);
@@ -403,10 +404,14 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
     attr.set_post_ops(ops);
     dnnl::convolution_forward::primitive_desc pd(desc, attr, onednn::CpuEngine());
     OCTET_ASSIGN_OR_RETURN(Tensor packed, onednn::ReorderConstant(w, w_plain, pd.weights_desc()));
+    // The result stays in the primitive's layout (channels-last for oneDNN's int8 kernels) for the
+    // next int8 op; the plan reorders it for ops that need it plain.
+    const TensorDesc y_desc = onednn::LayoutOf(pd.dst_desc(), g.y_shape, y_type);
     BuiltKernel built;
-    built.kernel = std::make_unique<ConvKernel>(pd, src, bias_desc, dst, std::move(packed),
-                                                node.Describe(), std::move(bias));
-    built.outputs.push_back({y_type, g.y_shape});
+    built.kernel = std::make_unique<ConvKernel>(pd, src, bias_desc, onednn::DescOf(y_desc),
+                                                std::move(packed), node.Describe(),
+                                                std::move(bias));
+    built.outputs.push_back(y_desc);
     built.notes = absl::StrCat(
         DataTypeName(x.type), " source zero point ", x_zero, x_zero != 0 ? " (used)" : "",
         ", s8 weights ", w_scale.element_count() > 1 ? "per channel" : "per tensor", ", ",
@@ -423,6 +428,7 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
 std::vector<OpDefinition> ConvOps() {
   OpDefinition int8_conv{"Int8Conv", CheckInt8Conv, BuildInt8Conv};
   int8_conv.domain = kOctetDomain;
+  int8_conv.takes_blocked = AnyLayout;  // the weights are constants, always plain
   OpDefinition conv{"Conv", CheckConv, BuildConv, 0, /*fuses_activation=*/true};
   conv.sum_input = kConvSumInput;
   conv.takes_blocked = [](const KernelBuildContext& context) {

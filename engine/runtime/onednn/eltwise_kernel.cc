@@ -39,7 +39,7 @@ absl::StatusOr<BuiltKernel> BuildEltwise(const KernelBuildContext& context, Eltw
   }
   try {
     // Plain tensors are viewed as 1-D; blocked ones keep their layout (padding included).
-    const memory::desc flat = x.channel_block != 0
+    const memory::desc flat = !x.plain()
                                   ? onednn::DescOf(x)
                                   : onednn::PlainDesc(Shape{count}, DataType::kFloat32);
     dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, spec.kind, flat,

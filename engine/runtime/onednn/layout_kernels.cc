@@ -27,6 +27,7 @@ class ReorderKernel final : public PrimitiveKernel {
 absl::StatusOr<BuiltKernel> MakeToPlainKernel(const TensorDesc& blocked) {
   TensorDesc plain = blocked;
   plain.channel_block = 0;
+  plain.channels_last = false;
   try {
     const dnnl::reorder::primitive_desc pd(CpuEngine(), DescOf(blocked), CpuEngine(), DescOf(plain),
                                            DefaultAttr());

@@ -69,6 +69,13 @@ absl::StatusOr<Tensor> ReorderConstant(const Tensor& source, const dnnl::memory:
 }
 
 dnnl::memory::desc DescOf(const TensorDesc& desc) {
+  if (desc.channels_last) {
+    using Tag = dnnl::memory::format_tag;
+    const size_t rank = desc.shape.size();
+    return dnnl::memory::desc(dnnl::memory::dims(desc.shape.begin(), desc.shape.end()),
+                              *ToOneDnn(desc.type),
+                              rank == 3 ? Tag::nwc : rank == 4 ? Tag::nhwc : Tag::ndhwc);
+  }
   if (desc.channel_block == 0) return PlainDesc(desc.shape, desc.type);
   return dnnl::memory::desc(dnnl::memory::dims(desc.shape.begin(), desc.shape.end()),
                             *ToOneDnn(desc.type),
@@ -82,6 +89,19 @@ int ChannelBlockOf(const dnnl::memory::desc& desc, const Shape& shape, DataType 
     if (desc == DescOf(TensorDesc{type, shape, block})) return block;
   }
   return 0;
+}
+
+TensorDesc LayoutOf(const dnnl::memory::desc& desc, const Shape& shape, DataType type) {
+  TensorDesc result{type, shape, ChannelBlockOf(desc, shape, type)};
+  if (result.channel_block == 0 && shape.size() >= 3 && shape.size() <= 5) {
+    TensorDesc channels_last = result;
+    channels_last.channels_last = true;
+    int64_t pixels = 1;
+    for (size_t i = 2; i < shape.size(); ++i) pixels *= shape[i];
+    // With one channel or one pixel both layouts are the same bytes: call it plain.
+    if (desc == DescOf(channels_last) && shape[1] > 1 && pixels > 1) return channels_last;
+  }
+  return result;
 }
 
 void AppendActivation(const FusedActivation& activation, dnnl::post_ops& ops) {

@@ -26,11 +26,16 @@ std::optional<dnnl::memory::data_type> ToOneDnn(DataType type);
 // A plain row-major descriptor.
 dnnl::memory::desc PlainDesc(const Shape& shape, DataType type);
 
-// The descriptor of a value in its layout (plain or channel-blocked).
+// The descriptor of a value in its layout (plain, channel-blocked or channels-last).
 dnnl::memory::desc DescOf(const TensorDesc& desc);
 
 // 8 or 16 when `desc` is the nChw8c / nChw16c layout of a rank-4 tensor, else 0.
 int ChannelBlockOf(const dnnl::memory::desc& desc, const Shape& shape, DataType type);
+
+// The TensorDesc of a value laid out as `desc`: channel-blocked, channels-last, or else plain
+// (for any other layout too: DescOf of the result then differs from `desc`, and the caller
+// reorders).
+TensorDesc LayoutOf(const dnnl::memory::desc& desc, const Shape& shape, DataType type);
 
 // Wraps `tensor`'s buffer without copying. REQUIRES: the tensor outlives the memory.
 dnnl::memory Wrap(const dnnl::memory::desc& desc, const Tensor& tensor);

@@ -125,7 +125,7 @@ absl::StatusOr<BuiltKernel> BuildPool(const KernelBuildContext& context) {
   OCTET_ASSIGN_OR_RETURN(PoolGeometry g, ComputePoolGeometry(node, x.shape, kKind));
   try {
     const memory::desc src = onednn::DescOf(x);
-    const TensorDesc y_desc{DataType::kFloat32, g.y, x.channel_block};
+    const TensorDesc y_desc = x.Like(DataType::kFloat32, g.y);
     const memory::desc dst = onednn::DescOf(y_desc);
     dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, g.algorithm, src, dst,
                                         g.strides, g.kernel, g.dilations, g.pad_l, g.pad_r);
@@ -238,18 +238,36 @@ absl::StatusOr<BuiltKernel> BuildInt8Pool(const KernelBuildContext& context) {
   const float alpha = x_scale / y_scale;
   const float beta = y_zero - x_zero * alpha;
   try {
-    const memory::desc src = onednn::PlainDesc(x.shape, x.type);
-    const memory::desc dst = onednn::PlainDesc(g.y, y_type);
-    dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, g.algorithm, src, dst,
-                                        g.strides, g.kernel, g.dilations, g.pad_l, g.pad_r);
     dnnl::primitive_attr attr = onednn::DefaultAttr();
     if (alpha != 1.0f || beta != 0.0f) {
       dnnl::post_ops ops;
       ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, alpha, beta);
       attr.set_post_ops(ops);
     }
-    dnnl::pooling_v2_forward::primitive_desc pd(desc, attr, onednn::CpuEngine());
+    const std::string notes =
+        absl::StrCat(DataTypeName(x.type), " in and out, zero points ", x_zero, " -> ", y_zero,
+                     alpha != 1.0f || beta != 0.0f ? ", requantized (eltwise_linear)"
+                                                   : ", same scale: no requantization");
     BuiltKernel built;
+    if (x.channels_last) {
+      // From an int8 convolution: pool channels-last as it comes, and hand the result on so.
+      const memory::desc src = onednn::DescOf(x);
+      const memory::desc dst = onednn::DescOf(x.Like(y_type, g.y));
+      dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, g.algorithm, src,
+                                          dst, g.strides, g.kernel, g.dilations, g.pad_l, g.pad_r);
+      dnnl::pooling_v2_forward::primitive_desc pd(desc, attr, onednn::CpuEngine());
+      built.kernel =
+          std::make_unique<onednn::SrcDstKernel>(dnnl::pooling_v2_forward(pd), pd, node.Describe());
+      // One pixel per channel (global pooling) is the same bytes as plain.
+      built.outputs.push_back(onednn::LayoutOf(dst, g.y, y_type));
+      built.notes = notes;
+      return built;
+    }
+    const memory::desc src = onednn::PlainDesc(x.shape, x.type);
+    const memory::desc dst = onednn::PlainDesc(g.y, y_type);
+    dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, g.algorithm, src, dst,
+                                        g.strides, g.kernel, g.dilations, g.pad_l, g.pad_r);
+    dnnl::pooling_v2_forward::primitive_desc pd(desc, attr, onednn::CpuEngine());
     // oneDNN's vectorized int8 pooling wants channels last; use it when it is there for this
     // case (the plain layout gets the reference code).
     std::optional<dnnl::pooling_v2_forward::primitive_desc> nhwc_pd;
@@ -271,10 +289,7 @@ absl::StatusOr<BuiltKernel> BuildInt8Pool(const KernelBuildContext& context) {
           std::make_unique<onednn::SrcDstKernel>(dnnl::pooling_v2_forward(pd), pd, node.Describe());
     }
     built.outputs.push_back({y_type, g.y});
-    built.notes =
-        absl::StrCat(DataTypeName(x.type), " in and out, zero points ", x_zero, " -> ", y_zero,
-                     alpha != 1.0f || beta != 0.0f ? ", requantized (eltwise_linear)"
-                                                   : ", same scale: no requantization");
+    built.notes = notes;
     return built;
   } catch (const dnnl::error& e) {
     return onednn::ToStatus(e, node.Describe());
@@ -285,6 +300,9 @@ absl::Status CheckInt8Pool(const CheckContext& context) {
   return RequireInputCount(context.node, 4, 5, 4);
 }
 
+// Int8 pooling takes channels-last input as it is; channel-blocked input is made plain.
+bool TakesChannelsLast(const KernelBuildContext& context) { return context.input(0).channels_last; }
+
 }  // namespace
 
 std::vector<OpDefinition> PoolingOps() {
@@ -294,12 +312,14 @@ std::vector<OpDefinition> PoolingOps() {
        AnyLayout},
       {"GlobalMaxPool", CheckPool, BuildPool<PoolKind::kGlobalMax>, 0, false, "", AnyLayout},
       {"MaxPool", CheckPool, BuildPool<PoolKind::kMax>, 0, false, "", AnyLayout},
-      {"Int8AveragePool", CheckInt8Pool, BuildInt8Pool<PoolKind::kAverage>, 0, false, kOctetDomain},
+      {"Int8AveragePool", CheckInt8Pool, BuildInt8Pool<PoolKind::kAverage>, 0, false, kOctetDomain,
+       TakesChannelsLast},
       {"Int8GlobalAveragePool", CheckInt8Pool, BuildInt8Pool<PoolKind::kGlobalAverage>, 0, false,
-       kOctetDomain},
+       kOctetDomain, TakesChannelsLast},
       {"Int8GlobalMaxPool", CheckInt8Pool, BuildInt8Pool<PoolKind::kGlobalMax>, 0, false,
-       kOctetDomain},
-      {"Int8MaxPool", CheckInt8Pool, BuildInt8Pool<PoolKind::kMax>, 0, false, kOctetDomain},
+       kOctetDomain, TakesChannelsLast},
+      {"Int8MaxPool", CheckInt8Pool, BuildInt8Pool<PoolKind::kMax>, 0, false, kOctetDomain,
+       TakesChannelsLast},
   };
 }
 
