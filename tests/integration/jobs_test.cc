@@ -327,7 +327,7 @@ TEST_F(JobsTest, RefusesJobsAndDatasetsThatDoNotFit) {
   EXPECT_THAT(client_->CreateJob(request),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("dataset 'missing'")));
   request = Request();
-  request.mutable_config()->mutable_weights()->set_bits(3);
+  request.mutable_config()->mutable_weights()->set_bits(9);
   EXPECT_THAT(client_->CreateJob(request),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("config.weights.bits")));
   request = Request();

@@ -1,0 +1,82 @@
+// Quantizes a model for the int8 speed benchmark (bench/run_int8_benchmark.sh) with Octet's
+// default configuration and the given weight bit width, and writes the QDQ model:
+//   octet_bench_quantize MODEL.onnx OUT.onnx WEIGHT_BITS [--fashion_mnist]
+// Calibration: 64 Fashion-MNIST training images with --fashion_mnist (the fixtures), else 64
+// inputs drawn from a seeded standard normal distribution (torchvision models, speed only).
+// Prints which nodes the int8 runtime lowers on this CPU and which it leaves simulated.
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <random>
+#include <string>
+
+#include "engine/io/idx.h"
+#include "engine/onnx/onnx_importer.h"
+#include "engine/quant/post_training_quantizer.h"
+#include "engine/runtime/session.h"
+
+namespace {
+
+int Fail(const std::string& message) {
+  std::cerr << "octet_bench_quantize: " << message << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4 || argc > 5 || (argc == 5 && std::string(argv[4]) != "--fashion_mnist")) {
+    return Fail("usage: octet_bench_quantize MODEL.onnx OUT.onnx WEIGHT_BITS [--fashion_mnist]");
+  }
+  std::ifstream in(argv[1], std::ios::binary);
+  if (!in) return Fail(std::string("cannot open ") + argv[1]);
+  const std::string model((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  absl::StatusOr<octet::Graph> graph = octet::ImportOnnxModel(model);
+  if (!graph.ok()) return Fail(std::string(graph.status().message()));
+  if (graph->inputs.size() != 1 || !graph->inputs[0].shape.has_value()) {
+    return Fail("the model must have one input of known rank");
+  }
+  constexpr int64_t kSamples = 64;
+  octet::Shape shape = {kSamples};
+  for (size_t i = 1; i < graph->inputs[0].shape->size(); ++i) {
+    const octet::Dim& d = (*graph->inputs[0].shape)[i];
+    if (!d.is_static()) return Fail("non-batch input dims must be static");
+    shape.push_back(d.size);
+  }
+  absl::StatusOr<octet::Tensor> x = octet::Tensor::Create(octet::DataType::kFloat32, shape);
+  if (!x.ok()) return Fail(std::string(x.status().message()));
+  if (argc == 5) {
+    absl::StatusOr<octet::Tensor> images = octet::ReadIdxFile(
+        "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", kSamples);
+    if (!images.ok()) return Fail(std::string(images.status().message()));
+    if (images->element_count() != x->element_count()) return Fail("not a 28x28 one-channel model");
+    for (int64_t i = 0; i < x->element_count(); ++i) {
+      x->data<float>()[i] = images->data<uint8_t>()[i] / 255.0f;
+    }
+  } else {
+    std::mt19937 generator(1);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (int64_t i = 0; i < x->element_count(); ++i) x->data<float>()[i] = normal(generator);
+  }
+  octet::SampleSet samples;
+  samples.inputs.emplace_back(graph->inputs[0].name, *std::move(x));
+  octet::QuantizationRequest request;
+  request.model = model;
+  request.calibration = &samples;
+  request.split_layer_errors = false;
+  request.config.weights.bits = std::atoi(argv[3]);
+  request.config.batch_size = 8;
+  absl::StatusOr<octet::QuantizationResult> result = octet::QuantizeModel(request);
+  if (!result.ok()) return Fail(std::string(result.status().message()));
+  std::ofstream(argv[2], std::ios::binary) << result->model;
+  absl::StatusOr<std::unique_ptr<octet::Session>> session =
+      octet::Session::Create(result->quantized_graph, {});
+  if (!session.ok()) return Fail(std::string(session.status().message()));
+  std::cerr << argv[2] << ": " << (*session)->int8_nodes().size() << " int8 nodes, "
+            << (*session)->simulated_nodes().size() << " left simulated";
+  if (!(*session)->simulated_nodes().empty()) {
+    std::cerr << " (" << (*session)->simulated_nodes().front() << ", ...)";
+  }
+  std::cerr << "\n";
+  return 0;
+}

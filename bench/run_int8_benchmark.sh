@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Octet int8 against its own float path and against ONNX Runtime and PyTorch, float and int8,
+# same thread count, in one script (issue 5's speed benchmark):
+#   bench/run_int8_benchmark.sh [THREADS] [RUNS] [WEIGHT_BITS]   (defaults: nproc, 5, see below)
+# Models: the Fashion-MNIST fixtures and torchvision ResNet-18 and MobileNetV2 at 224x224
+# (exported on demand into build/bench-models; untrained weights, speed only). Each is quantized
+# by Octet (default configuration, WEIGHT_BITS-bit weights; octet_bench_quantize), and that QDQ
+# file is what Octet int8 and ONNX Runtime int8 run. PyTorch int8 is its FX post-training
+# quantization (onednn engine) of the same network (bench/pytorch_bench.py).
+# WEIGHT_BITS defaults to 8 on CPUs with VNNI and to 7 without: there oneDNN's u8 x s8 products
+# are summed pairwise in 16 bits, exact only for weights within 7 bits, and Octet leaves 8-bit
+# convolutions in float rather than compute them wrong (ORT and PyTorch run them anyway).
+# Prints a Markdown table: medians (min-max) of RUNS runs in ms; Octet int8's speed-up over Octet
+# float and over the fastest peer int8; Octet int8's conv+gemm throughput in GMAC/s and as a
+# share of the single u8s8 convolution's (octet_conv_peak); file sizes.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${OCTET_BUILD_DIR:-$root/build}
+threads=${1:-$(nproc)}
+runs=${2:-5}
+if grep -q -E 'avx512_vnni|avx_vnni' /proc/cpuinfo; then default_bits=8; else default_bits=7; fi
+bits=${3:-$default_bits}
+. "$root/bench/setup_peers.sh"
+"$root/scripts/build.sh" > /dev/null
+cmake --build "$build" --target octet_float_bench octet_bench_quantize octet_conv_peak > /dev/null
+models="$build/bench-models"
+/usr/bin/python3 "$root/bench/export_torchvision.py" "$models"
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+
+peak=$("$build/bench/octet_conv_peak" "$threads" "$runs" | head -1)
+for entry in "$root/tests/data/fashion_mnist/resnet_small.onnx:1,1,28,28:--fashion_mnist" \
+             "$root/tests/data/fashion_mnist/mobilenetv2_small.onnx:1,1,28,28:--fashion_mnist" \
+             "$models/resnet18.onnx:1,3,224,224:" "$models/mobilenet_v2.onnx:1,3,224,224:"; do
+  IFS=: read -r model shape calibration <<< "$entry"
+  name=$(basename "$model" .onnx)
+  qdq="$models/$name.w$bits.qdq.onnx"
+  "$build/bench/octet_bench_quantize" "$model" "$qdq" "$bits" $calibration
+  macs=$(/usr/bin/python3 "$root/bench/model_macs.py" "$model")
+  torch_model=$model
+  case $name in resnet18 | mobilenet_v2) torch_model=$name ;; esac
+  torch=$(/usr/bin/python3 "$root/bench/pytorch_bench.py" "$torch_model" "$threads" "$runs" 1 32 2> /dev/null)
+  for batch in 1 32; do
+    octet_f32=$("$build/bench/octet_float_bench" "$model" "$batch" "$threads" "$runs")
+    octet_int8=$("$build/bench/octet_float_bench" "$qdq" "$batch" "$threads" "$runs")
+    ort_f32=$(OCTET_BENCH_INPUT_SHAPE=$shape node "$root/bench/ort_float_bench.js" "$model" "$batch" "$threads" "$runs")
+    ort_int8=$(OCTET_BENCH_INPUT_SHAPE=$shape node "$root/bench/ort_float_bench.js" "$qdq" "$batch" "$threads" "$runs")
+    torch_batch=$(grep "\"batch\": $batch," <<< "$torch")
+    echo "{\"name\": \"$name\", \"batch\": $batch, \"macs\": $macs, \"float_bytes\": $(stat -c %s "$model"), \"qdq_bytes\": $(stat -c %s "$qdq"), \"octet_f32\": $octet_f32, \"octet_int8\": $octet_int8, \"ort_f32\": $ort_f32, \"ort_int8\": $ort_int8, \"torch\": $torch_batch}" >> "$results"
+  done
+done
+
+/usr/bin/python3 - "$results" "$peak" "$threads" "$runs" "$bits" <<'PY'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+peak, threads, runs, bits = json.loads(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+cell = lambda r: f"{r['median_ms']:.2f} ({r['min_ms']:.2f}-{r['max_ms']:.2f})"
+print(f"{threads} threads, median (min-max) of {runs} runs in ms; Octet's QDQ models have {bits}-bit weights.")
+print(f"Single-convolution peak (3x3, 64->64, 56x56, batch 32, u8s8, {peak['implementation']}): "
+      f"{peak['gmacs_per_s']:.1f} GMAC/s.")
+print()
+print("| model | batch | Octet f32 | Octet int8 | ORT f32 | ORT int8 | PyTorch f32 | PyTorch int8 "
+      "| int8 / f32 (Octet) | best peer int8 / Octet int8 | Octet int8 GMAC/s (% of peak) | f32 / QDQ file (MB) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+for r in rows:
+    octet = r["octet_int8"]["median_ms"]
+    peer = min(r["ort_int8"]["median_ms"], r["torch"]["int8"]["median_ms"])
+    gmacs = r["macs"] * r["batch"] / octet / 1e6
+    print(f"| {r['name']} | {r['batch']} | {cell(r['octet_f32'])} | {cell(r['octet_int8'])} | "
+          f"{cell(r['ort_f32'])} | {cell(r['ort_int8'])} | {cell(r['torch']['float'])} | "
+          f"{cell(r['torch']['int8'])} | {r['octet_f32']['median_ms'] / octet:.2f}x | "
+          f"{peer / octet:.2f} | {gmacs:.1f} ({100 * gmacs / peak['gmacs_per_s']:.0f}%) | "
+          f"{r['float_bytes'] / 1e6:.2f} / {r['qdq_bytes'] / 1e6:.2f} |")
+PY
