@@ -171,6 +171,12 @@ class Pipeline {
         params.zero_points = {sz.zero_point};
         activation_params[name] = params;
       }
+      for (const auto& [output, input] : sites.same_params) {
+        auto from = activation_params.find(input);
+        if (from != activation_params.end() && activation_params.count(output) != 0) {
+          activation_params[output] = from->second;
+        }
+      }
     }
 
     // QUANTIZE

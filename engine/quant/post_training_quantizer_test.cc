@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
+#include "absl/strings/str_cat.h"
 #include "engine/base/status_matchers.h"
 #include "engine/onnx/onnx_importer.h"
 #include "engine/passes/batch_norm_folding.h"
@@ -290,6 +292,35 @@ TEST_F(QuantizeTinyCnnTest, FourBitWeightsUseFifteenLevelsAndTheReportSaysTheFil
   EXPECT_EQ(*std::min_element(values.begin(), values.end()), -7);
   EXPECT_EQ(*std::max_element(values.begin(), values.end()), 7);
   EXPECT_THAT(result.report_json, HasSubstr("does not shrink"));
+}
+
+TEST_F(QuantizeTinyCnnTest, SevenBitWeightsStayWithinSixtyThree) {
+  QuantizationConfig config;
+  config.weights.bits = 7;
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, Quantize(config));
+  const Tensor* w = result.quantized_graph.FindConstant("conv2_w/quantized");
+  ASSERT_NE(w, nullptr);
+  int largest = 0;
+  for (int8_t v : w->values<int8_t>()) largest = std::max(largest, std::abs(int{v}));
+  EXPECT_EQ(largest, 63);  // [-63, 63]: narrow range, each channel's largest weight at +-63
+  EXPECT_THAT(result.report_json, HasSubstr("7-bit weights are stored in int8"));
+}
+
+// Flatten only moves values: its output takes its input's scale and zero point (no rounding
+// added), and the int8 runtime then flattens the integers themselves.
+TEST_F(QuantizeTinyCnnTest, ValueMovingOpsKeepTheirInputsQuantizationParameters) {
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, Quantize({}));
+  const Graph& graph = result.quantized_graph;
+  for (const char* suffix : {"/scale", "/zero_point"}) {
+    const Tensor* in = graph.FindConstant(absl::StrCat("sum", suffix));
+    const Tensor* out = graph.FindConstant(absl::StrCat("flat", suffix));
+    ASSERT_NE(in, nullptr);
+    ASSERT_NE(out, nullptr);
+    EXPECT_EQ(in->type(), out->type());
+    EXPECT_EQ(0, std::memcmp(in->raw_data(), out->raw_data(), ElementSize(in->type())));
+  }
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> session, Session::Create(graph, {}));
+  EXPECT_THAT(session->int8_nodes(), ::testing::Contains(HasSubstr("Flatten")));
 }
 
 TEST_F(QuantizeTinyCnnTest, WeightsAndActivationsNeedCalibrationData) {

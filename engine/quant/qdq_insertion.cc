@@ -168,6 +168,19 @@ QuantizationSites FindQuantizationSites(const Graph& graph) {
     if (!model_outputs.contains(output)) choose(output);
     sites.layers.push_back(std::move(layer));
   }
+  static const char* const kValuePreserving[] = {"MaxPool", "Flatten", "Reshape", "Transpose",
+                                                 "Squeeze", "Unsqueeze"};
+  for (const Node& node : graph.nodes) {
+    if (!node.domain.empty() || node.inputs.empty() || node.outputs.empty() ||
+        std::find(std::begin(kValuePreserving), std::end(kValuePreserving), node.op_type) ==
+            std::end(kValuePreserving) ||
+        (node.outputs.size() > 1 && !node.outputs[1].empty())) {  // MaxPool's indices
+      continue;
+    }
+    if (chosen.contains(node.input(0)) && chosen.contains(node.outputs[0])) {
+      sites.same_params.emplace_back(node.outputs[0], node.input(0));
+    }
+  }
   return sites;
 }
 

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -39,6 +40,12 @@ struct QuantizationSites {
   // The float activations to quantize, in graph order: the non-constant inputs of every layer,
   // and every layer's output unless it is a model output (the model's results stay float).
   std::vector<std::string> activations;
+  // (output, input) pairs of activations, in graph order, where the output must be quantized
+  // with the input's parameters: a MaxPool and data movement (Flatten, Reshape, Transpose,
+  // Squeeze, Unsqueeze) only pick or move values, so with the input's grid the quantized output
+  // is exactly the op applied to the quantized input (no rounding added, and the int8 runtime
+  // runs the op on the integers without requantizing).
+  std::vector<std::pair<std::string, std::string>> same_params;
 };
 
 QuantizationSites FindQuantizationSites(const Graph& graph);

@@ -38,6 +38,15 @@ class Lowerer {
     for (size_t i = 0; i < in_.nodes.size(); ++i) {
       const Node& q = in_.nodes[i];
       if (q.op_type != "QuantizeLinear" || !q.domain.empty()) continue;
+      if (const Node* op = MatchValuePreserving(q)) {
+        removed[IndexOf(op)] = true;
+        Node moved = *op;
+        moved.inputs[0] = Producer(op->input(0))->input(0);
+        moved.outputs = q.outputs;
+        replacement[i] = std::move(moved);
+        result.lowered.push_back(absl::StrCat(op->op_type, " ", op->Describe(), " on int8"));
+        continue;
+      }
       if (std::optional<PoolMatch> pool = MatchPool(q)) {
         if (!pool->inexact.empty()) {
           result.kept_float.push_back(absl::StrCat(pool->pool->Describe(), ": ", pool->inexact));
@@ -146,6 +155,37 @@ class Lowerer {
       }
     }
     return match;
+  }
+
+  // Q(op(DQ(x))) for an op that only moves values (Flatten, Reshape, Transpose, Squeeze,
+  // Unsqueeze) with the same scale and zero point on both sides: the op on x's integers gives the
+  // same result. MaxPool is left to MatchPool (oneDNN's int8 pooling).
+  const Node* MatchValuePreserving(const Node& q) const {
+    static const char* const kOps[] = {"Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze"};
+    const Node* op = Producer(q.input(0));
+    if (op == nullptr || !op->domain.empty() || Readers(q.input(0)) != 1 || op->inputs.empty() ||
+        std::find(std::begin(kOps), std::end(kOps), op->op_type) == std::end(kOps)) {
+      return nullptr;
+    }
+    const Node* dq = Producer(op->input(0));
+    if (!IsActivationDequantize(dq) || !IsScalarConstant(in_, q.input(1), DataType::kFloat32)) {
+      return nullptr;
+    }
+    const DataType type = *in_.TypeOf(dq->input(0));
+    const Tensor& x_scale = *in_.FindConstant(dq->input(1));
+    const Tensor& y_scale = *in_.FindConstant(q.input(1));
+    if (x_scale.data<float>()[0] != y_scale.data<float>()[0]) return nullptr;
+    auto zero = [&](const std::string& name, DataType t) -> std::optional<int> {
+      if (name.empty()) return t == DataType::kUint8 ? std::optional<int>(0) : std::nullopt;
+      const Tensor* z = in_.FindConstant(name);
+      if (z == nullptr || z->element_count() != 1 || z->type() != t) return std::nullopt;
+      return t == DataType::kUint8 ? int{z->data<uint8_t>()[0]} : int{z->data<int8_t>()[0]};
+    };
+    // Without a zero point, QuantizeLinear gives uint8.
+    const std::optional<int> x_zero = zero(dq->input(2), type);
+    const std::optional<int> y_zero = zero(q.input(2), type);
+    if (!x_zero.has_value() || x_zero != y_zero) return nullptr;
+    return op;
   }
 
   struct AddMatch {
