@@ -1,4 +1,5 @@
 // ONNX Conv (1D to 3D, groups, strides, dilations, pads, auto_pad) on oneDNN's convolution.
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -344,16 +345,31 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
   OCTET_ASSIGN_OR_RETURN(float beta, node.GetFloat("activation_beta", 0.0f));
   // Relu, LeakyRelu and Clip commute with a positive rescale; the rest run in real units.
   const bool in_real_units = activation == "HardSwish" || activation == "Sigmoid";
+  // Without padding every input the kernel reads is real, so the source zero point comes out of
+  // the sum: sum w (x - z) = sum w x - z sum w, a constant per output channel that joins the bias.
+  // oneDNN then runs its kernel without zero points, which is much faster (and on some shapes
+  // the only vectorized one).
+  const bool padded = std::any_of(g.pad_l.begin(), g.pad_l.end(), [](auto p) { return p != 0; }) ||
+                      std::any_of(g.pad_r.begin(), g.pad_r.end(), [](auto p) { return p != 0; });
+  const bool fold_zero_point = x_zero != 0 && !padded;
   std::optional<Tensor> bias;
-  if (context.has_input(7)) {
-    const Tensor* b = context.constant(7);
-    if (b == nullptr || b->type() != DataType::kFloat32 || b->element_count() != out_channels) {
+  if (context.has_input(7) || fold_zero_point) {
+    const Tensor* b = context.has_input(7) ? context.constant(7) : nullptr;
+    if (context.has_input(7) &&
+        (b == nullptr || b->type() != DataType::kFloat32 || b->element_count() != out_channels)) {
       return absl::InvalidArgumentError(
           absl::StrCat(node.Describe(), ": bias must be a float32 constant [", out_channels, "]"));
     }
-    std::vector<float> accumulator_units(out_channels);
+    std::vector<float> accumulator_units(out_channels, 0.0f);
+    const int64_t per_channel = w.element_count() / out_channels;
     for (int64_t c = 0; c < out_channels; ++c) {
-      accumulator_units[c] = b->data<float>()[c] / scales[c];
+      double value = b != nullptr ? b->data<float>()[c] / scales[c] : 0.0;
+      if (fold_zero_point) {
+        int64_t sum = 0;
+        for (int64_t i = 0; i < per_channel; ++i) sum += w.data<int8_t>()[c * per_channel + i];
+        value -= static_cast<double>(x_zero) * sum;
+      }
+      accumulator_units[c] = static_cast<float>(value);
     }
     bias = Tensor::FromVector<float>({out_channels}, accumulator_units);
   }
@@ -381,7 +397,7 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
     dnnl::primitive_attr attr = onednn::DefaultAttr();
     attr.set_output_scales(out_channels > 1 && w_scale.element_count() > 1 ? 1 << 1 : 0,
                            w_scale.element_count() > 1 ? scales : std::vector<float>{scales[0]});
-    if (x_zero != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {x_zero});
+    if (x_zero != 0 && !fold_zero_point) attr.set_zero_points(DNNL_ARG_SRC, 0, {x_zero});
     if (y_zero != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {y_zero});
     dnnl::post_ops ops;
     if (activation == "Relu") {
@@ -413,7 +429,10 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
                                                 std::move(bias));
     built.outputs.push_back(y_desc);
     built.notes = absl::StrCat(
-        DataTypeName(x.type), " source zero point ", x_zero, x_zero != 0 ? " (used)" : "",
+        DataTypeName(x.type), " source zero point ", x_zero,
+        fold_zero_point ? " (folded into the bias: no padding)"
+        : x_zero != 0   ? " (used)"
+                        : "",
         ", s8 weights ", w_scale.element_count() > 1 ? "per channel" : "per tensor", ", ",
         DataTypeName(y_type), " destination zero point ", y_zero,
         activation.empty() ? std::string() : absl::StrCat(", fused ", activation));
