@@ -36,8 +36,26 @@ class Lowerer {
     std::vector<bool> removed(in_.nodes.size(), false);
     absl::flat_hash_map<size_t, Node> replacement;
     for (size_t i = 0; i < in_.nodes.size(); ++i) {
+      if (std::optional<LinearMatch> linear = MatchLinear(in_.nodes[i])) {
+        const std::string inexact = onednn::Int8ConvInexactReason(
+            *in_.TypeOf(linear->dq_x->input(0)), MaxAbsWeight(*linear->dq_w));
+        if (!inexact.empty()) {
+          result.kept_float.push_back(absl::StrCat(linear->op->Describe(), ": ", inexact));
+          continue;
+        }
+        removed[i] = true;
+        if (linear->activation != nullptr) removed[IndexOf(linear->activation)] = true;
+        const size_t at = linear->q != nullptr ? IndexOf(linear->q) : i;
+        removed[at] = true;
+        replacement[at] = BuildInt8MatMul(*linear, &result.graph);
+        result.lowered.push_back(absl::StrCat(
+            "Int8MatMul ", linear->op->Describe(),
+            linear->activation != nullptr ? absl::StrCat(" + ", linear->activation->op_type) : "",
+            linear->q == nullptr ? " (float result)" : ""));
+        continue;
+      }
       const Node& q = in_.nodes[i];
-      if (q.op_type != "QuantizeLinear" || !q.domain.empty()) continue;
+      if (q.op_type != "QuantizeLinear" || !q.domain.empty() || replacement.contains(i)) continue;
       if (const Node* op = MatchValuePreserving(q)) {
         removed[IndexOf(op)] = true;
         Node moved = *op;
@@ -68,12 +86,8 @@ class Lowerer {
       }
       std::optional<Match> match = MatchConv(q);
       if (!match.has_value()) continue;
-      const Tensor& weights = *in_.FindConstant(match->dq_w->input(0));
-      int max_abs_weight = 0;
-      for (int8_t w : weights.values<int8_t>())
-        max_abs_weight = std::max(max_abs_weight, std::abs(int{w}));
-      const std::string inexact =
-          onednn::Int8ConvInexactReason(*in_.TypeOf(match->dq_x->input(0)), max_abs_weight);
+      const std::string inexact = onednn::Int8ConvInexactReason(
+          *in_.TypeOf(match->dq_x->input(0)), MaxAbsWeight(*match->dq_w));
       if (!inexact.empty()) {
         result.kept_float.push_back(absl::StrCat(match->conv->Describe(), ": ", inexact));
         continue;
@@ -108,6 +122,156 @@ class Lowerer {
     std::string bias_constant;
     std::vector<size_t> absorbed;  // Conv, activation (the Q itself is replaced)
   };
+
+  int MaxAbsWeight(const Node& dq_w) const {
+    int largest = 0;
+    for (int8_t w : in_.FindConstant(dq_w.input(0))->values<int8_t>()) {
+      largest = std::max(largest, std::abs(int{w}));
+    }
+    return largest;
+  }
+
+  struct LinearMatch {
+    const Node* op = nullptr;  // Gemm or MatMul
+    const Node* activation = nullptr;
+    const Node* q = nullptr;  // nullptr: the result stays float
+    const Node* dq_x = nullptr;
+    const Node* dq_w = nullptr;
+    bool trans_b = false;
+  };
+
+  // Gemm(DQ(x), DQ(w)[, bias]) (transA 0, alpha and beta 1) or MatMul(DQ(x), DQ(w)) with 2-D
+  // constant int8 weights, zero points 0, scales per tensor or per output column;
+  // [-> Relu | Clip | LeakyRelu] -> Q, or a float result read as it is.
+  std::optional<LinearMatch> MatchLinear(const Node& op) const {
+    if (!op.domain.empty() || (op.op_type != "Gemm" && op.op_type != "MatMul") ||
+        op.inputs.size() < 2 || op.outputs.size() != 1) {
+      return std::nullopt;
+    }
+    LinearMatch match;
+    match.op = &op;
+    if (op.op_type == "Gemm") {
+      if (op.GetInt("transA", 0).value_or(1) != 0 || op.GetFloat("alpha", 1.0f).value_or(0) != 1 ||
+          op.GetFloat("beta", 1.0f).value_or(0) != 1) {
+        return std::nullopt;
+      }
+      match.trans_b = op.GetInt("transB", 0).value_or(0) != 0;
+    } else if (op.inputs.size() != 2) {
+      return std::nullopt;
+    }
+    match.dq_x = Producer(op.input(0));
+    match.dq_w = Producer(op.input(1));
+    if (!IsActivationDequantize(match.dq_x) ||
+        !IsMatrixWeightDequantize(match.dq_w, match.trans_b ? 0 : 1)) {
+      return std::nullopt;
+    }
+    if (op.op_type == "Gemm" && !op.input(2).empty()) {
+      const Tensor* bias = in_.FindConstant(op.input(2));
+      const Tensor& w = *in_.FindConstant(match.dq_w->input(0));
+      const int64_t n = match.trans_b ? w.dim(0) : w.dim(1);
+      if (bias == nullptr || bias->type() != DataType::kFloat32 || bias->rank() != 1 ||
+          bias->dim(0) != n) {
+        const Node* dq_b = Producer(op.input(2));
+        if (!IsBiasDequantize(dq_b) || in_.FindConstant(dq_b->input(0))->element_count() != n) {
+          return std::nullopt;
+        }
+      }
+    }
+    const Node* next = Readers(op.outputs[0]) == 1 ? SoleReader(op.outputs[0]) : nullptr;
+    if (next != nullptr && next->domain.empty() &&
+        (next->op_type == "Relu" || next->op_type == "LeakyRelu" ||
+         (next->op_type == "Clip" && ConstantOperands(*next))) &&
+        Readers(next->outputs[0]) == 1) {
+      const Node* q = SoleReader(next->outputs[0]);
+      if (q != nullptr && IsActivationQuantize(*q)) {
+        match.activation = next;
+        match.q = q;
+      }
+    } else if (next != nullptr && IsActivationQuantize(*next)) {
+      match.q = next;
+    }
+    return match;
+  }
+
+  const Node* SoleReader(const std::string& value) const {
+    for (const Node& node : in_.nodes) {
+      if (std::find(node.inputs.begin(), node.inputs.end(), value) != node.inputs.end()) {
+        return &node;
+      }
+    }
+    return nullptr;
+  }
+
+  bool ConstantOperands(const Node& node) const {
+    for (size_t i = 1; i < node.inputs.size(); ++i) {
+      if (!node.inputs[i].empty() && in_.FindConstant(node.inputs[i]) == nullptr) return false;
+    }
+    return true;
+  }
+
+  // QuantizeLinear to a per-tensor u8/s8 value.
+  bool IsActivationQuantize(const Node& q) const {
+    return q.op_type == "QuantizeLinear" && q.domain.empty() &&
+           IsScalarConstant(in_, q.input(1), DataType::kFloat32) &&
+           (q.input(2).empty() || IsScalarConstant(in_, q.input(2), DataType::kUint8) ||
+            IsScalarConstant(in_, q.input(2), DataType::kInt8));
+  }
+
+  // DequantizeLinear of constant int8 2-D weights with zero points 0, per tensor or along
+  // `column_axis` (the output columns).
+  bool IsMatrixWeightDequantize(const Node* dq, int64_t column_axis) const {
+    if (dq == nullptr || dq->op_type != "DequantizeLinear" || !dq->domain.empty()) return false;
+    const Tensor* w = in_.FindConstant(dq->input(0));
+    const Tensor* scale = in_.FindConstant(dq->input(1));
+    if (w == nullptr || w->type() != DataType::kInt8 || w->rank() != 2 || scale == nullptr ||
+        scale->type() != DataType::kFloat32) {
+      return false;
+    }
+    if (scale->element_count() != 1) {
+      int64_t axis = dq->GetInt("axis", 1).value_or(1);
+      if (axis < 0) axis += 2;
+      if (scale->rank() != 1 || axis != column_axis || scale->dim(0) != w->dim(column_axis)) {
+        return false;
+      }
+    }
+    if (!dq->input(2).empty()) {
+      const Tensor* zero = in_.FindConstant(dq->input(2));
+      if (zero == nullptr || zero->type() != DataType::kInt8) return false;
+      for (int8_t z : zero->values<int8_t>()) {
+        if (z != 0) return false;
+      }
+    }
+    return true;
+  }
+
+  bool IsBiasDequantize(const Node* dq_b) const {
+    return dq_b != nullptr && dq_b->op_type == "DequantizeLinear" && dq_b->domain.empty() &&
+           in_.FindConstant(dq_b->input(0)) != nullptr &&
+           in_.FindConstant(dq_b->input(1)) != nullptr &&
+           (dq_b->input(2).empty() || in_.FindConstant(dq_b->input(2)) != nullptr);
+  }
+
+  Node BuildInt8MatMul(const LinearMatch& match, Graph* graph) const {
+    Node node;
+    node.name = match.op->name;
+    node.op_type = "Int8MatMul";
+    node.domain = std::string(kOctetDomain);
+    node.inputs = {match.dq_x->input(0), match.dq_x->input(1), match.dq_x->input(2),
+                   match.dq_w->input(0), match.dq_w->input(1)};
+    const std::string bias =
+        match.op->op_type == "Gemm" && !match.op->input(2).empty()
+            ? RealBiasOf(match.op->input(2), match.op->outputs[0], graph)
+            : std::string();
+    if (match.q != nullptr || !bias.empty()) {
+      node.inputs.push_back(match.q != nullptr ? match.q->input(1) : "");
+      node.inputs.push_back(match.q != nullptr ? match.q->input(2) : "");
+    }
+    if (!bias.empty()) node.inputs.push_back(bias);
+    node.outputs = match.q != nullptr ? match.q->outputs : match.op->outputs;
+    node.attributes["trans_b"] = int64_t{match.trans_b ? 1 : 0};
+    if (match.activation != nullptr) AddActivationAttributes(*match.activation, &node);
+    return node;
+  }
 
   struct PoolMatch {
     const Node* pool = nullptr;
@@ -343,11 +507,18 @@ class Lowerer {
 
   // The bias in real units, as a float constant of `graph` (computed once here).
   std::string RealBias(const Match& match, Graph* graph) const {
-    if (match.dq_b == nullptr) return match.bias_constant;
-    const Tensor& values = *in_.FindConstant(match.dq_b->input(0));
-    const Tensor& scale = *in_.FindConstant(match.dq_b->input(1));
-    const Tensor* zero =
-        match.dq_b->input(2).empty() ? nullptr : in_.FindConstant(match.dq_b->input(2));
+    return RealBiasOf(match.conv->input(2), match.conv->outputs[0], graph);
+  }
+
+  // The bias value `input` of the layer producing `output` in real units: the float constant
+  // itself, or its DequantizeLinear computed once as a float constant of `graph`.
+  std::string RealBiasOf(const std::string& input, const std::string& output,
+                         Graph* graph) const {
+    if (in_.FindConstant(input) != nullptr) return input;
+    const Node& dq_b = *Producer(input);
+    const Tensor& values = *in_.FindConstant(dq_b.input(0));
+    const Tensor& scale = *in_.FindConstant(dq_b.input(1));
+    const Tensor* zero = dq_b.input(2).empty() ? nullptr : in_.FindConstant(dq_b.input(2));
     std::vector<float> real(values.element_count());
     for (int64_t i = 0; i < values.element_count(); ++i) {
       const int64_t c = scale.element_count() == 1 ? 0 : i;
@@ -358,7 +529,7 @@ class Lowerer {
       if (zero != nullptr && zero->type() == DataType::kInt32) q -= zero->data<int32_t>()[c];
       real[i] = static_cast<float>(q) * scale.data<float>()[c];
     }
-    std::string name = absl::StrCat(match.conv->outputs[0], "/int8_bias");
+    std::string name = absl::StrCat(output, "/int8_bias");
     while (graph->constants.contains(name)) name += "_";
     graph->constants.emplace(name, Tensor::FromVector<float>(values.shape(), real));
     graph->value_types[name] = DataType::kFloat32;
@@ -380,25 +551,28 @@ class Lowerer {
                    q.input(2)};
     if (!match.conv->input(2).empty()) node.inputs.push_back(RealBias(match, graph));
     node.outputs = q.outputs;
-    if (match.activation != nullptr) {
-      const Node& a = *match.activation;
-      node.attributes["activation"] = a.op_type;
-      float alpha = 0.0f, beta = 0.0f;
-      if (a.op_type == "LeakyRelu") alpha = a.GetFloat("alpha", 0.01f).value_or(0.01f);
-      if (a.op_type == "Clip") {
-        alpha = a.GetFloat("min", -3.4028234e38f).value_or(0.0f);
-        beta = a.GetFloat("max", 3.4028234e38f).value_or(0.0f);
-        if (a.inputs.size() > 1 && !a.input(1).empty()) {
-          alpha = in_.FindConstant(a.input(1))->data<float>()[0];
-        }
-        if (a.inputs.size() > 2 && !a.input(2).empty()) {
-          beta = in_.FindConstant(a.input(2))->data<float>()[0];
-        }
-      }
-      node.attributes["activation_alpha"] = alpha;
-      node.attributes["activation_beta"] = beta;
-    }
+    if (match.activation != nullptr) AddActivationAttributes(*match.activation, &node);
     return node;
+  }
+
+  // The fused activation as the int8 kernels read it: "activation" (the op type), and
+  // "activation_alpha" / "activation_beta" (LeakyRelu's alpha; Clip's bounds).
+  void AddActivationAttributes(const Node& a, Node* node) const {
+    node->attributes["activation"] = a.op_type;
+    float alpha = 0.0f, beta = 0.0f;
+    if (a.op_type == "LeakyRelu") alpha = a.GetFloat("alpha", 0.01f).value_or(0.01f);
+    if (a.op_type == "Clip") {
+      alpha = a.GetFloat("min", -3.4028234e38f).value_or(0.0f);
+      beta = a.GetFloat("max", 3.4028234e38f).value_or(0.0f);
+      if (a.inputs.size() > 1 && !a.input(1).empty()) {
+        alpha = in_.FindConstant(a.input(1))->data<float>()[0];
+      }
+      if (a.inputs.size() > 2 && !a.input(2).empty()) {
+        beta = in_.FindConstant(a.input(2))->data<float>()[0];
+      }
+    }
+    node->attributes["activation_alpha"] = alpha;
+    node->attributes["activation_beta"] = beta;
   }
 
   static void DropUnreadDequantizes(Graph* graph) {

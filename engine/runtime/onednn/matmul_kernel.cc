@@ -53,8 +53,8 @@ class MatMulKernel final : public onednn::PrimitiveKernel {
 
 // Row-major strides of `dims`, then the last two swapped when `transposed`: a [rows, cols] view of
 // a tensor stored as [cols, rows].
-memory::desc MatrixDesc(const Shape& dims, bool transposed) {
-  if (!transposed) return onednn::PlainDesc(dims, DataType::kFloat32);
+memory::desc MatrixDesc(const Shape& dims, bool transposed, DataType type = DataType::kFloat32) {
+  if (!transposed) return onednn::PlainDesc(dims, type);
   const size_t r = dims.size();
   memory::dims strides(r, 1);
   strides[r - 2] = 1;
@@ -64,7 +64,7 @@ memory::desc MatrixDesc(const Shape& dims, bool transposed) {
     strides[i] = step;
     step *= dims[i];
   }
-  return memory::desc(memory::dims(dims.begin(), dims.end()), memory::data_type::f32, strides);
+  return memory::desc(memory::dims(dims.begin(), dims.end()), *onednn::ToOneDnn(type), strides);
 }
 
 // Builds the primitive for dst = alpha * A x B (+ addend through a binary post-op).
@@ -234,10 +234,129 @@ absl::StatusOr<BuiltKernel> BuildMatMul(const KernelBuildContext& context) {
                               std::nullopt);
 }
 
+// ai.octet.Int8MatMul(x_q, x_scale, x_zero_point, w_q, w_scale[, y_scale, y_zero_point[, bias]])
+// with attribute trans_b, made by LowerQdqToInt8 from DQ -> Gemm/MatMul [-> activation] [-> Q]:
+// oneDNN's int8 matmul over x [..., K] (leading dims as rows) and constant s8 weights [K, N]
+// ([N, K] with trans_b), scales per output column. Everything added per column — the bias, and
+// the source zero point's term -z_x s_x s_w[n] sum_k w[k, n] (folded, so the kernel runs without
+// zero points) — is one constant binary post-op in output units. Without y_scale the result is
+// float32 (a classifier's logits); with it, quantized with the destination zero point.
+absl::Status CheckInt8MatMul(const CheckContext& context) {
+  return RequireInputCount(context.node, 5, 8, 5);
+}
+
+absl::StatusOr<BuiltKernel> BuildInt8MatMul(const KernelBuildContext& context) {
+  const Node& node = context.node;
+  const TensorDesc& x = context.input(0);
+  for (size_t i : {1, 3, 4}) {
+    if (context.constant(i) == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(node.Describe(), ": input ", i, " must be a constant"));
+    }
+  }
+  const bool quantized_output = context.has_input(5);
+  if (quantized_output && context.constant(5) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": y_scale must be constant"));
+  }
+  const Tensor& w = *context.constant(3);
+  const Tensor& w_scale = *context.constant(4);
+  OCTET_ASSIGN_OR_RETURN(int64_t trans_b, node.GetInt("trans_b", 0));
+  const DataType y_type = !quantized_output    ? DataType::kFloat32
+                          : context.has_input(6) ? context.input(6).type
+                                                 : DataType::kUint8;
+  if ((x.type != DataType::kUint8 && x.type != DataType::kInt8) || w.type() != DataType::kInt8 ||
+      w.rank() != 2 || x.shape.size() < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(node.Describe(), ": u8/s8 X of rank 2 or more and 2-D s8 W"));
+  }
+  const int64_t k = trans_b ? w.dim(1) : w.dim(0), n = trans_b ? w.dim(0) : w.dim(1);
+  if (x.shape.back() != k || (w_scale.element_count() != 1 && w_scale.element_count() != n)) {
+    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": X ", ShapeToString(x.shape),
+                                                   " and W ", ShapeToString(w.shape()),
+                                                   " disagree"));
+  }
+  int64_t m = 1;
+  for (size_t i = 0; i + 1 < x.shape.size(); ++i) m *= x.shape[i];
+  Shape y_shape = x.shape;
+  y_shape.back() = n;
+  const float x_scale = onednn::ScalarParameter(context.constant(1));
+  const float x_zero = onednn::ScalarParameter(context.constant(2));
+  const float y_scale = quantized_output ? onednn::ScalarParameter(context.constant(5)) : 1.0f;
+  const auto y_zero = static_cast<int32_t>(onednn::ScalarParameter(context.constant(6)));
+  OCTET_ASSIGN_OR_RETURN(std::string activation, node.GetString("activation", ""));
+  OCTET_ASSIGN_OR_RETURN(float alpha, node.GetFloat("activation_alpha", 0.0f));
+  OCTET_ASSIGN_OR_RETURN(float beta, node.GetFloat("activation_beta", 0.0f));
+  const Tensor* bias = context.has_input(7) ? context.constant(7) : nullptr;
+  if (context.has_input(7) &&
+      (bias == nullptr || bias->type() != DataType::kFloat32 || bias->element_count() != n)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(node.Describe(), ": bias must be a float32 constant [", n, "]"));
+  }
+  std::vector<float> scales(n), addend(n);
+  bool any_addend = false;
+  for (int64_t j = 0; j < n; ++j) {
+    const double s_w = w_scale.data<float>()[w_scale.element_count() == 1 ? 0 : j];
+    int64_t column_sum = 0;
+    for (int64_t i = 0; i < k; ++i) column_sum += w.data<int8_t>()[trans_b ? j * k + i : i * n + j];
+    const double real = (bias != nullptr ? bias->data<float>()[j] : 0.0) -
+                        static_cast<double>(x_zero) * x_scale * s_w * column_sum;
+    scales[j] = static_cast<float>(x_scale * s_w / y_scale);
+    addend[j] = static_cast<float>(real / y_scale);
+    any_addend |= addend[j] != 0.0f;
+  }
+  try {
+    const memory::desc a = onednn::PlainDesc(Shape{m, k}, x.type);
+    const memory::desc b_plain = MatrixDesc(Shape{k, n}, trans_b != 0, DataType::kInt8);
+    const memory::desc b_any({k, n}, memory::data_type::s8, memory::format_tag::any);
+    const memory::desc dst = onednn::PlainDesc(Shape{m, n}, y_type);
+    const memory::desc addend_desc = onednn::PlainDesc(Shape{1, n}, DataType::kFloat32);
+    dnnl::primitive_attr attr = onednn::DefaultAttr();
+    const bool per_column = w_scale.element_count() > 1;
+    attr.set_output_scales(per_column ? 1 << 1 : 0,
+                           per_column ? scales : std::vector<float>{scales[0]});
+    if (y_zero != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {y_zero});
+    dnnl::post_ops ops;
+    if (any_addend) ops.append_binary(dnnl::algorithm::binary_add, addend_desc);
+    if (activation == "Relu") {
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    } else if (activation == "LeakyRelu") {
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, alpha, 0.0f);
+    } else if (activation == "Clip") {
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, alpha / y_scale, beta / y_scale);
+    } else if (!activation.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(node.Describe(), ": unknown fused activation ", activation));
+    }
+    attr.set_post_ops(ops);
+    dnnl::matmul::desc desc(a, b_any, dst);
+    dnnl::matmul::primitive_desc pd(desc, attr, onednn::CpuEngine());
+    OCTET_ASSIGN_OR_RETURN(Tensor packed, onednn::ReorderConstant(w, b_plain, pd.weights_desc()));
+    BuiltKernel built;
+    built.kernel = std::make_unique<MatMulKernel>(
+        pd, a, addend_desc, std::move(packed), -1,
+        any_addend ? std::optional<Tensor>(Tensor::FromVector<float>({1, n}, addend))
+                   : std::nullopt,
+        node.Describe());
+    built.outputs.push_back({y_type, y_shape});
+    built.notes = absl::StrCat(
+        DataTypeName(x.type), " source zero point ", x_zero,
+        x_zero != 0 ? " (folded into the per-column addend)" : "", ", s8 weights ",
+        per_column ? "per column" : "per tensor", ", ",
+        quantized_output ? absl::StrCat(DataTypeName(y_type), " destination zero point ", y_zero)
+                         : std::string("float32 result"),
+        activation.empty() ? std::string() : absl::StrCat(", fused ", activation));
+    return built;
+  } catch (const dnnl::error& e) {
+    return onednn::ToStatus(e, node.Describe());
+  }
+}
+
 }  // namespace
 
 std::vector<OpDefinition> MatMulOps() {
-  return {{"Gemm", CheckGemm, BuildGemm}, {"MatMul", CheckMatMul, BuildMatMul}};
+  OpDefinition int8_matmul{"Int8MatMul", CheckInt8MatMul, BuildInt8MatMul};
+  int8_matmul.domain = kOctetDomain;
+  return {{"Gemm", CheckGemm, BuildGemm}, {"MatMul", CheckMatMul, BuildMatMul}, int8_matmul};
 }
 
 }  // namespace octet
