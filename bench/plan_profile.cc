@@ -4,13 +4,15 @@
 // step with its implementation too).
 //   octet_plan_profile MODEL.onnx [--quantize] [--weight-bits N] [--int8] [--steps] [--batch N]
 //                      [--runs N] [--threads N]
-// Inputs are Fashion-MNIST test images (the fixture models' input, [N,1,28,28]) from
-// /usr/share/datasets/fashion-mnist; calibration uses the same images.
+// Inputs are Fashion-MNIST test images for models taking [N,1,28,28] (the fixtures), from
+// /usr/share/datasets/fashion-mnist, else seeded standard-normal values of the model's input
+// shape; calibration uses the same inputs.
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <random>
 #include <string>
 
 #include "engine/io/idx.h"
@@ -59,18 +61,34 @@ int main(int argc, char** argv) {
   std::ifstream in(argv[1], std::ios::binary);
   if (!in) return Fail(std::string("cannot open ") + argv[1]);
   std::string model((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  absl::StatusOr<octet::Tensor> images =
-      octet::ReadIdxFile("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", batch);
-  if (!images.ok()) return Fail(std::string(images.status().message()));
-  absl::StatusOr<octet::Tensor> x =
-      octet::Tensor::Create(octet::DataType::kFloat32, {batch, 1, 28, 28});
+  absl::StatusOr<octet::Graph> float_graph = octet::ImportOnnxModel(model);
+  if (!float_graph.ok()) return Fail(std::string(float_graph.status().message()));
+  if (float_graph->inputs.size() != 1 || !float_graph->inputs[0].shape.has_value()) {
+    return Fail("the model must have one input of known rank");
+  }
+  octet::Shape shape = {batch};
+  for (size_t i = 1; i < float_graph->inputs[0].shape->size(); ++i) {
+    shape.push_back((*float_graph->inputs[0].shape)[i].is_static()
+                        ? (*float_graph->inputs[0].shape)[i].size
+                        : 1);
+  }
+  absl::StatusOr<octet::Tensor> x = octet::Tensor::Create(octet::DataType::kFloat32, shape);
   if (!x.ok()) return Fail(std::string(x.status().message()));
-  for (int64_t i = 0; i < x->element_count(); ++i) {
-    x->data<float>()[i] = images->data<uint8_t>()[i] / 255.0f;
+  if (shape == octet::Shape{batch, 1, 28, 28}) {
+    absl::StatusOr<octet::Tensor> images =
+        octet::ReadIdxFile("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", batch);
+    if (!images.ok()) return Fail(std::string(images.status().message()));
+    for (int64_t i = 0; i < x->element_count(); ++i) {
+      x->data<float>()[i] = images->data<uint8_t>()[i] / 255.0f;
+    }
+  } else {
+    std::mt19937 generator(1);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (int64_t i = 0; i < x->element_count(); ++i) x->data<float>()[i] = normal(generator);
   }
   if (quantize) {
     octet::SampleSet samples;
-    samples.inputs.emplace_back("image", x->Clone());
+    samples.inputs.emplace_back(float_graph->inputs[0].name, x->Clone());
     octet::QuantizationRequest request;
     request.model = model;
     request.calibration = &samples;

@@ -11,8 +11,8 @@
 # are summed pairwise in 16 bits, exact only for weights within 7 bits, and Octet leaves 8-bit
 # convolutions in float rather than compute them wrong (ORT and PyTorch run them anyway).
 # Prints a Markdown table: medians (min-max) of RUNS runs in ms; Octet int8's speed-up over Octet
-# float and over the fastest peer int8; Octet int8's conv+gemm throughput in GMAC/s and as a
-# share of the single u8s8 convolution's (octet_conv_peak); file sizes.
+# float and over the fastest peer int8; Octet int8's conv+gemm throughput in GMAC/s (at its
+# median) and as a share of the single u8s8 convolution's best (octet_conv_peak); file sizes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${OCTET_BUILD_DIR:-$root/build}
@@ -28,7 +28,7 @@ models="$build/bench-models"
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 
-peak=$("$build/bench/octet_conv_peak" "$threads" "$runs" | head -1)
+peak=$("$build/bench/octet_conv_peak" "$threads" $((runs > 20 ? runs : 20)) | head -1)
 for entry in "$root/tests/data/fashion_mnist/resnet_small.onnx:1,1,28,28:--fashion_mnist" \
              "$root/tests/data/fashion_mnist/mobilenetv2_small.onnx:1,1,28,28:--fashion_mnist" \
              "$models/resnet18.onnx:1,3,224,224:" "$models/mobilenet_v2.onnx:1,3,224,224:"; do
@@ -56,8 +56,8 @@ rows = [json.loads(line) for line in open(sys.argv[1])]
 peak, threads, runs, bits = json.loads(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 cell = lambda r: f"{r['median_ms']:.2f} ({r['min_ms']:.2f}-{r['max_ms']:.2f})"
 print(f"{threads} threads, median (min-max) of {runs} runs in ms; Octet's QDQ models have {bits}-bit weights.")
-print(f"Single-convolution peak (3x3, 64->64, 56x56, batch 32, u8s8, {peak['implementation']}): "
-      f"{peak['gmacs_per_s']:.1f} GMAC/s.")
+print(f"Single-convolution peak (3x3, 64->64, 56x56, batch 32, u8s8, {peak['implementation']}, "
+      f"best of 20 runs): {peak['gmacs_per_s']:.1f} GMAC/s.")
 print()
 print("| model | batch | Octet f32 | Octet int8 | ORT f32 | ORT int8 | PyTorch f32 | PyTorch int8 "
       "| int8 / f32 (Octet) | best peer int8 / Octet int8 | Octet int8 GMAC/s (% of peak) | f32 / QDQ file (MB) |")
