@@ -4,7 +4,10 @@
 # ONNX Runtime executing the Q/DQ nodes as written ("as written") and once with its fused int8
 # kernels ("fused int8"; on CPUs without AVX-512 VNNI these multiply u8 by s8 with VPMADDUBSW,
 # whose int16 sums saturate: ONNX Runtime documents this and advises reduce_range there).
-#   bench/check_qdq_with_ort.sh
+# Octet's side is its session as served: the int8 plan, with what it cannot lower exactly here
+# simulated in float. WEIGHT_BITS (default 8): 7 makes every convolution run in int8 on CPUs
+# without VNNI, in Octet and in ONNX Runtime alike.
+#   bench/check_qdq_with_ort.sh [WEIGHT_BITS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${OCTET_BUILD_DIR:-$root/build}
@@ -13,7 +16,7 @@ build=${OCTET_BUILD_DIR:-$root/build}
 cmake --build "$build" --target octet_quantization_results > /dev/null
 out="$build/qdq-check"
 mkdir -p "$out"
-"$build/bench/octet_quantization_results" --export "$out" \
+"$build/bench/octet_quantization_results" --export "$out" --weight_bits "${1:-8}" \
   "$root/tests/data/fashion_mnist/resnet_small.onnx" "$root/tests/data/fashion_mnist/mobilenetv2_small.onnx" > /dev/null
 for name in resnet_small mobilenetv2_small; do
   for mode in disabled all; do

@@ -5,8 +5,8 @@
 //
 //   octet_quantization_results MODEL.onnx [MODEL.onnx ...]
 //     --dataset DIR (default /usr/share/datasets/fashion-mnist) --threads N --only NAME
-//   octet_quantization_results --export DIR MODEL.onnx...
-//     the default configuration only, writing DIR/NAME.qdq.onnx, NAME.report.json, and the first
+//   octet_quantization_results --export DIR [--weight_bits N] MODEL.onnx...
+//     the default configuration only (with N-bit weights), writing DIR/NAME.qdq.onnx, NAME.report.json, and the first
 //     1,000 test images with Octet's outputs on them (NAME.inputs.npy, NAME.octet.npy) for
 //     bench/check_qdq_with_ort.sh.
 //   octet_quantization_results --random_inputs MODEL.onnx
@@ -153,6 +153,7 @@ int Main(int argc, char** argv) {
   int threads = 2;
   bool random_inputs = false;
   std::string export_dir;
+  int export_weight_bits = 8;
   std::vector<std::string> models;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -162,6 +163,8 @@ int Main(int argc, char** argv) {
       threads = std::stoi(argv[++i]);
     } else if (arg == "--export" && i + 1 < argc) {
       export_dir = argv[++i];
+    } else if (arg == "--weight_bits" && i + 1 < argc) {
+      export_weight_bits = std::stoi(argv[++i]);
     } else if (arg == "--random_inputs") {
       random_inputs = true;
     } else if (arg == "--only" && i + 1 < argc) {
@@ -199,13 +202,17 @@ int Main(int argc, char** argv) {
                 << (calibration.ok() ? evaluation.status() : calibration.status()) << "\n";
       return 1;
     }
-    for (NamedConfig named : StudyConfigs()) {
+    const std::vector<NamedConfig> configs = StudyConfigs();
+    for (NamedConfig named : configs) {
       if (!only.empty() && named.name.find(only) == std::string::npos) continue;
       const bool granularity_row = named.name.find("weights") != std::string::npos &&
                                    named.name.find("stochastic") == std::string::npos &&
                                    named.name.find("4-bit") == std::string::npos;
       if (random_inputs && !granularity_row) continue;
-      if (!export_dir.empty() && named.name.rfind("default", 0) != 0) continue;
+      if (!export_dir.empty()) {
+        if (named.name != configs.front().name) continue;  // the default configuration
+        named.config.weights.bits = export_weight_bits;
+      }
       if (random_inputs) {
         named.config.batch_size = 8;
         // The whitepaper's Table 3 has no bias correction; one row shows what it recovers.
