@@ -65,6 +65,23 @@ class Lowerer {
         result.lowered.push_back(absl::StrCat(op->op_type, " ", op->Describe(), " on int8"));
         continue;
       }
+      if (const Node* concat = MatchConcat(q)) {
+        removed[IndexOf(concat)] = true;
+        Node node;
+        node.name = concat->name;
+        node.op_type = "Int8Concat";
+        node.domain = std::string(kOctetDomain);
+        node.attributes = concat->attributes;
+        node.inputs = {q.input(1), q.input(2)};
+        for (const std::string& input : concat->inputs) {
+          const Node& dq = *Producer(input);
+          node.inputs.insert(node.inputs.end(), {dq.input(0), dq.input(1), dq.input(2)});
+        }
+        node.outputs = q.outputs;
+        replacement[i] = std::move(node);
+        result.lowered.push_back(absl::StrCat("Int8Concat ", concat->Describe()));
+        continue;
+      }
       if (std::optional<PoolMatch> pool = MatchPool(q)) {
         if (!pool->inexact.empty()) {
           result.kept_float.push_back(absl::StrCat(pool->pool->Describe(), ": ", pool->inexact));
@@ -350,6 +367,20 @@ class Lowerer {
     const std::optional<int> y_zero = zero(q.input(2), type);
     if (!x_zero.has_value() || x_zero != y_zero) return nullptr;
     return op;
+  }
+
+  // Q(Concat(DQ(a), DQ(b), ...)) with per-tensor parameters everywhere: each input is copied,
+  // requantized where its parameters differ from the output's, into its slice of the result.
+  const Node* MatchConcat(const Node& q) const {
+    const Node* concat = Producer(q.input(0));
+    if (concat == nullptr || !concat->domain.empty() || concat->op_type != "Concat" ||
+        Readers(q.input(0)) != 1 || concat->inputs.empty() || !IsActivationQuantize(q)) {
+      return nullptr;
+    }
+    for (const std::string& input : concat->inputs) {
+      if (!IsActivationDequantize(Producer(input))) return nullptr;
+    }
+    return concat;
   }
 
   struct AddMatch {

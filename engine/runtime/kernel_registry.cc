@@ -18,7 +18,8 @@ const std::vector<OpDefinition>& AllOps() {
     auto* all = new std::vector<OpDefinition>();
     for (auto family :
          {ConvOps, MatMulOps, EltwiseOps, BinaryOps, ShapeOps, PoolingOps, SoftmaxOps,
-          DataMovementOps, NormalizationOps, ReduceOps, ConvTransposeOps, ResizeOps, QuantizeOps}) {
+          DataMovementOps, NormalizationOps, ReduceOps, ConvTransposeOps, ResizeOps, QuantizeOps,
+          Int8ConcatOps}) {
       for (const OpDefinition& op : family()) all->push_back(op);
     }
     return all;

@@ -22,6 +22,7 @@ std::vector<OpDefinition> ReduceOps();
 std::vector<OpDefinition> ConvTransposeOps();
 std::vector<OpDefinition> ResizeOps();
 std::vector<OpDefinition> QuantizeOps();
+std::vector<OpDefinition> Int8ConcatOps();
 
 }  // namespace octet
 

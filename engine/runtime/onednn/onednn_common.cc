@@ -138,8 +138,8 @@ dnnl::primitive_attr DefaultAttr() {
 }
 
 dnnl::reorder MakeReorder(const dnnl::memory::desc& from, const dnnl::memory::desc& to,
-                          size_t* shared_bytes) {
-  const dnnl::reorder::primitive_desc pd(CpuEngine(), from, CpuEngine(), to, DefaultAttr());
+                          size_t* shared_bytes, const dnnl::primitive_attr& attr) {
+  const dnnl::reorder::primitive_desc pd(CpuEngine(), from, CpuEngine(), to, attr);
   *shared_bytes = std::max(*shared_bytes, pd.scratchpad_desc().get_size());
   return dnnl::reorder(pd);
 }

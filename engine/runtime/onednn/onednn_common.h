@@ -80,9 +80,11 @@ class PrimitiveKernel : public Kernel {
 inline size_t AlignScratchpad(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 // A reorder from `from` to `to`; raises `*shared_bytes` to the scratchpad it needs (kernels that
-// wrap their primitive in reorders share one scratch area among them).
+// wrap their primitive in reorders share one scratch area among them). `attr` derives from
+// DefaultAttr() (user scratchpad), adding scales or zero points where the reorder requantizes.
 dnnl::reorder MakeReorder(const dnnl::memory::desc& from, const dnnl::memory::desc& to,
-                          size_t* shared_bytes);
+                          size_t* shared_bytes,
+                          const dnnl::primitive_attr& attr = DefaultAttr());
 
 // The value of a scalar scale or zero point constant (float32, uint8 or int8) as a float; 0 for
 // nullptr, an omitted zero point.
