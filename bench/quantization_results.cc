@@ -45,6 +45,8 @@ std::vector<NamedConfig> StudyConfigs() {
   };
   add("default (W8 sym per-channel, A8 asym, MSE calibration)", [](QuantizationConfig&) {});
   add("default without bias correction", [](QuantizationConfig& c) { c.bias_correction = false; });
+  add("default with empirical bias correction",
+      [](QuantizationConfig& c) { c.empirical_bias_correction = true; });
   add("weights only, 8-bit per-tensor", [](QuantizationConfig& c) {
     c.mode = QuantizationMode::kWeightsOnly;
     c.weights.per_channel = false;

@@ -323,7 +323,7 @@ int Main(int argc, char** argv) {
   int weight_bits = 8, batches = 0, batch_size = 0;
   double percentile = 0, averaging_constant = 0;
   uint64_t seed = 0;
-  bool promote = false, wait = false, no_bias_correction = false;
+  bool promote = false, wait = false, no_bias_correction = false, empirical_bias_correction = false;
   quantize->add_option("--model", name)->required();
   quantize->add_option("--version", version, "Default: the default version")
       ->check(CLI::PositiveNumber);
@@ -361,6 +361,8 @@ int Main(int argc, char** argv) {
   quantize->add_option("--batch-size", batch_size, "Samples a batch (default 32)");
   quantize->add_option("--seed", seed, "Seed for stochastic rounding");
   quantize->add_flag("--no-bias-correction", no_bias_correction);
+  quantize->add_flag("--empirical-bias-correction", empirical_bias_correction,
+                     "Correct each layer's measured output mean shift, layer by layer");
   quantize->add_option("--evaluation-output", evaluation_output,
                        "Output compared for top-1 (default: the first)");
   quantize->add_option("--idempotency-key", idempotency_key,
@@ -559,6 +561,7 @@ int Main(int argc, char** argv) {
       config->mutable_calibration()->set_batch_size(batch_size);
       config->set_seed(seed);
       if (no_bias_correction) config->set_bias_correction(false);
+      config->set_empirical_bias_correction(empirical_bias_correction);
       config->set_evaluation_output(evaluation_output);
       v1::Job job = Check(client.CreateJob(request));
       if (wait) {

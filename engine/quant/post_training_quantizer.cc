@@ -62,6 +62,7 @@ Json ConfigJson(const QuantizationConfig& config) {
         {"scheme", SchemeName(config.activation_scheme)},
         {"type", config.activation_scheme == QuantizationScheme::kSymmetric ? "int8" : "uint8"}};
     json["bias_correction"] = config.bias_correction;
+    json["empirical_bias_correction"] = config.empirical_bias_correction;
     json["calibration"] = {{"method", CalibrationMethodName(config.calibration.method)},
                            {"percentile", config.calibration.percentile},
                            {"averaging_constant", config.calibration.averaging_constant},
@@ -186,6 +187,10 @@ class Pipeline {
     options.weight_spec = config.weights;
     if (config.bias_correction) options.input_channel_means = channel_means;
     OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, InsertQdq(graph, sites, options));
+    if (config.empirical_bias_correction && !weights_only) {
+      OCTET_ASSIGN_OR_RETURN(quantized, CorrectBiasesEmpirically(graph, sites, calibration,
+                                                                  std::move(quantized), &options));
+    }
 
     // EVALUATE: the whole model, then each layer's output, with weights only and activations only
     // quantized to split the error.
@@ -325,6 +330,42 @@ class Pipeline {
     if (!request_.progress) return absl::OkStatus();
     if (request_.progress(QuantizationProgress{stage, done, total})) return absl::OkStatus();
     return absl::CancelledError(absl::StrCat("cancelled during ", StageName(stage)));
+  }
+
+  // Empirical bias correction, layer by layer (QuantizationConfig::empirical_bias_correction):
+  // returns the graph with every Conv/Gemm bias corrected; `options` ends up holding the shifts.
+  absl::StatusOr<QdqGraph> CorrectBiasesEmpirically(const Graph& graph,
+                                                    const QuantizationSites& sites,
+                                                    const SampleSet& calibration, QdqGraph quantized,
+                                                    QdqOptions* options) const {
+    const SampleSet data = SubSet(calibration, 0, std::min<int64_t>(calibration.size(), 256));
+    std::vector<std::string> outputs;
+    for (const QuantizedLayer& layer : sites.layers) {
+      if (layer.takes_bias && layer.weight_input >= 0) {
+        outputs.push_back(graph.nodes[layer.node].outputs[0]);
+      }
+    }
+    CalibrationRun run;
+    run.options.method = CalibrationMethod::kMinMax;  // only the channel means are used
+    run.batch_size = request_.config.batch_size;
+    run.max_batches = 1 << 20;
+    run.num_threads = request_.num_threads;
+    run.batch_runner = request_.batch_runner;
+    OCTET_ASSIGN_OR_RETURN(CalibrationStatistics float_stats,
+                           CalibrateRanges(graph, outputs, data, run, nullptr));
+    for (const std::string& output : outputs) {
+      OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kQuantize, 0, 0));
+      OCTET_ASSIGN_OR_RETURN(CalibrationStatistics measured,
+                             CalibrateRanges(quantized.graph, {output}, data, run, nullptr));
+      const std::vector<double>& f = float_stats.channel_means[output];
+      const std::vector<double>& q = measured.channel_means[output];
+      if (f.size() != q.size() || f.empty()) continue;
+      std::vector<double>& shift = options->output_channel_shifts[output];
+      shift.resize(f.size(), 0.0);
+      for (size_t c = 0; c < f.size(); ++c) shift[c] += q[c] - f[c];
+      OCTET_ASSIGN_OR_RETURN(quantized, InsertQdq(graph, sites, *options));
+    }
+    return quantized;
   }
 
   const QuantizationRequest& request_;

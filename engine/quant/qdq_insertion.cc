@@ -292,6 +292,18 @@ absl::StatusOr<QdqGraph> InsertQdq(const Graph& graph, const QuantizationSites& 
         bias_name = absl::StrCat(node.outputs[0], "/corrected_bias");
       }
     }
+    auto shift = options.output_channel_shifts.find(node.outputs[0]);
+    const int64_t out_channels = graph.FindConstant(w_name)->dim(layer.weight_channel_axis);
+    if (shift != options.output_channel_shifts.end() && layer.takes_bias &&
+        static_cast<int64_t>(shift->second.size()) == out_channels) {
+      std::vector<float> shifted(out_channels, 0.0f);
+      if (bias.has_value()) std::copy_n(bias->data<float>(), out_channels, shifted.begin());
+      for (int64_t c = 0; c < out_channels; ++c) {
+        shifted[c] = static_cast<float>(shifted[c] - shift->second[c]);
+      }
+      bias = Tensor::FromVector<float>({out_channels}, shifted);
+      bias_name = absl::StrCat(node.outputs[0], "/corrected_bias");
+    }
     if (!bias.has_value()) continue;
     auto input_params = options.activations.find(node.input(0));
     if (input_params == options.activations.end()) {

@@ -59,6 +59,9 @@ struct QdqOptions {
   // Gemm whose input has per-channel means here, the bias absorbs the expected error the weight
   // quantization adds, (W_q - W) E[x], so that the layer's output mean stays the float one.
   std::map<std::string, std::vector<double>> input_channel_means;
+  // Per Conv/Gemm output (the node's own, before any activation), a per-channel amount the
+  // quantized layer's output is measured to exceed the float one by: subtracted from the bias.
+  std::map<std::string, std::vector<double>> output_channel_shifts;
 };
 
 struct QdqGraph {

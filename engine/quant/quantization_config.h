@@ -33,6 +33,12 @@ struct QuantizationConfig {
   // Bias correction of the weights' expected quantization error on Conv/Gemm outputs (needs
   // calibration data; QdqOptions::input_channel_means).
   bool bias_correction = true;
+  // Empirical bias correction (Nagel et al. 2019, section 4.2), layer by layer in graph order:
+  // each Conv/Gemm bias absorbs the difference between the per-channel means of its output in the
+  // float model and in the simulated quantized one whose earlier layers are already corrected, the
+  // shift activation clipping and rounding leave (QdqOptions::output_channel_shifts). One pass
+  // over at most 256 calibration samples per layer.
+  bool empirical_bias_correction = false;
   int batch_size = 32;
   int max_batches = 100;
   // The output whose argmax the top-1 metrics compare; "" means the first.

@@ -141,6 +141,7 @@ absl::StatusOr<QuantizationConfig> FromProto(const v1::QuantizationConfig& confi
   }
   if (calibration.max_batches() > 0) out.max_batches = calibration.max_batches();
   if (config.has_bias_correction()) out.bias_correction = config.bias_correction();
+  out.empirical_bias_correction = config.empirical_bias_correction();
   out.evaluation_output = config.evaluation_output();
   if (absl::Status s = ValidateConfig(out); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("config: ", s.message()));
@@ -191,6 +192,7 @@ v1::QuantizationConfig ToProto(const QuantizationConfig& config, uint64_t seed) 
   out.set_seed(seed);
   out.set_evaluation_output(config.evaluation_output);
   out.set_bias_correction(config.bias_correction);
+  out.set_empirical_bias_correction(config.empirical_bias_correction);
   return out;
 }
 

@@ -25,6 +25,7 @@ TEST(JobConfigTest, AnEmptyConfigTakesOctetsDefaults) {
   EXPECT_EQ(config.batch_size, defaults.batch_size);
   EXPECT_EQ(config.max_batches, defaults.max_batches);
   EXPECT_TRUE(config.bias_correction);
+  EXPECT_FALSE(config.empirical_bias_correction);
 }
 
 TEST(JobConfigTest, EveryFieldIsCarriedAndReportedBack) {
@@ -42,6 +43,7 @@ TEST(JobConfigTest, EveryFieldIsCarriedAndReportedBack) {
   wire.mutable_calibration()->set_max_batches(3);
   wire.set_seed(42);
   wire.set_bias_correction(false);
+  wire.set_empirical_bias_correction(true);
   wire.set_evaluation_output("logits");
   OCTET_ASSERT_OK_AND_ASSIGN(QuantizationConfig config, FromProto(wire));
   EXPECT_EQ(config.weights.bits, 4);
@@ -50,6 +52,7 @@ TEST(JobConfigTest, EveryFieldIsCarriedAndReportedBack) {
   EXPECT_EQ(config.weights.seed, 42u);
   EXPECT_EQ(config.calibration.percentile, 99.9);
   EXPECT_FALSE(config.bias_correction);
+  EXPECT_TRUE(config.empirical_bias_correction);
   // What the job reports is what it runs: converting back gives the same message.
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(ToProto(config, 42), wire))
       << ToProto(config, 42).DebugString();
