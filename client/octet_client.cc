@@ -110,6 +110,26 @@ absl::StatusOr<octet::v1::Model> OctetClient::GetModel(const std::string& name) 
   return response;
 }
 
+absl::StatusOr<octet::v1::ModelRuntime> OctetClient::DescribeRuntime(
+    const std::string& name, int64_t version, int64_t batch_size,
+    const std::vector<std::pair<std::string, std::vector<int64_t>>>& input_shapes) {
+  grpc::ClientContext context;
+  octet::v1::DescribeRuntimeRequest request;
+  request.set_name(name);
+  request.set_version(version);
+  request.set_batch_size(batch_size);
+  for (const auto& [input, dims] : input_shapes) {
+    octet::v1::InputShape* shape = request.add_input_shapes();
+    shape->set_name(input);
+    for (int64_t d : dims) shape->add_dims(d);
+  }
+  octet::v1::ModelRuntime response;
+  if (absl::Status s = FromGrpc(models_->DescribeRuntime(&context, request, &response)); !s.ok()) {
+    return s;
+  }
+  return response;
+}
+
 absl::StatusOr<std::vector<int64_t>> OctetClient::DeleteModel(const std::string& name,
                                                               int64_t version) {
   grpc::ClientContext context;

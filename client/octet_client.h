@@ -44,6 +44,11 @@ class OctetClient {
   absl::StatusOr<octet::v1::Model> GetModel(const std::string& name);
   absl::StatusOr<std::vector<int64_t>> DeleteModel(const std::string& name, int64_t version);
   absl::StatusOr<octet::v1::Model> SetDefaultVersion(const std::string& name, int64_t version);
+  // How the server runs the version (0: the default) for inputs of `batch_size` (0: 1) and the
+  // given shapes (by input name).
+  absl::StatusOr<octet::v1::ModelRuntime> DescribeRuntime(
+      const std::string& name, int64_t version, int64_t batch_size,
+      const std::vector<std::pair<std::string, std::vector<int64_t>>>& input_shapes);
   // Writes the version's file to `path` (through a temporary file, renamed when complete).
   absl::StatusOr<octet::v1::ModelVersion> DownloadModel(const std::string& name, int64_t version,
                                                         const std::string& path);

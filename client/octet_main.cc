@@ -10,9 +10,11 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "client/octet_client.h"
 #include "engine/io/npy.h"
@@ -88,6 +90,20 @@ void PrintModel(const octet::v1::Model& model) {
               << "    outputs: " << Specs(v.outputs()) << "\n";
     if (!v.description().empty()) std::cout << "    " << v.description() << "\n";
   }
+}
+
+void PrintRuntime(const octet::v1::ModelRuntime& runtime) {
+  std::cout << runtime.name() << " version " << runtime.version() << ": " << runtime.steps_size()
+            << " steps, " << runtime.int8_nodes_size() << " int8 nodes, "
+            << runtime.simulated_nodes_size() << " quantized patterns left in float\n";
+  for (const octet::v1::RuntimeStep& step : runtime.steps()) {
+    std::cout << absl::StrFormat("  %-22s %-34s %s", step.op_type(), step.implementation(),
+                                 step.nodes())
+              << "\n    -> " << absl::StrJoin(step.outputs(), ", ");
+    if (!step.notes().empty()) std::cout << "  (" << step.notes() << ")";
+    std::cout << "\n";
+  }
+  for (const std::string& node : runtime.simulated_nodes()) std::cout << "  float: " << node << "\n";
 }
 
 nlohmann::json TensorJson(const std::string& name, const Tensor& t) {
@@ -285,6 +301,18 @@ int Main(int argc, char** argv) {
   CLI::App* set_default = models->add_subcommand("set-default", "Choose the default version");
   set_default->add_option("name", name)->required();
   set_default->add_option("--version", version)->required()->check(CLI::PositiveNumber);
+  CLI::App* describe =
+      models->add_subcommand("describe", "Show how the server runs a version: step by step, "
+                                         "what runs in int8 and what stays in float, and why");
+  describe->add_option("name", name)->required();
+  describe->add_option("--version", version, "Default: the default version")
+      ->check(CLI::PositiveNumber);
+  int64_t describe_batch = 1;
+  std::vector<std::string> shape_args;
+  describe->add_option("--batch", describe_batch, "Fills a dynamic first dimension")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  describe->add_option("--shape", shape_args, "NAME=D,D,... for an input with other dynamic dims");
   CLI::App* download = models->add_subcommand("download", "Download a version's ONNX file");
   download->add_option("name", name)->required();
   download->add_option("--version", version, "Default: the default version")
@@ -449,6 +477,30 @@ int Main(int argc, char** argv) {
     } else if (set_default->parsed()) {
       const octet::v1::Model model = Check(client.SetDefaultVersion(name, version));
       std::cout << model.name() << " default version is now " << model.default_version() << "\n";
+    } else if (describe->parsed()) {
+      std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
+      for (const std::string& arg : shape_args) {
+        const size_t eq = arg.find('=');
+        std::vector<int64_t> dims;
+        bool ok = eq != std::string::npos && eq > 0;
+        for (absl::string_view d : absl::StrSplit(ok ? arg.substr(eq + 1) : "", ',')) {
+          int64_t value = 0;
+          ok = ok && absl::SimpleAtoi(d, &value);
+          dims.push_back(value);
+        }
+        if (!ok) {
+          std::cerr << "octet: --shape " << arg << ": expected NAME=D,D,...\n";
+          return 2;
+        }
+        shapes.emplace_back(arg.substr(0, eq), dims);
+      }
+      const octet::v1::ModelRuntime runtime =
+          Check(client.DescribeRuntime(name, version, describe_batch, shapes));
+      if (json) {
+        std::cout << ToJson(runtime);
+      } else {
+        PrintRuntime(runtime);
+      }
     } else if (download->parsed()) {
       const octet::v1::ModelVersion v = Check(client.DownloadModel(name, version, output));
       std::cout << "wrote " << v.name() << " version " << v.version() << " to " << output << " ("

@@ -46,6 +46,14 @@ struct TensorDesc {
   }
 };
 
+// "uint8 [1, 64, 56, 56] channels-last", "float32 [1, 64, 56, 56] nChw8c", "float32 [1, 10]".
+inline std::string ToString(const TensorDesc& desc) {
+  std::string text = std::string(DataTypeName(desc.type)) + " " + ShapeToString(desc.shape);
+  if (desc.channels_last) text += " channels-last";
+  if (desc.channel_block != 0) text += " nChw" + std::to_string(desc.channel_block) + "c";
+  return text;
+}
+
 // What one Run of a plan lends its kernels.
 struct ExecutionContext {
   dnnl::stream* onednn_stream = nullptr;

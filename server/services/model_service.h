@@ -29,6 +29,9 @@ class ModelServiceImpl final : public octet::v1::ModelService::Service {
   grpc::Status DeleteModel(grpc::ServerContext* context,
                            const octet::v1::DeleteModelRequest* request,
                            octet::v1::DeleteModelResponse* response) override;
+  grpc::Status DescribeRuntime(grpc::ServerContext* context,
+                               const octet::v1::DescribeRuntimeRequest* request,
+                               octet::v1::ModelRuntime* response) override;
   grpc::Status SetDefaultVersion(grpc::ServerContext* context,
                                  const octet::v1::SetDefaultVersionRequest* request,
                                  octet::v1::Model* response) override;

@@ -90,6 +90,17 @@ TEST_F(CliTest, ManagesModelsAndRunsInferenceOnNpyFiles) {
   ASSERT_EQ(get.exit_code, 0) << get.err;
   EXPECT_THAT(get.out, HasSubstr("inputs:  image float32[N,1,8,8]"));
 
+  // How the server runs it: the float plan, fused steps with their oneDNN implementations.
+  Result describe = Octet({"models", "describe", "tiny", "--batch", "4"});
+  ASSERT_EQ(describe.exit_code, 0) << describe.err;
+  EXPECT_THAT(describe.out, HasSubstr("tiny version 1: "));
+  EXPECT_THAT(describe.out, HasSubstr("0 int8 nodes"));
+  EXPECT_THAT(describe.out, HasSubstr("Conv"));
+  EXPECT_THAT(describe.out, HasSubstr("float32 [4, 10]"));
+  Result bad_shape = Octet({"models", "describe", "tiny", "--shape", "image=4,x"});
+  EXPECT_EQ(bad_shape.exit_code, 2);
+  EXPECT_THAT(bad_shape.err, HasSubstr("expected NAME=D,D,..."));
+
   const std::vector<float> images = testing::PseudoRandom(2 * 64, 9);
   const std::string input = dir_.path() + "/in.npy", output = dir_.path() + "/out.npy";
   OCTET_ASSERT_OK(WriteNpyFile(input, Tensor::FromVector<float>({2, 1, 8, 8}, images)));

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cmath>
+#include <functional>
 #include <thread>
 
 #include "engine/base/status_matchers.h"
@@ -220,12 +221,14 @@ TEST_F(ServerTest, VersionsFollowTheArchitecture) {
 
 // A QDQ model made elsewhere (as after quantization-aware training): x -> Q/DQ (scale 0.05, zero
 // point 128) -> MatMul with int8 weights dequantized per output column.
-std::string QdqMatMulModel() {
+// `largest` is the weight that decides whether CPUs without VNNI run the MatMul in int8 (up to
+// 64) or leave it in float.
+std::string QdqMatMulModel(int8_t largest = 127) {
   ::octet::testing::OnnxModelBuilder b;
   b.Input("x", {-1, 2}).Output("y", {-1, 2});
   b.Initializer("x_scale", Tensor::FromVector<float>({}, {0.05f}));
   b.Initializer("x_zero", Tensor::FromVector<uint8_t>({}, {128}));
-  b.Initializer("w_q", Tensor::FromVector<int8_t>({2, 2}, {10, -20, 127, 5}));
+  b.Initializer("w_q", Tensor::FromVector<int8_t>({2, 2}, {10, -20, largest, 5}));
   b.Initializer("w_scale", Tensor::FromVector<float>({2}, {0.5f, 0.25f}));
   b.Initializer("w_zero", Tensor::FromVector<int8_t>({2}, {0, 0}));
   b.Node("QuantizeLinear", {"x", "x_scale", "x_zero"}, {"x_q"});
@@ -254,6 +257,88 @@ TEST_F(ServerTest, ServesQdqModelsMadeElsewhereAsInt8WithTheirOwnScales) {
   ASSERT_TRUE(Infer(request, &response).ok());
   // y0 = 0.5 * 5 + (-1.0) * 63.5 = -61;  y1 = 0.5 * -5 + (-1.0) * 1.25 = -3.75.
   EXPECT_THAT(Floats(response.raw_output_contents(0)), ElementsAre(-61.0f, -3.75f));
+}
+
+// DescribeRuntime tells a client how the server runs a version: the plan's steps with their
+// implementations and layouts, and what runs in int8 or stays in float, with the reason.
+TEST_F(ServerTest, DescribesHowAVersionRunsAndWhatRunsInInt8) {
+  ASSERT_TRUE(Upload("qat", QdqMatMulModel(), false).ok());
+  ASSERT_TRUE(Upload("qat7", QdqMatMulModel(63), false).ok());
+  auto describe = [&](const octet::v1::DescribeRuntimeRequest& request,
+                      octet::v1::ModelRuntime* runtime) {
+    grpc::ClientContext context;
+    return models_->DescribeRuntime(&context, request, runtime);
+  };
+  octet::v1::DescribeRuntimeRequest request;
+  request.set_name("qat7");
+  request.set_batch_size(3);
+  octet::v1::ModelRuntime runtime;
+  ASSERT_TRUE(describe(request, &runtime).ok());
+  EXPECT_EQ(runtime.version(), 1);
+  // Weights within 7 bits: int8 on every CPU, described with oneDNN's implementation.
+  ASSERT_EQ(runtime.int8_nodes_size(), 1);
+  EXPECT_THAT(runtime.int8_nodes(0), HasSubstr("Int8MatMul"));
+  EXPECT_EQ(runtime.simulated_nodes_size(), 0);
+  bool found = false;
+  for (const octet::v1::RuntimeStep& step : runtime.steps()) {
+    if (step.op_type() != "Int8MatMul") continue;
+    found = true;
+    EXPECT_FALSE(step.implementation().empty());
+    EXPECT_THAT(step.inputs(0), HasSubstr("uint8"));
+    EXPECT_THAT(step.inputs(0), HasSubstr("3"));  // the batch given
+    EXPECT_THAT(step.notes(), HasSubstr("source zero point 128"));
+  }
+  EXPECT_TRUE(found);
+  // A weight of 127: lowered where VNNI makes it exact, otherwise left in float saying why.
+  request.set_name("qat");
+  runtime.Clear();
+  ASSERT_TRUE(describe(request, &runtime).ok());
+  ASSERT_EQ(runtime.int8_nodes_size() + runtime.simulated_nodes_size(), 1);
+  if (runtime.simulated_nodes_size() == 1) {
+    EXPECT_THAT(runtime.simulated_nodes(0), HasSubstr("VNNI"));
+  }
+  // Refusals name the problem.
+  struct Case {
+    std::function<void(octet::v1::DescribeRuntimeRequest&)> edit;
+    grpc::StatusCode code;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {[](auto& r) { r.set_name("missing"); }, grpc::StatusCode::NOT_FOUND, "missing"},
+      {[](auto& r) { r.set_version(9); }, grpc::StatusCode::NOT_FOUND, "9"},
+      {[](auto& r) { r.set_batch_size(5000); }, grpc::StatusCode::INVALID_ARGUMENT, "batch_size"},
+      {[](auto& r) { r.add_input_shapes()->set_name("z"); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "unknown input 'z'"},
+      {[](auto& r) {
+         auto* s = r.add_input_shapes();
+         s->set_name("x");
+         s->add_dims(4);
+         s->add_dims(3);
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "dimension 1 is 2"},
+      {[](auto& r) {
+         auto* s = r.add_input_shapes();
+         s->set_name("x");
+         s->add_dims(int64_t{1} << 40);
+         s->add_dims(2);
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "out of range"},
+      {[](auto& r) {
+         auto* s = r.add_input_shapes();
+         s->set_name("x");
+         s->add_dims(int64_t{1} << 27);  // 1 GiB of float32
+         s->add_dims(2);
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "exceed 256 MiB"},
+  };
+  for (const Case& c : cases) {
+    octet::v1::DescribeRuntimeRequest bad;
+    bad.set_name("qat7");
+    c.edit(bad);
+    const grpc::Status status = describe(bad, &runtime);
+    EXPECT_EQ(status.error_code(), c.code) << c.message << ": " << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(c.message));
+  }
 }
 
 TEST_F(ServerTest, BadUploadsAreRefusedAndLeaveNothingBehind) {
