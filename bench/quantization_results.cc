@@ -6,9 +6,9 @@
 //   octet_quantization_results MODEL.onnx [MODEL.onnx ...]
 //     --dataset DIR (default /usr/share/datasets/fashion-mnist) --threads N --only NAME
 //   octet_quantization_results --export DIR [--weight_bits N] MODEL.onnx...
-//     the default configuration only (with N-bit weights), writing DIR/NAME.qdq.onnx, NAME.report.json, and the first
-//     1,000 test images with Octet's outputs on them (NAME.inputs.npy, NAME.octet.npy) for
-//     bench/check_qdq_with_ort.sh.
+//     the default configuration only (with N-bit weights), writing DIR/NAME.qdq.onnx,
+//     NAME.report.json, and the first 1,000 test images with Octet's outputs on them
+//     (NAME.inputs.npy, NAME.octet.npy) for bench/check_qdq_with_ort.sh.
 //   octet_quantization_results --random_inputs MODEL.onnx
 //     the per-layer collapse study: no labels; 64 calibration and 32 evaluation inputs drawn
 //     from a seeded standard normal distribution; the granularity rows only.

@@ -103,7 +103,8 @@ void PrintRuntime(const octet::v1::ModelRuntime& runtime) {
     if (!step.notes().empty()) std::cout << "  (" << step.notes() << ")";
     std::cout << "\n";
   }
-  for (const std::string& node : runtime.simulated_nodes()) std::cout << "  float: " << node << "\n";
+  for (const std::string& node : runtime.simulated_nodes())
+    std::cout << "  float: " << node << "\n";
 }
 
 nlohmann::json TensorJson(const std::string& name, const Tensor& t) {
@@ -301,9 +302,9 @@ int Main(int argc, char** argv) {
   CLI::App* set_default = models->add_subcommand("set-default", "Choose the default version");
   set_default->add_option("name", name)->required();
   set_default->add_option("--version", version)->required()->check(CLI::PositiveNumber);
-  CLI::App* describe =
-      models->add_subcommand("describe", "Show how the server runs a version: step by step, "
-                                         "what runs in int8 and what stays in float, and why");
+  CLI::App* describe = models->add_subcommand("describe",
+                                              "Show how the server runs a version: step by step, "
+                                              "what runs in int8 and what stays in float, and why");
   describe->add_option("name", name)->required();
   describe->add_option("--version", version, "Default: the default version")
       ->check(CLI::PositiveNumber);
@@ -367,8 +368,9 @@ int Main(int argc, char** argv) {
   quantize->add_option("--weight-granularity", granularity)
       ->check(CLI::IsMember({"per-channel", "per-tensor"}))
       ->capture_default_str();
-  quantize->add_option("--weight-bits", weight_bits,
-                       "2 to 8; 7 runs exactly on int8 kernels of CPUs without VNNI")
+  quantize
+      ->add_option("--weight-bits", weight_bits,
+                   "2 to 8; 7 runs exactly on int8 kernels of CPUs without VNNI")
       ->check(CLI::Range(2, 8))
       ->capture_default_str();
   quantize->add_option("--weight-narrow-range", narrow, "[-127,127] for 8-bit symmetric weights")

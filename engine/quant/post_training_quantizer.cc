@@ -189,7 +189,7 @@ class Pipeline {
     OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, InsertQdq(graph, sites, options));
     if (config.empirical_bias_correction && !weights_only) {
       OCTET_ASSIGN_OR_RETURN(quantized, CorrectBiasesEmpirically(graph, sites, calibration,
-                                                                  std::move(quantized), &options));
+                                                                 std::move(quantized), &options));
     }
 
     // EVALUATE: the whole model, then each layer's output, with weights only and activations only
@@ -336,8 +336,8 @@ class Pipeline {
   // returns the graph with every Conv/Gemm bias corrected; `options` ends up holding the shifts.
   absl::StatusOr<QdqGraph> CorrectBiasesEmpirically(const Graph& graph,
                                                     const QuantizationSites& sites,
-                                                    const SampleSet& calibration, QdqGraph quantized,
-                                                    QdqOptions* options) const {
+                                                    const SampleSet& calibration,
+                                                    QdqGraph quantized, QdqOptions* options) const {
     const SampleSet data = SubSet(calibration, 0, std::min<int64_t>(calibration.size(), 256));
     std::vector<std::string> outputs;
     for (const QuantizedLayer& layer : sites.layers) {

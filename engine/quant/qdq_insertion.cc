@@ -168,8 +168,8 @@ QuantizationSites FindQuantizationSites(const Graph& graph) {
     if (!model_outputs.contains(output)) choose(output);
     sites.layers.push_back(std::move(layer));
   }
-  static const char* const kValuePreserving[] = {"MaxPool", "Flatten", "Reshape", "Transpose",
-                                                 "Squeeze", "Unsqueeze"};
+  static const char* const kValuePreserving[] = {"MaxPool",   "Flatten", "Reshape",
+                                                 "Transpose", "Squeeze", "Unsqueeze"};
   for (const Node& node : graph.nodes) {
     if (!node.domain.empty() || node.inputs.empty() || node.outputs.empty() ||
         std::find(std::begin(kValuePreserving), std::end(kValuePreserving), node.op_type) ==

@@ -159,7 +159,8 @@ std::string QdqConvChainModel() {
     std::vector<int8_t> w(out * in * 9);
     for (int8_t& v : w) v = static_cast<int8_t>(weight(rng));
     b.Initializer(to + "_w_q", Tensor::FromVector<int8_t>({out, in, 3, 3}, w));
-    b.Initializer(to + "_w_scale", Tensor::FromVector<float>({out}, std::vector<float>(out, 0.002f)));
+    b.Initializer(to + "_w_scale",
+                  Tensor::FromVector<float>({out}, std::vector<float>(out, 0.002f)));
     ::octet::testing::SetAttribute(
         b.Node("DequantizeLinear", {to + "_w_q", to + "_w_scale"}, {to + "_w"}), "axis",
         int64_t{0});
@@ -210,17 +211,16 @@ TEST(Int8ConvChainTest, HandsChannelsLastTensorsOnWithoutReorders) {
   for (const StepDescription& step : steps) {
     if (!absl::StartsWith(step.op_type, "Int8")) continue;
     // Only the first convolution reorders: its input comes plain from QuantizeLinear.
-    EXPECT_THAT(step.implementation,
-                ::testing::Not(::testing::HasSubstr(int8_steps.empty() ? "output reorder"
-                                                                       : "reorder")))
+    EXPECT_THAT(
+        step.implementation,
+        ::testing::Not(::testing::HasSubstr(int8_steps.empty() ? "output reorder" : "reorder")))
         << step.nodes;
     int8_steps.push_back(step.op_type);
     // Every int8 result is channels-last; the plan makes the pooled one plain for the float
     // DequantizeLinear, once.
     EXPECT_TRUE(step.outputs[0].channels_last) << step.nodes;
   }
-  EXPECT_THAT(int8_steps,
-              ::testing::ElementsAre("Int8Conv", "Int8Conv", "Int8Add", "Int8MaxPool"));
+  EXPECT_THAT(int8_steps, ::testing::ElementsAre("Int8Conv", "Int8Conv", "Int8Add", "Int8MaxPool"));
   OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> expected, reference->Run({{"x", input}}));
   OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> actual, int8->Run({{"x", input}}));
   const int off_by_one = ::octet::testing::CountOneStepDifferences(expected[0], actual[0], 0.05f);

@@ -103,8 +103,8 @@ class Lowerer {
       }
       std::optional<Match> match = MatchConv(q);
       if (!match.has_value()) continue;
-      const std::string inexact = onednn::Int8ConvInexactReason(
-          *in_.TypeOf(match->dq_x->input(0)), MaxAbsWeight(*match->dq_w));
+      const std::string inexact = onednn::Int8ConvInexactReason(*in_.TypeOf(match->dq_x->input(0)),
+                                                                MaxAbsWeight(*match->dq_w));
       if (!inexact.empty()) {
         result.kept_float.push_back(absl::StrCat(match->conv->Describe(), ": ", inexact));
         continue;
@@ -234,6 +234,17 @@ class Lowerer {
             IsScalarConstant(in_, q.input(2), DataType::kInt8));
   }
 
+  // Whether the weights' DequantizeLinear has no zero point or int8 zero points that are all 0.
+  bool HasZeroWeightZeroPoints(const Node& dq) const {
+    if (dq.input(2).empty()) return true;
+    const Tensor* zero = in_.FindConstant(dq.input(2));
+    if (zero == nullptr || zero->type() != DataType::kInt8) return false;
+    for (int8_t z : zero->values<int8_t>()) {
+      if (z != 0) return false;
+    }
+    return true;
+  }
+
   // DequantizeLinear of constant int8 2-D weights with zero points 0, per tensor or along
   // `column_axis` (the output columns).
   bool IsMatrixWeightDequantize(const Node* dq, int64_t column_axis) const {
@@ -251,14 +262,7 @@ class Lowerer {
         return false;
       }
     }
-    if (!dq->input(2).empty()) {
-      const Tensor* zero = in_.FindConstant(dq->input(2));
-      if (zero == nullptr || zero->type() != DataType::kInt8) return false;
-      for (int8_t z : zero->values<int8_t>()) {
-        if (z != 0) return false;
-      }
-    }
-    return true;
+    return HasZeroWeightZeroPoints(*dq);
   }
 
   bool IsBiasDequantize(const Node* dq_b) const {
@@ -275,10 +279,9 @@ class Lowerer {
     node.domain = std::string(kOctetDomain);
     node.inputs = {match.dq_x->input(0), match.dq_x->input(1), match.dq_x->input(2),
                    match.dq_w->input(0), match.dq_w->input(1)};
-    const std::string bias =
-        match.op->op_type == "Gemm" && !match.op->input(2).empty()
-            ? RealBiasOf(match.op->input(2), match.op->outputs[0], graph)
-            : std::string();
+    const std::string bias = match.op->op_type == "Gemm" && !match.op->input(2).empty()
+                                 ? RealBiasOf(match.op->input(2), match.op->outputs[0], graph)
+                                 : std::string();
     if (match.q != nullptr || !bias.empty()) {
       node.inputs.push_back(match.q != nullptr ? match.q->input(1) : "");
       node.inputs.push_back(match.q != nullptr ? match.q->input(2) : "");
@@ -477,14 +480,7 @@ class Lowerer {
                         dq->GetInt("axis", 1).value_or(1) != 0)) {
       return false;
     }
-    if (!dq->input(2).empty()) {
-      const Tensor* zero = in_.FindConstant(dq->input(2));
-      if (zero == nullptr || zero->type() != DataType::kInt8) return false;
-      for (int8_t z : zero->values<int8_t>()) {
-        if (z != 0) return false;
-      }
-    }
-    return true;
+    return HasZeroWeightZeroPoints(*dq);
   }
 
   std::optional<Match> MatchConv(const Node& q) const {
@@ -543,8 +539,7 @@ class Lowerer {
 
   // The bias value `input` of the layer producing `output` in real units: the float constant
   // itself, or its DequantizeLinear computed once as a float constant of `graph`.
-  std::string RealBiasOf(const std::string& input, const std::string& output,
-                         Graph* graph) const {
+  std::string RealBiasOf(const std::string& input, const std::string& output, Graph* graph) const {
     if (in_.FindConstant(input) != nullptr) return input;
     const Node& dq_b = *Producer(input);
     const Tensor& values = *in_.FindConstant(dq_b.input(0));

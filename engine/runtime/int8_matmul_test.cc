@@ -145,16 +145,35 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         // The classifier of a CNN: Gemm(transB) with a bias, float logits.
         MatMulCase{"classifier_logits", "Gemm", {4, 64}, 10, true, true, true, true, 0, "", false},
-        MatMulCase{"gemm_zero_point_relu", "Gemm", {3, 40}, 24, false, true, true, false, 113,
-                   "Relu", true},
-        MatMulCase{"gemm_per_tensor_clip", "Gemm", {2, 33}, 17, true, false, true, true, 7, "Clip",
-                   true, 11},
-        MatMulCase{"gemm_no_bias", "Gemm", {5, 16}, 8, false, false, false, false, 128, "", true,
-                   128},
-        MatMulCase{"matmul_3d", "MatMul", {2, 5, 24}, 12, false, true, false, false, 90, "", true,
-                   100},
-        MatMulCase{"gemm_8bit_weights", "Gemm", {2, 32}, 8, true, true, true, true, 0, "", false, 0,
-                   127}),
+        MatMulCase{"gemm_zero_point_relu",
+                   "Gemm",
+                   {3, 40},
+                   24,
+                   false,
+                   true,
+                   true,
+                   false,
+                   113,
+                   "Relu",
+                   true},
+        MatMulCase{"gemm_per_tensor_clip",
+                   "Gemm",
+                   {2, 33},
+                   17,
+                   true,
+                   false,
+                   true,
+                   true,
+                   7,
+                   "Clip",
+                   true,
+                   11},
+        MatMulCase{
+            "gemm_no_bias", "Gemm", {5, 16}, 8, false, false, false, false, 128, "", true, 128},
+        MatMulCase{
+            "matmul_3d", "MatMul", {2, 5, 24}, 12, false, true, false, false, 90, "", true, 100},
+        MatMulCase{
+            "gemm_8bit_weights", "Gemm", {2, 32}, 8, true, true, true, true, 0, "", false, 0, 127}),
     [](const ::testing::TestParamInfo<MatMulCase>& info) { return info.param.name; });
 
 }  // namespace

@@ -62,8 +62,7 @@ absl::StatusOr<QuantizationConfig> FromProto(const v1::QuantizationConfig& confi
       return Invalid("weights.granularity",
                      absl::StrCat("has the unknown value ", weights.granularity()));
   }
-  if (weights.bits() != 0 &&
-      (weights.bits() < kMinWeightBits || weights.bits() > kMaxWeightBits)) {
+  if (weights.bits() != 0 && (weights.bits() < kMinWeightBits || weights.bits() > kMaxWeightBits)) {
     return Invalid("weights.bits", absl::StrCat("must be ", kMinWeightBits, " to ", kMaxWeightBits,
                                                 " (0 means 8), got ", weights.bits()));
   }

@@ -28,9 +28,9 @@ grpc::Status CheckVersionField(int64_t version, bool zero_allowed) {
 
 }  // namespace
 
-grpc::Status ModelServiceImpl::UploadModel(grpc::ServerContext*,
-                                           grpc::ServerReader<octet::v1::UploadModelRequest>* reader,
-                                           octet::v1::UploadModelResponse* response) {
+grpc::Status ModelServiceImpl::UploadModel(
+    grpc::ServerContext*, grpc::ServerReader<octet::v1::UploadModelRequest>* reader,
+    octet::v1::UploadModelResponse* response) {
   octet::v1::UploadModelRequest message;
   if (!reader->Read(&message) || !message.has_header()) {
     return Invalid("the first message of UploadModel must be a header");
@@ -89,8 +89,8 @@ grpc::Status ModelServiceImpl::DescribeRuntime(grpc::ServerContext*,
   // The description builds zero inputs of the described shapes.
   constexpr int64_t kMaxInputBytes = int64_t{256} << 20;
   if (request->batch_size() < 0 || request->batch_size() > kMaxBatch) {
-    return Invalid(absl::StrCat("batch_size must be 0 to ", kMaxBatch, ", got ",
-                                request->batch_size()));
+    return Invalid(
+        absl::StrCat("batch_size must be 0 to ", kMaxBatch, ", got ", request->batch_size()));
   }
   absl::StatusOr<std::shared_ptr<const LoadedModel>> loaded =
       registry_->Get(request->name(), request->version());
@@ -101,9 +101,9 @@ grpc::Status ModelServiceImpl::DescribeRuntime(grpc::ServerContext*,
   for (const octet::v1::InputShape& shape : request->input_shapes()) {
     const bool known = std::any_of(session.inputs().begin(), session.inputs().end(),
                                    [&](const ValueInfo& v) { return v.name == shape.name(); });
-    if (!known) return Invalid(absl::StrCat("input_shapes names unknown input '", shape.name(), "'"));
-    if (!given.emplace(shape.name(), std::vector<int64_t>(shape.dims().begin(),
-                                                          shape.dims().end()))
+    if (!known)
+      return Invalid(absl::StrCat("input_shapes names unknown input '", shape.name(), "'"));
+    if (!given.emplace(shape.name(), std::vector<int64_t>(shape.dims().begin(), shape.dims().end()))
              .second) {
       return Invalid(absl::StrCat("input_shapes names '", shape.name(), "' twice"));
     }
@@ -117,11 +117,12 @@ grpc::Status ModelServiceImpl::DescribeRuntime(grpc::ServerContext*,
     if (it != given.end()) {
       shape = it->second;
       if (input.shape.has_value() && shape.size() != rank) {
-        return Invalid(absl::StrCat("input '", input.name, "' has rank ", rank, ", input_shapes gives ",
-                                    shape.size(), " dimensions"));
+        return Invalid(absl::StrCat("input '", input.name, "' has rank ", rank,
+                                    ", input_shapes gives ", shape.size(), " dimensions"));
       }
     } else if (!input.shape.has_value()) {
-      return Invalid(absl::StrCat("input '", input.name, "' has no declared shape: give it in input_shapes"));
+      return Invalid(
+          absl::StrCat("input '", input.name, "' has no declared shape: give it in input_shapes"));
     }
     for (size_t d = 0; d < rank; ++d) {
       const Dim& dim = (*input.shape)[d];
@@ -177,8 +178,8 @@ grpc::Status ModelServiceImpl::ListModels(grpc::ServerContext*,
                                           const octet::v1::ListModelsRequest* request,
                                           octet::v1::ListModelsResponse* response) {
   if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
-    return Invalid(absl::StrCat("page_size must be 0 to ", kMaxPageSize, ", got ",
-                                request->page_size()));
+    return Invalid(
+        absl::StrCat("page_size must be 0 to ", kMaxPageSize, ", got ", request->page_size()));
   }
   const int page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
   absl::StatusOr<ModelStore::Page> page =

@@ -23,8 +23,7 @@ class ModelServiceImpl final : public octet::v1::ModelService::Service {
                              grpc::ServerWriter<octet::v1::DownloadModelResponse>* writer) override;
   grpc::Status GetModel(grpc::ServerContext* context, const octet::v1::GetModelRequest* request,
                         octet::v1::Model* response) override;
-  grpc::Status ListModels(grpc::ServerContext* context,
-                          const octet::v1::ListModelsRequest* request,
+  grpc::Status ListModels(grpc::ServerContext* context, const octet::v1::ListModelsRequest* request,
                           octet::v1::ListModelsResponse* response) override;
   grpc::Status DeleteModel(grpc::ServerContext* context,
                            const octet::v1::DeleteModelRequest* request,

@@ -514,8 +514,8 @@ absl::StatusOr<BuiltKernel> BuildInt8Add(const KernelBuildContext& context) {
   auto is_int8 = [](DataType t) { return t == DataType::kUint8 || t == DataType::kInt8; };
   if (!is_int8(a.type) || !is_int8(b.type) || !is_int8(y_type) ||
       (!(a.plain() && b.plain()) && !SameShapeAndLayout(a, b))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        node.Describe(), ": u8/s8 operands, plain or of one shape in one layout"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(node.Describe(), ": u8/s8 operands, plain or of one shape in one layout"));
   }
   OCTET_ASSIGN_OR_RETURN(std::string activation, node.GetString("activation", ""));
   if (!activation.empty() && activation != "Relu") {

@@ -340,11 +340,7 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
   for (int64_t c = 0; c < out_channels; ++c) {
     scales[c] = x_scale * w_scale.data<float>()[w_scale.element_count() == 1 ? 0 : c];
   }
-  OCTET_ASSIGN_OR_RETURN(std::string activation, node.GetString("activation", ""));
-  OCTET_ASSIGN_OR_RETURN(float alpha, node.GetFloat("activation_alpha", 0.0f));
-  OCTET_ASSIGN_OR_RETURN(float beta, node.GetFloat("activation_beta", 0.0f));
-  // Relu, LeakyRelu and Clip commute with a positive rescale; the rest run in real units.
-  const bool in_real_units = activation == "HardSwish" || activation == "Sigmoid";
+  OCTET_ASSIGN_OR_RETURN(const onednn::Int8Activation activation, onednn::ReadInt8Activation(node));
   // Without padding every input the kernel reads is real, so the source zero point comes out of
   // the sum: sum w (x - z) = sum w x - z sum w, a constant per output channel that joins the bias.
   // oneDNN then runs its kernel without zero points, which is much faster (and on some shapes
@@ -373,7 +369,7 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
     }
     bias = Tensor::FromVector<float>({out_channels}, accumulator_units);
   }
-  if (!in_real_units) {
+  if (!activation.in_real_units()) {
     for (float& scale : scales) scale /= y_scale;
   }
   try {
@@ -400,23 +396,7 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
     if (x_zero != 0 && !fold_zero_point) attr.set_zero_points(DNNL_ARG_SRC, 0, {x_zero});
     if (y_zero != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {y_zero});
     dnnl::post_ops ops;
-    if (activation == "Relu") {
-      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-    } else if (activation == "LeakyRelu") {
-      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, alpha, 0.0f);
-    } else if (activation == "Clip") {
-      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, alpha / y_scale, beta / y_scale);
-    } else if (activation == "HardSwish") {
-      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_hardswish, 0.0f, 0.0f);
-    } else if (activation == "Sigmoid") {
-      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_logistic, 0.0f, 0.0f);
-    } else if (!activation.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(node.Describe(), ": unknown fused activation ", activation));
-    }
-    if (in_real_units) {
-      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 1.0f / y_scale, 0.0f);
-    }
+    OCTET_RETURN_IF_ERROR(onednn::AppendInt8Activation(activation, y_scale, ops, node));
     attr.set_post_ops(ops);
     dnnl::convolution_forward::primitive_desc pd(desc, attr, onednn::CpuEngine());
     OCTET_ASSIGN_OR_RETURN(Tensor packed, onednn::ReorderConstant(w, w_plain, pd.weights_desc()));
@@ -424,9 +404,9 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
     // next int8 op; the plan reorders it for ops that need it plain.
     const TensorDesc y_desc = onednn::LayoutOf(pd.dst_desc(), g.y_shape, y_type);
     BuiltKernel built;
-    built.kernel = std::make_unique<ConvKernel>(pd, src, bias_desc, onednn::DescOf(y_desc),
-                                                std::move(packed), node.Describe(),
-                                                std::move(bias));
+    built.kernel =
+        std::make_unique<ConvKernel>(pd, src, bias_desc, onednn::DescOf(y_desc), std::move(packed),
+                                     node.Describe(), std::move(bias));
     built.outputs.push_back(y_desc);
     built.notes = absl::StrCat(
         DataTypeName(x.type), " source zero point ", x_zero,
@@ -435,7 +415,7 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
                         : "",
         ", s8 weights ", w_scale.element_count() > 1 ? "per channel" : "per tensor", ", ",
         DataTypeName(y_type), " destination zero point ", y_zero,
-        activation.empty() ? std::string() : absl::StrCat(", fused ", activation));
+        activation.kind.empty() ? std::string() : absl::StrCat(", fused ", activation.kind));
     return built;
   } catch (const dnnl::error& e) {
     return onednn::ToStatus(e, node.Describe());

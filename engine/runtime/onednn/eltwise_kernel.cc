@@ -39,9 +39,8 @@ absl::StatusOr<BuiltKernel> BuildEltwise(const KernelBuildContext& context, Eltw
   }
   try {
     // Plain tensors are viewed as 1-D; blocked ones keep their layout (padding included).
-    const memory::desc flat = !x.plain()
-                                  ? onednn::DescOf(x)
-                                  : onednn::PlainDesc(Shape{count}, DataType::kFloat32);
+    const memory::desc flat =
+        !x.plain() ? onednn::DescOf(x) : onednn::PlainDesc(Shape{count}, DataType::kFloat32);
     dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, spec.kind, flat,
                                      spec.alpha, spec.beta);
     dnnl::eltwise_forward::primitive_desc pd(desc, onednn::DefaultAttr(), onednn::CpuEngine());

@@ -21,7 +21,7 @@ using dnnl::memory;
 class Int8ConcatKernel final : public Kernel {
  public:
   struct Part {
-    int input;  // node input index of x_q
+    int input;              // node input index of x_q
     memory::desc from, to;  // `to`: the input's slice of the destination
     dnnl::reorder reorder;
     // With zero points: `requantize` from `from` into `dense` (at the scratchpad's dense offset),
@@ -81,7 +81,8 @@ class Int8ConcatKernel final : public Kernel {
 absl::Status CheckInt8Concat(const CheckContext& context) {
   OCTET_RETURN_IF_ERROR(RequireInputCount(context.node, 5, 3 * 1024 + 2, 1));
   bool missing = false;
-  for (size_t i = 2; i < context.node.inputs.size(); i += 3) missing |= context.node.input(i).empty();
+  for (size_t i = 2; i < context.node.inputs.size(); i += 3)
+    missing |= context.node.input(i).empty();
   if ((context.node.inputs.size() - 2) % 3 != 0 || missing) {
     return absl::InvalidArgumentError(
         absl::StrCat(context.node.Describe(), ": inputs come as (x_q, scale, zero point) triples"));
@@ -128,9 +129,9 @@ absl::StatusOr<BuiltKernel> BuildInt8Concat(const KernelBuildContext& context) {
     }
     for (int64_t d = 0; d < rank; ++d) {
       if (d != axis && x.shape[d] != first.shape[d]) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            node.Describe(), ": input shapes ", ShapeToString(first.shape), " and ",
-            ShapeToString(x.shape), " differ outside axis ", axis));
+        return absl::InvalidArgumentError(
+            absl::StrCat(node.Describe(), ": input shapes ", ShapeToString(first.shape), " and ",
+                         ShapeToString(x.shape), " differ outside axis ", axis));
       }
     }
     y_shape[axis] += x.shape[axis];
@@ -171,10 +172,9 @@ absl::StatusOr<BuiltKernel> BuildInt8Concat(const KernelBuildContext& context) {
     built.kernel =
         std::make_unique<Int8ConcatKernel>(std::move(parts), shared, dense, node.Describe());
     built.outputs.push_back(y_desc);
-    built.notes = absl::StrCat((context.inputs.size() - 2) / 3, " inputs -> ",
-                               DataTypeName(y_type), requantized
-                                                         ? ", requantized to the output's scale"
-                                                         : ", one scale: copies");
+    built.notes =
+        absl::StrCat((context.inputs.size() - 2) / 3, " inputs -> ", DataTypeName(y_type),
+                     requantized ? ", requantized to the output's scale" : ", one scale: copies");
     return built;
   } catch (const dnnl::error& e) {
     return onednn::ToStatus(e, node.Describe());

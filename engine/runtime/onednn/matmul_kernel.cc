@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/base/unsupported.h"
-#include "engine/runtime/op_families.h"
 #include "engine/runtime/onednn/onednn_common.h"
+#include "engine/runtime/op_families.h"
 
 namespace octet {
 namespace {
@@ -37,9 +37,9 @@ class MatMulKernel final : public onednn::PrimitiveKernel {
         {DNNL_ARG_DST, onednn::Wrap(dst_, *outputs[0])},
     };
     if (addend_.has_value() || addend_input_ >= 0) {
-      args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
-                   onednn::Wrap(addend_desc_,
-                                addend_.has_value() ? *addend_ : *inputs[addend_input_]));
+      args.emplace(
+          DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+          onednn::Wrap(addend_desc_, addend_.has_value() ? *addend_ : *inputs[addend_input_]));
     }
     return Execute(std::move(args), context);
   }
@@ -79,10 +79,10 @@ absl::StatusOr<BuiltKernel> BuildMatMulPrimitive(const KernelBuildContext& conte
     const memory::desc a = MatrixDesc(a_dims, trans_a);
     const memory::desc b_plain = MatrixDesc(b_dims, trans_b);
     const Tensor* b_constant = context.constant(1);
-    const memory::desc b_query =
-        b_constant != nullptr ? memory::desc(memory::dims(b_dims.begin(), b_dims.end()),
-                                             memory::data_type::f32, memory::format_tag::any)
-                              : b_plain;
+    const memory::desc b_query = b_constant != nullptr
+                                     ? memory::desc(memory::dims(b_dims.begin(), b_dims.end()),
+                                                    memory::data_type::f32, memory::format_tag::any)
+                                     : b_plain;
     const memory::desc dst = onednn::PlainDesc(y_dims, DataType::kFloat32);
     dnnl::primitive_attr attr = onednn::DefaultAttr();
     if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
@@ -101,9 +101,8 @@ absl::StatusOr<BuiltKernel> BuildMatMulPrimitive(const KernelBuildContext& conte
                              onednn::ReorderConstant(*b_constant, b_plain, pd.weights_desc()));
     }
     BuiltKernel built;
-    built.kernel =
-        std::make_unique<MatMulKernel>(pd, a, addend_desc, std::move(packed), addend_input,
-                                       std::move(addend), node.Describe());
+    built.kernel = std::make_unique<MatMulKernel>(pd, a, addend_desc, std::move(packed),
+                                                  addend_input, std::move(addend), node.Describe());
     built.outputs.push_back({DataType::kFloat32, y_shape});
     return built;
   } catch (const dnnl::error& e) {
@@ -114,9 +113,9 @@ absl::StatusOr<BuiltKernel> BuildMatMulPrimitive(const KernelBuildContext& conte
 absl::Status RequireFloat(const KernelBuildContext& context, size_t count) {
   for (size_t i = 0; i < count; ++i) {
     if (context.has_input(i) && context.input(i).type != DataType::kFloat32) {
-      return UnsupportedError(UnsupportedKind::kElementType,
-                              absl::StrCat(context.node.Describe(), ": input ", i,
-                                           " must be float32"));
+      return UnsupportedError(
+          UnsupportedKind::kElementType,
+          absl::StrCat(context.node.Describe(), ": input ", i, " must be float32"));
     }
   }
   return absl::OkStatus();
@@ -135,9 +134,9 @@ absl::Status CheckGemm(const CheckContext& context) {
   OCTET_RETURN_IF_ERROR(CheckFloatInputs(context, 3));
   OCTET_ASSIGN_OR_RETURN(float beta, node.GetFloat("beta", 1.0f));
   if (context.has_input(2) && beta != 1.0f && !context.is_plan_constant(2)) {
-    return UnsupportedError(UnsupportedKind::kAttribute,
-                            absl::StrCat(node.Describe(),
-                                         ": beta other than 1 needs C to be a constant"));
+    return UnsupportedError(
+        UnsupportedKind::kAttribute,
+        absl::StrCat(node.Describe(), ": beta other than 1 needs C to be a constant"));
   }
   return absl::OkStatus();
 }
@@ -170,9 +169,9 @@ absl::StatusOr<BuiltKernel> BuildGemm(const KernelBuildContext& context) {
     // Unidirectional broadcast of C to [M, N]: right-align, then each dim is 1 or the target.
     while (c.size() < 2) c.insert(c.begin(), 1);
     if (c.size() != 2 || (c[0] != 1 && c[0] != m) || (c[1] != 1 && c[1] != n)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(node.Describe(), ": C ", ShapeToString(context.input(2).shape),
-                       " does not broadcast to [", m, ", ", n, "]"));
+      return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": C ",
+                                                     ShapeToString(context.input(2).shape),
+                                                     " does not broadcast to [", m, ", ", n, "]"));
     }
     addend_dims = c;
     if (const Tensor* constant = context.constant(2)) {
@@ -198,7 +197,8 @@ absl::StatusOr<BuiltKernel> BuildMatMul(const KernelBuildContext& context) {
   OCTET_RETURN_IF_ERROR(RequireFloat(context, 2));
   Shape a = context.input(0).shape, b = context.input(1).shape;
   if (a.empty() || b.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": inputs must not be scalars"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(node.Describe(), ": inputs must not be scalars"));
   }
   // numpy.matmul: a 1-D A is a row, a 1-D B a column; their unit dims leave the result.
   const bool a_vector = a.size() == 1, b_vector = b.size() == 1;
@@ -218,10 +218,9 @@ absl::StatusOr<BuiltKernel> BuildMatMul(const KernelBuildContext& context) {
   Shape y(rank);
   for (size_t i = 0; i + 2 < rank; ++i) {
     if (a[i] != b[i] && a[i] != 1 && b[i] != 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(node.Describe(), ": batch dimensions of A ",
-                       ShapeToString(context.input(0).shape), " and B ",
-                       ShapeToString(context.input(1).shape), " do not broadcast"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          node.Describe(), ": batch dimensions of A ", ShapeToString(context.input(0).shape),
+          " and B ", ShapeToString(context.input(1).shape), " do not broadcast"));
     }
     y[i] = std::max(a[i], b[i]);
   }
@@ -261,7 +260,7 @@ absl::StatusOr<BuiltKernel> BuildInt8MatMul(const KernelBuildContext& context) {
   const Tensor& w = *context.constant(3);
   const Tensor& w_scale = *context.constant(4);
   OCTET_ASSIGN_OR_RETURN(int64_t trans_b, node.GetInt("trans_b", 0));
-  const DataType y_type = !quantized_output    ? DataType::kFloat32
+  const DataType y_type = !quantized_output      ? DataType::kFloat32
                           : context.has_input(6) ? context.input(6).type
                                                  : DataType::kUint8;
   if ((x.type != DataType::kUint8 && x.type != DataType::kInt8) || w.type() != DataType::kInt8 ||
@@ -283,9 +282,9 @@ absl::StatusOr<BuiltKernel> BuildInt8MatMul(const KernelBuildContext& context) {
   const float x_zero = onednn::ScalarParameter(context.constant(2));
   const float y_scale = quantized_output ? onednn::ScalarParameter(context.constant(5)) : 1.0f;
   const auto y_zero = static_cast<int32_t>(onednn::ScalarParameter(context.constant(6)));
-  OCTET_ASSIGN_OR_RETURN(std::string activation, node.GetString("activation", ""));
-  OCTET_ASSIGN_OR_RETURN(float alpha, node.GetFloat("activation_alpha", 0.0f));
-  OCTET_ASSIGN_OR_RETURN(float beta, node.GetFloat("activation_beta", 0.0f));
+  OCTET_ASSIGN_OR_RETURN(const onednn::Int8Activation activation, onednn::ReadInt8Activation(node));
+  // Scales to output units, except where the activation needs real units (it rescales after).
+  const float to_output = activation.in_real_units() ? 1.0f : y_scale;
   const Tensor* bias = context.has_input(7) ? context.constant(7) : nullptr;
   if (context.has_input(7) &&
       (bias == nullptr || bias->type() != DataType::kFloat32 || bias->element_count() != n)) {
@@ -300,8 +299,8 @@ absl::StatusOr<BuiltKernel> BuildInt8MatMul(const KernelBuildContext& context) {
     for (int64_t i = 0; i < k; ++i) column_sum += w.data<int8_t>()[trans_b ? j * k + i : i * n + j];
     const double real = (bias != nullptr ? bias->data<float>()[j] : 0.0) -
                         static_cast<double>(x_zero) * x_scale * s_w * column_sum;
-    scales[j] = static_cast<float>(x_scale * s_w / y_scale);
-    addend[j] = static_cast<float>(real / y_scale);
+    scales[j] = static_cast<float>(x_scale * s_w / to_output);
+    addend[j] = static_cast<float>(real / to_output);
     any_addend |= addend[j] != 0.0f;
   }
   try {
@@ -317,16 +316,7 @@ absl::StatusOr<BuiltKernel> BuildInt8MatMul(const KernelBuildContext& context) {
     if (y_zero != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {y_zero});
     dnnl::post_ops ops;
     if (any_addend) ops.append_binary(dnnl::algorithm::binary_add, addend_desc);
-    if (activation == "Relu") {
-      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-    } else if (activation == "LeakyRelu") {
-      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, alpha, 0.0f);
-    } else if (activation == "Clip") {
-      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, alpha / y_scale, beta / y_scale);
-    } else if (!activation.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(node.Describe(), ": unknown fused activation ", activation));
-    }
+    OCTET_RETURN_IF_ERROR(onednn::AppendInt8Activation(activation, y_scale, ops, node));
     attr.set_post_ops(ops);
     dnnl::matmul::desc desc(a, b_any, dst);
     dnnl::matmul::primitive_desc pd(desc, attr, onednn::CpuEngine());
@@ -344,7 +334,7 @@ absl::StatusOr<BuiltKernel> BuildInt8MatMul(const KernelBuildContext& context) {
         per_column ? "per column" : "per tensor", ", ",
         quantized_output ? absl::StrCat(DataTypeName(y_type), " destination zero point ", y_zero)
                          : std::string("float32 result"),
-        activation.empty() ? std::string() : absl::StrCat(", fused ", activation));
+        activation.kind.empty() ? std::string() : absl::StrCat(", fused ", activation.kind));
     return built;
   } catch (const dnnl::error& e) {
     return onednn::ToStatus(e, node.Describe());

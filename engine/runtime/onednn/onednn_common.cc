@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
 
 namespace octet::onednn {
 
@@ -74,7 +75,9 @@ dnnl::memory::desc DescOf(const TensorDesc& desc) {
     const size_t rank = desc.shape.size();
     return dnnl::memory::desc(dnnl::memory::dims(desc.shape.begin(), desc.shape.end()),
                               *ToOneDnn(desc.type),
-                              rank == 3 ? Tag::nwc : rank == 4 ? Tag::nhwc : Tag::ndhwc);
+                              rank == 3   ? Tag::nwc
+                              : rank == 4 ? Tag::nhwc
+                                          : Tag::ndhwc);
   }
   if (desc.channel_block == 0) return PlainDesc(desc.shape, desc.type);
   return dnnl::memory::desc(dnnl::memory::dims(desc.shape.begin(), desc.shape.end()),
@@ -135,6 +138,38 @@ dnnl::primitive_attr DefaultAttr() {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   return attr;
+}
+
+absl::StatusOr<Int8Activation> ReadInt8Activation(const Node& node) {
+  Int8Activation activation;
+  OCTET_ASSIGN_OR_RETURN(activation.kind, node.GetString("activation", ""));
+  OCTET_ASSIGN_OR_RETURN(activation.alpha, node.GetFloat("activation_alpha", 0.0f));
+  OCTET_ASSIGN_OR_RETURN(activation.beta, node.GetFloat("activation_beta", 0.0f));
+  return activation;
+}
+
+absl::Status AppendInt8Activation(const Int8Activation& activation, float y_scale,
+                                  dnnl::post_ops& ops, const Node& node) {
+  const std::string& kind = activation.kind;
+  if (kind == "Relu") {
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+  } else if (kind == "LeakyRelu") {
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, activation.alpha, 0.0f);
+  } else if (kind == "Clip") {
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, activation.alpha / y_scale,
+                       activation.beta / y_scale);
+  } else if (kind == "HardSwish") {
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_hardswish, 0.0f, 0.0f);
+  } else if (kind == "Sigmoid") {
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_logistic, 0.0f, 0.0f);
+  } else if (!kind.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(node.Describe(), ": unknown fused activation ", kind));
+  }
+  if (activation.in_real_units()) {
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 1.0f / y_scale, 0.0f);
+  }
+  return absl::OkStatus();
 }
 
 dnnl::reorder MakeReorder(const dnnl::memory::desc& from, const dnnl::memory::desc& to,

@@ -83,8 +83,23 @@ inline size_t AlignScratchpad(size_t bytes) { return (bytes + 63) / 64 * 64; }
 // wrap their primitive in reorders share one scratch area among them). `attr` derives from
 // DefaultAttr() (user scratchpad), adding scales or zero points where the reorder requantizes.
 dnnl::reorder MakeReorder(const dnnl::memory::desc& from, const dnnl::memory::desc& to,
-                          size_t* shared_bytes,
-                          const dnnl::primitive_attr& attr = DefaultAttr());
+                          size_t* shared_bytes, const dnnl::primitive_attr& attr = DefaultAttr());
+
+// The activation an int8 lowering fused into a node (attributes "activation", "activation_alpha",
+// "activation_beta": LeakyRelu's alpha, Clip's bounds in real units).
+struct Int8Activation {
+  std::string kind;  // "" for none
+  float alpha = 0.0f, beta = 0.0f;
+  // Relu, LeakyRelu and Clip commute with a positive rescale, so they run on the result already
+  // in output units; HardSwish and Sigmoid need it in real units (then rescaled by 1 / y_scale).
+  bool in_real_units() const { return kind == "HardSwish" || kind == "Sigmoid"; }
+};
+absl::StatusOr<Int8Activation> ReadInt8Activation(const Node& node);
+// Appends the activation's post-ops for a result in output units (real units when
+// in_real_units(), followed then by the rescale to output units). INVALID_ARGUMENT for an
+// unknown kind.
+absl::Status AppendInt8Activation(const Int8Activation& activation, float y_scale,
+                                  dnnl::post_ops& ops, const Node& node);
 
 // The value of a scalar scale or zero point constant (float32, uint8 or int8) as a float; 0 for
 // nullptr, an omitted zero point.

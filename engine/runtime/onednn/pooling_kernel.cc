@@ -253,8 +253,8 @@ absl::StatusOr<BuiltKernel> BuildInt8Pool(const KernelBuildContext& context) {
       // From an int8 convolution: pool channels-last as it comes, and hand the result on so.
       const memory::desc src = onednn::DescOf(x);
       const memory::desc dst = onednn::DescOf(x.Like(y_type, g.y));
-      dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, g.algorithm, src,
-                                          dst, g.strides, g.kernel, g.dilations, g.pad_l, g.pad_r);
+      dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, g.algorithm, src, dst,
+                                          g.strides, g.kernel, g.dilations, g.pad_l, g.pad_r);
       dnnl::pooling_v2_forward::primitive_desc pd(desc, attr, onednn::CpuEngine());
       built.kernel =
           std::make_unique<onednn::SrcDstKernel>(dnnl::pooling_v2_forward(pd), pd, node.Describe());
