@@ -159,7 +159,7 @@ class Lowerer {
 
   // Gemm(DQ(x), DQ(w)[, bias]) (transA 0, alpha and beta 1) or MatMul(DQ(x), DQ(w)) with 2-D
   // constant int8 weights, zero points 0, scales per tensor or per output column;
-  // [-> Relu | Clip | LeakyRelu] -> Q, or a float result read as it is.
+  // [-> Relu | Clip | LeakyRelu | HardSwish | Sigmoid] -> Q, or a float result read as it is.
   std::optional<LinearMatch> MatchLinear(const Node& op) const {
     if (!op.domain.empty() || (op.op_type != "Gemm" && op.op_type != "MatMul") ||
         op.inputs.size() < 2 || op.outputs.size() != 1) {
@@ -196,8 +196,8 @@ class Lowerer {
     }
     const Node* next = Readers(op.outputs[0]) == 1 ? SoleReader(op.outputs[0]) : nullptr;
     if (next != nullptr && next->domain.empty() &&
-        (next->op_type == "Relu" || next->op_type == "LeakyRelu" ||
-         (next->op_type == "Clip" && ConstantOperands(*next))) &&
+        (next->op_type == "Relu" || next->op_type == "LeakyRelu" || next->op_type == "HardSwish" ||
+         next->op_type == "Sigmoid" || (next->op_type == "Clip" && ConstantOperands(*next))) &&
         Readers(next->outputs[0]) == 1) {
       const Node* q = SoleReader(next->outputs[0]);
       if (q != nullptr && IsActivationQuantize(*q)) {

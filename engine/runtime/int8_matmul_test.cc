@@ -26,7 +26,7 @@ struct MatMulCase {
   int64_t n;
   bool trans_b, per_column, bias, int32_bias;
   int x_zero;
-  std::string activation;  // "", Relu, Clip
+  std::string activation;  // "", Relu, Clip, HardSwish, Sigmoid
   bool quantized_output;   // Q -> DQ after, or the float result
   int y_zero = 0;
   int max_weight = 63;  // within 7 bits: exact on every CPU (127 needs VNNI)
@@ -172,6 +172,21 @@ INSTANTIATE_TEST_SUITE_P(
             "gemm_no_bias", "Gemm", {5, 16}, 8, false, false, false, false, 128, "", true, 128},
         MatMulCase{
             "matmul_3d", "MatMul", {2, 5, 24}, 12, false, true, false, false, 90, "", true, 100},
+        // Activations that need the result in real units before they apply.
+        MatMulCase{"gemm_hardswish",
+                   "Gemm",
+                   {3, 20},
+                   9,
+                   true,
+                   true,
+                   true,
+                   false,
+                   128,
+                   "HardSwish",
+                   true,
+                   60},
+        MatMulCase{
+            "gemm_sigmoid", "Gemm", {3, 20}, 9, false, true, true, true, 30, "Sigmoid", true, 5},
         MatMulCase{
             "gemm_8bit_weights", "Gemm", {2, 32}, 8, true, true, true, true, 0, "", false, 0, 127}),
     [](const ::testing::TestParamInfo<MatMulCase>& info) { return info.param.name; });
