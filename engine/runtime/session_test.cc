@@ -217,6 +217,30 @@ TEST(SessionTest, GemmHonoursTransposesAlphaBetaAndBroadcastC) {
               Pointwise(FloatNear(1e-5), {23.f, 48.f, 29.f, 62.f, 35.f, 76.f}));
 }
 
+TEST(SessionTest, GemmAndMatMulFuseTheActivationAfterThem) {
+  // Gemm + bias -> Relu and MatMul -> Clip(0, 6): one step each, the activation a post-op.
+  OnnxModelBuilder b;
+  b.Input("a", {2, 2}).Output("y", {2, 2}).Output("z", {2, 2});
+  b.Initializer("b", Tensor::FromVector<float>({2, 2}, {1, -2, 3, 4}));
+  b.Initializer("c", Tensor::FromVector<float>({2}, {-10, 1}));
+  b.Initializer("low", Tensor::FromVector<float>({}, {0}));
+  b.Initializer("high", Tensor::FromVector<float>({}, {6}));
+  b.Node("Gemm", {"a", "b", "c"}, {"g"});
+  b.Node("Relu", {"g"}, {"y"});
+  b.Node("MatMul", {"a", "b"}, {"m"});
+  b.Node("Clip", {"m", "low", "high"}, {"z"});
+  std::unique_ptr<Session> session = MakeSession(b.Serialize());
+  const Tensor a = Tensor::FromVector<float>({2, 2}, {1, 2, 3, 4});
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> out, session->Run({{"a", a}}));
+  // A B = [[7, 6], [15, 10]]; + c = [[-3, 7], [5, 11]].
+  EXPECT_THAT(out[0].values<float>(), Pointwise(FloatNear(1e-5), {0.f, 7.f, 5.f, 11.f}));
+  EXPECT_THAT(out[1].values<float>(), Pointwise(FloatNear(1e-5), {6.f, 6.f, 6.f, 6.f}));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<StepDescription> steps, session->Describe({{"a", a}}));
+  std::vector<std::string> nodes;
+  for (const StepDescription& step : steps) nodes.push_back(step.nodes);
+  EXPECT_THAT(nodes, ::testing::ElementsAre(HasSubstr("+"), HasSubstr("+")));
+}
+
 TEST(SessionTest, MatMulBroadcastsBatchesAndVectors) {
   OnnxModelBuilder b;
   b.Input("a", {2, 1, 3}).Input("v", {3}).Output("y", {2, 1});

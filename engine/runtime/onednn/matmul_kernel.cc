@@ -87,12 +87,14 @@ absl::StatusOr<BuiltKernel> BuildMatMulPrimitive(const KernelBuildContext& conte
     dnnl::primitive_attr attr = onednn::DefaultAttr();
     if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
     memory::desc addend_desc;
+    dnnl::post_ops ops;
     if (addend_dims.has_value()) {
       addend_desc = onednn::PlainDesc(*addend_dims, DataType::kFloat32);
-      dnnl::post_ops ops;
       ops.append_binary(dnnl::algorithm::binary_add, addend_desc);
-      attr.set_post_ops(ops);
     }
+    // A following activation (Relu after a classifier's hidden layer, ...), on the sum.
+    if (context.activation.has_value()) onednn::AppendActivation(*context.activation, ops);
+    attr.set_post_ops(ops);
     dnnl::matmul::desc desc(a, b_query, dst);
     dnnl::matmul::primitive_desc pd(desc, attr, onednn::CpuEngine());
     std::optional<Tensor> packed;
@@ -346,7 +348,9 @@ absl::StatusOr<BuiltKernel> BuildInt8MatMul(const KernelBuildContext& context) {
 std::vector<OpDefinition> MatMulOps() {
   OpDefinition int8_matmul{"Int8MatMul", CheckInt8MatMul, BuildInt8MatMul};
   int8_matmul.domain = kOctetDomain;
-  return {{"Gemm", CheckGemm, BuildGemm}, {"MatMul", CheckMatMul, BuildMatMul}, int8_matmul};
+  return {{"Gemm", CheckGemm, BuildGemm, 0, /*fuses_activation=*/true},
+          {"MatMul", CheckMatMul, BuildMatMul, 0, /*fuses_activation=*/true},
+          int8_matmul};
 }
 
 }  // namespace octet
