@@ -24,7 +24,9 @@ class Lowerer {
     for (size_t i = 0; i < graph.nodes.size(); ++i) {
       for (const std::string& output : graph.nodes[i].outputs) producer_[output] = i;
       for (const std::string& input : graph.nodes[i].inputs) {
-        if (!input.empty()) ++readers_[input];
+        if (input.empty()) continue;
+        ++readers_[input];
+        first_reader_.emplace(input, i);
       }
     }
     for (const ValueInfo& output : graph.outputs) ++readers_[output.name];
@@ -195,10 +197,7 @@ class Lowerer {
       }
     }
     const Node* next = Readers(op.outputs[0]) == 1 ? SoleReader(op.outputs[0]) : nullptr;
-    if (next != nullptr && next->domain.empty() &&
-        (next->op_type == "Relu" || next->op_type == "LeakyRelu" || next->op_type == "HardSwish" ||
-         next->op_type == "Sigmoid" || (next->op_type == "Clip" && ConstantOperands(*next))) &&
-        Readers(next->outputs[0]) == 1) {
+    if (next != nullptr && IsFusableActivation(*next) && Readers(next->outputs[0]) == 1) {
       const Node* q = SoleReader(next->outputs[0]);
       if (q != nullptr && IsActivationQuantize(*q)) {
         match.activation = next;
@@ -210,16 +209,20 @@ class Lowerer {
     return match;
   }
 
+  // The first node reading `value` (the only one where Readers(value) == 1), or nullptr.
   const Node* SoleReader(const std::string& value) const {
-    for (const Node& node : in_.nodes) {
-      if (std::find(node.inputs.begin(), node.inputs.end(), value) != node.inputs.end()) {
-        return &node;
-      }
-    }
-    return nullptr;
+    auto it = first_reader_.find(value);
+    return it == first_reader_.end() ? nullptr : &in_.nodes[it->second];
   }
 
-  bool ConstantOperands(const Node& node) const {
+  // An activation the int8 kernels fuse (Relu, Clip, LeakyRelu, HardSwish, Sigmoid), with any
+  // parameters it takes as inputs constant.
+  bool IsFusableActivation(const Node& node) const {
+    static const char* const kActivations[] = {"Relu", "Clip", "LeakyRelu", "HardSwish", "Sigmoid"};
+    if (!node.domain.empty() || std::find(std::begin(kActivations), std::end(kActivations),
+                                          node.op_type) == std::end(kActivations)) {
+      return false;
+    }
     for (size_t i = 1; i < node.inputs.size(); ++i) {
       if (!node.inputs[i].empty() && in_.FindConstant(node.inputs[i]) == nullptr) return false;
     }
@@ -396,11 +399,7 @@ class Lowerer {
   // Q([Relu](Add(DQ(a), DQ(b)))) with per-tensor parameters: the residual Add of a quantized
   // ResNet block.
   std::optional<AddMatch> MatchAdd(const Node& q) const {
-    if (!IsScalarConstant(in_, q.input(1), DataType::kFloat32)) return std::nullopt;
-    if (!q.input(2).empty() && !IsScalarConstant(in_, q.input(2), DataType::kUint8) &&
-        !IsScalarConstant(in_, q.input(2), DataType::kInt8)) {
-      return std::nullopt;
-    }
+    if (!IsActivationQuantize(q)) return std::nullopt;
     AddMatch match;
     const Node* node = Producer(q.input(0));
     if (node == nullptr || Readers(q.input(0)) != 1) return std::nullopt;
@@ -484,22 +483,11 @@ class Lowerer {
   }
 
   std::optional<Match> MatchConv(const Node& q) const {
-    if (!IsScalarConstant(in_, q.input(1), DataType::kFloat32)) return std::nullopt;
-    if (!q.input(2).empty() && !IsScalarConstant(in_, q.input(2), DataType::kUint8) &&
-        !IsScalarConstant(in_, q.input(2), DataType::kInt8)) {
-      return std::nullopt;
-    }
+    if (!IsActivationQuantize(q)) return std::nullopt;
     Match match;
     const Node* node = Producer(q.input(0));
     if (node == nullptr || Readers(q.input(0)) != 1) return std::nullopt;
-    static const char* const kActivations[] = {"Relu", "Clip", "LeakyRelu", "HardSwish", "Sigmoid"};
-    if (std::find(std::begin(kActivations), std::end(kActivations), node->op_type) !=
-        std::end(kActivations)) {
-      for (size_t i = 1; i < node->inputs.size(); ++i) {
-        if (!node->inputs[i].empty() && in_.FindConstant(node->inputs[i]) == nullptr) {
-          return std::nullopt;
-        }
-      }
+    if (IsFusableActivation(*node)) {
       match.activation = node;
       node = Producer(node->input(0));
       if (node == nullptr || Readers(match.activation->input(0)) != 1) return std::nullopt;
@@ -624,6 +612,7 @@ class Lowerer {
   const Graph& in_;
   absl::flat_hash_map<std::string, size_t> producer_;
   absl::flat_hash_map<std::string, int> readers_;
+  absl::flat_hash_map<std::string, size_t> first_reader_;
 };
 
 }  // namespace

@@ -248,38 +248,36 @@ absl::StatusOr<BuiltKernel> BuildInt8Pool(const KernelBuildContext& context) {
         absl::StrCat(DataTypeName(x.type), " in and out, zero points ", x_zero, " -> ", y_zero,
                      alpha != 1.0f || beta != 0.0f ? ", requantized (eltwise_linear)"
                                                    : ", same scale: no requantization");
+    auto make_pd = [&](const memory::desc& src, const memory::desc& dst) {
+      return dnnl::pooling_v2_forward::primitive_desc(
+          dnnl::pooling_v2_forward::desc(dnnl::prop_kind::forward_inference, g.algorithm, src, dst,
+                                         g.strides, g.kernel, g.dilations, g.pad_l, g.pad_r),
+          attr, onednn::CpuEngine());
+    };
+    TensorDesc x_nhwc = x;
+    x_nhwc.channel_block = 0;
+    x_nhwc.channels_last = true;
+    const memory::desc src_nhwc = onednn::DescOf(x_nhwc);
+    const memory::desc dst_nhwc = onednn::DescOf(x_nhwc.Like(y_type, g.y));
     BuiltKernel built;
     if (x.channels_last) {
       // From an int8 convolution: pool channels-last as it comes, and hand the result on so.
-      const memory::desc src = onednn::DescOf(x);
-      const memory::desc dst = onednn::DescOf(x.Like(y_type, g.y));
-      dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, g.algorithm, src, dst,
-                                          g.strides, g.kernel, g.dilations, g.pad_l, g.pad_r);
-      dnnl::pooling_v2_forward::primitive_desc pd(desc, attr, onednn::CpuEngine());
+      const dnnl::pooling_v2_forward::primitive_desc pd = make_pd(src_nhwc, dst_nhwc);
       built.kernel =
           std::make_unique<onednn::SrcDstKernel>(dnnl::pooling_v2_forward(pd), pd, node.Describe());
       // One pixel per channel (global pooling) is the same bytes as plain.
-      built.outputs.push_back(onednn::LayoutOf(dst, g.y, y_type));
+      built.outputs.push_back(onednn::LayoutOf(dst_nhwc, g.y, y_type));
       built.notes = notes;
       return built;
     }
     const memory::desc src = onednn::PlainDesc(x.shape, x.type);
     const memory::desc dst = onednn::PlainDesc(g.y, y_type);
-    dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, g.algorithm, src, dst,
-                                        g.strides, g.kernel, g.dilations, g.pad_l, g.pad_r);
-    dnnl::pooling_v2_forward::primitive_desc pd(desc, attr, onednn::CpuEngine());
+    const dnnl::pooling_v2_forward::primitive_desc pd = make_pd(src, dst);
     // oneDNN's vectorized int8 pooling wants channels last; use it when it is there for this
     // case (the plain layout gets the reference code).
     std::optional<dnnl::pooling_v2_forward::primitive_desc> nhwc_pd;
     if (x.shape.size() == 4 && absl::StartsWith(pd.impl_info_str(), "ref")) {
-      const memory::desc src_nhwc(memory::dims(x.shape.begin(), x.shape.end()),
-                                  *onednn::ToOneDnn(x.type), memory::format_tag::nhwc);
-      const memory::desc dst_nhwc(memory::dims(g.y.begin(), g.y.end()), *onednn::ToOneDnn(y_type),
-                                  memory::format_tag::nhwc);
-      dnnl::pooling_v2_forward::desc channels_last(dnnl::prop_kind::forward_inference, g.algorithm,
-                                                   src_nhwc, dst_nhwc, g.strides, g.kernel,
-                                                   g.dilations, g.pad_l, g.pad_r);
-      dnnl::pooling_v2_forward::primitive_desc candidate(channels_last, attr, onednn::CpuEngine());
+      const dnnl::pooling_v2_forward::primitive_desc candidate = make_pd(src_nhwc, dst_nhwc);
       if (!absl::StartsWith(candidate.impl_info_str(), "ref")) nhwc_pd = candidate;
     }
     if (nhwc_pd.has_value()) {
