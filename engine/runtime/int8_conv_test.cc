@@ -130,6 +130,11 @@ TEST_P(Int8ConvTest, MatchesTheFloatSimulationWithinOneStep) {
   if (conv->op_type == "Int8Conv") {
     EXPECT_THAT(conv->notes, ::testing::HasSubstr(absl::StrCat("source zero point ", c.x_zero)));
     EXPECT_EQ(conv->outputs[0].type, c.y_type);
+    // A source zero point never reaches oneDNN: padded sources are padded with it first.
+    if (c.x_zero != 0) {
+      EXPECT_THAT(conv->notes, ::testing::HasSubstr(c.pad > 0 ? "padded with the zero point"
+                                                              : "folded into the bias"));
+    }
   }
   const int off_by_one = ::octet::testing::CountOneStepDifferences(expected[0], actual[0], 0.05f);
   ASSERT_GE(off_by_one, 0);
@@ -228,6 +233,127 @@ TEST(Int8ConvChainTest, HandsChannelsLastTensorsOnWithoutReorders) {
   EXPECT_LT(off_by_one, expected[0].element_count() / 50 + 1);
 }
 
+struct ResidualCase {
+  std::string name;
+  int a_zero, c_zero, s_zero;  // the residual's, the last convolution's, the sum's zero points
+  bool relu;                   // Relu after the Add
+  bool residual_first;         // Add(a, c) rather than Add(c, a)
+  // The Add reads the convolution's result with a scale other than the one it was written with
+  // (possible in QDQ models made elsewhere): then the Add cannot be fused.
+  bool reread_with_other_scale = false;
+};
+
+std::ostream& operator<<(std::ostream& os, const ResidualCase& c) { return os << c.name; }
+
+// A ResNet basic block: x -> Q -> DQ -> Conv(8->16) -> Relu -> Q -> DQ = a; a -> Conv(16->16) ->
+// Relu -> Q -> DQ -> Conv(16->16) -> Q -> DQ = c; Add(c, a) [-> Relu] -> Q -> DQ -> "y"; 3x3
+// convolutions padded by 1, weights within 7 bits so that every CPU runs them in int8.
+std::string QdqResidualBlockModel(const ResidualCase& c) {
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> weight(-63, 63);
+  OnnxModelBuilder b;
+  b.Input("x", {-1, 8, 9, 9}).Output("y", {});
+  auto params = [&](const std::string& name, float scale, int zero) {
+    b.Initializer(name + "_scale", Tensor::FromVector<float>({}, {scale}));
+    b.Initializer(name + "_zero", Tensor::FromVector<uint8_t>({}, {static_cast<uint8_t>(zero)}));
+  };
+  auto quantize = [&](const std::string& from, const std::string& to, const std::string& q,
+                      const std::string& dq) {
+    b.Node("QuantizeLinear", {from, q + "_scale", q + "_zero"}, {to + "_q"});
+    b.Node("DequantizeLinear", {to + "_q", dq + "_scale", dq + "_zero"}, {to});
+  };
+  auto conv = [&](const std::string& from, const std::string& to, int64_t in, int64_t out) {
+    std::vector<int8_t> w(out * in * 9);
+    for (int8_t& v : w) v = static_cast<int8_t>(weight(rng));
+    b.Initializer(to + "_w_q", Tensor::FromVector<int8_t>({out, in, 3, 3}, w));
+    b.Initializer(to + "_w_scale",
+                  Tensor::FromVector<float>({out}, std::vector<float>(out, 0.002f)));
+    SetAttribute(b.Node("DequantizeLinear", {to + "_w_q", to + "_w_scale"}, {to + "_w"}), "axis",
+                 int64_t{0});
+    SetAttribute(b.Node("Conv", {from, to + "_w"}, {to}), "pads",
+                 std::vector<int64_t>{1, 1, 1, 1});
+  };
+  params("x", 0.02f, 128);
+  params("a", 0.03f, c.a_zero);
+  params("b", 0.025f, 0);
+  params("c", 0.04f, c.c_zero);
+  params("c_reread", 0.045f, c.c_zero);
+  params("s", 0.05f, c.s_zero);
+  quantize("x", "x_dq", "x", "x");
+  conv("x_dq", "conv1", 8, 16);
+  b.Node("Relu", {"conv1"}, {"relu1"});
+  quantize("relu1", "a", "a", "a");
+  conv("a", "conv2", 16, 16);
+  b.Node("Relu", {"conv2"}, {"relu2"});
+  quantize("relu2", "b", "b", "b");
+  conv("b", "conv3", 16, 16);
+  quantize("conv3", "c", "c", c.reread_with_other_scale ? "c_reread" : "c");
+  b.Node("Add", c.residual_first ? std::vector<std::string>{"a", "c"}
+                                 : std::vector<std::string>{"c", "a"},
+         {"sum"});
+  std::string before_q = "sum";
+  if (c.relu) {
+    b.Node("Relu", {"sum"}, {"relu3"});
+    before_q = "relu3";
+  }
+  quantize(before_q, "y", "s", "s");
+  return b.Serialize();
+}
+
+class Int8ResidualTest : public ::testing::TestWithParam<ResidualCase> {};
+
+// The residual Add becomes the last convolution's sum post-op, written over the residual's buffer
+// (which dies there), with the convolution's own rounding kept: the results are the simulation's.
+TEST_P(Int8ResidualTest, FusesTheAddIntoTheConvolutionAsTheSimulationComputesIt) {
+  const ResidualCase& c = GetParam();
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(QdqResidualBlockModel(c)));
+  SessionOptions simulated;
+  simulated.lower_int8 = false;
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> reference, Session::Create(graph, simulated));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> int8, Session::Create(graph, {}));
+  EXPECT_EQ(int8->int8_nodes().size(), 4u);
+  EXPECT_THAT(int8->simulated_nodes(), ::testing::IsEmpty());
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> value(-2.5f, 2.5f);
+  for (const int64_t batch : {1, 3}) {
+    std::vector<float> x(batch * 8 * 9 * 9);
+    for (float& v : x) v = value(rng);
+    const Tensor input = Tensor::FromVector<float>({batch, 8, 9, 9}, x);
+    OCTET_ASSERT_OK_AND_ASSIGN(std::vector<StepDescription> steps,
+                               int8->Describe({{"x", input}}));
+    std::vector<std::string> int8_steps;
+    for (const StepDescription& step : steps) {
+      if (!absl::StartsWith(step.op_type, "Int8")) continue;
+      int8_steps.push_back(step.op_type);
+      const bool fused = absl::StrContains(step.notes, "residual Int8Add fused");
+      EXPECT_EQ(fused, absl::StrContains(step.nodes, "+")) << step.nodes;
+      if (fused) {
+        EXPECT_THAT(step.implementation, ::testing::HasSubstr("jit"));
+      }
+    }
+    if (c.reread_with_other_scale) {
+      EXPECT_THAT(int8_steps,
+                  ::testing::ElementsAre("Int8Conv", "Int8Conv", "Int8Conv", "Int8Add"));
+    } else {
+      EXPECT_THAT(int8_steps, ::testing::ElementsAre("Int8Conv", "Int8Conv", "Int8Conv"));
+    }
+    OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> expected, reference->Run({{"x", input}}));
+    OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> actual, int8->Run({{"x", input}}));
+    const int off_by_one =
+        ::octet::testing::CountOneStepDifferences(expected[0], actual[0], 0.05f);
+    ASSERT_GE(off_by_one, 0) << "batch " << batch;
+    EXPECT_LT(off_by_one, expected[0].element_count() / 50 + 1) << "batch " << batch;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Blocks, Int8ResidualTest,
+    ::testing::Values(ResidualCase{"resnet", 0, 120, 0, true, false},
+                      ResidualCase{"zero_points_no_relu", 30, 100, 128, false, false},
+                      ResidualCase{"residual_first", 0, 7, 3, true, true},
+                      ResidualCase{"reread_with_other_scale", 0, 120, 0, true, false, true}),
+    [](const ::testing::TestParamInfo<ResidualCase>& info) { return info.param.name; });
+
 INSTANTIATE_TEST_SUITE_P(
     Shapes, Int8ConvTest,
     ::testing::Values(ConvCase{"plain3x3", 2, 8, 16, 9, 3, 1, 1, 1, true, DataType::kUint8,
@@ -255,7 +381,14 @@ INSTANTIATE_TEST_SUITE_P(
                       ConvCase{"hardswish_7bit", 1, 8, 8, 6, 3, 1, 1, 1, true, DataType::kUint8,
                                DataType::kUint8, 128, 20, "HardSwish", true, 63},
                       ConvCase{"large_kernel_7bit", 1, 4, 8, 12, 5, 1, 2, 1, true, DataType::kUint8,
-                               DataType::kUint8, 64, 0, "Clip", true, 63}),
+                               DataType::kUint8, 64, 0, "Clip", true, 63},
+                      // Padded with a zero point: the kernel pads explicitly, the byte of -20.
+                      ConvCase{"signed_zero_point_padded_7bit", 2, 8, 8, 7, 3, 1, 1, 1, true,
+                               DataType::kInt8, DataType::kUint8, -20, 9, "", true, 63},
+                      ConvCase{"depthwise_zero_point_7bit", 2, 16, 16, 8, 3, 1, 1, 16, true,
+                               DataType::kUint8, DataType::kUint8, 100, 0, "Clip", true, 63},
+                      ConvCase{"stem_like_7bit", 2, 3, 16, 15, 7, 2, 3, 1, true, DataType::kUint8,
+                               DataType::kUint8, 135, 0, "Relu", true, 63}),
     [](const ::testing::TestParamInfo<ConvCase>& info) { return info.param.name; });
 
 }  // namespace

@@ -111,6 +111,8 @@ struct KernelBuildContext {
   // factory fails with UNIMPLEMENTED when it cannot write that input's layout in place; the plan
   // then builds the node without it.
   bool fuse_sum = false;
+  // With fuse_sum: the Add node fused (its attributes, such as an int8 Add's activation).
+  const Node* sum_node = nullptr;
 };
 
 struct BuiltKernel {

@@ -52,6 +52,12 @@ struct OpDefinition {
   // fused: the plan passes the Add's other operand as input `sum_input` (omitting optional inputs
   // before it as needed).
   int sum_input = -1;
+  // The Add fused that way, in this op's domain: ONNX's Add(a, b) after a float op, whose other
+  // operand is passed; ai.octet.Int8Add(a, a_scale, a_zero, b, b_scale, b_zero, y_scale, y_zero)
+  // after an int8 op, which passes from `sum_input` on: the other operand, its scale and zero
+  // point, the scale and zero point the Add reads the node's own result with, the Add's output
+  // scale and zero point.
+  absl::string_view sum_op = "Add";
 };
 
 // takes_blocked for ops that take any layout.

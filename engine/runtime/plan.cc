@@ -37,6 +37,27 @@ std::optional<size_t> NextReader(const Graph& graph, size_t after, const std::st
   return std::nullopt;
 }
 
+// When `add` is the Add `op` fuses as a sum post-op (OpDefinition::sum_op) and reads `value` as
+// one operand exactly once: the inputs the fused node takes from it, the other operand first;
+// else empty.
+std::vector<std::string> SumOperands(const Node& add, const OpDefinition& op,
+                                     const std::string& value) {
+  if (add.domain != op.domain || add.op_type != op.sum_op || add.outputs.size() != 1) return {};
+  if (add.domain.empty()) {
+    if (add.inputs.size() != 2 || add.inputs[0] == add.inputs[1]) return {};
+    return {add.inputs[add.inputs[0] == value ? 1 : 0]};
+  }
+  // ai.octet.Int8Add(a, a_scale, a_zero, b, b_scale, b_zero, y_scale, y_zero)
+  if (add.inputs.size() != 8 || add.inputs[0] == add.inputs[3] ||
+      (add.inputs[0] != value && add.inputs[3] != value)) {
+    return {};
+  }
+  const size_t own = add.inputs[0] == value ? 0 : 3;
+  const size_t other = 3 - own;
+  return {add.inputs[other],   add.inputs[other + 1], add.inputs[other + 2], add.inputs[own + 1],
+          add.inputs[own + 2], add.inputs[6],         add.inputs[7]};
+}
+
 }  // namespace
 
 struct Plan::Workspace {
@@ -127,24 +148,21 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
     // after the node (or after the fused Add) becomes an eltwise post-op. The fused nodes' outputs
     // replace the node's own.
     std::optional<size_t> add_index;
-    int residual = -1;
+    std::vector<std::string> sum_operands;  // what the fused Add adds, the residual first
     if (op->sum_input >= 0 && node.outputs.size() == 1 && readers[node.outputs[0]] == 1) {
       const std::optional<size_t> next = NextReader(graph, index, node.outputs[0]);
       if (next.has_value()) {
-        const Node& add = graph.nodes[*next];
-        if (add.domain.empty() && add.op_type == "Add" && add.inputs.size() == 2 &&
-            add.outputs.size() == 1 && add.inputs[0] != add.inputs[1]) {
-          const std::string& other = add.inputs[add.inputs[0] == node.outputs[0] ? 1 : 0];
-          auto it = slot_of.find(other);
-          const std::vector<size_t>& other_readers = reader_nodes[other];
-          const bool dies_at_add = !graph_outputs.contains(other) &&
-                                   std::all_of(other_readers.begin(), other_readers.end(),
-                                               [&](size_t r) { return r < index || r == *next; });
-          if (it != slot_of.end() && dies_at_add &&
-              plan->slots_[it->second].kind == SlotKind::kIntermediate) {
-            add_index = next;
-            residual = it->second;
-          }
+        std::vector<std::string> operands = SumOperands(graph.nodes[*next], *op, node.outputs[0]);
+        const std::string& other = operands.empty() ? std::string() : operands[0];
+        auto it = slot_of.find(other);
+        const std::vector<size_t>& other_readers = reader_nodes[other];
+        const bool dies_at_add = !graph_outputs.contains(other) &&
+                                 std::all_of(other_readers.begin(), other_readers.end(),
+                                             [&](size_t r) { return r < index || r == *next; });
+        if (it != slot_of.end() && dies_at_add &&
+            plan->slots_[it->second].kind == SlotKind::kIntermediate) {
+          add_index = next;
+          sum_operands = std::move(operands);
         }
       }
     }
@@ -174,10 +192,20 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
           attempt.constants.push_back(nullptr);
           attempt_inputs.push_back(-1);
         }
-        attempt.inputs.push_back(plan->slots_[residual].desc);
-        attempt.constants.push_back(nullptr);
-        attempt_inputs.push_back(residual);
+        for (const std::string& name : sum_operands) {
+          if (name.empty()) {
+            attempt.inputs.push_back(std::nullopt);
+            attempt.constants.push_back(nullptr);
+            attempt_inputs.push_back(-1);
+            continue;
+          }
+          const Slot& slot = plan->slots_[slot_of.at(name)];
+          attempt.inputs.push_back(slot.desc);
+          attempt.constants.push_back(slot.kind == SlotKind::kConstant ? &slot.constant : nullptr);
+          attempt_inputs.push_back(slot_of.at(name));
+        }
         attempt.fuse_sum = true;
+        attempt.sum_node = &graph.nodes[*add_index];
         output_names = graph.nodes[*add_index].outputs;
         fused_nodes.push_back(*add_index);
       }
@@ -190,7 +218,8 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
       }
       built_or = op->build(attempt);
       // The residual's buffer must hold exactly what the node writes.
-      if (with_sum && (!built_or.ok() || !(built_or->outputs[0] == plan->slots_[residual].desc))) {
+      if (with_sum && (!built_or.ok() || !(built_or->outputs[0] ==
+                                           plan->slots_[slot_of.at(sum_operands[0])].desc))) {
         continue;
       }
       step.inputs = std::move(attempt_inputs);

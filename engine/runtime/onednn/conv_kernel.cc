@@ -46,6 +46,16 @@ absl::StatusOr<ConvAttributes> ReadAttributes(const Node& node, size_t spatial_r
   return a;
 }
 
+// A source padded by the kernel itself rather than by oneDNN: an int8 source with a zero point
+// other than 0 is padded with that zero point (real value 0, as ONNX pads), so that oneDNN runs
+// without zero points (which its fast kernels lack for padded shapes).
+struct ExplicitPadding {
+  Shape inner;          // the unpadded source dims
+  memory::dims begin;   // padding before each spatial dim
+  uint8_t fill = 0;     // the zero point's byte
+  DataType type = DataType::kUint8;
+};
+
 // Runs the convolution in the activation layouts oneDNN prefers (blocked, for its fastest
 // kernels): the plain input is reordered in, the result reordered out. The blocked buffers and
 // every primitive's scratchpad live in the workspace scratchpad, one after another:
@@ -58,9 +68,11 @@ class ConvKernel final : public onednn::PrimitiveKernel {
   // the plan places the output in that input's buffer; when it did not, Run copies it there.
   ConvKernel(const dnnl::convolution_forward::primitive_desc& pd, memory::desc src,
              memory::desc bias, memory::desc dst, std::optional<Tensor> packed_weights,
-             std::string what, std::optional<Tensor> packed_bias = std::nullopt, int sum_input = -1)
+             std::string what, std::optional<Tensor> packed_bias = std::nullopt, int sum_input = -1,
+             std::optional<ExplicitPadding> padding = std::nullopt)
       : PrimitiveKernel(dnnl::convolution_forward(pd), pd, std::move(what)),
         sum_input_(sum_input),
+        padding_(std::move(padding)),
         src_(src),
         src_inner_(pd.src_desc()),
         weights_(pd.weights_desc()),
@@ -70,7 +82,22 @@ class ConvKernel final : public onednn::PrimitiveKernel {
         packed_weights_(std::move(packed_weights)),
         packed_bias_(std::move(packed_bias)) {
     size_t shared = PrimitiveKernel::scratchpad_bytes();
-    if (src_inner_ != src_) src_reorder_ = onednn::MakeReorder(src_, src_inner_, &shared);
+    if (padding_.has_value()) {
+      // The source is reordered into the middle of the padded buffer, whose border Run fills.
+      memory::dims offsets(src_inner_.dims().size(), 0);
+      std::copy(padding_->begin.begin(), padding_->begin.end(), offsets.begin() + 2);
+      interior_ = src_inner_.submemory_desc(
+          memory::dims(padding_->inner.begin(), padding_->inner.end()), offsets);
+      src_reorder_ = onednn::MakeReorder(src_, interior_, &shared);
+      const memory::dims padded = src_inner_.dims();
+      padded_channels_last_ =
+          onednn::LayoutOf(src_inner_, Shape(padded.begin(), padded.end()), padding_->type)
+              .channels_last;
+      padding_reorders_ = onednn::LayoutOf(src_, padding_->inner, padding_->type).channels_last !=
+                          padded_channels_last_;
+    } else if (src_inner_ != src_) {
+      src_reorder_ = onednn::MakeReorder(src_, src_inner_, &shared);
+    }
     if (dst_inner_ != dst_) dst_reorder_ = onednn::MakeReorder(dst_inner_, dst_, &shared);
     src_offset_ = onednn::AlignScratchpad(shared);
     dst_offset_ = onednn::AlignScratchpad(src_offset_ + (src_reorder_ ? src_inner_.get_size() : 0));
@@ -80,7 +107,12 @@ class ConvKernel final : public onednn::PrimitiveKernel {
   size_t scratchpad_bytes() const override { return total_; }
   std::string implementation() const override {
     std::string name = PrimitiveKernel::implementation();
-    if (src_reorder_) name += " (+ input reorder)";
+    if (padding_.has_value()) {
+      name += padding_reorders_ ? " (+ input reorder, padded with the zero point)"
+                                : " (+ padding with the zero point)";
+    } else if (src_reorder_) {
+      name += " (+ input reorder)";
+    }
     if (dst_reorder_) name += " (+ output reorder)";
     return name;
   }
@@ -99,10 +131,13 @@ class ConvKernel final : public onednn::PrimitiveKernel {
     try {
       if (src_reorder_) {
         memory inner(src_inner_, onednn::CpuEngine(), scratch + src_offset_);
+        if (padding_.has_value()) FillBorder(scratch + src_offset_);
         src_reorder_->execute(
             *context.onednn_stream,
             {{DNNL_ARG_FROM, src},
-             {DNNL_ARG_TO, inner},
+             {DNNL_ARG_TO, padding_.has_value()
+                               ? memory(interior_, onednn::CpuEngine(), scratch + src_offset_)
+                               : inner},
              {DNNL_ARG_SCRATCHPAD, memory(shared_desc, onednn::CpuEngine(), scratch)}});
         src = inner;
       }
@@ -137,7 +172,51 @@ class ConvKernel final : public onednn::PrimitiveKernel {
   }
 
  private:
+  // Writes the padding value around where the source goes in the padded buffer: in channels-last
+  // order only the border (whole rows above and below, the ends of the rows between); in any
+  // other layout the whole buffer, which the source then overwrites.
+  void FillBorder(char* buffer) const {
+    const memory::dims dims = src_inner_.dims();
+    if (!padded_channels_last_) {
+      std::memset(buffer, padding_->fill, src_inner_.get_size());
+      return;
+    }
+    // Channels-last: [N][S1]..[Sk][C] bytes; a row is the innermost spatial dim times C.
+    const size_t rank = dims.size();
+    const int64_t channels = dims[1];
+    const int64_t row_bytes = dims[rank - 1] * channels;
+    const int64_t before = padding_->begin.back() * channels;
+    const int64_t inner_bytes = padding_->inner.back() * channels;
+    const int64_t after = row_bytes - before - inner_bytes;
+    // Walk the rows: index over N and the outer spatial dims S1..S(k-1).
+    std::vector<int64_t> index(rank - 2, 0);  // [n, s1, .., s(k-1)]
+    std::vector<int64_t> extent = {dims[0]};
+    for (size_t d = 2; d + 1 < rank; ++d) extent.push_back(dims[d]);
+    char* row = buffer;
+    while (true) {
+      bool border = false;
+      for (size_t d = 1; d < index.size(); ++d) {
+        border |= index[d] < padding_->begin[d - 1] ||
+                  index[d] >= padding_->begin[d - 1] + padding_->inner[d + 1];
+      }
+      if (border) {
+        std::memset(row, padding_->fill, row_bytes);
+      } else {
+        std::memset(row, padding_->fill, before);
+        std::memset(row + before + inner_bytes, padding_->fill, after);
+      }
+      row += row_bytes;
+      size_t d = index.size();
+      while (d > 0 && ++index[d - 1] == extent[d - 1]) index[--d] = 0;
+      if (d == 0) break;
+    }
+  }
+
   const int sum_input_;
+  const std::optional<ExplicitPadding> padding_;
+  memory::desc interior_;
+  bool padded_channels_last_ = false;
+  bool padding_reorders_ = false;  // the source comes in another layout than the padded buffer
   memory::desc src_, src_inner_, weights_, bias_, dst_, dst_inner_;
   std::optional<Tensor> packed_weights_, packed_bias_;
   std::optional<dnnl::reorder> src_reorder_, dst_reorder_;
@@ -305,6 +384,84 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
   }
 }
 
+// An int8 residual Add fused into the convolution before it (OpDefinition::sum_op): the inputs
+// the plan passes from kInt8ConvSumInput on.
+constexpr int kInt8ConvSumInput = 8;
+struct Int8Residual {
+  TensorDesc desc;  // the other operand, whose buffer the result is written over
+  DataType type;
+  float scale;
+  int32_t zero;
+  DataType y_type;  // the Add's result
+  float y_scale;
+  int32_t y_zero;
+  bool relu;  // the Add's activation
+};
+
+// The fused Add's operands when the context has one; UNIMPLEMENTED (build without it) when the
+// Add reads the convolution's result with other parameters than the convolution wrote it with.
+absl::StatusOr<std::optional<Int8Residual>> ReadInt8Residual(const KernelBuildContext& context) {
+  if (!context.fuse_sum || context.sum_node == nullptr) return std::nullopt;
+  const Node& node = context.node;
+  const int at = kInt8ConvSumInput;
+  auto constant = [&](int i) { return context.constant(at + i); };
+  if (!context.has_input(at) || constant(1) == nullptr || constant(3) == nullptr ||
+      constant(5) == nullptr || (context.has_input(at + 2) && constant(2) == nullptr) ||
+      (context.has_input(at + 4) && constant(4) == nullptr) ||
+      (context.has_input(at + 6) && constant(6) == nullptr)) {
+    return absl::UnimplementedError(
+        absl::StrCat(node.Describe(), ": the Add's parameters are not constants"));
+  }
+  auto type_of = [&](int i) {
+    return context.has_input(at + i) ? context.input(at + i).type : DataType::kUint8;
+  };
+  const DataType own_type = context.has_input(6) ? context.input(6).type : DataType::kUint8;
+  if (type_of(4) != own_type ||
+      onednn::ScalarParameter(constant(3)) != onednn::ScalarParameter(context.constant(5)) ||
+      onednn::ScalarParameter(constant(4)) != onednn::ScalarParameter(context.constant(6))) {
+    return absl::UnimplementedError(absl::StrCat(
+        node.Describe(), ": the Add reads the result with other quantization parameters"));
+  }
+  Int8Residual r;
+  r.desc = context.input(at);
+  r.type = r.desc.type;
+  r.scale = onednn::ScalarParameter(constant(1));
+  r.zero = static_cast<int32_t>(onednn::ScalarParameter(constant(2)));
+  r.y_type = type_of(6);
+  r.y_scale = onednn::ScalarParameter(constant(5));
+  r.y_zero = static_cast<int32_t>(onednn::ScalarParameter(constant(6)));
+  OCTET_ASSIGN_OR_RETURN(const std::string activation,
+                         context.sum_node->GetString("activation", ""));
+  if (!activation.empty() && activation != "Relu") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(context.sum_node->Describe(), ": unknown activation ", activation));
+  }
+  r.relu = activation == "Relu";
+  if ((r.type != DataType::kUint8 && r.type != DataType::kInt8) ||
+      (r.y_type != DataType::kUint8 && r.y_type != DataType::kInt8) || r.type != r.y_type) {
+    // The result overwrites the residual's buffer.
+    return absl::UnimplementedError(
+        absl::StrCat(node.Describe(), ": the residual and the sum differ in type"));
+  }
+  return r;
+}
+
+// Post-ops that finish the convolution's own quantization step exactly as the QDQ graph does
+// (round half to even and saturate to y_type in units of y_scale, zero point y_zero), then take
+// the result to the Add's units and add the residual: dst = (y_scale / s) * conv_q + (s_r / s) *
+// (r - z_r), Relu if the Add has it, and the Add's zero point as the destination's.
+void AppendResidual(const Int8Residual& r, float y_scale, int32_t y_zero, DataType y_type,
+                    dnnl::post_ops& ops) {
+  const float low = y_type == DataType::kUint8 ? 0.0f : -128.0f;
+  const float high = y_type == DataType::kUint8 ? 255.0f : 127.0f;
+  ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_round, 0.0f, 0.0f);
+  ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, low - static_cast<float>(y_zero),
+                     high - static_cast<float>(y_zero));
+  ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, y_scale / r.y_scale, 0.0f);
+  ops.append_sum(r.scale / r.y_scale, r.zero, *onednn::ToOneDnn(r.type));
+  if (r.relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+}
+
 // ai.octet.Int8Conv(x_q, x_scale, x_zero_point, w_q, w_scale, y_scale, y_zero_point[, bias]),
 // made by LowerQdqToInt8 from DQ -> Conv [-> activation] -> Q: oneDNN's int8 convolution with
 // output scales x_scale * w_scale[c] / y_scale, the source and destination zero points, the bias
@@ -330,6 +487,7 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
   const auto x_zero = static_cast<int32_t>(onednn::ScalarParameter(context.constant(2)));
   const auto y_zero = static_cast<int32_t>(onednn::ScalarParameter(context.constant(6)));
   const DataType y_type = context.has_input(6) ? context.input(6).type : DataType::kUint8;
+  OCTET_ASSIGN_OR_RETURN(const std::optional<Int8Residual> residual, ReadInt8Residual(context));
   if ((x.type != DataType::kUint8 && x.type != DataType::kInt8) || w.type() != DataType::kInt8 ||
       (y_type != DataType::kUint8 && y_type != DataType::kInt8)) {
     return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": u8/s8 X and Y, s8 W"));
@@ -341,13 +499,25 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
     scales[c] = x_scale * w_scale.data<float>()[w_scale.element_count() == 1 ? 0 : c];
   }
   OCTET_ASSIGN_OR_RETURN(const onednn::Int8Activation activation, onednn::ReadInt8Activation(node));
-  // Without padding every input the kernel reads is real, so the source zero point comes out of
-  // the sum: sum w (x - z) = sum w x - z sum w, a constant per output channel that joins the bias.
-  // oneDNN then runs its kernel without zero points, which is much faster (and on some shapes
-  // the only vectorized one).
+  // The source zero point comes out of the sum: sum w (x - z) = sum w x - z sum w, a constant
+  // per output channel that joins the bias, when every input the kernel reads is real or the
+  // zero point itself. oneDNN then runs its kernel without zero points, which is much faster
+  // (and on some shapes the only vectorized one).
   const bool padded = std::any_of(g.pad_l.begin(), g.pad_l.end(), [](auto p) { return p != 0; }) ||
                       std::any_of(g.pad_r.begin(), g.pad_r.end(), [](auto p) { return p != 0; });
-  const bool fold_zero_point = x_zero != 0 && !padded;
+  const bool fold_zero_point = x_zero != 0;
+  // Padded with a zero point, the kernel pads the source itself (ExplicitPadding) so that the
+  // zero point still comes out of the sum: what oneDNN sees is an unpadded convolution.
+  std::optional<ExplicitPadding> explicit_padding;
+  Shape src_shape = x.shape;
+  memory::dims pad_l = g.pad_l, pad_r = g.pad_r;
+  if (fold_zero_point && padded) {
+    // The zero point's byte, u8 or s8 (two's complement).
+    explicit_padding = ExplicitPadding{x.shape, g.pad_l, static_cast<uint8_t>(x_zero), x.type};
+    for (size_t d = 0; d < g.pad_l.size(); ++d) src_shape[2 + d] += g.pad_l[d] + g.pad_r[d];
+    std::fill(pad_l.begin(), pad_l.end(), 0);
+    std::fill(pad_r.begin(), pad_r.end(), 0);
+  }
   std::optional<Tensor> bias;
   if (context.has_input(7) || fold_zero_point) {
     const Tensor* b = context.has_input(7) ? context.constant(7) : nullptr;
@@ -383,39 +553,53 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
     const memory::desc bias_desc = bias.has_value()
                                        ? onednn::PlainDesc(Shape{out_channels}, DataType::kFloat32)
                                        : memory::desc();
-    const memory::desc src_any(memory::dims(x.shape.begin(), x.shape.end()), onednn_type(x.type),
+    const memory::desc src_any(memory::dims(src_shape.begin(), src_shape.end()), onednn_type(x.type),
                                memory::format_tag::any);
+    const DataType out_type = residual.has_value() ? residual->y_type : y_type;
     const memory::desc dst_any(memory::dims(g.y_shape.begin(), g.y_shape.end()),
-                               onednn_type(y_type), memory::format_tag::any);
+                               onednn_type(out_type), memory::format_tag::any);
     dnnl::convolution_forward::desc desc(
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any, w_any,
-        bias_desc, dst_any, g.strides, g.dilations, g.pad_l, g.pad_r);
+        bias_desc, dst_any, g.strides, g.dilations, pad_l, pad_r);
     dnnl::primitive_attr attr = onednn::DefaultAttr();
     attr.set_output_scales(out_channels > 1 && w_scale.element_count() > 1 ? 1 << 1 : 0,
                            w_scale.element_count() > 1 ? scales : std::vector<float>{scales[0]});
-    if (x_zero != 0 && !fold_zero_point) attr.set_zero_points(DNNL_ARG_SRC, 0, {x_zero});
-    if (y_zero != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {y_zero});
+    const int32_t out_zero = residual.has_value() ? residual->y_zero : y_zero;
+    if (out_zero != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {out_zero});
     dnnl::post_ops ops;
     OCTET_RETURN_IF_ERROR(onednn::AppendInt8Activation(activation, y_scale, ops, node));
+    if (residual.has_value()) AppendResidual(*residual, y_scale, y_zero, y_type, ops);
     attr.set_post_ops(ops);
     dnnl::convolution_forward::primitive_desc pd(desc, attr, onednn::CpuEngine());
     OCTET_ASSIGN_OR_RETURN(Tensor packed, onednn::ReorderConstant(w, w_plain, pd.weights_desc()));
     // The result stays in the primitive's layout (channels-last for oneDNN's int8 kernels) for the
     // next int8 op; the plan reorders it for ops that need it plain.
-    const TensorDesc y_desc = onednn::LayoutOf(pd.dst_desc(), g.y_shape, y_type);
+    const TensorDesc y_desc = onednn::LayoutOf(pd.dst_desc(), g.y_shape, out_type);
+    if (residual.has_value() && (onednn::DescOf(y_desc) != pd.dst_desc() ||
+                                 !(y_desc.Like(residual->type, y_desc.shape) == residual->desc))) {
+      // The residual is summed in the primitive's own dst layout, in place.
+      return absl::UnimplementedError(
+          absl::StrCat(node.Describe(), ": the residual cannot be added in place"));
+    }
     BuiltKernel built;
-    built.kernel =
-        std::make_unique<ConvKernel>(pd, src, bias_desc, onednn::DescOf(y_desc), std::move(packed),
-                                     node.Describe(), std::move(bias));
+    built.kernel = std::make_unique<ConvKernel>(
+        pd, src, bias_desc, onednn::DescOf(y_desc), std::move(packed), node.Describe(),
+        std::move(bias), residual.has_value() ? kInt8ConvSumInput : -1,
+        std::move(explicit_padding));
     built.outputs.push_back(y_desc);
     built.notes = absl::StrCat(
         DataTypeName(x.type), " source zero point ", x_zero,
-        fold_zero_point ? " (folded into the bias: no padding)"
-        : x_zero != 0   ? " (used)"
-                        : "",
+        !fold_zero_point ? ""
+        : padded         ? " (folded into the bias; padded with the zero point before the convolution)"
+                         : " (folded into the bias: no padding)",
         ", s8 weights ", w_scale.element_count() > 1 ? "per channel" : "per tensor", ", ",
         DataTypeName(y_type), " destination zero point ", y_zero,
-        activation.kind.empty() ? std::string() : absl::StrCat(", fused ", activation.kind));
+        activation.kind.empty() ? std::string() : absl::StrCat(", fused ", activation.kind),
+        residual.has_value()
+            ? absl::StrCat(", residual Int8Add fused (sum post-op in place, ",
+                           DataTypeName(residual->y_type), " result zero point ", residual->y_zero,
+                           residual->relu ? ", then Relu)" : ")")
+            : std::string());
     return built;
   } catch (const dnnl::error& e) {
     return onednn::ToStatus(e, node.Describe());
@@ -428,6 +612,8 @@ std::vector<OpDefinition> ConvOps() {
   OpDefinition int8_conv{"Int8Conv", CheckInt8Conv, BuildInt8Conv};
   int8_conv.domain = kOctetDomain;
   int8_conv.takes_blocked = AnyLayout;  // the weights are constants, always plain
+  int8_conv.sum_input = kInt8ConvSumInput;
+  int8_conv.sum_op = "Int8Add";
   OpDefinition conv{"Conv", CheckConv, BuildConv, 0, /*fuses_activation=*/true};
   conv.sum_input = kConvSumInput;
   conv.takes_blocked = [](const KernelBuildContext& context) {
