@@ -270,8 +270,7 @@ std::string QdqResidualBlockModel(const ResidualCase& c) {
                   Tensor::FromVector<float>({out}, std::vector<float>(out, 0.002f)));
     SetAttribute(b.Node("DequantizeLinear", {to + "_w_q", to + "_w_scale"}, {to + "_w"}), "axis",
                  int64_t{0});
-    SetAttribute(b.Node("Conv", {from, to + "_w"}, {to}), "pads",
-                 std::vector<int64_t>{1, 1, 1, 1});
+    SetAttribute(b.Node("Conv", {from, to + "_w"}, {to}), "pads", std::vector<int64_t>{1, 1, 1, 1});
   };
   params("x", 0.02f, 128);
   params("a", 0.03f, c.a_zero);
@@ -288,8 +287,8 @@ std::string QdqResidualBlockModel(const ResidualCase& c) {
   quantize("relu2", "b", "b", "b");
   conv("b", "conv3", 16, 16);
   quantize("conv3", "c", "c", c.reread_with_other_scale ? "c_reread" : "c");
-  b.Node("Add", c.residual_first ? std::vector<std::string>{"a", "c"}
-                                 : std::vector<std::string>{"c", "a"},
+  b.Node("Add",
+         c.residual_first ? std::vector<std::string>{"a", "c"} : std::vector<std::string>{"c", "a"},
          {"sum"});
   std::string before_q = "sum";
   if (c.relu) {
@@ -319,8 +318,7 @@ TEST_P(Int8ResidualTest, FusesTheAddIntoTheConvolutionAsTheSimulationComputesIt)
     std::vector<float> x(batch * 8 * 9 * 9);
     for (float& v : x) v = value(rng);
     const Tensor input = Tensor::FromVector<float>({batch, 8, 9, 9}, x);
-    OCTET_ASSERT_OK_AND_ASSIGN(std::vector<StepDescription> steps,
-                               int8->Describe({{"x", input}}));
+    OCTET_ASSERT_OK_AND_ASSIGN(std::vector<StepDescription> steps, int8->Describe({{"x", input}}));
     std::vector<std::string> int8_steps;
     for (const StepDescription& step : steps) {
       if (!absl::StartsWith(step.op_type, "Int8")) continue;
@@ -339,8 +337,7 @@ TEST_P(Int8ResidualTest, FusesTheAddIntoTheConvolutionAsTheSimulationComputesIt)
     }
     OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> expected, reference->Run({{"x", input}}));
     OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> actual, int8->Run({{"x", input}}));
-    const int off_by_one =
-        ::octet::testing::CountOneStepDifferences(expected[0], actual[0], 0.05f);
+    const int off_by_one = ::octet::testing::CountOneStepDifferences(expected[0], actual[0], 0.05f);
     ASSERT_GE(off_by_one, 0) << "batch " << batch;
     EXPECT_LT(off_by_one, expected[0].element_count() / 50 + 1) << "batch " << batch;
   }

@@ -218,8 +218,8 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
       }
       built_or = op->build(attempt);
       // The residual's buffer must hold exactly what the node writes.
-      if (with_sum && (!built_or.ok() || !(built_or->outputs[0] ==
-                                           plan->slots_[slot_of.at(sum_operands[0])].desc))) {
+      if (with_sum && (!built_or.ok() ||
+                       !(built_or->outputs[0] == plan->slots_[slot_of.at(sum_operands[0])].desc))) {
         continue;
       }
       step.inputs = std::move(attempt_inputs);

@@ -50,9 +50,9 @@ absl::StatusOr<ConvAttributes> ReadAttributes(const Node& node, size_t spatial_r
 // other than 0 is padded with that zero point (real value 0, as ONNX pads), so that oneDNN runs
 // without zero points (which its fast kernels lack for padded shapes).
 struct ExplicitPadding {
-  Shape inner;          // the unpadded source dims
-  memory::dims begin;   // padding before each spatial dim
-  uint8_t fill = 0;     // the zero point's byte
+  Shape inner;         // the unpadded source dims
+  memory::dims begin;  // padding before each spatial dim
+  uint8_t fill = 0;    // the zero point's byte
   DataType type = DataType::kUint8;
 };
 
@@ -553,14 +553,14 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
     const memory::desc bias_desc = bias.has_value()
                                        ? onednn::PlainDesc(Shape{out_channels}, DataType::kFloat32)
                                        : memory::desc();
-    const memory::desc src_any(memory::dims(src_shape.begin(), src_shape.end()), onednn_type(x.type),
-                               memory::format_tag::any);
+    const memory::desc src_any(memory::dims(src_shape.begin(), src_shape.end()),
+                               onednn_type(x.type), memory::format_tag::any);
     const DataType out_type = residual.has_value() ? residual->y_type : y_type;
     const memory::desc dst_any(memory::dims(g.y_shape.begin(), g.y_shape.end()),
                                onednn_type(out_type), memory::format_tag::any);
-    dnnl::convolution_forward::desc desc(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any, w_any,
-        bias_desc, dst_any, g.strides, g.dilations, pad_l, pad_r);
+    dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
+                                         dnnl::algorithm::convolution_direct, src_any, w_any,
+                                         bias_desc, dst_any, g.strides, g.dilations, pad_l, pad_r);
     dnnl::primitive_attr attr = onednn::DefaultAttr();
     attr.set_output_scales(out_channels > 1 && w_scale.element_count() > 1 ? 1 << 1 : 0,
                            w_scale.element_count() > 1 ? scales : std::vector<float>{scales[0]});
@@ -582,24 +582,23 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
           absl::StrCat(node.Describe(), ": the residual cannot be added in place"));
     }
     BuiltKernel built;
-    built.kernel = std::make_unique<ConvKernel>(
-        pd, src, bias_desc, onednn::DescOf(y_desc), std::move(packed), node.Describe(),
-        std::move(bias), residual.has_value() ? kInt8ConvSumInput : -1,
-        std::move(explicit_padding));
+    built.kernel = std::make_unique<ConvKernel>(pd, src, bias_desc, onednn::DescOf(y_desc),
+                                                std::move(packed), node.Describe(), std::move(bias),
+                                                residual.has_value() ? kInt8ConvSumInput : -1,
+                                                std::move(explicit_padding));
     built.outputs.push_back(y_desc);
     built.notes = absl::StrCat(
         DataTypeName(x.type), " source zero point ", x_zero,
         !fold_zero_point ? ""
-        : padded         ? " (folded into the bias; padded with the zero point before the convolution)"
-                         : " (folded into the bias: no padding)",
+        : padded ? " (folded into the bias; padded with the zero point before the convolution)"
+                 : " (folded into the bias: no padding)",
         ", s8 weights ", w_scale.element_count() > 1 ? "per channel" : "per tensor", ", ",
         DataTypeName(y_type), " destination zero point ", y_zero,
         activation.kind.empty() ? std::string() : absl::StrCat(", fused ", activation.kind),
-        residual.has_value()
-            ? absl::StrCat(", residual Int8Add fused (sum post-op in place, ",
-                           DataTypeName(residual->y_type), " result zero point ", residual->y_zero,
-                           residual->relu ? ", then Relu)" : ")")
-            : std::string());
+        residual.has_value() ? absl::StrCat(", residual Int8Add fused (sum post-op in place, ",
+                                            DataTypeName(residual->y_type), " result zero point ",
+                                            residual->y_zero, residual->relu ? ", then Relu)" : ")")
+                             : std::string());
     return built;
   } catch (const dnnl::error& e) {
     return onednn::ToStatus(e, node.Describe());
