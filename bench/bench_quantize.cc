@@ -4,11 +4,13 @@
 // Calibration: 64 Fashion-MNIST training images with --fashion_mnist (the fixtures), else 64
 // inputs drawn from a seeded standard normal distribution (torchvision models, speed only).
 // Prints which nodes the int8 runtime lowers on this CPU and which it leaves simulated.
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "engine/io/idx.h"
 #include "engine/onnx/onnx_importer.h"
@@ -64,6 +66,7 @@ int main(int argc, char** argv) {
   request.model = model;
   request.calibration = &samples;
   request.split_layer_errors = false;
+  request.num_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   request.config.weights.bits = std::atoi(argv[3]);
   request.config.batch_size = 8;
   absl::StatusOr<octet::QuantizationResult> result = octet::QuantizeModel(request);

@@ -38,12 +38,20 @@ struct NamedConfig {
 
 std::vector<NamedConfig> StudyConfigs() {
   std::vector<NamedConfig> configs;
+  // Rows named "default ..." and "calibration: ..." start from Octet's default configuration;
+  // the others study the whitepaper's choices, with its nearest rounding unless they say otherwise.
   auto add = [&](std::string name, auto edit) {
     QuantizationConfig config;
+    if (name.rfind("default", 0) != 0 && name.rfind("calibration", 0) != 0) {
+      config.weights.rounding = Rounding::kNearest;
+    }
     edit(config);
     configs.push_back({std::move(name), config});
   };
-  add("default (W8 sym per-channel, A8 asym, MSE calibration)", [](QuantizationConfig&) {});
+  add("default (W8 sym per-channel GPTQ-rounded, A8 asym, MSE calibration)",
+      [](QuantizationConfig&) {});
+  add("default with nearest rounding",
+      [](QuantizationConfig& c) { c.weights.rounding = Rounding::kNearest; });
   add("default without bias correction", [](QuantizationConfig& c) { c.bias_correction = false; });
   add("default with empirical bias correction",
       [](QuantizationConfig& c) { c.empirical_bias_correction = true; });
@@ -78,6 +86,10 @@ std::vector<NamedConfig> StudyConfigs() {
   add("W8A8 per-channel, stochastic rounding", [](QuantizationConfig& c) {
     c.weights.rounding = Rounding::kStochastic;
     c.weights.seed = 1;
+  });
+  add("W4A8 per-channel, GPTQ rounding", [](QuantizationConfig& c) {
+    c.weights.bits = 4;
+    c.weights.rounding = Rounding::kGptq;
   });
   for (auto method :
        {CalibrationMethod::kMinMax, CalibrationMethod::kMovingAverageMinMax,

@@ -347,8 +347,8 @@ int Main(int argc, char** argv) {
   CLI::App* quantize = app.add_subcommand("quantize", "Start a post-training quantization job");
   std::string calibration, evaluation, idempotency_key, evaluation_output;
   std::string mode = "weights-and-activations", weight_scheme = "symmetric",
-              granularity = "per-channel", rounding = "nearest", activation_scheme = "asymmetric",
-              method, narrow = "true";
+              granularity = "per-channel", rounding, activation_scheme = "asymmetric", method,
+              narrow = "true";
   int weight_bits = 8, batches = 0, batch_size = 0;
   double percentile = 0, averaging_constant = 0;
   uint64_t seed = 0;
@@ -376,9 +376,11 @@ int Main(int argc, char** argv) {
   quantize->add_option("--weight-narrow-range", narrow, "[-127,127] for 8-bit symmetric weights")
       ->check(CLI::IsMember({"true", "false"}))
       ->capture_default_str();
-  quantize->add_option("--weight-rounding", rounding)
-      ->check(CLI::IsMember({"nearest", "stochastic"}))
-      ->capture_default_str();
+  quantize
+      ->add_option("--weight-rounding", rounding,
+                   "Default: the server's (gptq: against each layer's inputs, minimising its "
+                   "output error; nearest without calibration data)")
+      ->check(CLI::IsMember({"nearest", "stochastic", "gptq"}));
   quantize->add_option("--activation-scheme", activation_scheme)
       ->check(CLI::IsMember({"symmetric", "asymmetric"}))
       ->capture_default_str();
@@ -598,7 +600,9 @@ int Main(int argc, char** argv) {
       config->mutable_weights()->set_bits(weight_bits);
       config->mutable_weights()->set_narrow_range(narrow == "true");
       config->mutable_weights()->set_rounding(rounding == "stochastic" ? v1::ROUNDING_STOCHASTIC
-                                                                       : v1::ROUNDING_NEAREST);
+                                              : rounding == "gptq"     ? v1::ROUNDING_GPTQ
+                                              : rounding == "nearest"  ? v1::ROUNDING_NEAREST
+                                                                       : v1::ROUNDING_UNSPECIFIED);
       config->mutable_activations()->set_scheme(activation_scheme == "symmetric"
                                                     ? v1::QUANTIZATION_SCHEME_SYMMETRIC
                                                     : v1::QUANTIZATION_SCHEME_ASYMMETRIC);

@@ -1,15 +1,19 @@
 #include "engine/quant/post_training_quantizer.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/onnx/onnx_exporter.h"
 #include "engine/onnx/onnx_importer.h"
 #include "engine/passes/batch_norm_folding.h"
 #include "engine/quant/calibrator.h"
+#include "engine/quant/gptq_rounding.h"
 #include "engine/quant/precision.h"
 #include "engine/quant/qdq_insertion.h"
 #include "engine/runtime/kernel_registry.h"
@@ -50,13 +54,14 @@ Json ConfigJson(const QuantizationConfig& config) {
   const bool weights_only = config.mode == QuantizationMode::kWeightsOnly;
   Json json;
   json["mode"] = weights_only ? "weights_only" : "weights_and_activations";
-  json["weights"] = {
-      {"scheme", SchemeName(config.weights.scheme)},
-      {"granularity", config.weights.per_channel ? "per_channel" : "per_tensor"},
-      {"bits", config.weights.bits},
-      {"narrow_range", config.weights.narrow_range},
-      {"rounding", config.weights.rounding == Rounding::kStochastic ? "stochastic" : "nearest"},
-      {"seed", config.weights.seed}};
+  json["weights"] = {{"scheme", SchemeName(config.weights.scheme)},
+                     {"granularity", config.weights.per_channel ? "per_channel" : "per_tensor"},
+                     {"bits", config.weights.bits},
+                     {"narrow_range", config.weights.narrow_range},
+                     {"rounding", config.weights.rounding == Rounding::kStochastic ? "stochastic"
+                                  : config.weights.rounding == Rounding::kGptq     ? "gptq"
+                                                                                   : "nearest"},
+                     {"seed", config.weights.seed}};
   if (!weights_only) {
     json["activations"] = {
         {"scheme", SchemeName(config.activation_scheme)},
@@ -186,6 +191,15 @@ class Pipeline {
     options.activations = activation_params;
     options.weight_spec = config.weights;
     if (config.bias_correction) options.input_channel_means = channel_means;
+    std::vector<std::string> rounding_notes;
+    if (config.weights.rounding == Rounding::kGptq && request_.calibration == nullptr) {
+      rounding_notes.push_back(
+          "GPTQ rounding needs calibration data (statistics of each layer's inputs); none was "
+          "given, so the weights were rounded to nearest");
+    } else if (config.weights.rounding == Rounding::kGptq) {
+      OCTET_ASSIGN_OR_RETURN(options.weight_overrides,
+                             RoundWeightsByGptq(graph, sites, calibration, &rounding_notes));
+    }
     OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, InsertQdq(graph, sites, options));
     if (config.empirical_bias_correction && !weights_only) {
       OCTET_ASSIGN_OR_RETURN(quantized, CorrectBiasesEmpirically(graph, sites, calibration,
@@ -250,6 +264,7 @@ class Pipeline {
           "type): the model file does not shrink against 8-bit weights."));
     }
     if (!have_evaluation) notes.push_back("no samples were given: no evaluation");
+    for (std::string& note : rounding_notes) notes.push_back(std::move(note));
     report["notes"] = notes;
     Json tensors = Json::object();
     for (const auto& [name, params] : quantized.constants) {
@@ -330,6 +345,98 @@ class Pipeline {
     if (!request_.progress) return absl::OkStatus();
     if (request_.progress(QuantizationProgress{stage, done, total})) return absl::OkStatus();
     return absl::CancelledError(absl::StrCat("cancelled during ", StageName(stage)));
+  }
+
+  // GPTQ rounding (Rounding::kGptq): each Conv/Gemm/MatMul's weights rounded against the Gram
+  // matrix of the layer's float inputs over at most 256 calibration samples, drawing at most
+  // 4096 input vectors per layer and batch. Weights it cannot treat (shared by several layers,
+  // 3-D convolutions, a Gemm with transA) keep nearest rounding, each named in `notes`.
+  absl::StatusOr<std::map<std::string, QuantizedTensor>> RoundWeightsByGptq(
+      const Graph& graph, const QuantizationSites& sites, const SampleSet& calibration,
+      std::vector<std::string>* notes) const {
+    constexpr int64_t kMaxSamples = 256, kMaxVectorsPerBatch = 4096;
+    const QuantizationConfig& config = request_.config;
+    absl::flat_hash_map<std::string, int> uses;
+    for (const QuantizedLayer& layer : sites.layers) {
+      if (layer.weight_input >= 0) ++uses[graph.nodes[layer.node].input(layer.weight_input)];
+    }
+    struct Entry {
+      const QuantizedLayer* layer;
+      std::string weights;
+      size_t input;  // index into `inputs`
+      LayerInputGram gram;
+    };
+    std::vector<Entry> entries;
+    std::vector<std::string> inputs;
+    for (const QuantizedLayer& layer : sites.layers) {
+      if (layer.weight_input < 0) continue;
+      const Node& node = graph.nodes[layer.node];
+      const std::string& weights = node.input(layer.weight_input);
+      if (uses[weights] > 1) {
+        notes->push_back(absl::StrCat("GPTQ rounding: weights '", weights,
+                                      "' are shared by several layers; rounded to nearest"));
+        continue;
+      }
+      absl::StatusOr<LayerInputGram> gram =
+          LayerInputGram::For(node, layer.weight_input, layer.weight_channel_axis,
+                              graph.FindConstant(weights)->shape());
+      if (!gram.ok()) {
+        notes->push_back(
+            absl::StrCat("GPTQ rounding: ", gram.status().message(), "; rounded to nearest"));
+        continue;
+      }
+      const auto known = std::find(inputs.begin(), inputs.end(), node.input(0));
+      const size_t input = known - inputs.begin();
+      if (known == inputs.end()) inputs.push_back(node.input(0));
+      entries.push_back(Entry{&layer, weights, input, *std::move(gram)});
+    }
+    std::map<std::string, QuantizedTensor> rounded;
+    if (entries.empty()) return rounded;
+    const SampleSet data =
+        SubSet(calibration, 0, std::min<int64_t>(calibration.size(), kMaxSamples));
+    SessionOptions session_options;
+    session_options.num_threads = request_.num_threads;
+    session_options.lower_int8 = false;
+    OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
+                           Session::Create(WithExtraOutputs(graph, inputs), session_options));
+    const int64_t batch_size = BatchSizeFor(graph, config.batch_size);
+    const int64_t batches = batch_size != config.batch_size
+                                ? data.size() / batch_size
+                                : (data.size() + batch_size - 1) / batch_size;
+    for (int64_t b = 0; b < batches; ++b) {
+      const int64_t first = b * batch_size;
+      const int64_t count = std::min(batch_size, data.size() - first);
+      OCTET_RETURN_IF_ERROR(RunBatch(request_.batch_runner, [&]() -> absl::Status {
+        OCTET_ASSIGN_OR_RETURN(std::vector<Tensor> values,
+                               session->Run(SliceSamples(data, first, count), inputs));
+        for (size_t e = 0; e < entries.size(); ++e) {
+          const uint64_t seed =
+              config.weights.seed ^ (static_cast<uint64_t>(e) << 32) ^ static_cast<uint64_t>(b);
+          OCTET_RETURN_IF_ERROR(
+              entries[e].gram.Add(values[entries[e].input], kMaxVectorsPerBatch, seed));
+        }
+        return absl::OkStatus();
+      }));
+      OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kQuantize, 0, 0));
+    }
+    for (const Entry& entry : entries) {
+      OCTET_RETURN_IF_ERROR(RunBatch(request_.batch_runner, [&]() -> absl::Status {
+        // The factorisations and the rounding run OpenMP teams of the request's size.
+        omp_set_num_threads(request_.num_threads);
+        absl::StatusOr<QuantizedTensor> q =
+            RoundWeightsToGram(*graph.FindConstant(entry.weights), entry.layer->weight_channel_axis,
+                               config.weights, entry.gram);
+        if (!q.ok()) {
+          return absl::InvalidArgumentError(absl::StrCat("weights '", entry.weights, "' of ",
+                                                         graph.nodes[entry.layer->node].Describe(),
+                                                         ": ", q.status().message()));
+        }
+        rounded.emplace(entry.weights, *std::move(q));
+        return absl::OkStatus();
+      }));
+      OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kQuantize, 0, 0));
+    }
+    return rounded;
   }
 
   // Empirical bias correction, layer by layer (QuantizationConfig::empirical_bias_correction):

@@ -254,8 +254,12 @@ absl::StatusOr<QdqGraph> InsertQdq(const Graph& graph, const QuantizationSites& 
     const std::string& w_name = node.input(layer.weight_input);
     auto known = quantized_weights.find(w_name);
     if (known == quantized_weights.end()) {
-      absl::StatusOr<QuantizedTensor> q = QuantizeWeights(
-          *graph.FindConstant(w_name), layer.weight_channel_axis, options.weight_spec);
+      auto chosen = options.weight_overrides.find(w_name);
+      absl::StatusOr<QuantizedTensor> q =
+          chosen != options.weight_overrides.end()
+              ? absl::StatusOr<QuantizedTensor>(chosen->second)
+              : QuantizeWeights(*graph.FindConstant(w_name), layer.weight_channel_axis,
+                                options.weight_spec);
       if (!q.ok()) {
         return absl::InvalidArgumentError(absl::StrCat(
             "weights '", w_name, "' of ", node.Describe(), ": ", q.status().message()));

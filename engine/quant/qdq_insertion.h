@@ -62,6 +62,9 @@ struct QdqOptions {
   // Per Conv/Gemm output (the node's own, before any activation), a per-channel amount the
   // quantized layer's output is measured to exceed the float one by: subtracted from the bias.
   std::map<std::string, std::vector<double>> output_channel_shifts;
+  // Quantized weights chosen elsewhere (GPTQ rounding), by float weight name: used as they are
+  // instead of quantizing the weights by weight_spec.
+  std::map<std::string, QuantizedTensor> weight_overrides;
 };
 
 struct QdqGraph {

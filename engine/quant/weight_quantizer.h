@@ -19,6 +19,11 @@ enum class Rounding {
   // floor(x / s + u) with u uniform in [0, 1): unbiased in expectation; for study (the whitepaper
   // finds it no better than nearest for inference). Reproducible from the seed.
   kStochastic,
+  // GPTQ (engine/quant/gptq_rounding.h): each layer's weights rounded against statistics of its
+  // inputs from the calibration data, to minimise the error of the layer's output rather than of
+  // each weight. The quantization pipeline does this (without calibration data it rounds to
+  // nearest and its report says so); QuantizeWeights alone has no inputs and rounds to nearest.
+  kGptq,
 };
 
 inline constexpr int kMinWeightBits = 2;

@@ -70,11 +70,15 @@ absl::StatusOr<QuantizationConfig> FromProto(const v1::QuantizationConfig& confi
   if (weights.has_narrow_range()) out.weights.narrow_range = weights.narrow_range();
   switch (weights.rounding()) {
     case v1::ROUNDING_UNSPECIFIED:
+      break;  // the engine's default (GPTQ)
     case v1::ROUNDING_NEAREST:
       out.weights.rounding = Rounding::kNearest;
       break;
     case v1::ROUNDING_STOCHASTIC:
       out.weights.rounding = Rounding::kStochastic;
+      break;
+    case v1::ROUNDING_GPTQ:
+      out.weights.rounding = Rounding::kGptq;
       break;
     default:
       return Invalid("weights.rounding",
@@ -160,6 +164,7 @@ v1::QuantizationConfig ToProto(const QuantizationConfig& config, uint64_t seed) 
   weights->set_bits(config.weights.bits);
   weights->set_narrow_range(config.weights.narrow_range);
   weights->set_rounding(config.weights.rounding == Rounding::kStochastic ? v1::ROUNDING_STOCHASTIC
+                        : config.weights.rounding == Rounding::kGptq     ? v1::ROUNDING_GPTQ
                                                                          : v1::ROUNDING_NEAREST);
   out.mutable_activations()->set_scheme(SchemeToProto(config.activation_scheme));
   v1::Calibration* calibration = out.mutable_calibration();

@@ -22,6 +22,7 @@ TEST(JobConfigTest, AnEmptyConfigTakesOctetsDefaults) {
   EXPECT_TRUE(config.weights.narrow_range);
   EXPECT_EQ(config.activation_scheme, QuantizationScheme::kAsymmetric);
   EXPECT_EQ(config.calibration.method, kDefaultCalibrationMethod);
+  EXPECT_EQ(config.weights.rounding, Rounding::kGptq);
   EXPECT_EQ(config.batch_size, defaults.batch_size);
   EXPECT_EQ(config.max_batches, defaults.max_batches);
   EXPECT_TRUE(config.bias_correction);
@@ -56,6 +57,19 @@ TEST(JobConfigTest, EveryFieldIsCarriedAndReportedBack) {
   // What the job reports is what it runs: converting back gives the same message.
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(ToProto(config, 42), wire))
       << ToProto(config, 42).DebugString();
+}
+
+TEST(JobConfigTest, RoundingNamesEachEngineRounding) {
+  for (const auto& [wire, engine] : std::vector<std::pair<v1::Rounding, Rounding>>{
+           {v1::ROUNDING_NEAREST, Rounding::kNearest},
+           {v1::ROUNDING_STOCHASTIC, Rounding::kStochastic},
+           {v1::ROUNDING_GPTQ, Rounding::kGptq}}) {
+    v1::QuantizationConfig config;
+    config.mutable_weights()->set_rounding(wire);
+    OCTET_ASSERT_OK_AND_ASSIGN(QuantizationConfig converted, FromProto(config));
+    EXPECT_EQ(converted.weights.rounding, engine);
+    EXPECT_EQ(ToProto(converted, 0).weights().rounding(), wire);
+  }
 }
 
 TEST(JobConfigTest, RefusesValuesOutOfRangeNamingTheField) {

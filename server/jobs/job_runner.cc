@@ -225,6 +225,13 @@ absl::StatusOr<v1::Job> JobRunner::Create(const v1::CreateJobRequest& request) {
     return absl::InvalidArgumentError(
         "calibration_dataset is required to quantize activations (or use mode WEIGHTS_ONLY)");
   }
+  if (request.calibration_dataset().empty() &&
+      request.config().weights().rounding() == v1::ROUNDING_GPTQ) {
+    return absl::InvalidArgumentError(
+        "config.weights.rounding: GPTQ rounds each layer's weights against statistics of its "
+        "inputs and needs a calibration_dataset (unspecified rounding falls back to nearest "
+        "without one)");
+  }
   for (const std::string* name : {&request.calibration_dataset(), &request.evaluation_dataset()}) {
     if (name->empty()) continue;
     const std::string field =

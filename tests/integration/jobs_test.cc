@@ -337,6 +337,12 @@ TEST_F(JobsTest, RefusesJobsAndDatasetsThatDoNotFit) {
   request.clear_calibration_dataset();
   EXPECT_THAT(client_->CreateJob(request),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("calibration_dataset")));
+  // GPTQ asked for by name needs inputs to round against, even in weights-only mode.
+  request.mutable_config()->set_mode(v1::QUANTIZATION_MODE_WEIGHTS_ONLY);
+  request.mutable_config()->mutable_weights()->set_rounding(v1::ROUNDING_GPTQ);
+  EXPECT_THAT(client_->CreateJob(request),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("GPTQ rounds each layer's weights against statistics")));
   EXPECT_THAT(client_->GetJob("job-0000"), StatusIs(absl::StatusCode::kNotFound, _));
 
   // Datasets refused at upload, naming the array: NaN, labels out of range for the model.
