@@ -142,12 +142,25 @@ TEST_P(Int8ConvTest, MatchesTheFloatSimulationWithinOneStep) {
   EXPECT_LT(off_by_one, expected[0].element_count() / 50 + 1);
 }
 
+// DQ(w_q) -> Conv(from, 3x3, padded by 1) -> `to`, with random weights within 7 bits (so that
+// every CPU runs it in int8) at scale 0.002 per channel.
+void AddQdqConv3x3(OnnxModelBuilder& b, std::mt19937& rng, const std::string& from,
+                   const std::string& to, int64_t in, int64_t out) {
+  std::uniform_int_distribution<int> weight(-63, 63);
+  std::vector<int8_t> w(out * in * 9);
+  for (int8_t& v : w) v = static_cast<int8_t>(weight(rng));
+  b.Initializer(to + "_w_q", Tensor::FromVector<int8_t>({out, in, 3, 3}, w));
+  b.Initializer(to + "_w_scale", Tensor::FromVector<float>({out}, std::vector<float>(out, 0.002f)));
+  SetAttribute(b.Node("DequantizeLinear", {to + "_w_q", to + "_w_scale"}, {to + "_w"}), "axis",
+               int64_t{0});
+  SetAttribute(b.Node("Conv", {from, to + "_w"}, {to}), "pads", std::vector<int64_t>{1, 1, 1, 1});
+}
+
 // x -> Q -> DQ -> Conv(8->16, 3x3) -> Relu -> Q -> DQ -> Conv(16->16, 3x3) -> Q -> DQ
 //   -> Add(the first conv's DQ) -> Relu -> Q -> DQ -> MaxPool(2x2) -> Q -> DQ -> "y",
 // weights within 7 bits so that every CPU runs it in int8.
 std::string QdqConvChainModel() {
   std::mt19937 rng(3);
-  std::uniform_int_distribution<int> weight(-63, 63);
   OnnxModelBuilder b;
   b.Input("x", {-1, 8, 10, 10}).Output("y", {});
   auto scalar = [&](const std::string& name, float value) {
@@ -160,18 +173,6 @@ std::string QdqConvChainModel() {
     b.Node("QuantizeLinear", {from, params + "_scale", params + "_zero"}, {to + "_q"});
     b.Node("DequantizeLinear", {to + "_q", params + "_scale", params + "_zero"}, {to});
   };
-  auto conv = [&](const std::string& from, const std::string& to, int64_t in, int64_t out) {
-    std::vector<int8_t> w(out * in * 9);
-    for (int8_t& v : w) v = static_cast<int8_t>(weight(rng));
-    b.Initializer(to + "_w_q", Tensor::FromVector<int8_t>({out, in, 3, 3}, w));
-    b.Initializer(to + "_w_scale",
-                  Tensor::FromVector<float>({out}, std::vector<float>(out, 0.002f)));
-    ::octet::testing::SetAttribute(
-        b.Node("DequantizeLinear", {to + "_w_q", to + "_w_scale"}, {to + "_w"}), "axis",
-        int64_t{0});
-    ::octet::testing::SetAttribute(b.Node("Conv", {from, to + "_w"}, {to}), "pads",
-                                   std::vector<int64_t>{1, 1, 1, 1});
-  };
   scalar("x_scale", 0.02f);
   zero("x_zero", 128);
   scalar("a_scale", 0.03f);
@@ -181,10 +182,10 @@ std::string QdqConvChainModel() {
   scalar("s_scale", 0.05f);
   zero("s_zero", 0);
   quantize("x", "x_dq", "x");
-  conv("x_dq", "conv1", 8, 16);
+  AddQdqConv3x3(b, rng, "x_dq", "conv1", 8, 16);
   b.Node("Relu", {"conv1"}, {"relu1"});
   quantize("relu1", "a", "a");
-  conv("a", "conv2", 16, 16);
+  AddQdqConv3x3(b, rng, "a", "conv2", 16, 16);
   quantize("conv2", "c", "c");
   b.Node("Add", {"c", "a"}, {"sum"});
   b.Node("Relu", {"sum"}, {"relu2"});
@@ -250,7 +251,6 @@ std::ostream& operator<<(std::ostream& os, const ResidualCase& c) { return os <<
 // convolutions padded by 1, weights within 7 bits so that every CPU runs them in int8.
 std::string QdqResidualBlockModel(const ResidualCase& c) {
   std::mt19937 rng(5);
-  std::uniform_int_distribution<int> weight(-63, 63);
   OnnxModelBuilder b;
   b.Input("x", {-1, 8, 9, 9}).Output("y", {});
   auto params = [&](const std::string& name, float scale, int zero) {
@@ -262,16 +262,6 @@ std::string QdqResidualBlockModel(const ResidualCase& c) {
     b.Node("QuantizeLinear", {from, q + "_scale", q + "_zero"}, {to + "_q"});
     b.Node("DequantizeLinear", {to + "_q", dq + "_scale", dq + "_zero"}, {to});
   };
-  auto conv = [&](const std::string& from, const std::string& to, int64_t in, int64_t out) {
-    std::vector<int8_t> w(out * in * 9);
-    for (int8_t& v : w) v = static_cast<int8_t>(weight(rng));
-    b.Initializer(to + "_w_q", Tensor::FromVector<int8_t>({out, in, 3, 3}, w));
-    b.Initializer(to + "_w_scale",
-                  Tensor::FromVector<float>({out}, std::vector<float>(out, 0.002f)));
-    SetAttribute(b.Node("DequantizeLinear", {to + "_w_q", to + "_w_scale"}, {to + "_w"}), "axis",
-                 int64_t{0});
-    SetAttribute(b.Node("Conv", {from, to + "_w"}, {to}), "pads", std::vector<int64_t>{1, 1, 1, 1});
-  };
   params("x", 0.02f, 128);
   params("a", 0.03f, c.a_zero);
   params("b", 0.025f, 0);
@@ -279,13 +269,13 @@ std::string QdqResidualBlockModel(const ResidualCase& c) {
   params("c_reread", 0.045f, c.c_zero);
   params("s", 0.05f, c.s_zero);
   quantize("x", "x_dq", "x", "x");
-  conv("x_dq", "conv1", 8, 16);
+  AddQdqConv3x3(b, rng, "x_dq", "conv1", 8, 16);
   b.Node("Relu", {"conv1"}, {"relu1"});
   quantize("relu1", "a", "a", "a");
-  conv("a", "conv2", 16, 16);
+  AddQdqConv3x3(b, rng, "a", "conv2", 16, 16);
   b.Node("Relu", {"conv2"}, {"relu2"});
   quantize("relu2", "b", "b", "b");
-  conv("b", "conv3", 16, 16);
+  AddQdqConv3x3(b, rng, "b", "conv3", 16, 16);
   quantize("conv3", "c", "c", c.reread_with_other_scale ? "c_reread" : "c");
   b.Node("Add",
          c.residual_first ? std::vector<std::string>{"a", "c"} : std::vector<std::string>{"c", "a"},
