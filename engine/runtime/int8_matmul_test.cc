@@ -2,6 +2,7 @@
 // per output column, the bias and the source zero point's term as one per-column addend) against
 // the float simulation of the same QDQ graph: a quantized result within one quantization step, a
 // float result (logits) within float rounding of it.
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -125,6 +126,16 @@ TEST_P(Int8MatMulTest, MatchesTheFloatSimulation) {
   Shape y_shape = c.x_shape;
   y_shape.back() = c.n;
   ASSERT_EQ(actual[0].shape(), y_shape);
+  // Lowered, the rows run as the width of a 1x1 int8 convolution (weights packed once).
+  if (!int8->int8_nodes().empty()) {
+    OCTET_ASSERT_OK_AND_ASSIGN(std::vector<StepDescription> steps, int8->Describe({{"x", input}}));
+    const auto step = std::find_if(steps.begin(), steps.end(), [](const StepDescription& d) {
+      return d.op_type == "Int8MatMul";
+    });
+    ASSERT_NE(step, steps.end());
+    EXPECT_THAT(step->notes, ::testing::HasSubstr("rows as a 1x1 convolution"));
+    EXPECT_THAT(step->implementation, ::testing::HasSubstr("jit"));
+  }
   if (c.quantized_output) {
     const int off = ::octet::testing::CountOneStepDifferences(expected[0], actual[0], 0.08f);
     ASSERT_GE(off, 0);

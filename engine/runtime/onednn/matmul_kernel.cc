@@ -2,6 +2,7 @@
 // int8 path with zero points). Transposes are expressed as strides, never copied.
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/base/unsupported.h"
@@ -49,6 +50,40 @@ class MatMulKernel final : public onednn::PrimitiveKernel {
   std::optional<Tensor> packed_b_;
   int addend_input_;
   std::optional<Tensor> addend_;
+};
+
+// An int8 product of rows X [m, k] and constant weights on oneDNN's 1x1 int8 convolution, the m
+// rows read as the width of one image of k channels ([1, k, 1, m] channels-last is X's bytes;
+// the result [1, n, 1, m] channels-last is Y [m, n]'s). On CPUs without AMX/VNNI-era brgemm this
+// kernel keeps its weights pre-packed, where the int8 matmul repacks them on every call: 9x
+// faster for one row, 1.2-1.6x for 32 to 2048 (a classifier after global pooling).
+class RowsAsConvKernel final : public onednn::PrimitiveKernel {
+ public:
+  RowsAsConvKernel(const dnnl::convolution_forward::primitive_desc& pd, Tensor packed_weights,
+                   std::optional<Tensor> bias, memory::desc bias_desc, std::string what)
+      : PrimitiveKernel(dnnl::convolution_forward(pd), pd, std::move(what)),
+        src_(pd.src_desc()),
+        weights_(pd.weights_desc()),
+        bias_desc_(bias_desc),
+        dst_(pd.dst_desc()),
+        packed_weights_(std::move(packed_weights)),
+        bias_(std::move(bias)) {}
+
+  absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
+                   ExecutionContext& context) const override {
+    std::unordered_map<int, memory> args = {
+        {DNNL_ARG_SRC, onednn::Wrap(src_, *inputs[0])},
+        {DNNL_ARG_WEIGHTS, onednn::Wrap(weights_, packed_weights_)},
+        {DNNL_ARG_DST, onednn::Wrap(dst_, *outputs[0])},
+    };
+    if (bias_.has_value()) args.emplace(DNNL_ARG_BIAS, onednn::Wrap(bias_desc_, *bias_));
+    return Execute(std::move(args), context);
+  }
+
+ private:
+  memory::desc src_, weights_, bias_desc_, dst_;
+  Tensor packed_weights_;
+  std::optional<Tensor> bias_;
 };
 
 // Row-major strides of `dims`, then the last two swapped when `transposed`: a [rows, cols] view of
@@ -305,21 +340,68 @@ absl::StatusOr<BuiltKernel> BuildInt8MatMul(const KernelBuildContext& context) {
     addend[j] = static_cast<float>(real / to_output);
     any_addend |= addend[j] != 0.0f;
   }
+  const bool per_column = w_scale.element_count() > 1;
+  const std::string notes = absl::StrCat(
+      DataTypeName(x.type), " source zero point ", x_zero,
+      x_zero != 0 ? " (folded into the per-column addend)" : "", ", s8 weights ",
+      per_column ? "per column" : "per tensor", ", ",
+      quantized_output ? absl::StrCat(DataTypeName(y_type), " destination zero point ", y_zero)
+                       : std::string("float32 result"),
+      activation.kind.empty() ? std::string() : absl::StrCat(", fused ", activation.kind));
+  auto common_attr = [&](dnnl::post_ops& ops) -> absl::StatusOr<dnnl::primitive_attr> {
+    dnnl::primitive_attr attr = onednn::DefaultAttr();
+    attr.set_output_scales(per_column ? 1 << 1 : 0,
+                           per_column ? scales : std::vector<float>{scales[0]});
+    if (y_zero != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {y_zero});
+    OCTET_RETURN_IF_ERROR(onednn::AppendInt8Activation(activation, y_scale, ops, node));
+    attr.set_post_ops(ops);
+    return attr;
+  };
   try {
+    // The rows as a 1x1 convolution's width, the addend as its bias in accumulator units; the
+    // matmul where oneDNN has no vectorized convolution for it.
+    {
+      const auto type = *onednn::ToOneDnn(x.type);
+      const memory::desc src({1, k, 1, m}, type, memory::format_tag::nhwc);
+      const memory::desc w_any({n, k, 1, 1}, memory::data_type::s8, memory::format_tag::any);
+      // W as oihw: [k, n] is read transposed, [n, k] (trans_b) as it is.
+      const memory::desc w_plain({n, k, 1, 1}, memory::data_type::s8,
+                                 trans_b ? memory::dims{k, 1, 1, 1} : memory::dims{1, n, 1, 1});
+      const memory::desc bias_desc =
+          any_addend ? onednn::PlainDesc(Shape{n}, DataType::kFloat32) : memory::desc();
+      const memory::desc dst({1, n, 1, m}, *onednn::ToOneDnn(y_type), memory::format_tag::nhwc);
+      dnnl::post_ops ops;
+      OCTET_ASSIGN_OR_RETURN(dnnl::primitive_attr attr, common_attr(ops));
+      dnnl::convolution_forward::primitive_desc pd(
+          dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                          dnnl::algorithm::convolution_direct, src, w_any,
+                                          bias_desc, dst, {1, 1}, {0, 0}, {0, 0}),
+          attr, onednn::CpuEngine(), /*allow_empty=*/true);
+      if (pd && !absl::StartsWith(pd.impl_info_str(), "ref")) {
+        OCTET_ASSIGN_OR_RETURN(Tensor packed,
+                               onednn::ReorderConstant(w, w_plain, pd.weights_desc()));
+        std::optional<Tensor> bias_units;
+        if (any_addend) {
+          std::vector<float> accumulator_units(n);
+          for (int64_t j = 0; j < n; ++j) accumulator_units[j] = addend[j] / scales[j];
+          bias_units = Tensor::FromVector<float>({n}, accumulator_units);
+        }
+        BuiltKernel built;
+        built.kernel = std::make_unique<RowsAsConvKernel>(
+            pd, std::move(packed), std::move(bias_units), bias_desc, node.Describe());
+        built.outputs.push_back({y_type, y_shape});
+        built.notes = absl::StrCat(notes, ", rows as a 1x1 convolution");
+        return built;
+      }
+    }
     const memory::desc a = onednn::PlainDesc(Shape{m, k}, x.type);
     const memory::desc b_plain = MatrixDesc(Shape{k, n}, trans_b != 0, DataType::kInt8);
     const memory::desc b_any({k, n}, memory::data_type::s8, memory::format_tag::any);
     const memory::desc dst = onednn::PlainDesc(Shape{m, n}, y_type);
     const memory::desc addend_desc = onednn::PlainDesc(Shape{1, n}, DataType::kFloat32);
-    dnnl::primitive_attr attr = onednn::DefaultAttr();
-    const bool per_column = w_scale.element_count() > 1;
-    attr.set_output_scales(per_column ? 1 << 1 : 0,
-                           per_column ? scales : std::vector<float>{scales[0]});
-    if (y_zero != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {y_zero});
     dnnl::post_ops ops;
     if (any_addend) ops.append_binary(dnnl::algorithm::binary_add, addend_desc);
-    OCTET_RETURN_IF_ERROR(onednn::AppendInt8Activation(activation, y_scale, ops, node));
-    attr.set_post_ops(ops);
+    OCTET_ASSIGN_OR_RETURN(dnnl::primitive_attr attr, common_attr(ops));
     dnnl::matmul::desc desc(a, b_any, dst);
     dnnl::matmul::primitive_desc pd(desc, attr, onednn::CpuEngine());
     OCTET_ASSIGN_OR_RETURN(Tensor packed, onednn::ReorderConstant(w, b_plain, pd.weights_desc()));
@@ -330,13 +412,7 @@ absl::StatusOr<BuiltKernel> BuildInt8MatMul(const KernelBuildContext& context) {
                    : std::nullopt,
         node.Describe());
     built.outputs.push_back({y_type, y_shape});
-    built.notes = absl::StrCat(
-        DataTypeName(x.type), " source zero point ", x_zero,
-        x_zero != 0 ? " (folded into the per-column addend)" : "", ", s8 weights ",
-        per_column ? "per column" : "per tensor", ", ",
-        quantized_output ? absl::StrCat(DataTypeName(y_type), " destination zero point ", y_zero)
-                         : std::string("float32 result"),
-        activation.kind.empty() ? std::string() : absl::StrCat(", fused ", activation.kind));
+    built.notes = notes;
     return built;
   } catch (const dnnl::error& e) {
     return onednn::ToStatus(e, node.Describe());
