@@ -54,9 +54,9 @@ class MatMulKernel final : public onednn::PrimitiveKernel {
 
 // An int8 product of rows X [m, k] and constant weights on oneDNN's 1x1 int8 convolution, the m
 // rows read as the width of one image of k channels ([1, k, 1, m] channels-last is X's bytes;
-// the result [1, n, 1, m] channels-last is Y [m, n]'s). On CPUs without AMX/VNNI-era brgemm this
-// kernel keeps its weights pre-packed, where the int8 matmul repacks them on every call: 9x
-// faster for one row, 1.2-1.6x for 32 to 2048 (a classifier after global pooling).
+// the result [1, n, 1, m] channels-last is Y [m, n]'s). oneDNN 2.6's int8 matmul on CPUs without
+// AMX repacks its weights on every call (gemm:jit), which dominates for few rows (a classifier
+// after global pooling at batch 1); this kernel's weights are packed once.
 class RowsAsConvKernel final : public onednn::PrimitiveKernel {
  public:
   RowsAsConvKernel(const dnnl::convolution_forward::primitive_desc& pd, Tensor packed_weights,
