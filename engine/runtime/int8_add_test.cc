@@ -62,9 +62,8 @@ class Int8AddTest : public ::testing::TestWithParam<AddCase> {};
 TEST_P(Int8AddTest, MatchesTheFloatSimulationWithinOneStep) {
   const AddCase& c = GetParam();
   OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(QdqAddModel(c)));
-  SessionOptions simulated;
-  simulated.lower_int8 = false;
-  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> reference, Session::Create(graph, simulated));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> reference,
+                             ::octet::testing::SimulatedSession(graph));
   OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> int8, Session::Create(graph, {}));
   ASSERT_EQ(int8->int8_nodes().size(), 1u);
   EXPECT_THAT(int8->int8_nodes()[0], ::testing::StartsWith("Int8Add"));

@@ -88,9 +88,8 @@ class Int8ConcatTest : public ::testing::TestWithParam<ConcatCase> {};
 TEST_P(Int8ConcatTest, MatchesTheFloatSimulationWithinOneStep) {
   const ConcatCase& c = GetParam();
   OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(QdqConcatModel(c)));
-  SessionOptions simulated;
-  simulated.lower_int8 = false;
-  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> reference, Session::Create(graph, simulated));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> reference,
+                             ::octet::testing::SimulatedSession(graph));
   OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> int8, Session::Create(graph, {}));
   EXPECT_THAT(int8->int8_nodes(), ::testing::Contains(::testing::StartsWith("Int8Concat")));
   EXPECT_THAT(int8->simulated_nodes(), ::testing::IsEmpty());

@@ -102,9 +102,8 @@ class Int8ConvTest : public ::testing::TestWithParam<ConvCase> {};
 TEST_P(Int8ConvTest, MatchesTheFloatSimulationWithinOneStep) {
   const ConvCase& c = GetParam();
   OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(QdqConvModel(c, 11)));
-  SessionOptions simulated;
-  simulated.lower_int8 = false;
-  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> reference, Session::Create(graph, simulated));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> reference,
+                             ::octet::testing::SimulatedSession(graph));
   OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> int8, Session::Create(graph, {}));
   // Lowered wherever oneDNN is exact on this CPU; otherwise left simulated, saying why.
   ASSERT_EQ(int8->int8_nodes().size() + int8->simulated_nodes().size(), 1u);
@@ -201,9 +200,8 @@ std::string QdqConvChainModel() {
 // reorder between them, one back to plain where float begins, results as the simulation's.
 TEST(Int8ConvChainTest, HandsChannelsLastTensorsOnWithoutReorders) {
   OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(QdqConvChainModel()));
-  SessionOptions simulated;
-  simulated.lower_int8 = false;
-  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> reference, Session::Create(graph, simulated));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> reference,
+                             ::octet::testing::SimulatedSession(graph));
   OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> int8, Session::Create(graph, {}));
   EXPECT_EQ(int8->int8_nodes().size(), 4u);
   EXPECT_THAT(int8->simulated_nodes(), ::testing::IsEmpty());
@@ -296,9 +294,8 @@ class Int8ResidualTest : public ::testing::TestWithParam<ResidualCase> {};
 TEST_P(Int8ResidualTest, FusesTheAddIntoTheConvolutionAsTheSimulationComputesIt) {
   const ResidualCase& c = GetParam();
   OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(QdqResidualBlockModel(c)));
-  SessionOptions simulated;
-  simulated.lower_int8 = false;
-  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> reference, Session::Create(graph, simulated));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> reference,
+                             ::octet::testing::SimulatedSession(graph));
   OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> int8, Session::Create(graph, {}));
   EXPECT_EQ(int8->int8_nodes().size(), 4u);
   EXPECT_THAT(int8->simulated_nodes(), ::testing::IsEmpty());

@@ -103,9 +103,8 @@ class Int8MatMulTest : public ::testing::TestWithParam<MatMulCase> {};
 TEST_P(Int8MatMulTest, MatchesTheFloatSimulation) {
   const MatMulCase& c = GetParam();
   OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(QdqMatMulModel(c)));
-  SessionOptions simulated;
-  simulated.lower_int8 = false;
-  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> reference, Session::Create(graph, simulated));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> reference,
+                             ::octet::testing::SimulatedSession(graph));
   OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> int8, Session::Create(graph, {}));
   ASSERT_EQ(int8->int8_nodes().size() + int8->simulated_nodes().size(), 1u);
   if (c.max_weight > 64 && int8->int8_nodes().empty()) {

@@ -66,9 +66,8 @@ class Int8PoolTest : public ::testing::TestWithParam<PoolCase> {};
 TEST_P(Int8PoolTest, MatchesTheFloatSimulationWithinOneStep) {
   const PoolCase& c = GetParam();
   OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(QdqPoolModel(c)));
-  SessionOptions simulated;
-  simulated.lower_int8 = false;
-  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> reference, Session::Create(graph, simulated));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> reference,
+                             ::octet::testing::SimulatedSession(graph));
   OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> int8, Session::Create(graph, {}));
   if (c.lowered) {
     ASSERT_EQ(int8->int8_nodes().size(), 1u);

@@ -4,11 +4,23 @@
 
 #include <cmath>
 #include <cstdint>
+#include <memory>
 
+#include "absl/status/statusor.h"
+#include "engine/ir/graph.h"
+#include "engine/runtime/session.h"
 #include "engine/tensor/tensor.h"
 #include "gtest/gtest.h"
 
 namespace octet::testing {
+
+// The float simulation of a QDQ graph, the reference the int8 runtime is held to: every
+// QuantizeLinear/DequantizeLinear executed as written, nothing lowered to int8.
+inline absl::StatusOr<std::unique_ptr<Session>> SimulatedSession(const Graph& graph) {
+  SessionOptions options;
+  options.lower_int8 = false;
+  return Session::Create(graph, options);
+}
 
 // Fails the test (naming the element) where `actual` differs from `expected` by more than one
 // quantization step `step`, and returns how many elements differ by one step (float ties that
