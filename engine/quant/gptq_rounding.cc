@@ -158,8 +158,7 @@ absl::StatusOr<LayerInputGram> LayerInputGram::For(const Node& node, int weight_
     return absl::UnimplementedError(
         absl::StrCat(node.Describe(), ": no input statistics for these weights"));
   }
-  gram.gram_.assign(gram.groups_ * gram.size_ * gram.size_, 0.0);
-  return gram;
+  return gram;  // the statistics are allocated by the first Add
 }
 
 LayerInputGram::Geometry LayerInputGram::GeometryOf(const Tensor& input) const {
@@ -231,6 +230,7 @@ absl::Status LayerInputGram::Add(const Tensor& input, int64_t max_rows, uint64_t
     total = input.element_count() / size_;
   }
   if (total == 0) return absl::OkStatus();
+  if (gram_.empty()) gram_.assign(groups_ * size_ * size_, 0.0);
   const std::vector<int64_t> positions = ChoosePositions(total, max_rows, seed);
   const auto count = static_cast<int64_t>(positions.size());
   std::vector<float> patches;

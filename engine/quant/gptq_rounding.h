@@ -36,11 +36,16 @@ class LayerInputGram {
   // chosen pseudo-randomly from `seed` (all when there are fewer).
   absl::Status Add(const Tensor& input, int64_t max_rows, uint64_t seed);
 
+  // A gram of nothing, to release one's memory by assignment.
+  static LayerInputGram Empty() { return LayerInputGram(); }
+
   int64_t groups() const { return groups_; }
+  // The memory the statistics take once the first batch is added.
+  int64_t bytes() const { return groups_ * size_ * size_ * static_cast<int64_t>(sizeof(double)); }
   // The length of the vectors, per group.
   int64_t size() const { return size_; }
   int64_t rows() const { return rows_; }
-  // H of group g, size() x size(), row-major.
+  // H of group g, size() x size(), row-major. REQUIRES: rows() > 0.
   const double* gram(int64_t g) const { return gram_.data() + g * size_ * size_; }
 
  private:

@@ -349,12 +349,16 @@ class Pipeline {
 
   // GPTQ rounding (Rounding::kGptq): each Conv/Gemm/MatMul's weights rounded against the Gram
   // matrix of the layer's float inputs over at most 256 calibration samples, drawing at most
-  // 4096 input vectors per layer and batch. Weights it cannot treat (shared by several layers,
-  // 3-D convolutions, a Gemm with transA) keep nearest rounding, each named in `notes`.
+  // 4096 input vectors per layer and batch. Memory is bounded: the layers are taken in groups
+  // whose statistics fit 1 GiB, one pass over the samples per group, and a layer whose input
+  // vectors are longer than 8192 values (a 512 MiB Gram matrix) keeps nearest rounding, as do
+  // weights it cannot treat (shared by several layers, 3-D convolutions, a Gemm with transA);
+  // each such layer is named in `notes`.
   absl::StatusOr<std::map<std::string, QuantizedTensor>> RoundWeightsByGptq(
       const Graph& graph, const QuantizationSites& sites, const SampleSet& calibration,
       std::vector<std::string>* notes) const {
-    constexpr int64_t kMaxSamples = 256, kMaxVectorsPerBatch = 4096;
+    constexpr int64_t kMaxSamples = 256, kMaxVectorsPerBatch = 4096, kMaxVectorSize = 8192;
+    constexpr int64_t kMaxGroupBytes = int64_t{1} << 30;
     const QuantizationConfig& config = request_.config;
     absl::flat_hash_map<std::string, int> uses;
     for (const QuantizedLayer& layer : sites.layers) {
@@ -363,11 +367,9 @@ class Pipeline {
     struct Entry {
       const QuantizedLayer* layer;
       std::string weights;
-      size_t input;  // index into `inputs`
       LayerInputGram gram;
     };
     std::vector<Entry> entries;
-    std::vector<std::string> inputs;
     for (const QuantizedLayer& layer : sites.layers) {
       if (layer.weight_input < 0) continue;
       const Node& node = graph.nodes[layer.node];
@@ -385,56 +387,78 @@ class Pipeline {
             absl::StrCat("GPTQ rounding: ", gram.status().message(), "; rounded to nearest"));
         continue;
       }
-      const auto known = std::find(inputs.begin(), inputs.end(), node.input(0));
-      const size_t input = known - inputs.begin();
-      if (known == inputs.end()) inputs.push_back(node.input(0));
-      entries.push_back(Entry{&layer, weights, input, *std::move(gram)});
+      if (gram->size() > kMaxVectorSize) {
+        notes->push_back(absl::StrCat("GPTQ rounding: ", node.Describe(), " dots vectors of ",
+                                      gram->size(), " values (over ", kMaxVectorSize,
+                                      "); rounded to nearest"));
+        continue;
+      }
+      entries.push_back(Entry{&layer, weights, *std::move(gram)});
     }
     std::map<std::string, QuantizedTensor> rounded;
-    if (entries.empty()) return rounded;
     const SampleSet data =
         SubSet(calibration, 0, std::min<int64_t>(calibration.size(), kMaxSamples));
-    SessionOptions session_options;
-    session_options.num_threads = request_.num_threads;
-    session_options.lower_int8 = false;
-    OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
-                           Session::Create(WithExtraOutputs(graph, inputs), session_options));
     const int64_t batch_size = BatchSizeFor(graph, config.batch_size);
     const int64_t batches = batch_size != config.batch_size
                                 ? data.size() / batch_size
                                 : (data.size() + batch_size - 1) / batch_size;
-    for (int64_t b = 0; b < batches; ++b) {
-      const int64_t first = b * batch_size;
-      const int64_t count = std::min(batch_size, data.size() - first);
-      OCTET_RETURN_IF_ERROR(RunBatch(request_.batch_runner, [&]() -> absl::Status {
-        OCTET_ASSIGN_OR_RETURN(std::vector<Tensor> values,
-                               session->Run(SliceSamples(data, first, count), inputs));
-        for (size_t e = 0; e < entries.size(); ++e) {
-          const uint64_t seed =
-              config.weights.seed ^ (static_cast<uint64_t>(e) << 32) ^ static_cast<uint64_t>(b);
-          OCTET_RETURN_IF_ERROR(
-              entries[e].gram.Add(values[entries[e].input], kMaxVectorsPerBatch, seed));
-        }
-        return absl::OkStatus();
-      }));
-      OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kQuantize, 0, 0));
-    }
-    for (const Entry& entry : entries) {
-      OCTET_RETURN_IF_ERROR(RunBatch(request_.batch_runner, [&]() -> absl::Status {
-        // The factorisations and the rounding run OpenMP teams of the request's size.
-        omp_set_num_threads(request_.num_threads);
-        absl::StatusOr<QuantizedTensor> q =
-            RoundWeightsToGram(*graph.FindConstant(entry.weights), entry.layer->weight_channel_axis,
-                               config.weights, entry.gram);
-        if (!q.ok()) {
-          return absl::InvalidArgumentError(absl::StrCat("weights '", entry.weights, "' of ",
-                                                         graph.nodes[entry.layer->node].Describe(),
-                                                         ": ", q.status().message()));
-        }
-        rounded.emplace(entry.weights, *std::move(q));
-        return absl::OkStatus();
-      }));
-      OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kQuantize, 0, 0));
+    SessionOptions session_options;
+    session_options.num_threads = request_.num_threads;
+    session_options.lower_int8 = false;
+    for (size_t begin = 0; begin < entries.size();) {
+      // The next group: at least one layer, then as many as fit the memory bound.
+      size_t end = begin;
+      int64_t bytes = 0;
+      while (end < entries.size() &&
+             (end == begin || bytes + entries[end].gram.bytes() <= kMaxGroupBytes)) {
+        bytes += entries[end++].gram.bytes();
+      }
+      std::vector<std::string> inputs;
+      std::vector<size_t> input_of(end - begin);
+      for (size_t e = begin; e < end; ++e) {
+        const std::string& input = graph.nodes[entries[e].layer->node].input(0);
+        const auto known = std::find(inputs.begin(), inputs.end(), input);
+        input_of[e - begin] = known - inputs.begin();
+        if (known == inputs.end()) inputs.push_back(input);
+      }
+      OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
+                             Session::Create(WithExtraOutputs(graph, inputs), session_options));
+      for (int64_t b = 0; b < batches; ++b) {
+        const int64_t first = b * batch_size;
+        const int64_t count = std::min(batch_size, data.size() - first);
+        OCTET_RETURN_IF_ERROR(RunBatch(request_.batch_runner, [&]() -> absl::Status {
+          OCTET_ASSIGN_OR_RETURN(std::vector<Tensor> values,
+                                 session->Run(SliceSamples(data, first, count), inputs));
+          for (size_t e = begin; e < end; ++e) {
+            const uint64_t seed =
+                config.weights.seed ^ (static_cast<uint64_t>(e) << 32) ^ static_cast<uint64_t>(b);
+            OCTET_RETURN_IF_ERROR(
+                entries[e].gram.Add(values[input_of[e - begin]], kMaxVectorsPerBatch, seed));
+          }
+          return absl::OkStatus();
+        }));
+        OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kQuantize, 0, 0));
+      }
+      for (size_t e = begin; e < end; ++e) {
+        Entry& entry = entries[e];
+        OCTET_RETURN_IF_ERROR(RunBatch(request_.batch_runner, [&]() -> absl::Status {
+          // The factorisations and the rounding run OpenMP teams of the request's size.
+          omp_set_num_threads(request_.num_threads);
+          absl::StatusOr<QuantizedTensor> q =
+              RoundWeightsToGram(*graph.FindConstant(entry.weights),
+                                 entry.layer->weight_channel_axis, config.weights, entry.gram);
+          if (!q.ok()) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "weights '", entry.weights, "' of ", graph.nodes[entry.layer->node].Describe(),
+                ": ", q.status().message()));
+          }
+          rounded.emplace(entry.weights, *std::move(q));
+          return absl::OkStatus();
+        }));
+        entry.gram = LayerInputGram::Empty();  // frees the statistics
+        OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kQuantize, 0, 0));
+      }
+      begin = end;
     }
     return rounded;
   }

@@ -328,6 +328,27 @@ TEST_F(QuantizeTinyCnnTest, GptqWithoutCalibrationDataRoundsToNearestAndSaysSo) 
   EXPECT_EQ(std::memcmp(g->raw_data(), n->raw_data(), g->element_count()), 0);
 }
 
+// GPTQ's statistics grow with the square of a layer's input length: past 8192 values (a 512 MiB
+// Gram matrix) the layer keeps nearest rounding, named in the report, and the job goes on.
+TEST(GptqRoundingTest, LeavesLayersWithVeryLongInputsToNearestRounding) {
+  constexpr int64_t kLong = 8193;
+  OnnxModelBuilder b;
+  b.Input("x", {-1, kLong}).Output("y", {-1, 2});
+  b.Initializer("w", Tensor::FromVector<float>({2, kLong}, PseudoRandom(2 * kLong, 4)));
+  SetAttribute(b.Node("Gemm", {"x", "w"}, {"y"}), "transB", int64_t{1});
+  SampleSet calibration;
+  calibration.inputs.emplace_back(
+      "x", Tensor::FromVector<float>({8, kLong}, PseudoRandom(8 * kLong, 5)));
+  const std::string model = b.Serialize();
+  QuantizationRequest request;
+  request.model = model;
+  request.calibration = &calibration;
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, QuantizeModel(request));
+  EXPECT_THAT(result.report_json, HasSubstr("dots vectors of 8193 values (over 8192); rounded to "
+                                            "nearest"));
+  EXPECT_NE(result.quantized_graph.FindConstant("w/quantized"), nullptr);
+}
+
 TEST_F(QuantizeTinyCnnTest, WeightsOnlyNeedsNoCalibrationData) {
   QuantizationRequest request;
   request.model = model_;
