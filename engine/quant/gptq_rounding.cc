@@ -181,10 +181,10 @@ LayerInputGram::Geometry LayerInputGram::GeometryOf(const Tensor& input) const {
   return geometry;
 }
 
-void LayerInputGram::Im2Col(const Tensor& input, int64_t g, const std::vector<int64_t>& positions,
+void LayerInputGram::Im2Col(const Tensor& input, const Geometry& geometry, int64_t g,
+                            const std::vector<int64_t>& positions,
                             std::vector<float>* patches) const {
   const int64_t channels = input.dim(1);
-  const Geometry geometry = GeometryOf(input);
   const int64_t height = geometry.extent[0], width = geometry.extent[1];
   const int64_t* pad_begin = geometry.pad_begin;
   const int64_t out_h = geometry.out[0], out_w = geometry.out[1];
@@ -213,12 +213,13 @@ absl::Status LayerInputGram::Add(const Tensor& input, int64_t max_rows, uint64_t
     return absl::InvalidArgumentError("layer input is not float32");
   }
   int64_t total = 0;
+  Geometry geometry{};
   if (kind_ == Kind::kConv) {
     if (input.rank() != rank_ || input.dim(1) != groups_ * in_channels_per_group_) {
       return absl::InvalidArgumentError(
           absl::StrCat("Conv input ", ShapeToString(input.shape()), " does not fit its weights"));
     }
-    const Geometry geometry = GeometryOf(input);
+    geometry = GeometryOf(input);
     const int64_t out_h = geometry.out[0], out_w = geometry.out[1];
     if (out_h < 1 || out_w < 1) return absl::OkStatus();
     total = input.dim(0) * out_h * out_w;
@@ -237,7 +238,7 @@ absl::Status LayerInputGram::Add(const Tensor& input, int64_t max_rows, uint64_t
   std::vector<float> product(size_ * size_);
   for (int64_t g = 0; g < groups_; ++g) {
     if (kind_ == Kind::kConv) {
-      Im2Col(input, g, positions, &patches);
+      Im2Col(input, geometry, g, positions, &patches);
     } else {
       patches.resize(count * size_);
       for (int64_t r = 0; r < count; ++r) {

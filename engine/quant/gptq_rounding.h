@@ -59,8 +59,8 @@ class LayerInputGram {
   Geometry GeometryOf(const Tensor& input) const;
 
   // Fills `patches` (rows x size_, row-major) for group g from the chosen output positions.
-  void Im2Col(const Tensor& input, int64_t g, const std::vector<int64_t>& positions,
-              std::vector<float>* patches) const;
+  void Im2Col(const Tensor& input, const Geometry& geometry, int64_t g,
+              const std::vector<int64_t>& positions, std::vector<float>* patches) const;
 
   enum class Kind { kConv, kRows } kind_ = Kind::kRows;
   int64_t groups_ = 1;

@@ -44,14 +44,13 @@ Node ConvNode(int64_t group, std::vector<int64_t> strides, std::vector<int64_t> 
 
 // sum over every output position of patch patch^T, by direct indexing of the padded input: a
 // second, independent reading of the convolution's geometry.
-std::vector<double> ReferenceConvGram(const Tensor& x, const Shape& w, int64_t group, int64_t g,
-                                      int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh,
-                                      int64_t dw, int64_t oh, int64_t ow) {
+std::vector<double> ReferenceConvGram(const Tensor& x, const Shape& w, int64_t g, int64_t sh,
+                                      int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw,
+                                      int64_t oh, int64_t ow) {
   const bool one_d = x.rank() == 3;
   const int64_t channels = x.dim(1), height = one_d ? 1 : x.dim(2), width = x.dim(x.rank() - 1);
   const int64_t cpg = w[1], kh = one_d ? 1 : w[2], kw = w[w.size() - 1];
   const int64_t size = cpg * kh * kw;
-  (void)group;
   std::vector<double> gram(size * size, 0.0);
   std::vector<double> patch(size);
   for (int64_t n = 0; n < x.dim(0); ++n) {
@@ -97,7 +96,7 @@ TEST(LayerInputGramTest, ConvGramIsTheSumOfItsPatchOuterProducts) {
   // Output: height (7 + 1 + 0 - 3) / 2 + 1 = 3; width (6 + 2 + 1 - 5) / 1 + 1 = 5.
   EXPECT_EQ(gram.rows(), 2 * 3 * 5);
   for (int64_t g = 0; g < 2; ++g) {
-    ExpectNear(gram.gram(g), ReferenceConvGram(x, w, 2, g, 2, 1, 1, 2, 1, 2, 3, 5));
+    ExpectNear(gram.gram(g), ReferenceConvGram(x, w, g, 2, 1, 1, 2, 1, 2, 3, 5));
   }
 }
 
@@ -109,7 +108,7 @@ TEST(LayerInputGramTest, OneDimensionalSameUpperConv) {
   ASSERT_THAT(gram.Add(x, 1 << 20, 0), ::octet::testing::IsOk());
   // SAME_UPPER: out = ceil(9 / 2) = 5, total padding (5 - 1) * 2 + 4 - 9 = 3: 1 before, 2 after.
   EXPECT_EQ(gram.rows(), 3 * 5);
-  ExpectNear(gram.gram(0), ReferenceConvGram(x, w, 1, 0, 1, 2, 0, 1, 1, 1, 1, 5));
+  ExpectNear(gram.gram(0), ReferenceConvGram(x, w, 0, 1, 2, 0, 1, 1, 1, 1, 5));
 }
 
 TEST(LayerInputGramTest, GemmGramIsXTransposeX) {

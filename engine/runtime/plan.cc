@@ -118,19 +118,18 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
     }
     KernelBuildContext context{node, graph.opset, {}, {}, std::nullopt};
     Step step;
-    for (const std::string& name : node.inputs) {
-      if (name.empty()) {
-        context.inputs.push_back(std::nullopt);
-        context.constants.push_back(nullptr);
-        step.inputs.push_back(-1);
-        continue;
-      }
-      const int slot = slot_of.at(name);
-      context.inputs.push_back(plan->slots_[slot].desc);
-      context.constants.push_back(
-          plan->slots_[slot].kind == SlotKind::kConstant ? &plan->slots_[slot].constant : nullptr);
-      step.inputs.push_back(slot);
-    }
+    // Appends the value `name` ("" for an omitted input) as the next input of a kernel to build.
+    auto append_input = [&](const std::string& name, KernelBuildContext* to,
+                            std::vector<int>* slots) {
+      const int slot = name.empty() ? -1 : slot_of.at(name);
+      to->inputs.push_back(slot < 0 ? std::nullopt
+                                    : std::optional<TensorDesc>(plan->slots_[slot].desc));
+      to->constants.push_back(slot >= 0 && plan->slots_[slot].kind == SlotKind::kConstant
+                                  ? &plan->slots_[slot].constant
+                                  : nullptr);
+      slots->push_back(slot);
+    };
+    for (const std::string& name : node.inputs) append_input(name, &context, &step.inputs);
     // Channel-blocked values reach only ops that take them; others read a plain copy, made once
     // per value by a reorder step.
     bool blocked_input = false;
@@ -148,12 +147,14 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
     // after the node (or after the fused Add) becomes an eltwise post-op. The fused nodes' outputs
     // replace the node's own.
     std::optional<size_t> add_index;
+    int residual = -1;
     std::vector<std::string> sum_operands;  // what the fused Add adds, the residual first
     if (op->sum_input >= 0 && node.outputs.size() == 1 && readers[node.outputs[0]] == 1) {
       const std::optional<size_t> next = NextReader(graph, index, node.outputs[0]);
-      if (next.has_value()) {
-        std::vector<std::string> operands = SumOperands(graph.nodes[*next], *op, node.outputs[0]);
-        const std::string& other = operands.empty() ? std::string() : operands[0];
+      std::vector<std::string> operands;
+      if (next.has_value()) operands = SumOperands(graph.nodes[*next], *op, node.outputs[0]);
+      if (!operands.empty()) {
+        const std::string& other = operands[0];
         auto it = slot_of.find(other);
         const std::vector<size_t>& other_readers = reader_nodes[other];
         const bool dies_at_add = !graph_outputs.contains(other) &&
@@ -162,6 +163,7 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
         if (it != slot_of.end() && dies_at_add &&
             plan->slots_[it->second].kind == SlotKind::kIntermediate) {
           add_index = next;
+          residual = it->second;
           sum_operands = std::move(operands);
         }
       }
@@ -188,22 +190,9 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
       fused_nodes.clear();
       if (with_sum) {
         while (attempt.inputs.size() < static_cast<size_t>(op->sum_input)) {
-          attempt.inputs.push_back(std::nullopt);
-          attempt.constants.push_back(nullptr);
-          attempt_inputs.push_back(-1);
+          append_input("", &attempt, &attempt_inputs);
         }
-        for (const std::string& name : sum_operands) {
-          if (name.empty()) {
-            attempt.inputs.push_back(std::nullopt);
-            attempt.constants.push_back(nullptr);
-            attempt_inputs.push_back(-1);
-            continue;
-          }
-          const Slot& slot = plan->slots_[slot_of.at(name)];
-          attempt.inputs.push_back(slot.desc);
-          attempt.constants.push_back(slot.kind == SlotKind::kConstant ? &slot.constant : nullptr);
-          attempt_inputs.push_back(slot_of.at(name));
-        }
+        for (const std::string& name : sum_operands) append_input(name, &attempt, &attempt_inputs);
         attempt.fuse_sum = true;
         attempt.sum_node = &graph.nodes[*add_index];
         output_names = graph.nodes[*add_index].outputs;
@@ -218,8 +207,7 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
       }
       built_or = op->build(attempt);
       // The residual's buffer must hold exactly what the node writes.
-      if (with_sum && (!built_or.ok() ||
-                       !(built_or->outputs[0] == plan->slots_[slot_of.at(sum_operands[0])].desc))) {
+      if (with_sum && (!built_or.ok() || !(built_or->outputs[0] == plan->slots_[residual].desc))) {
         continue;
       }
       step.inputs = std::move(attempt_inputs);

@@ -389,7 +389,6 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
 constexpr int kInt8ConvSumInput = 8;
 struct Int8Residual {
   TensorDesc desc;  // the other operand, whose buffer the result is written over
-  DataType type;
   float scale;
   int32_t zero;
   DataType y_type;  // the Add's result
@@ -424,7 +423,6 @@ absl::StatusOr<std::optional<Int8Residual>> ReadInt8Residual(const KernelBuildCo
   }
   Int8Residual r;
   r.desc = context.input(at);
-  r.type = r.desc.type;
   r.scale = onednn::ScalarParameter(constant(1));
   r.zero = static_cast<int32_t>(onednn::ScalarParameter(constant(2)));
   r.y_type = type_of(6);
@@ -437,8 +435,7 @@ absl::StatusOr<std::optional<Int8Residual>> ReadInt8Residual(const KernelBuildCo
         absl::StrCat(context.sum_node->Describe(), ": unknown activation ", activation));
   }
   r.relu = activation == "Relu";
-  if ((r.type != DataType::kUint8 && r.type != DataType::kInt8) ||
-      (r.y_type != DataType::kUint8 && r.y_type != DataType::kInt8) || r.type != r.y_type) {
+  if ((r.y_type != DataType::kUint8 && r.y_type != DataType::kInt8) || r.desc.type != r.y_type) {
     // The result overwrites the residual's buffer.
     return absl::UnimplementedError(
         absl::StrCat(node.Describe(), ": the residual and the sum differ in type"));
@@ -458,7 +455,7 @@ void AppendResidual(const Int8Residual& r, float y_scale, int32_t y_zero, DataTy
   ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, low - static_cast<float>(y_zero),
                      high - static_cast<float>(y_zero));
   ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, y_scale / r.y_scale, 0.0f);
-  ops.append_sum(r.scale / r.y_scale, r.zero, *onednn::ToOneDnn(r.type));
+  ops.append_sum(r.scale / r.y_scale, r.zero, *onednn::ToOneDnn(r.desc.type));
   if (r.relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
 }
 
@@ -575,8 +572,8 @@ absl::StatusOr<BuiltKernel> BuildInt8Conv(const KernelBuildContext& context) {
     // The result stays in the primitive's layout (channels-last for oneDNN's int8 kernels) for the
     // next int8 op; the plan reorders it for ops that need it plain.
     const TensorDesc y_desc = onednn::LayoutOf(pd.dst_desc(), g.y_shape, out_type);
-    if (residual.has_value() && (onednn::DescOf(y_desc) != pd.dst_desc() ||
-                                 !(y_desc.Like(residual->type, y_desc.shape) == residual->desc))) {
+    if (residual.has_value() &&
+        (onednn::DescOf(y_desc) != pd.dst_desc() || !(y_desc == residual->desc))) {
       // The residual is summed in the primitive's own dst layout, in place.
       return absl::UnimplementedError(
           absl::StrCat(node.Describe(), ": the residual cannot be added in place"));
