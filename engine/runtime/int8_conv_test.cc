@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "engine/base/status_matchers.h"
 #include "engine/onnx/onnx_importer.h"
+#include "engine/runtime/cpu/int8_depthwise_conv.h"
 #include "engine/runtime/session.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -126,6 +127,14 @@ TEST_P(Int8ConvTest, MatchesTheFloatSimulationWithinOneStep) {
   });
   ASSERT_NE(conv, steps.end());
   EXPECT_NE(conv->implementation, "octet:cpu");
+  // Depthwise convolutions run on Octet's own kernel where it is available, exact for 8-bit
+  // weights and s8 sources too: always lowered.
+  if (c.group == c.in_channels && c.out_channels == c.in_channels &&
+      cpu::Int8DepthwiseConvAvailable()) {
+    EXPECT_EQ(int8->int8_nodes().size(), 1u);
+    EXPECT_EQ(conv->implementation, "octet:avx2");
+    EXPECT_THAT(conv->notes, ::testing::StartsWith("depthwise"));
+  }
   if (conv->op_type == "Int8Conv") {
     EXPECT_THAT(conv->notes, ::testing::HasSubstr(absl::StrCat("source zero point ", c.x_zero)));
     EXPECT_EQ(conv->outputs[0].type, c.y_type);
@@ -371,6 +380,12 @@ INSTANTIATE_TEST_SUITE_P(
                                DataType::kInt8, DataType::kUint8, -20, 9, "", true, 63},
                       ConvCase{"depthwise_zero_point_7bit", 2, 16, 16, 8, 3, 1, 1, 16, true,
                                DataType::kUint8, DataType::kUint8, 100, 0, "Clip", true, 63},
+                      ConvCase{"depthwise_signed_zero_points", 2, 16, 16, 9, 3, 1, 1, 16, true,
+                               DataType::kInt8, DataType::kInt8, -30, 12, "", true},
+                      ConvCase{"depthwise_strided_hardswish", 1, 24, 24, 11, 3, 2, 1, 24, true,
+                               DataType::kUint8, DataType::kUint8, 128, 3, "HardSwish", true},
+                      ConvCase{"depthwise_5x5_relu", 2, 32, 32, 9, 5, 1, 2, 32, false,
+                               DataType::kUint8, DataType::kUint8, 0, 0, "Relu", false},
                       ConvCase{"stem_like_7bit", 2, 3, 16, 15, 7, 2, 3, 1, true, DataType::kUint8,
                                DataType::kUint8, 135, 0, "Relu", true, 63}),
     [](const ::testing::TestParamInfo<ConvCase>& info) { return info.param.name; });

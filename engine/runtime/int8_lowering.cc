@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "engine/runtime/cpu/int8_depthwise_conv.h"
 #include "engine/runtime/kernel_registry.h"
 #include "engine/runtime/onednn/int8_support.h"
 
@@ -105,8 +106,13 @@ class Lowerer {
       }
       std::optional<Match> match = MatchConv(q);
       if (!match.has_value()) continue;
-      const std::string inexact = onednn::Int8ConvInexactReason(*in_.TypeOf(match->dq_x->input(0)),
-                                                                MaxAbsWeight(*match->dq_w));
+      // Octet's own depthwise kernel is exact on any CPU it runs on; oneDNN's needs VNNI for
+      // 8-bit weights.
+      const std::string inexact =
+          RunsOnOctetDepthwiseKernel(*match)
+              ? ""
+              : onednn::Int8ConvInexactReason(*in_.TypeOf(match->dq_x->input(0)),
+                                              MaxAbsWeight(*match->dq_w));
       if (!inexact.empty()) {
         result.kept_float.push_back(absl::StrCat(match->conv->Describe(), ": ", inexact));
         continue;
@@ -148,6 +154,14 @@ class Lowerer {
       largest = std::max(largest, std::abs(int{w}));
     }
     return largest;
+  }
+
+  bool RunsOnOctetDepthwiseKernel(const Match& match) const {
+    const Tensor* w = in_.FindConstant(match.dq_w->input(0));
+    return w != nullptr &&
+           cpu::Int8DepthwiseConvApplies(
+               w->shape(), match.conv->GetInt("group", 1).value_or(1),
+               match.activation != nullptr ? match.activation->op_type : std::string());
   }
 
   struct LinearMatch {
