@@ -65,10 +65,9 @@ __attribute__((target("avx2"), always_inline)) inline void StoreBlock(__m256i ac
   const __m256i q_high = RequantizeHalf(acc_high, b.bias[1], b.scale[1], k);
   // Within the type's range already: the packs only narrow.
   const __m256i words = _mm256_add_epi16(_mm256_packs_epi32(q_low, q_high), k.zero);
-  const __m256i bytes =
-      kSignedY ? _mm256_packs_epi16(words, words) : _mm256_packus_epi16(words, words);
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(out),
-                   _mm256_castsi256_si128(_mm256_permute4x64_epi64(bytes, 0x08)));
+  const __m128i first = _mm256_castsi256_si128(words), second = _mm256_extracti128_si256(words, 1);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), kSignedY ? _mm_packs_epi16(first, second)
+                                                             : _mm_packus_epi16(first, second));
 }
 
 class Int8DepthwiseConvKernel final : public Kernel {
