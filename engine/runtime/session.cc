@@ -12,6 +12,20 @@
 namespace octet {
 namespace {
 
+// Sets the calling thread's OpenMP team size for its scope, then restores it.
+class ScopedOpenMpThreads {
+ public:
+  explicit ScopedOpenMpThreads(int threads) : previous_(omp_get_max_threads()) {
+    omp_set_num_threads(threads);
+  }
+  ~ScopedOpenMpThreads() { omp_set_num_threads(previous_); }
+  ScopedOpenMpThreads(const ScopedOpenMpThreads&) = delete;
+  ScopedOpenMpThreads& operator=(const ScopedOpenMpThreads&) = delete;
+
+ private:
+  int previous_;
+};
+
 std::string DeclaredShape(const ValueInfo& info) {
   if (!info.shape.has_value()) return "any shape";
   return absl::StrCat("[",
@@ -104,9 +118,15 @@ absl::StatusOr<std::shared_ptr<const Plan>> Session::GetPlan(
   // shape wastes work but stays correct.
   std::vector<std::pair<int, Tensor>> values;
   for (int i : value_inputs_) values.emplace_back(i, *inputs[i]);
-  OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Plan> built,
-                         Plan::Build(graph_, key.descs, values, options_.profile));
-  std::shared_ptr<const Plan> plan = std::move(built);
+  // oneDNN fixes a primitive's thread count (its work partition) when the primitive is created:
+  // the plan's primitives are made with the session's, whatever thread builds them.
+  absl::StatusOr<std::unique_ptr<Plan>> built;
+  {
+    ScopedOpenMpThreads threads(options_.num_threads);
+    built = Plan::Build(graph_, key.descs, values, options_.profile);
+  }
+  if (!built.ok()) return built.status();
+  std::shared_ptr<const Plan> plan = *std::move(built);
   absl::MutexLock lock(&mu_);
   plans_.emplace_front(std::move(key), plan);
   while (plans_.size() > options_.plan_cache_capacity) plans_.pop_back();
@@ -176,8 +196,9 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(absl::Span<const NamedTensor> i
   views.reserve(ordered.size());
   for (const Tensor* t : ordered) views.push_back(*t);
   OCTET_ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, GetPlan(ordered));
-  // Sets this thread's OpenMP team size for the parallel regions oneDNN opens from it.
-  omp_set_num_threads(options_.num_threads);
+  // The team size of the parallel regions the plan's own kernels open from this thread (oneDNN's
+  // primitives use the count they were made with, the same).
+  ScopedOpenMpThreads threads(options_.num_threads);
   return plan->Run(views, output_indices);
 }
 

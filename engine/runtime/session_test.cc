@@ -1,5 +1,8 @@
 #include "engine/runtime/session.h"
 
+#include <time.h>
+
+#include <chrono>
 #include <cmath>
 #include <thread>
 
@@ -161,6 +164,38 @@ TEST(SessionTest, ConvFollowedByReluSixIsFusedAndExact) {
       std::vector<Tensor> out,
       session->Run({{"x", Tensor::FromVector<float>({1, 1, 1, 4}, {-1, 1, 2.5f, 4})}}));
   EXPECT_THAT(out[0].values<float>(), ElementsAre(0, 2, 5, 6));
+}
+
+// Process CPU time in seconds (every thread's).
+double ProcessCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+// oneDNN fixes a primitive's thread count when it is made: a one-thread session must make its
+// primitives with one thread, whatever the machine has, or its runs spread over every core. The
+// CPU time the process spends in the runs can then not exceed their wall time (a loaded machine
+// can only lower it).
+TEST(SessionTest, OneThreadSessionsComputeOnOneThread) {
+  OnnxModelBuilder b;
+  b.Input("x", {-1, 64, 56, 56}).Output("y", {});
+  const std::vector<float> w = PseudoRandom(64 * 64 * 9, 3);
+  b.Initializer("w", Tensor::FromVector<float>({64, 64, 3, 3}, w));
+  SetAttribute(b.Node("Conv", {"x", "w"}, {"y"}), "pads", std::vector<int64_t>{1, 1, 1, 1});
+  SessionOptions options;
+  options.num_threads = 1;
+  std::unique_ptr<Session> session = MakeSession(b.Serialize(), options);
+  const Tensor x =
+      Tensor::FromVector<float>({4, 64, 56, 56}, std::vector<float>(4 * 64 * 56 * 56, 0.5f));
+  OCTET_ASSERT_OK(session->Run({{"x", x}}).status());  // builds the plan
+  const double cpu_start = ProcessCpuSeconds();
+  const auto wall_start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) OCTET_ASSERT_OK(session->Run({{"x", x}}).status());
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  const double cpu = ProcessCpuSeconds() - cpu_start;
+  EXPECT_LE(cpu, 1.15 * wall + 0.002) << "CPU " << cpu << " s in " << wall << " s";
 }
 
 TEST(SessionTest, RefusesInputsThatDoNotFitWithTheirNames) {
