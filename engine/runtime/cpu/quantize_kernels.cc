@@ -75,6 +75,25 @@ void ForEachChannelRun(const AxisLayout& layout, const float* scale, const Z* ze
   }
 }
 
+// As ForEachChannelRun, with the runs cut into pieces of at most kPiece elements that the
+// session's OpenMP threads share when there are several: element-wise work whose results do not
+// depend on the cut.
+template <typename Z, typename F>
+void ParallelForEachChannelRun(const AxisLayout& layout, const float* scale, const Z* zero_point,
+                               F f) {
+  constexpr int64_t kPiece = 1 << 15;
+  const int64_t per_run = std::max<int64_t>(1, (layout.inner + kPiece - 1) / kPiece);
+  const int64_t count = layout.outer * layout.channels * per_run;
+#pragma omp parallel for schedule(static) if (count > 1)
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t run = i / per_run, piece = i % per_run;
+    const int64_t c = run % layout.channels;
+    const int64_t begin = piece * kPiece;
+    f(run * layout.inner + begin, std::min(kPiece, layout.inner - begin), scale[c],
+      zero_point == nullptr ? 0 : static_cast<int32_t>(zero_point[c]));
+  }
+}
+
 template <typename Q>
 class QuantizeLinearKernel final : public Kernel {
  public:
@@ -94,10 +113,10 @@ class QuantizeLinearKernel final : public Kernel {
             absl::StrCat("QuantizeLinear: scale ", scale[c], " is not a positive finite number"));
       }
     }
-    ForEachChannelRun(layout_, scale, zero_point,
-                      [&](int64_t offset, int64_t count, float s, int32_t z) {
-                        QuantizeValues(x + offset, count, s, z, range, y + offset);
-                      });
+    ParallelForEachChannelRun(layout_, scale, zero_point,
+                              [&](int64_t offset, int64_t count, float s, int32_t z) {
+                                QuantizeValues(x + offset, count, s, z, range, y + offset);
+                              });
     return absl::OkStatus();
   }
 
@@ -117,16 +136,16 @@ class DequantizeLinearKernel final : public Kernel {
     const Q* zero_point =
         inputs.size() > 2 && inputs[2] != nullptr ? inputs[2]->data<Q>() : nullptr;
     float* y = outputs[0]->data<float>();
-    ForEachChannelRun(layout_, scale, zero_point,
-                      [&](int64_t offset, int64_t count, float s, int32_t z) {
-                        if constexpr (std::is_same_v<Q, uint8_t> || std::is_same_v<Q, int8_t>) {
-                          DequantizeValues(x + offset, count, s, z, y + offset);
-                        } else {
-                          for (int64_t i = offset; i < offset + count; ++i) {
-                            y[i] = DequantizeValue(x[i], s, z);
-                          }
-                        }
-                      });
+    ParallelForEachChannelRun(
+        layout_, scale, zero_point, [&](int64_t offset, int64_t count, float s, int32_t z) {
+          if constexpr (std::is_same_v<Q, uint8_t> || std::is_same_v<Q, int8_t>) {
+            DequantizeValues(x + offset, count, s, z, y + offset);
+          } else {
+            for (int64_t i = offset; i < offset + count; ++i) {
+              y[i] = DequantizeValue(x[i], s, z);
+            }
+          }
+        });
     return absl::OkStatus();
   }
 
