@@ -10,7 +10,11 @@
 # WEIGHT_BITS defaults to 8 on CPUs with VNNI and to 7 without: there oneDNN's u8 x s8 products
 # are summed pairwise in 16 bits, exact only for weights within 7 bits, and Octet leaves 8-bit
 # convolutions in float rather than compute them wrong (ORT and PyTorch run them anyway).
-# Prints a Markdown table: medians (min-max) of RUNS runs in ms; Octet int8's speed-up over Octet
+# The measurements are taken in ROUNDS rounds (environment OCTET_BENCH_ROUNDS, default 3), each
+# timing every runtime on every model once with RUNS runs, so that a noisy spell of a shared
+# machine falls on all of them rather than on one: a cell is the median of the rounds' medians,
+# with the smallest min and largest max.
+# Prints a Markdown table: medians (min-max) in ms; Octet int8's speed-up over Octet
 # float and over the fastest peer int8; Octet int8's conv+gemm throughput in GMAC/s (at its
 # median) and as a share of the single u8s8 convolution's best (octet_conv_peak); file sizes.
 set -euo pipefail
@@ -29,46 +33,66 @@ results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 
 peak=$("$build/bench/octet_conv_peak" "$threads" $((runs > 20 ? runs : 20)) | head -1)
-for entry in "$root/tests/data/fashion_mnist/resnet_small.onnx:1,1,28,28:--fashion_mnist" \
-             "$root/tests/data/fashion_mnist/mobilenetv2_small.onnx:1,1,28,28:--fashion_mnist" \
-             "$models/resnet18.onnx:1,3,224,224:" "$models/mobilenet_v2.onnx:1,3,224,224:"; do
+rounds=${OCTET_BENCH_ROUNDS:-3}
+entries=("$root/tests/data/fashion_mnist/resnet_small.onnx:1,1,28,28:--fashion_mnist"
+         "$root/tests/data/fashion_mnist/mobilenetv2_small.onnx:1,1,28,28:--fashion_mnist"
+         "$models/resnet18.onnx:1,3,224,224:" "$models/mobilenet_v2.onnx:1,3,224,224:")
+for entry in "${entries[@]}"; do
   IFS=: read -r model shape calibration <<< "$entry"
-  name=$(basename "$model" .onnx)
-  qdq="$models/$name.w$bits.qdq.onnx"
-  "$build/bench/octet_bench_quantize" "$model" "$qdq" "$bits" $calibration
-  macs=$(/usr/bin/python3 "$root/bench/model_macs.py" "$model")
-  torch_model=$model
-  case $name in resnet18 | mobilenet_v2) torch_model=$name ;; esac
-  torch=$(/usr/bin/python3 "$root/bench/pytorch_bench.py" "$torch_model" "$threads" "$runs" 1 32 2> /dev/null)
-  for batch in 1 32; do
-    octet_f32=$("$build/bench/octet_float_bench" "$model" "$batch" "$threads" "$runs")
-    octet_int8=$("$build/bench/octet_float_bench" "$qdq" "$batch" "$threads" "$runs")
-    ort_f32=$(OCTET_BENCH_INPUT_SHAPE=$shape node "$root/bench/ort_float_bench.js" "$model" "$batch" "$threads" "$runs")
-    ort_int8=$(OCTET_BENCH_INPUT_SHAPE=$shape node "$root/bench/ort_float_bench.js" "$qdq" "$batch" "$threads" "$runs")
-    torch_batch=$(grep "\"batch\": $batch," <<< "$torch")
-    echo "{\"name\": \"$name\", \"batch\": $batch, \"macs\": $macs, \"float_bytes\": $(stat -c %s "$model"), \"qdq_bytes\": $(stat -c %s "$qdq"), \"octet_f32\": $octet_f32, \"octet_int8\": $octet_int8, \"ort_f32\": $ort_f32, \"ort_int8\": $ort_int8, \"torch\": $torch_batch}" >> "$results"
+  "$build/bench/octet_bench_quantize" "$model" "$models/$(basename "$model" .onnx).w$bits.qdq.onnx" \
+    "$bits" $calibration
+done
+for round in $(seq "$rounds"); do
+  for entry in "${entries[@]}"; do
+    IFS=: read -r model shape calibration <<< "$entry"
+    name=$(basename "$model" .onnx)
+    qdq="$models/$name.w$bits.qdq.onnx"
+    macs=$(/usr/bin/python3 "$root/bench/model_macs.py" "$model")
+    torch_model=$model
+    case $name in resnet18 | mobilenet_v2) torch_model=$name ;; esac
+    torch=$(/usr/bin/python3 "$root/bench/pytorch_bench.py" "$torch_model" "$threads" "$runs" 1 32 2> /dev/null)
+    for batch in 1 32; do
+      octet_f32=$("$build/bench/octet_float_bench" "$model" "$batch" "$threads" "$runs")
+      octet_int8=$("$build/bench/octet_float_bench" "$qdq" "$batch" "$threads" "$runs")
+      ort_f32=$(OCTET_BENCH_INPUT_SHAPE=$shape node "$root/bench/ort_float_bench.js" "$model" "$batch" "$threads" "$runs" 2> /dev/null)
+      ort_int8=$(OCTET_BENCH_INPUT_SHAPE=$shape node "$root/bench/ort_float_bench.js" "$qdq" "$batch" "$threads" "$runs" 2> /dev/null)
+      torch_batch=$(grep "\"batch\": $batch," <<< "$torch")
+      echo "{\"name\": \"$name\", \"batch\": $batch, \"macs\": $macs, \"float_bytes\": $(stat -c %s "$model"), \"qdq_bytes\": $(stat -c %s "$qdq"), \"octet_f32\": $octet_f32, \"octet_int8\": $octet_int8, \"ort_f32\": $ort_f32, \"ort_int8\": $ort_int8, \"torch_f32\": $(/usr/bin/python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1])["float"]))' "$torch_batch"), \"torch_int8\": $(/usr/bin/python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1])["int8"]))' "$torch_batch")}" >> "$results"
+    done
   done
 done
 
-/usr/bin/python3 - "$results" "$peak" "$threads" "$runs" "$bits" <<'PY'
-import json, sys
-rows = [json.loads(line) for line in open(sys.argv[1])]
-peak, threads, runs, bits = json.loads(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+/usr/bin/python3 - "$results" "$peak" "$threads" "$runs" "$bits" "$rounds" <<'PY'
+import json, statistics, sys
+lines = [json.loads(line) for line in open(sys.argv[1])]
+peak, threads, runs, bits, rounds = json.loads(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+tools = ["octet_f32", "octet_int8", "ort_f32", "ort_int8", "torch_f32", "torch_int8"]
+rows = {}
+for line in lines:
+    key = (line["name"], line["batch"])
+    row = rows.setdefault(key, dict(line, **{t: [] for t in tools}))
+    for t in tools:
+        row[t].append(line[t])
+def merge(samples):
+    return {"median_ms": statistics.median(s["median_ms"] for s in samples),
+            "min_ms": min(s["min_ms"] for s in samples), "max_ms": max(s["max_ms"] for s in samples)}
 cell = lambda r: f"{r['median_ms']:.2f} ({r['min_ms']:.2f}-{r['max_ms']:.2f})"
-print(f"{threads} threads, median (min-max) of {runs} runs in ms; Octet's QDQ models have {bits}-bit weights.")
+print(f"{threads} threads; median of {rounds} rounds' medians of {runs} runs (min-max over all runs), in ms; "
+      f"Octet's QDQ models have {bits}-bit weights.")
 print(f"Single-convolution peak (3x3, 64->64, 56x56, batch 32, u8s8, {peak['implementation']}, "
       f"best of 20 runs): {peak['gmacs_per_s']:.1f} GMAC/s.")
 print()
 print("| model | batch | Octet f32 | Octet int8 | ORT f32 | ORT int8 | PyTorch f32 | PyTorch int8 "
       "| int8 / f32 (Octet) | best peer int8 / Octet int8 | Octet int8 GMAC/s (% of peak) | f32 / QDQ file (MB) |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-for r in rows:
-    octet = r["octet_int8"]["median_ms"]
-    peer = min(r["ort_int8"]["median_ms"], r["torch"]["int8"]["median_ms"])
+for r in rows.values():
+    m = {t: merge(r[t]) for t in tools}
+    octet = m["octet_int8"]["median_ms"]
+    peer = min(m["ort_int8"]["median_ms"], m["torch_int8"]["median_ms"])
     gmacs = r["macs"] * r["batch"] / octet / 1e6
-    print(f"| {r['name']} | {r['batch']} | {cell(r['octet_f32'])} | {cell(r['octet_int8'])} | "
-          f"{cell(r['ort_f32'])} | {cell(r['ort_int8'])} | {cell(r['torch']['float'])} | "
-          f"{cell(r['torch']['int8'])} | {r['octet_f32']['median_ms'] / octet:.2f}x | "
+    print(f"| {r['name']} | {r['batch']} | {cell(m['octet_f32'])} | {cell(m['octet_int8'])} | "
+          f"{cell(m['ort_f32'])} | {cell(m['ort_int8'])} | {cell(m['torch_f32'])} | "
+          f"{cell(m['torch_int8'])} | {m['octet_f32']['median_ms'] / octet:.2f}x | "
           f"{peer / octet:.2f} | {gmacs:.1f} ({100 * gmacs / peak['gmacs_per_s']:.0f}%) | "
           f"{r['float_bytes'] / 1e6:.2f} / {r['qdq_bytes'] / 1e6:.2f} |")
 PY
