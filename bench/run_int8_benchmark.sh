@@ -40,7 +40,7 @@ entries=("$root/tests/data/fashion_mnist/resnet_small.onnx:1,1,28,28:--fashion_m
 for entry in "${entries[@]}"; do
   IFS=: read -r model shape calibration <<< "$entry"
   "$build/bench/octet_bench_quantize" "$model" "$models/$(basename "$model" .onnx).w$bits.qdq.onnx" \
-    "$bits" $calibration
+    "$bits" $calibration >&2
 done
 for round in $(seq "$rounds"); do
   for entry in "${entries[@]}"; do

@@ -153,15 +153,17 @@ TEST_P(Int8ConvTest, MatchesTheFloatSimulationWithinOneStep) {
 // DQ(w_q) -> Conv(from, 3x3, padded by 1) -> `to`, with random weights within 7 bits (so that
 // every CPU runs it in int8) at scale 0.002 per channel.
 void AddQdqConv3x3(OnnxModelBuilder& b, std::mt19937& rng, const std::string& from,
-                   const std::string& to, int64_t in, int64_t out) {
+                   const std::string& to, int64_t in, int64_t out, int64_t group = 1) {
   std::uniform_int_distribution<int> weight(-63, 63);
-  std::vector<int8_t> w(out * in * 9);
+  std::vector<int8_t> w(out * in / group * 9);
   for (int8_t& v : w) v = static_cast<int8_t>(weight(rng));
-  b.Initializer(to + "_w_q", Tensor::FromVector<int8_t>({out, in, 3, 3}, w));
+  b.Initializer(to + "_w_q", Tensor::FromVector<int8_t>({out, in / group, 3, 3}, w));
   b.Initializer(to + "_w_scale", Tensor::FromVector<float>({out}, std::vector<float>(out, 0.002f)));
   SetAttribute(b.Node("DequantizeLinear", {to + "_w_q", to + "_w_scale"}, {to + "_w"}), "axis",
                int64_t{0});
-  SetAttribute(b.Node("Conv", {from, to + "_w"}, {to}), "pads", std::vector<int64_t>{1, 1, 1, 1});
+  onnx::NodeProto& conv = b.Node("Conv", {from, to + "_w"}, {to});
+  SetAttribute(conv, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  SetAttribute(conv, "group", group);
 }
 
 // x -> Q -> DQ -> Conv(8->16, 3x3) -> Relu -> Q -> DQ -> Conv(16->16, 3x3) -> Q -> DQ
@@ -249,6 +251,9 @@ struct ResidualCase {
   // The Add reads the convolution's result with a scale other than the one it was written with
   // (possible in QDQ models made elsewhere): then the Add cannot be fused.
   bool reread_with_other_scale = false;
+  // The last convolution is depthwise, whose kernel (Octet's, on CPUs without VNNI) adds no
+  // residual: the Add then runs on its own.
+  bool depthwise_last = false;
 };
 
 std::ostream& operator<<(std::ostream& os, const ResidualCase& c) { return os << c.name; }
@@ -282,7 +287,7 @@ std::string QdqResidualBlockModel(const ResidualCase& c) {
   AddQdqConv3x3(b, rng, "a", "conv2", 16, 16);
   b.Node("Relu", {"conv2"}, {"relu2"});
   quantize("relu2", "b", "b", "b");
-  AddQdqConv3x3(b, rng, "b", "conv3", 16, 16);
+  AddQdqConv3x3(b, rng, "b", "conv3", 16, 16, c.depthwise_last ? 16 : 1);
   quantize("conv3", "c", "c", c.reread_with_other_scale ? "c_reread" : "c");
   b.Node("Add",
          c.residual_first ? std::vector<std::string>{"a", "c"} : std::vector<std::string>{"c", "a"},
@@ -325,7 +330,7 @@ TEST_P(Int8ResidualTest, FusesTheAddIntoTheConvolutionAsTheSimulationComputesIt)
         EXPECT_THAT(step.implementation, ::testing::HasSubstr("jit"));
       }
     }
-    if (c.reread_with_other_scale) {
+    if (c.reread_with_other_scale || (c.depthwise_last && cpu::Int8DepthwiseConvAvailable())) {
       EXPECT_THAT(int8_steps,
                   ::testing::ElementsAre("Int8Conv", "Int8Conv", "Int8Conv", "Int8Add"));
     } else {
@@ -344,7 +349,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(ResidualCase{"resnet", 0, 120, 0, true, false},
                       ResidualCase{"zero_points_no_relu", 30, 100, 128, false, false},
                       ResidualCase{"residual_first", 0, 7, 3, true, true},
-                      ResidualCase{"reread_with_other_scale", 0, 120, 0, true, false, true}),
+                      ResidualCase{"reread_with_other_scale", 0, 120, 0, true, false, true},
+                      ResidualCase{"depthwise_last", 0, 120, 0, true, false, false, true}),
     [](const ::testing::TestParamInfo<ResidualCase>& info) { return info.param.name; });
 
 INSTANTIATE_TEST_SUITE_P(
