@@ -1,5 +1,6 @@
 #include "engine/runtime/cpu/int8_depthwise_conv.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 #include <omp.h>
 
@@ -66,8 +67,8 @@ __attribute__((target("avx2"), always_inline)) inline void StoreBlock(__m256i ac
   // Within the type's range already: the packs only narrow.
   const __m256i words = _mm256_add_epi16(_mm256_packs_epi32(q_low, q_high), k.zero);
   const __m128i first = _mm256_castsi256_si128(words), second = _mm256_extracti128_si256(words, 1);
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), kSignedY ? _mm_packs_epi16(first, second)
-                                                             : _mm_packus_epi16(first, second));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out),
+                   kSignedY ? _mm_packs_epi16(first, second) : _mm_packus_epi16(first, second));
 }
 
 class Int8DepthwiseConvKernel final : public Kernel {
@@ -358,14 +359,28 @@ class Int8DepthwiseConvKernel final : public Kernel {
   RowsFunction rows_ = nullptr;
 };
 
+// VNNI, AVX-512 (CPUID leaf 7: ECX bit 11) or AVX (leaf 7 subleaf 1: EAX bit 4), read directly:
+// not every compiler's __builtin_cpu_supports knows the latter.
+bool HasVnni() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_max(0, nullptr) < 7) return false;
+  __cpuid_count(7, 0, eax, ebx, ecx, edx);
+  const bool avx512_vnni = (ecx >> 11) & 1;
+  const unsigned subleaves = eax;
+  bool avx_vnni = false;
+  if (subleaves >= 1) {
+    __cpuid_count(7, 1, eax, ebx, ecx, edx);
+    avx_vnni = (eax >> 4) & 1;
+  }
+  return avx512_vnni || avx_vnni;
+}
+
 }  // namespace
 
 bool Int8DepthwiseConvAvailable() {
   // With VNNI, oneDNN's own kernels sum u8 x s8 products exactly in int32 (VPDPBUSD), four taps
   // an instruction: there they are the better choice.
-  static const bool available = __builtin_cpu_supports("avx2") &&
-                                !__builtin_cpu_supports("avx512vnni") &&
-                                !__builtin_cpu_supports("avxvnni");
+  static const bool available = __builtin_cpu_supports("avx2") && !HasVnni();
   return available;
 }
 
