@@ -6,6 +6,7 @@
 #include <cmath>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "engine/base/status_matchers.h"
 #include "engine/onnx/onnx_importer.h"
 #include "engine/runtime/kernel_registry.h"
@@ -535,6 +536,60 @@ TEST(SessionTest, ResidualAddsFusedIntoConvolutionsGiveWhatPlainExecutionGives) 
   ASSERT_NE(fused, steps.end());
   EXPECT_THAT(fused->notes, HasSubstr("residual Add fused"));
   EXPECT_EQ(fused->outputs[0].shape[1], 16);
+}
+
+// 3x3 stride-1 convolutions with 128 or more channels on a channel-blocked source run by Winograd's
+// F(2x2, 3x3) on CPUs with AVX2 (a bias, Relu, Clip, a residual sum, uneven and no padding, odd
+// sizes, more tiles than one pass takes): the results are the direct convolution's, to float
+// rounding.
+TEST(SessionTest, WinogradConvolutionsGiveWhatDirectConvolutionsGive) {
+  OnnxModelBuilder b;
+  b.Input("x", {-1, 128, 23, 21}).Output("y1", {}).Output("y2", {});
+  auto weights = [&](const std::string& name, int64_t out, int64_t in, int64_t k, uint32_t seed) {
+    std::vector<float> w = PseudoRandom(out * in * k * k, seed);
+    for (float& v : w) v *= 0.1f;
+    b.Initializer(name, Tensor::FromVector<float>({out, in, k, k}, w));
+  };
+  weights("w0", 128, 128, 1, 1);
+  weights("w1", 128, 128, 3, 2);
+  weights("w2", 128, 128, 3, 3);
+  weights("w3", 144, 128, 3, 4);
+  weights("w4", 128, 128, 3, 5);
+  b.Initializer("b1", Tensor::FromVector<float>({128}, PseudoRandom(128, 6)));
+  b.Initializer("b3", Tensor::FromVector<float>({144}, PseudoRandom(144, 7)));
+  b.Initializer("lo", Tensor::FromVector<float>({}, {0.0f}));
+  b.Initializer("hi", Tensor::FromVector<float>({}, {0.5f}));
+  b.Node("Conv", {"x", "w0"}, {"c0"});  // makes the next convolutions' sources channel-blocked
+  SetAttribute(b.Node("Conv", {"c0", "w1", "b1"}, {"c1"}), "pads",
+               std::vector<int64_t>{1, 1, 1, 1});
+  b.Node("Relu", {"c1"}, {"r1"});
+  SetAttribute(b.Node("Conv", {"r1", "w2"}, {"c2"}), "pads", std::vector<int64_t>{1, 1, 1, 1});
+  b.Node("Add", {"c2", "c0"}, {"sum"});
+  b.Node("Relu", {"sum"}, {"s"});
+  SetAttribute(b.Node("Conv", {"s", "w3", "b3"}, {"c3"}), "pads", std::vector<int64_t>{0, 2, 2, 0});
+  b.Node("Clip", {"c3", "lo", "hi"}, {"y1"});
+  b.Node("Conv", {"s", "w4"}, {"y2"});
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(b.Serialize()));
+  SessionOptions options;
+  options.num_threads = 2;
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> session, Session::Create(graph, options));
+  const Tensor x = Tensor::FromVector<float>({2, 128, 23, 21}, PseudoRandom(2 * 128 * 23 * 21, 8));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<StepDescription> steps, session->Describe({{"x", x}}));
+  int winograd = 0;
+  for (const StepDescription& step : steps) {
+    winograd += absl::StartsWith(step.implementation, "winograd") ? 1 : 0;
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    EXPECT_EQ(winograd, 4);
+  }
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> actual, session->Run({{"x", x}}));
+  const std::vector<Tensor> expected = RunNodeByNode(graph, {{"x", x}});
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t o = 0; o < actual.size(); ++o) {
+    ASSERT_EQ(actual[o].shape(), expected[o].shape());
+    EXPECT_LT(RelativeError(actual[o].values<float>(), expected[o].values<float>()), 5e-5f)
+        << graph.outputs[o].name;
+  }
 }
 
 }  // namespace

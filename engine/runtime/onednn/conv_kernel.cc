@@ -8,6 +8,7 @@
 #include "engine/base/unsupported.h"
 #include "engine/runtime/cpu/int8_depthwise_conv.h"
 #include "engine/runtime/onednn/onednn_common.h"
+#include "engine/runtime/onednn/winograd_conv.h"
 #include "engine/runtime/op_families.h"
 
 namespace octet {
@@ -318,6 +319,14 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
     if (b.type != DataType::kFloat32 || b.shape != Shape{out_channels}) {
       return absl::InvalidArgumentError(
           absl::StrCat(node.Describe(), ": bias must be float32 [", out_channels, "]"));
+    }
+  }
+  if (x.shape.size() == 4) {
+    const onednn::WinogradConvShape shape{x.shape[0],   x.shape[1], out_channels,
+                                          x.shape[2],   x.shape[3], g.y_shape[2],
+                                          g.y_shape[3], g.pad_l[0], g.pad_l[1]};
+    if (onednn::WinogradConvApplies(context, shape)) {
+      return onednn::BuildWinogradConv(context, shape, context.fuse_sum ? kConvSumInput : -1);
     }
   }
   const Shape& y_shape = g.y_shape;

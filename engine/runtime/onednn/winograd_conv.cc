@@ -1,0 +1,325 @@
+#include "engine/runtime/onednn/winograd_conv.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+#include "engine/runtime/onednn/onednn_common.h"
+
+namespace octet::onednn {
+namespace {
+
+using dnnl::memory;
+
+constexpr int64_t kBlock = 8;    // nChw8c
+constexpr int64_t kPoints = 16;  // transformed values per 4x4 tile
+
+bool CpuHasAvx2Fma() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+}
+
+// u = G g G^T for one 3x3 filter g (row-major), G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+void TransformFilter(const float* g, float* u) {
+  float t[4][3];
+  for (int j = 0; j < 3; ++j) {
+    const float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
+    t[0][j] = g0;
+    t[1][j] = 0.5f * (g0 + g1 + g2);
+    t[2][j] = 0.5f * (g0 - g1 + g2);
+    t[3][j] = g2;
+  }
+  for (int i = 0; i < 4; ++i) {
+    const float a = t[i][0], b = t[i][1], c = t[i][2];
+    u[i * 4 + 0] = a;
+    u[i * 4 + 1] = 0.5f * (a + b + c);
+    u[i * 4 + 2] = 0.5f * (a - b + c);
+    u[i * 4 + 3] = c;
+  }
+}
+
+enum class Activation { kNone, kRelu, kClip };
+
+class WinogradConvKernel final : public Kernel {
+ public:
+  struct Matmul {
+    dnnl::matmul primitive;
+    memory::desc src, weights, dst;
+    Tensor packed_weights;
+    std::string implementation;
+  };
+
+  WinogradConvKernel(const WinogradConvShape& shape, int64_t chunk, Matmul full,
+                     std::optional<Matmul> tail, std::vector<float> bias, Activation activation,
+                     float low, float high, int sum_input, size_t matmul_scratch,
+                     std::string implementation)
+      : s_(shape),
+        chunk_(chunk),
+        full_(std::move(full)),
+        tail_(std::move(tail)),
+        bias_(std::move(bias)),
+        activation_(activation),
+        low_(low),
+        high_(high),
+        sum_input_(sum_input),
+        implementation_(std::move(implementation)) {
+    tiles_h_ = (s_.out_h + 1) / 2;
+    tiles_w_ = (s_.out_w + 1) / 2;
+    v_offset_ = AlignScratchpad(matmul_scratch);
+    m_offset_ = AlignScratchpad(v_offset_ + kPoints * chunk_ * s_.in_channels * sizeof(float));
+    total_ = m_offset_ + kPoints * chunk_ * s_.out_channels * sizeof(float);
+  }
+
+  size_t scratchpad_bytes() const override { return total_; }
+  std::string implementation() const override { return implementation_; }
+
+  absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
+                   ExecutionContext& context) const override {
+    const float* x = inputs[0]->data<float>();
+    float* y = outputs[0]->data<float>();
+    if (sum_input_ >= 0 && inputs[sum_input_]->raw_data() != outputs[0]->raw_data()) {
+      std::memcpy(y, inputs[sum_input_]->raw_data(), outputs[0]->byte_size());
+    }
+    char* scratch = static_cast<char*>(context.scratchpad);
+    auto* v = reinterpret_cast<float*>(scratch + v_offset_);
+    auto* m = reinterpret_cast<float*>(scratch + m_offset_);
+    const int64_t tiles = s_.batch * tiles_h_ * tiles_w_;
+    try {
+      for (int64_t first = 0; first < tiles; first += chunk_) {
+        const int64_t count = std::min(chunk_, tiles - first);
+        TransformInput(x, first, count, v);
+        const Matmul& mm = count == chunk_ ? full_ : *tail_;
+        const memory::desc scratch_desc = PlainDesc(
+            Shape{static_cast<int64_t>(std::max<size_t>(v_offset_, 1))}, DataType::kUint8);
+        mm.primitive.execute(*context.onednn_stream,
+                             {{DNNL_ARG_SRC, memory(mm.src, CpuEngine(), v)},
+                              {DNNL_ARG_WEIGHTS, Wrap(mm.weights, mm.packed_weights)},
+                              {DNNL_ARG_DST, memory(mm.dst, CpuEngine(), m)},
+                              {DNNL_ARG_SCRATCHPAD, memory(scratch_desc, CpuEngine(), scratch)}});
+        TransformOutput(m, first, count, y);
+      }
+    } catch (const dnnl::error& e) {
+      return ToStatus(e, "Winograd convolution");
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // V[p][t][c] = (B^T d B)[p] for the tiles [first, first + count), d the 4x4 input patch of
+  // tile t in channel c (zero outside the input), B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+  __attribute__((target("avx2,fma"))) void TransformInput(const float* x, int64_t first,
+                                                          int64_t count, float* v) const {
+    const int64_t blocks = s_.in_channels / kBlock;
+    const int64_t per_image = tiles_h_ * tiles_w_;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < count * blocks; ++i) {
+      const int64_t t = first + i / blocks, cb = i % blocks;
+      const int64_t n = t / per_image, r = t % per_image;
+      const int64_t h0 = 2 * (r / tiles_w_) - s_.pad_top, w0 = 2 * (r % tiles_w_) - s_.pad_left;
+      const float* plane = x + (n * blocks + cb) * s_.in_h * s_.in_w * kBlock;
+      __m256 d[4][4];
+      for (int a = 0; a < 4; ++a) {
+        const int64_t h = h0 + a;
+        for (int b = 0; b < 4; ++b) {
+          const int64_t w = w0 + b;
+          d[a][b] = h >= 0 && h < s_.in_h && w >= 0 && w < s_.in_w
+                        ? _mm256_loadu_ps(plane + (h * s_.in_w + w) * kBlock)
+                        : _mm256_setzero_ps();
+        }
+      }
+      __m256 rows[4][4];
+      for (int b = 0; b < 4; ++b) {
+        rows[0][b] = _mm256_sub_ps(d[0][b], d[2][b]);
+        rows[1][b] = _mm256_add_ps(d[1][b], d[2][b]);
+        rows[2][b] = _mm256_sub_ps(d[2][b], d[1][b]);
+        rows[3][b] = _mm256_sub_ps(d[1][b], d[3][b]);
+      }
+      float* out = v + (t - first) * s_.in_channels + cb * kBlock;
+      const int64_t stride = count * s_.in_channels;
+      for (int a = 0; a < 4; ++a) {
+        _mm256_storeu_ps(out + (a * 4 + 0) * stride, _mm256_sub_ps(rows[a][0], rows[a][2]));
+        _mm256_storeu_ps(out + (a * 4 + 1) * stride, _mm256_add_ps(rows[a][1], rows[a][2]));
+        _mm256_storeu_ps(out + (a * 4 + 2) * stride, _mm256_sub_ps(rows[a][2], rows[a][1]));
+        _mm256_storeu_ps(out + (a * 4 + 3) * stride, _mm256_sub_ps(rows[a][1], rows[a][3]));
+      }
+    }
+  }
+
+  // The 2x2 outputs A^T M A of each tile, A^T = [1 1 1 0; 0 1 -1 -1], plus the bias (and the
+  // residual already in y), through the activation, into y (nChw8c).
+  __attribute__((target("avx2,fma"))) void TransformOutput(const float* m, int64_t first,
+                                                           int64_t count, float* y) const {
+    const int64_t blocks = s_.out_channels / kBlock;
+    const int64_t per_image = tiles_h_ * tiles_w_;
+    const bool sum = sum_input_ >= 0;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < count * blocks; ++i) {
+      const int64_t t = first + i / blocks, ob = i % blocks;
+      const int64_t n = t / per_image, r = t % per_image;
+      const int64_t oh0 = 2 * (r / tiles_w_), ow0 = 2 * (r % tiles_w_);
+      const float* in = m + (t - first) * s_.out_channels + ob * kBlock;
+      const int64_t stride = count * s_.out_channels;
+      __m256 p[16];
+      for (int e = 0; e < 16; ++e) p[e] = _mm256_loadu_ps(in + e * stride);
+      __m256 rows[2][4];
+      for (int b = 0; b < 4; ++b) {
+        rows[0][b] = _mm256_add_ps(_mm256_add_ps(p[b], p[4 + b]), p[8 + b]);
+        rows[1][b] = _mm256_sub_ps(_mm256_sub_ps(p[4 + b], p[8 + b]), p[12 + b]);
+      }
+      const __m256 bias = _mm256_loadu_ps(bias_.data() + ob * kBlock);
+      float* plane = y + (n * blocks + ob) * s_.out_h * s_.out_w * kBlock;
+      for (int a = 0; a < 2; ++a) {
+        const int64_t oh = oh0 + a;
+        if (oh >= s_.out_h) break;
+        const __m256 out[2] = {_mm256_add_ps(_mm256_add_ps(rows[a][0], rows[a][1]), rows[a][2]),
+                               _mm256_sub_ps(_mm256_sub_ps(rows[a][1], rows[a][2]), rows[a][3])};
+        for (int b = 0; b < 2; ++b) {
+          const int64_t ow = ow0 + b;
+          if (ow >= s_.out_w) break;
+          float* at = plane + (oh * s_.out_w + ow) * kBlock;
+          __m256 value = _mm256_add_ps(out[b], bias);
+          if (sum) value = _mm256_add_ps(value, _mm256_loadu_ps(at));
+          if (activation_ != Activation::kNone) {
+            value =
+                _mm256_min_ps(_mm256_max_ps(value, _mm256_set1_ps(low_)), _mm256_set1_ps(high_));
+          }
+          _mm256_storeu_ps(at, value);
+        }
+      }
+    }
+  }
+
+  WinogradConvShape s_;
+  int64_t chunk_;
+  Matmul full_;
+  std::optional<Matmul> tail_;
+  std::vector<float> bias_;
+  Activation activation_;
+  float low_, high_;  // the activation as a clamp: Relu [0, inf), Clip [min, max]
+  int sum_input_;
+  std::string implementation_;
+  int64_t tiles_h_ = 0, tiles_w_ = 0;
+  size_t v_offset_ = 0, m_offset_ = 0, total_ = 0;
+};
+
+// The matmul of `tiles` rows: [16, tiles, IC] x [16, IC, OC] -> [16, tiles, OC], its weights
+// (the transformed filters, `u` in [16][IC][OC] order) in the layout it prefers.
+absl::StatusOr<WinogradConvKernel::Matmul> MakeMatmul(const WinogradConvShape& s, int64_t tiles,
+                                                      const Tensor& u, size_t* scratch) {
+  WinogradConvKernel::Matmul mm;
+  mm.src = memory::desc({kPoints, tiles, s.in_channels}, memory::data_type::f32,
+                        memory::format_tag::abc);
+  mm.dst = memory::desc({kPoints, tiles, s.out_channels}, memory::data_type::f32,
+                        memory::format_tag::abc);
+  const memory::desc weights_any({kPoints, s.in_channels, s.out_channels}, memory::data_type::f32,
+                                 memory::format_tag::any);
+  const dnnl::matmul::desc desc(mm.src, weights_any, mm.dst);
+  const dnnl::matmul::primitive_desc pd(desc, DefaultAttr(), CpuEngine());
+  mm.weights = pd.weights_desc();
+  OCTET_ASSIGN_OR_RETURN(mm.packed_weights,
+                         ReorderConstant(u, PlainDesc(u.shape(), DataType::kFloat32), mm.weights));
+  mm.primitive = dnnl::matmul(pd);
+  mm.implementation = pd.impl_info_str();
+  *scratch = std::max(*scratch, pd.scratchpad_desc().get_size());
+  return mm;
+}
+
+}  // namespace
+
+bool WinogradConvApplies(const KernelBuildContext& context, const WinogradConvShape& shape) {
+  const Node& node = context.node;
+  const TensorDesc& x = context.input(0);
+  const Tensor* w = context.constant(1);
+  if (!CpuHasAvx2Fma() || w == nullptr || x.channel_block != kBlock || x.shape.size() != 4 ||
+      w->rank() != 4 || w->dim(2) != 3 || w->dim(3) != 3) {
+    return false;
+  }
+  if (node.GetInt("group", 1).value_or(0) != 1 ||
+      node.GetInts("strides", {1, 1}).value_or(std::vector<int64_t>{}) !=
+          std::vector<int64_t>{1, 1} ||
+      node.GetInts("dilations", {1, 1}).value_or(std::vector<int64_t>{}) !=
+          std::vector<int64_t>{1, 1}) {
+    return false;
+  }
+  if (context.activation.has_value() && context.activation->kind != FusedActivation::Kind::kRelu &&
+      context.activation->kind != FusedActivation::Kind::kClip) {
+    return false;
+  }
+  return shape.in_channels % kBlock == 0 && shape.out_channels % kBlock == 0 &&
+         shape.in_channels >= 128 && shape.out_channels >= 128 && shape.out_h >= 2 &&
+         shape.out_w >= 2;
+}
+
+absl::StatusOr<BuiltKernel> BuildWinogradConv(const KernelBuildContext& context,
+                                              const WinogradConvShape& shape, int sum_input) {
+  const Tensor& w = *context.constant(1);
+  const int64_t ic = shape.in_channels, oc = shape.out_channels;
+  // U[p][ic][oc] = (G g G^T)[p] of filter (oc, ic).
+  OCTET_ASSIGN_OR_RETURN(Tensor u, Tensor::Create(DataType::kFloat32, {kPoints, ic, oc}));
+  float* u_data = u.data<float>();
+  for (int64_t o = 0; o < oc; ++o) {
+    for (int64_t i = 0; i < ic; ++i) {
+      float transformed[kPoints];
+      TransformFilter(w.data<float>() + (o * ic + i) * 9, transformed);
+      for (int64_t p = 0; p < kPoints; ++p) u_data[(p * ic + i) * oc + o] = transformed[p];
+    }
+  }
+  std::vector<float> bias(oc, 0.0f);
+  if (context.has_input(2)) {
+    const Tensor* b = context.constant(2);
+    if (b == nullptr) {
+      return absl::UnimplementedError("Winograd convolution: the bias is not a constant");
+    }
+    std::copy_n(b->data<float>(), oc, bias.begin());
+  }
+  Activation activation = Activation::kNone;
+  float low = 0.0f, high = 0.0f;
+  if (context.activation.has_value()) {
+    if (context.activation->kind == FusedActivation::Kind::kRelu) {
+      activation = Activation::kRelu;
+      low = 0.0f;
+      high = std::numeric_limits<float>::infinity();
+    } else {
+      activation = Activation::kClip;
+      low = context.activation->alpha;
+      high = context.activation->beta;
+    }
+  }
+  // Tiles per pass: the transformed input and output of a pass within about 2 MiB (the caches
+  // of a core), but at least as many as make them as large as the transformed weights, which
+  // each pass reads whole (ic * oc / (ic + oc) tiles).
+  const int64_t tiles = shape.batch * ((shape.out_h + 1) / 2) * ((shape.out_w + 1) / 2);
+  const int64_t budget =
+      (int64_t{2} << 20) / (kPoints * static_cast<int64_t>(sizeof(float)) * (ic + oc));
+  const int64_t chunk =
+      std::min(tiles, std::max<int64_t>({16, budget / 8 * 8, ic * oc / (ic + oc) / 8 * 8}));
+  try {
+    size_t scratch = 0;
+    OCTET_ASSIGN_OR_RETURN(WinogradConvKernel::Matmul full, MakeMatmul(shape, chunk, u, &scratch));
+    std::optional<WinogradConvKernel::Matmul> tail;
+    if (tiles % chunk != 0) {
+      OCTET_ASSIGN_OR_RETURN(tail, MakeMatmul(shape, tiles % chunk, u, &scratch));
+    }
+    const std::string implementation =
+        absl::StrCat("winograd F(2x2,3x3):avx2 (matmul ", full.implementation, ")");
+    BuiltKernel built;
+    built.kernel = std::make_unique<WinogradConvKernel>(
+        shape, chunk, std::move(full), std::move(tail), std::move(bias), activation, low, high,
+        sum_input, scratch, implementation);
+    built.outputs.push_back({DataType::kFloat32,
+                             {shape.batch, oc, shape.out_h, shape.out_w},
+                             static_cast<int>(kBlock)});
+    built.notes = absl::StrCat(chunk, " tiles per pass",
+                               sum_input >= 0 ? ", residual Add fused (in place)" : "");
+    return built;
+  } catch (const dnnl::error& e) {
+    return ToStatus(e, context.node.Describe());
+  }
+}
+
+}  // namespace octet::onednn
