@@ -592,5 +592,25 @@ TEST(SessionTest, WinogradConvolutionsGiveWhatDirectConvolutionsGive) {
   }
 }
 
+// A bias given as an input keeps such a convolution on oneDNN's direct kernel (the transforms take
+// constant biases only): it still builds and computes.
+TEST(SessionTest, ConvolutionsWithABiasInputStayDirect) {
+  OnnxModelBuilder b;
+  b.Input("x", {1, 128, 6, 6}).Input("bias", {128}).Output("y", {});
+  b.Initializer("w0", Tensor::FromVector<float>({128, 128, 1, 1}, PseudoRandom(128 * 128, 1)));
+  b.Initializer("w1", Tensor::FromVector<float>({128, 128, 3, 3}, PseudoRandom(128 * 128 * 9, 2)));
+  b.Node("Conv", {"x", "w0"}, {"c0"});
+  SetAttribute(b.Node("Conv", {"c0", "w1", "bias"}, {"y"}), "pads",
+               std::vector<int64_t>{1, 1, 1, 1});
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(b.Serialize()));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> session, Session::Create(graph, {}));
+  const std::vector<NamedTensor> inputs = {
+      {"x", Tensor::FromVector<float>({1, 128, 6, 6}, PseudoRandom(128 * 36, 3))},
+      {"bias", Tensor::FromVector<float>({128}, PseudoRandom(128, 4))}};
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> actual, session->Run(inputs));
+  const std::vector<Tensor> expected = RunNodeByNode(graph, inputs);
+  EXPECT_LT(RelativeError(actual[0].values<float>(), expected[0].values<float>()), 1e-5f);
+}
+
 }  // namespace
 }  // namespace octet

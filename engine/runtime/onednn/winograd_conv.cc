@@ -236,7 +236,8 @@ bool WinogradConvApplies(const KernelBuildContext& context, const WinogradConvSh
   const TensorDesc& x = context.input(0);
   const Tensor* w = context.constant(1);
   if (!CpuHasAvx2Fma() || w == nullptr || x.channel_block != kBlock || x.shape.size() != 4 ||
-      w->rank() != 4 || w->dim(2) != 3 || w->dim(3) != 3) {
+      w->rank() != 4 || w->dim(2) != 3 || w->dim(3) != 3 ||
+      (context.has_input(2) && context.constant(2) == nullptr)) {
     return false;
   }
   if (node.GetInt("group", 1).value_or(0) != 1 ||
@@ -270,13 +271,7 @@ absl::StatusOr<BuiltKernel> BuildWinogradConv(const KernelBuildContext& context,
     }
   }
   std::vector<float> bias(oc, 0.0f);
-  if (context.has_input(2)) {
-    const Tensor* b = context.constant(2);
-    if (b == nullptr) {
-      return absl::UnimplementedError("Winograd convolution: the bias is not a constant");
-    }
-    std::copy_n(b->data<float>(), oc, bias.begin());
-  }
+  if (context.has_input(2)) std::copy_n(context.constant(2)->data<float>(), oc, bias.begin());
   Activation activation = Activation::kNone;
   float low = 0.0f, high = 0.0f;
   if (context.activation.has_value()) {

@@ -24,7 +24,7 @@ struct WinogradConvShape {
 // Whether a convolution is run this way here: 2-D 3x3, stride 1, no dilation, one group,
 // channels multiples of 8 and at least 128 in and out (with fewer, the transforms' memory traffic
 // costs what the saved multiplications gain: ResNet-18's 64-channel layers ran no faster), the
-// source channel-blocked by 8, constant weights, an activation among Relu and Clip (or none), and
+// source channel-blocked by 8, constant weights and bias, an activation among Relu and Clip (or none), and
 // a CPU with AVX2 and FMA.
 bool WinogradConvApplies(const KernelBuildContext& context, const WinogradConvShape& shape);
 
