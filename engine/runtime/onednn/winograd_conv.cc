@@ -1,6 +1,7 @@
 #include "engine/runtime/onednn/winograd_conv.h"
 
 #include <immintrin.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cstring>
@@ -110,14 +111,40 @@ class WinogradConvKernel final : public Kernel {
   }
 
  private:
-  // V[p][t][c] = (B^T d B)[p] for the tiles [first, first + count), d the 4x4 input patch of
-  // tile t in channel c (zero outside the input), B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
-  __attribute__((target("avx2,fma"))) void TransformInput(const float* x, int64_t first,
-                                                          int64_t count, float* v) const {
+  // The work items [0, items) of a transform shared among the session's threads in contiguous
+  // ranges; `range` is compiled for AVX2 on its own (an OpenMP region's outlined body would not
+  // inherit the target attribute).
+  template <typename F>
+  static void Parallel(int64_t items, F range) {
+#pragma omp parallel
+    {
+      const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+      const int64_t begin = items * thread / threads, end = items * (thread + 1) / threads;
+      if (begin < end) range(begin, end);
+    }
+  }
+
+  void TransformInput(const float* x, int64_t first, int64_t count, float* v) const {
+    Parallel(count * (s_.in_channels / kBlock), [&](int64_t begin, int64_t end) {
+      TransformInputRange(x, first, count, begin, end, v);
+    });
+  }
+
+  void TransformOutput(const float* m, int64_t first, int64_t count, float* y) const {
+    Parallel(count * (s_.out_channels / kBlock), [&](int64_t begin, int64_t end) {
+      TransformOutputRange(m, first, count, begin, end, y);
+    });
+  }
+
+  // V[p][t][c] = (B^T d B)[p] for the tiles [first, first + count) (items [begin, end) of tile and
+  // channel block), d the 4x4 input patch of tile t in channel c (zero outside the input),
+  // B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+  __attribute__((target("avx2,fma"))) void TransformInputRange(const float* x, int64_t first,
+                                                               int64_t count, int64_t begin,
+                                                               int64_t end, float* v) const {
     const int64_t blocks = s_.in_channels / kBlock;
     const int64_t per_image = tiles_h_ * tiles_w_;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < count * blocks; ++i) {
+    for (int64_t i = begin; i < end; ++i) {
       const int64_t t = first + i / blocks, cb = i % blocks;
       const int64_t n = t / per_image, r = t % per_image;
       const int64_t h0 = 2 * (r / tiles_w_) - s_.pad_top, w0 = 2 * (r % tiles_w_) - s_.pad_left;
@@ -150,15 +177,16 @@ class WinogradConvKernel final : public Kernel {
     }
   }
 
-  // The 2x2 outputs A^T M A of each tile, A^T = [1 1 1 0; 0 1 -1 -1], plus the bias (and the
-  // residual already in y), through the activation, into y (nChw8c).
-  __attribute__((target("avx2,fma"))) void TransformOutput(const float* m, int64_t first,
-                                                           int64_t count, float* y) const {
+  // The 2x2 outputs A^T M A of each tile (items [begin, end) of tile and channel block),
+  // A^T = [1 1 1 0; 0 1 -1 -1], plus the bias (and the residual already in y), through the
+  // activation, into y (nChw8c).
+  __attribute__((target("avx2,fma"))) void TransformOutputRange(const float* m, int64_t first,
+                                                                int64_t count, int64_t begin,
+                                                                int64_t end, float* y) const {
     const int64_t blocks = s_.out_channels / kBlock;
     const int64_t per_image = tiles_h_ * tiles_w_;
     const bool sum = sum_input_ >= 0;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < count * blocks; ++i) {
+    for (int64_t i = begin; i < end; ++i) {
       const int64_t t = first + i / blocks, ob = i % blocks;
       const int64_t n = t / per_image, r = t % per_image;
       const int64_t oh0 = 2 * (r / tiles_w_), ow0 = 2 * (r % tiles_w_);
