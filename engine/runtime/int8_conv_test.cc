@@ -1,6 +1,8 @@
 // The int8 convolution (QDQ lowered to ai.octet.Int8Conv) against the float simulation of the
 // same QDQ graph: every output within one quantization step, over conv shapes that exercise
 // oneDNN's different kernels.
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <random>
 
@@ -148,6 +150,112 @@ TEST_P(Int8ConvTest, MatchesTheFloatSimulationWithinOneStep) {
   ASSERT_GE(off_by_one, 0);
   // Ties of float rounding may differ; most elements are exact.
   EXPECT_LT(off_by_one, expected[0].element_count() / 50 + 1);
+}
+
+// A plain int8 convolution of the QDQ model's own constants: x quantized as its QuantizeLinear
+// does, int32 sums of (x_q - z_x) * w_q plus the int32 bias, the result in real units through
+// the activation, quantized as the output's QuantizeLinear does. Returns the dequantized output.
+Tensor PlainInt8Conv(const Graph& graph, const ConvCase& c, const Tensor& x) {
+  const float x_scale = graph.FindConstant("x_scale")->data<float>()[0];
+  const float y_scale = graph.FindConstant("y_scale")->data<float>()[0];
+  const Tensor& w_q = *graph.FindConstant("w_q");
+  const Tensor& w_scale = *graph.FindConstant("w_scale");
+  const Tensor* b_q = c.bias ? graph.FindConstant("b_q") : nullptr;
+  const int64_t per_group_in = c.in_channels / c.group, per_group_out = c.out_channels / c.group;
+  const int64_t out = (c.size + 2 * c.pad - c.kernel) / c.stride + 1;
+  const bool unsigned_x = c.x_type == DataType::kUint8, unsigned_y = c.y_type == DataType::kUint8;
+  auto quantize = [](float v, float scale, int zero, bool is_unsigned) {
+    const float q = std::nearbyint(v / scale) + static_cast<float>(zero);
+    return static_cast<int32_t>(
+        std::clamp(q, is_unsigned ? 0.0f : -128.0f, is_unsigned ? 255.0f : 127.0f));
+  };
+  std::vector<float> y(c.batch * c.out_channels * out * out);
+  for (int64_t n = 0; n < c.batch; ++n) {
+    for (int64_t o = 0; o < c.out_channels; ++o) {
+      const int64_t g = o / per_group_out;
+      const float s_w = w_scale.data<float>()[w_scale.element_count() == 1 ? 0 : o];
+      for (int64_t oh = 0; oh < out; ++oh) {
+        for (int64_t ow = 0; ow < out; ++ow) {
+          int64_t acc = b_q != nullptr ? b_q->data<int32_t>()[o] : 0;
+          for (int64_t i = 0; i < per_group_in; ++i) {
+            const int64_t channel = g * per_group_in + i;
+            for (int64_t kh = 0; kh < c.kernel; ++kh) {
+              for (int64_t kw = 0; kw < c.kernel; ++kw) {
+                const int64_t ih = oh * c.stride - c.pad + kh, iw = ow * c.stride - c.pad + kw;
+                if (ih < 0 || ih >= c.size || iw < 0 || iw >= c.size) continue;  // real 0
+                const float v =
+                    x.data<float>()[((n * c.in_channels + channel) * c.size + ih) * c.size + iw];
+                const int32_t x_q = quantize(v, x_scale, c.x_zero, unsigned_x);
+                const int32_t w =
+                    w_q.data<int8_t>()[((o * per_group_in + i) * c.kernel + kh) * c.kernel + kw];
+                acc += static_cast<int64_t>(x_q - c.x_zero) * w;
+              }
+            }
+          }
+          double real = static_cast<double>(acc) * x_scale * s_w;
+          if (c.activation == "Relu") real = std::max(real, 0.0);
+          if (c.activation == "Clip") real = std::clamp(real, 0.0, 6.0);
+          if (c.activation == "HardSwish") real *= std::clamp(real / 6.0 + 0.5, 0.0, 1.0);
+          const int32_t q = quantize(static_cast<float>(real), y_scale, c.y_zero, unsigned_y);
+          y[((n * c.out_channels + o) * out + oh) * out + ow] =
+              static_cast<float>(q - c.y_zero) * y_scale;
+        }
+      }
+    }
+  }
+  return Tensor::FromVector<float>({c.batch, c.out_channels, out, out}, y);
+}
+
+// Random convolution shapes (strides, pads, groups, depthwise, 1x1, odd sizes, zero points, u8
+// and s8, activations), lowered wherever the CPU computes them exactly, against the plain int8
+// convolution above: every output within one quantization step.
+TEST(Int8ConvRandomShapesTest, MatchThePlainInt8Convolution) {
+  std::mt19937 rng(2024);
+  auto pick = [&](int low, int high) { return std::uniform_int_distribution<int>(low, high)(rng); };
+  const char* activations[] = {"", "Relu", "Clip", "HardSwish"};
+  int lowered = 0;
+  for (int trial = 0; trial < 24; ++trial) {
+    ConvCase c;
+    c.name = absl::StrCat("random_", trial);
+    c.batch = pick(1, 2);
+    const int shape = pick(0, 3);  // dense, grouped, depthwise, pointwise
+    c.kernel = shape == 3 ? 1 : pick(1, 2) * 2 + 1;
+    c.group = shape == 1 ? pick(2, 3) : 1;
+    c.in_channels = c.group * pick(1, 6);
+    if (shape == 2) c.group = c.in_channels = pick(3, 20);
+    c.out_channels = shape == 2 ? c.in_channels : c.group * pick(1, 6);
+    c.stride = pick(1, 3);
+    c.pad = pick(0, (c.kernel - 1) / 2 + (shape == 3 ? 0 : 1));
+    c.size = pick(c.kernel, 11);
+    c.per_channel = pick(0, 1) == 1;
+    c.x_type = pick(0, 3) == 0 ? DataType::kInt8 : DataType::kUint8;
+    c.y_type = pick(0, 3) == 0 ? DataType::kInt8 : DataType::kUint8;
+    c.x_zero = pick(0, 1) == 0 ? 0 : (c.x_type == DataType::kUint8 ? pick(1, 255) : pick(-60, 60));
+    c.y_zero = c.y_type == DataType::kUint8 ? pick(0, 140) : pick(-20, 20);
+    c.activation = activations[pick(0, 3)];
+    c.bias = pick(0, 1) == 1;
+    // 7-bit weights (exact on oneDNN's AVX2 kernels too) or full 8-bit ones.
+    c.max_weight = pick(0, 1) == 0 ? 63 : 127;
+    SCOPED_TRACE(::testing::Message()
+                 << c.name << ": " << c.in_channels << "->" << c.out_channels << " k" << c.kernel
+                 << " s" << c.stride << " p" << c.pad << " g" << c.group << " size " << c.size
+                 << " zx " << c.x_zero << " zy " << c.y_zero << " " << c.activation << " w"
+                 << c.max_weight);
+    OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(QdqConvModel(c, 100 + trial)));
+    OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> int8, Session::Create(graph, {}));
+    lowered += static_cast<int>(int8->int8_nodes().size());
+    std::uniform_real_distribution<float> value(-3.0f, 3.0f);
+    std::vector<float> x(c.batch * c.in_channels * c.size * c.size);
+    for (float& v : x) v = value(rng);
+    const Tensor input = Tensor::FromVector<float>({c.batch, c.in_channels, c.size, c.size}, x);
+    OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> actual, int8->Run({{"x", input}}));
+    const Tensor expected = PlainInt8Conv(graph, c, input);
+    const int off_by_one = ::octet::testing::CountOneStepDifferences(expected, actual[0], 0.05f);
+    ASSERT_GE(off_by_one, 0);
+    EXPECT_LT(off_by_one, expected.element_count() / 50 + 1);
+  }
+  // Most of them run in int8 on any CPU (7-bit weights, depthwise on Octet's kernel without VNNI).
+  EXPECT_GE(lowered, 10);
 }
 
 // DQ(w_q) -> Conv(from, 3x3, padded by 1) -> `to`, with random weights within 7 bits (so that
