@@ -135,6 +135,11 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(const ServerOpti
   // A connection that never finishes the HTTP/2 handshake would otherwise hold shutdown (and a
   // connection slot) for gRPC's default of 120 s.
   builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, 5000);
+  // gRPC sets SO_REUSEPORT by default: a second server on a port another one holds would start
+  // without an error and the kernel would split connections between the two; and two servers
+  // asking for port 0 at once can be given the same port (grpc/grpc#10755, seen as cross-talk
+  // between tests). One port, one server: a taken port fails the start.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(parts->model_service.get());
   builder.RegisterService(parts->inference_service.get());
   builder.RegisterService(parts->dataset_service.get());

@@ -556,6 +556,23 @@ TEST_F(ServerTest, ServesHealthMetadataAndReflection) {
   }
 }
 
+TEST_F(ServerTest, RefusesToStartOnAPortAnotherServerHolds) {
+  // Without SO_REUSEPORT off, the second octetd would start and take half the connections.
+  absl::StatusOr<std::unique_ptr<OctetdProcess>> second =
+      OctetdProcess::Start(OCTETD_PATH, dir_.path() + "/second",
+                           {"--grpc_address=" + server_->target()});
+  EXPECT_THAT(second.status(), ::octet::testing::StatusIs(absl::StatusCode::kInternal,
+                                                          HasSubstr("exited during start")));
+  for (int i = 0; i < 8; ++i) {  // every new connection still reaches the first server
+    auto channel = grpc::CreateChannel(server_->target(), grpc::InsecureChannelCredentials());
+    grpc::ClientContext context;
+    octet::v1::ListModelsResponse response;
+    EXPECT_TRUE(octet::v1::ModelService::NewStub(channel)
+                    ->ListModels(&context, octet::v1::ListModelsRequest(), &response)
+                    .ok());
+  }
+}
+
 TEST_F(ServerTest, SigtermDrainsAndExitsCleanly) { EXPECT_EQ(server_->Stop(SIGTERM), 0); }
 
 }  // namespace
