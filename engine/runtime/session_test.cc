@@ -538,10 +538,16 @@ TEST(SessionTest, ResidualAddsFusedIntoConvolutionsGiveWhatPlainExecutionGives) 
   EXPECT_EQ(fused->outputs[0].shape[1], 16);
 }
 
-// 3x3 stride-1 convolutions with 128 or more channels on a channel-blocked source run by Winograd's
-// F(2x2, 3x3) on CPUs with AVX2 (a bias, Relu, Clip, a residual sum, uneven and no padding, odd
-// sizes, more tiles than one pass takes): the results are the direct convolution's, to float
-// rounding.
+int CountImplementations(const std::vector<StepDescription>& steps, const std::string& name) {
+  return static_cast<int>(std::count_if(steps.begin(), steps.end(), [&](const StepDescription& s) {
+    return s.implementation == name;
+  }));
+}
+
+// 3x3 stride-1 convolutions on a channel-blocked source run by Winograd's F(2x2, 3x3) on CPUs
+// with AVX2 (a bias, Relu, Clip, a residual sum, uneven and no padding, odd sizes; 128 x 128
+// channels fused, 128 x 144 in passes through oneDNN's matmul, more tiles than one pass takes):
+// the results are the direct convolution's, to float rounding.
 TEST(SessionTest, WinogradConvolutionsGiveWhatDirectConvolutionsGive) {
   OnnxModelBuilder b;
   b.Input("x", {-1, 128, 23, 21}).Output("y1", {}).Output("y2", {});
@@ -581,6 +587,7 @@ TEST(SessionTest, WinogradConvolutionsGiveWhatDirectConvolutionsGive) {
   }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     EXPECT_EQ(winograd, 4);
+    EXPECT_EQ(CountImplementations(steps, "winograd F(2x2,3x3):avx2 fused"), 3);
   }
   OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> actual, session->Run({{"x", x}}));
   const std::vector<Tensor> expected = RunNodeByNode(graph, {{"x", x}});
@@ -612,6 +619,58 @@ TEST(SessionTest, WinogradConvolutionsGiveWhatDirectConvolutionsGive) {
   }
   for (std::thread& thread : threads) thread.join();
   EXPECT_THAT(worst, ::testing::Each(::testing::Lt(5e-5f)));
+}
+
+// The fused path with few channels: 16 to 64, output channels not a multiple of 16 (a last block
+// of 8), blocks of 6 tiles running across rows and images (7 x 6 tiles per image, batch 3), the
+// last block short, odd sizes, uneven and no padding, a bias, Relu, Clip and a residual sum.
+TEST(SessionTest, FusedWinogradConvolutionsWithFewChannelsGiveWhatDirectConvolutionsGive) {
+  OnnxModelBuilder b;
+  b.Input("x", {-1, 16, 13, 11}).Output("y1", {}).Output("y2", {});
+  auto weights = [&](const std::string& name, int64_t out, int64_t in, int64_t k, uint32_t seed) {
+    std::vector<float> w = PseudoRandom(out * in * k * k, seed);
+    for (float& v : w) v *= 0.2f;
+    b.Initializer(name, Tensor::FromVector<float>({out, in, k, k}, w));
+  };
+  weights("w0", 16, 16, 1, 1);
+  weights("w1", 24, 16, 3, 2);
+  weights("w2", 16, 24, 3, 3);
+  weights("w3", 64, 16, 3, 4);
+  weights("w4", 40, 64, 3, 5);
+  b.Initializer("b1", Tensor::FromVector<float>({24}, PseudoRandom(24, 6)));
+  b.Initializer("b3", Tensor::FromVector<float>({64}, PseudoRandom(64, 7)));
+  b.Initializer("lo", Tensor::FromVector<float>({}, {-0.25f}));
+  b.Initializer("hi", Tensor::FromVector<float>({}, {0.5f}));
+  b.Node("Conv", {"x", "w0"}, {"c0"});  // makes the next convolutions' sources channel-blocked
+  SetAttribute(b.Node("Conv", {"c0", "w1", "b1"}, {"c1"}), "pads",
+               std::vector<int64_t>{1, 1, 1, 1});
+  b.Node("Relu", {"c1"}, {"r1"});
+  SetAttribute(b.Node("Conv", {"r1", "w2"}, {"c2"}), "pads", std::vector<int64_t>{1, 1, 1, 1});
+  b.Node("Add", {"c2", "c0"}, {"sum"});
+  b.Node("Relu", {"sum"}, {"s"});
+  SetAttribute(b.Node("Conv", {"s", "w3", "b3"}, {"c3"}), "pads", std::vector<int64_t>{2, 0, 0, 1});
+  b.Node("Clip", {"c3", "lo", "hi"}, {"y1"});
+  b.Node("Conv", {"y1", "w4"}, {"y2"});
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(b.Serialize()));
+  SessionOptions options;
+  options.num_threads = 2;
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> session, Session::Create(graph, options));
+  for (int64_t batch : {3, 1}) {
+    const Tensor x = Tensor::FromVector<float>({batch, 16, 13, 11},
+                                               PseudoRandom(batch * 16 * 13 * 11, 8 + batch));
+    OCTET_ASSERT_OK_AND_ASSIGN(std::vector<StepDescription> steps, session->Describe({{"x", x}}));
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+      EXPECT_EQ(CountImplementations(steps, "winograd F(2x2,3x3):avx2 fused"), 4);
+    }
+    OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> actual, session->Run({{"x", x}}));
+    const std::vector<Tensor> expected = RunNodeByNode(graph, {{"x", x}});
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t o = 0; o < actual.size(); ++o) {
+      ASSERT_EQ(actual[o].shape(), expected[o].shape());
+      EXPECT_LT(RelativeError(actual[o].values<float>(), expected[o].values<float>()), 5e-5f)
+          << graph.outputs[o].name << " at batch " << batch;
+    }
+  }
 }
 
 // A bias given as an input keeps such a convolution on oneDNN's direct kernel (the transforms take

@@ -1,11 +1,14 @@
 // Float 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray 2016):
 // each 2x2 block of outputs from a 4x4 block of inputs with 16 multiplications per input and
-// output channel pair instead of 36. The 16 products are 16 matrix products over the channels
-// ([tiles x IC] x [IC x OC]) on oneDNN's matmul; the transforms around them are Octet's (AVX2),
-// in oneDNN's nChw8c layout in and out, with the bias, a residual sum and the activation fused
-// into the output transform. oneDNN 2.6 has Winograd only for AVX-512; on AVX2 its direct
-// convolution reaches about 75% of the FMA peak on ResNet's shapes, and far less on small images
-// with many channels.
+// output channel pair instead of 36. The 16 products are matrix products over the channels
+// ([tiles x IC] x [IC x OC]); the transforms around them are Octet's (AVX2), in oneDNN's nChw8c
+// layout in and out, with the bias, a residual sum and the activation fused into the output
+// transform. Up to 128 x 128 channels the kernel is fused: each thread takes 6 tiles at a time
+// through the input transform, the 16 products (6 tiles x 16 output channels in registers) and
+// the output transform while they are in its caches; with more, the transformed weights outgrow
+// the caches and the tiles go in larger passes through oneDNN's matmul. oneDNN 2.6 has Winograd
+// only for AVX-512; on AVX2 its direct convolution reaches about 75% of the FMA peak on ResNet's
+// shapes, and far less on small images or few channels.
 #ifndef OCTET_ENGINE_RUNTIME_ONEDNN_WINOGRAD_CONV_H_
 #define OCTET_ENGINE_RUNTIME_ONEDNN_WINOGRAD_CONV_H_
 
@@ -22,10 +25,9 @@ struct WinogradConvShape {
 };
 
 // Whether a convolution is run this way here: 2-D 3x3, stride 1, no dilation, one group,
-// channels multiples of 8 and at least 128 in and out (with fewer, the transforms' memory traffic
-// costs what the saved multiplications gain: ResNet-18's 64-channel layers ran no faster), the
-// source channel-blocked by 8, constant weights and bias, an activation among Relu and Clip (or none), and
-// a CPU with AVX2 and FMA.
+// channels multiples of 8 and at least 16 in and out (with 8, the transforms cost what the saved
+// multiplications gain), the source channel-blocked by 8, constant weights and bias, an
+// activation among Relu and Clip (or none), and a CPU with AVX2 and FMA.
 bool WinogradConvApplies(const KernelBuildContext& context, const WinogradConvShape& shape);
 
 // The kernel, its output nChw8c float32 [batch, out_channels, out_h, out_w]. With
