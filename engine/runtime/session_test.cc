@@ -624,10 +624,10 @@ TEST(SessionTest, WinogradConvolutionsGiveWhatDirectConvolutionsGive) {
 // The fused path with few channels: 16 to 64, output channels not a multiple of 16 (a last block
 // of 8), blocks of 6 tiles running across rows and images (7 x 5 tiles per image, batch 3 and 1),
 // short last blocks, odd sizes, uneven and no padding, a bias, Relu, Clip and a residual
-// sum.
+// sum; strided and dilated convolutions beside them stay direct.
 TEST(SessionTest, FusedWinogradConvolutionsWithFewChannelsGiveWhatDirectConvolutionsGive) {
   OnnxModelBuilder b;
-  b.Input("x", {-1, 16, 13, 9}).Output("y1", {}).Output("y2", {});
+  b.Input("x", {-1, 16, 13, 9}).Output("y1", {}).Output("y2", {}).Output("y3", {}).Output("y4", {});
   auto weights = [&](const std::string& name, int64_t out, int64_t in, int64_t k, uint32_t seed) {
     std::vector<float> w = PseudoRandom(out * in * k * k, seed);
     for (float& v : w) v *= 0.2f;
@@ -638,6 +638,8 @@ TEST(SessionTest, FusedWinogradConvolutionsWithFewChannelsGiveWhatDirectConvolut
   weights("w2", 16, 24, 3, 3);
   weights("w3", 64, 16, 3, 4);
   weights("w4", 40, 64, 3, 5);
+  weights("w5", 16, 16, 3, 11);
+  weights("w6", 16, 16, 3, 12);
   b.Initializer("b1", Tensor::FromVector<float>({24}, PseudoRandom(24, 6)));
   b.Initializer("b3", Tensor::FromVector<float>({64}, PseudoRandom(64, 7)));
   b.Initializer("lo", Tensor::FromVector<float>({}, {-0.25f}));
@@ -652,6 +654,13 @@ TEST(SessionTest, FusedWinogradConvolutionsWithFewChannelsGiveWhatDirectConvolut
   SetAttribute(b.Node("Conv", {"s", "w3", "b3"}, {"c3"}), "pads", std::vector<int64_t>{2, 0, 0, 1});
   b.Node("Clip", {"c3", "lo", "hi"}, {"y1"});
   b.Node("Conv", {"y1", "w4"}, {"y2"});
+  // Strided and dilated 3x3 convolutions are not Winograd's: they stay direct.
+  onnx::NodeProto& strided = b.Node("Conv", {"s", "w5"}, {"y3"});
+  SetAttribute(strided, "strides", std::vector<int64_t>{2, 2});
+  SetAttribute(strided, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  onnx::NodeProto& dilated = b.Node("Conv", {"s", "w6"}, {"y4"});
+  SetAttribute(dilated, "dilations", std::vector<int64_t>{2, 2});
+  SetAttribute(dilated, "pads", std::vector<int64_t>{2, 2, 2, 2});
   OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(b.Serialize()));
   SessionOptions options;
   options.num_threads = 2;

@@ -424,7 +424,6 @@ absl::StatusOr<WinogradConvKernel::Matmul> MakeMatmul(const WinogradConvShape& s
 }  // namespace
 
 bool WinogradConvApplies(const KernelBuildContext& context, const WinogradConvShape& shape) {
-  const Node& node = context.node;
   const TensorDesc& x = context.input(0);
   const Tensor* w = context.constant(1);
   if (!CpuHasAvx2Fma() || w == nullptr || x.channel_block != kBlock || x.shape.size() != 4 ||
@@ -432,11 +431,8 @@ bool WinogradConvApplies(const KernelBuildContext& context, const WinogradConvSh
       (context.has_input(2) && context.constant(2) == nullptr)) {
     return false;
   }
-  if (node.GetInt("group", 1).value_or(0) != 1 ||
-      node.GetInts("strides", {1, 1}).value_or(std::vector<int64_t>{}) !=
-          std::vector<int64_t>{1, 1} ||
-      node.GetInts("dilations", {1, 1}).value_or(std::vector<int64_t>{}) !=
-          std::vector<int64_t>{1, 1}) {
+  if (shape.group != 1 || shape.stride_h != 1 || shape.stride_w != 1 || shape.dilation_h != 1 ||
+      shape.dilation_w != 1) {
     return false;
   }
   if (context.activation.has_value() && context.activation->kind != FusedActivation::Kind::kRelu &&

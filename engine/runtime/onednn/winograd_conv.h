@@ -22,6 +22,7 @@ namespace octet::onednn {
 struct WinogradConvShape {
   int64_t batch, in_channels, out_channels, in_h, in_w, out_h, out_w;
   int64_t pad_top, pad_left;
+  int64_t group = 1, stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;  // ONNX's
 };
 
 // Whether a convolution is run this way here: 2-D 3x3, stride 1, no dilation, one group,
