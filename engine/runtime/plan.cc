@@ -500,13 +500,14 @@ absl::StatusOr<std::vector<Tensor>> Plan::Run(absl::Span<const Tensor> inputs,
   std::vector<const Tensor*> step_inputs;
   std::vector<Tensor*> step_outputs;
   absl::Status status;
+  const bool profile = profile_ && warmed_up_.exchange(true);
   for (size_t i = 0; i < steps_.size(); ++i) {
     const Step& step = steps_[i];
     step_inputs.clear();
     step_outputs.clear();
     for (int slot : step.inputs) step_inputs.push_back(slot < 0 ? nullptr : values[slot]);
     for (int slot : step.outputs) step_outputs.push_back(slot < 0 ? nullptr : values[slot]);
-    if (profile_) {
+    if (profile) {
       const auto start = std::chrono::steady_clock::now();
       status = step.kernel->Run(step_inputs, step_outputs, context);
       step_nanos_[i] += std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -517,7 +518,7 @@ absl::StatusOr<std::vector<Tensor>> Plan::Run(absl::Span<const Tensor> inputs,
     }
     if (!status.ok()) break;
   }
-  if (profile_ && status.ok()) ++profiled_runs_;
+  if (profile && status.ok()) ++profiled_runs_;
   ReleaseWorkspace(std::move(workspace));
   OCTET_RETURN_IF_ERROR(status);
   std::vector<Tensor> result;

@@ -113,6 +113,7 @@ class Plan {
   bool profile_ = false;
   std::unique_ptr<std::atomic<int64_t>[]> step_nanos_;
   mutable std::atomic<int64_t> profiled_runs_{0};
+  mutable std::atomic<bool> warmed_up_{false};  // a Run has begun: later ones are profiled
 
   mutable absl::Mutex mu_;
   mutable std::vector<std::unique_ptr<Workspace>> free_workspaces_ ABSL_GUARDED_BY(mu_);

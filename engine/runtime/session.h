@@ -24,7 +24,9 @@ struct SessionOptions {
   // Lower QDQ patterns to int8 kernels (int8_lowering.h). Off, a QDQ model runs as simulated
   // quantization in float: the reference the int8 kernels are held to.
   bool lower_int8 = true;
-  // Time every step of every Run (Describe reports the means); costs a clock read per step.
+  // Time every step of every Run but each plan's first, whose steps pay one-time costs (oneDNN
+  // generates some kernels on first execution); Describe reports the means. A clock read per
+  // step.
   bool profile = false;
 };
 
