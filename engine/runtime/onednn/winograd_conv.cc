@@ -54,6 +54,16 @@ void TransformFilter(const float* g, float* u) {
 
 enum class Activation { kNone, kRelu, kClip };
 
+// What the output transform adds and applies: the bias, the residual already in the output
+// (when sum_input >= 0, the node input it comes from), the activation as a clamp (Relu
+// [0, inf), Clip [min, max]).
+struct Epilogue {
+  std::vector<float> bias;
+  int sum_input = -1;
+  Activation activation = Activation::kNone;
+  float low = 0.0f, high = 0.0f;
+};
+
 class WinogradConvKernel final : public Kernel {
  public:
   struct Matmul {
@@ -64,22 +74,14 @@ class WinogradConvKernel final : public Kernel {
   };
 
   // Passes of `chunk` tiles through oneDNN's matmul (`full`, and `tail` for the last pass).
-  WinogradConvKernel(const WinogradConvShape& shape, int64_t chunk, Matmul full,
-                     std::optional<Matmul> tail, std::vector<float> bias, Activation activation,
-                     float low, float high, int sum_input, size_t matmul_scratch,
-                     std::string implementation)
+  WinogradConvKernel(const WinogradConvShape& shape, Epilogue epilogue, int64_t chunk, Matmul full,
+                     std::optional<Matmul> tail, size_t matmul_scratch, std::string implementation)
       : s_(shape),
+        epilogue_(std::move(epilogue)),
+        implementation_(std::move(implementation)),
         chunk_(chunk),
         full_(std::move(full)),
-        tail_(std::move(tail)),
-        bias_(std::move(bias)),
-        activation_(activation),
-        low_(low),
-        high_(high),
-        sum_input_(sum_input),
-        implementation_(std::move(implementation)) {
-    tiles_h_ = (s_.out_h + 1) / 2;
-    tiles_w_ = (s_.out_w + 1) / 2;
+        tail_(std::move(tail)) {
     v_offset_ = AlignScratchpad(matmul_scratch);
     m_offset_ = AlignScratchpad(v_offset_ + kPoints * chunk_ * s_.in_channels * sizeof(float));
     total_ = m_offset_ + kPoints * chunk_ * s_.out_channels * sizeof(float);
@@ -87,21 +89,14 @@ class WinogradConvKernel final : public Kernel {
 
   // Fused: each thread takes blocks of kFusedTiles tiles through both transforms and the 16
   // products (Octet's own, from `u` [16][IC][OC]) while they are in its core's caches.
-  WinogradConvKernel(const WinogradConvShape& shape, Tensor u, int threads,
-                     std::vector<float> bias, Activation activation, float low, float high,
-                     int sum_input, std::string implementation)
+  WinogradConvKernel(const WinogradConvShape& shape, Epilogue epilogue, Tensor u, int threads,
+                     std::string implementation)
       : s_(shape),
+        epilogue_(std::move(epilogue)),
+        implementation_(std::move(implementation)),
         chunk_(kFusedTiles),
         fused_u_(std::move(u)),
-        threads_(threads),
-        bias_(std::move(bias)),
-        activation_(activation),
-        low_(low),
-        high_(high),
-        sum_input_(sum_input),
-        implementation_(std::move(implementation)) {
-    tiles_h_ = (s_.out_h + 1) / 2;
-    tiles_w_ = (s_.out_w + 1) / 2;
+        threads_(threads) {
     // Per thread: V [16][kFusedTiles][IC], then M [16][kFusedTiles][OC].
     m_offset_ = AlignScratchpad(kPoints * chunk_ * s_.in_channels * sizeof(float));
     per_thread_ = AlignScratchpad(m_offset_ + kPoints * chunk_ * s_.out_channels * sizeof(float));
@@ -115,8 +110,9 @@ class WinogradConvKernel final : public Kernel {
                    ExecutionContext& context) const override {
     const float* x = inputs[0]->data<float>();
     float* y = outputs[0]->data<float>();
-    if (sum_input_ >= 0 && inputs[sum_input_]->raw_data() != outputs[0]->raw_data()) {
-      std::memcpy(y, inputs[sum_input_]->raw_data(), outputs[0]->byte_size());
+    const int sum = epilogue_.sum_input;
+    if (sum >= 0 && inputs[sum]->raw_data() != outputs[0]->raw_data()) {
+      std::memcpy(y, inputs[sum]->raw_data(), outputs[0]->byte_size());
     }
     char* scratch = static_cast<char*>(context.scratchpad);
     if (fused_u_.has_value()) {
@@ -361,8 +357,8 @@ class WinogradConvKernel final : public Kernel {
       rows[0][b] = _mm256_add_ps(_mm256_add_ps(p[b], p[4 + b]), p[8 + b]);
       rows[1][b] = _mm256_sub_ps(_mm256_sub_ps(p[4 + b], p[8 + b]), p[12 + b]);
     }
-    const __m256 bias = _mm256_loadu_ps(bias_.data() + ob * kBlock);
-    const __m256 low = _mm256_set1_ps(low_), high = _mm256_set1_ps(high_);
+    const __m256 bias = _mm256_loadu_ps(epilogue_.bias.data() + ob * kBlock);
+    const __m256 low = _mm256_set1_ps(epilogue_.low), high = _mm256_set1_ps(epilogue_.high);
     float* plane = y + (n * (s_.out_channels / kBlock) + ob) * s_.out_h * s_.out_w * kBlock;
 #pragma GCC unroll 2
     for (int a = 0; a < 2; ++a) {
@@ -376,8 +372,8 @@ class WinogradConvKernel final : public Kernel {
         if (ow >= s_.out_w) break;
         float* at = plane + (oh * s_.out_w + ow) * kBlock;
         __m256 value = _mm256_add_ps(out[b], bias);
-        if (sum_input_ >= 0) value = _mm256_add_ps(value, _mm256_loadu_ps(at));
-        if (activation_ != Activation::kNone) {
+        if (epilogue_.sum_input >= 0) value = _mm256_add_ps(value, _mm256_loadu_ps(at));
+        if (epilogue_.activation != Activation::kNone) {
           value = _mm256_min_ps(_mm256_max_ps(value, low), high);
         }
         _mm256_storeu_ps(at, value);
@@ -386,16 +382,13 @@ class WinogradConvKernel final : public Kernel {
   }
 
   WinogradConvShape s_;
-  int64_t chunk_;
+  Epilogue epilogue_;
+  std::string implementation_;
+  int64_t tiles_h_ = (s_.out_h + 1) / 2, tiles_w_ = (s_.out_w + 1) / 2;
+  int64_t chunk_;  // tiles per pass, or per block when fused
   std::optional<Matmul> full_, tail_;
   std::optional<Tensor> fused_u_;  // set: the fused path
   int threads_ = 1;
-  std::vector<float> bias_;
-  Activation activation_;
-  float low_, high_;  // the activation as a clamp: Relu [0, inf), Clip [min, max]
-  int sum_input_;
-  std::string implementation_;
-  int64_t tiles_h_ = 0, tiles_w_ = 0;
   size_t v_offset_ = 0, m_offset_ = 0, per_thread_ = 0, total_ = 0;
 };
 
@@ -458,26 +451,27 @@ absl::StatusOr<BuiltKernel> BuildWinogradConv(const KernelBuildContext& context,
       for (int64_t p = 0; p < kPoints; ++p) u_data[(p * ic + i) * oc + o] = transformed[p];
     }
   }
-  std::vector<float> bias(oc, 0.0f);
-  if (context.has_input(2)) std::copy_n(context.constant(2)->data<float>(), oc, bias.begin());
-  Activation activation = Activation::kNone;
-  float low = 0.0f, high = 0.0f;
+  Epilogue epilogue;
+  epilogue.bias.assign(oc, 0.0f);
+  if (context.has_input(2)) {
+    std::copy_n(context.constant(2)->data<float>(), oc, epilogue.bias.begin());
+  }
+  epilogue.sum_input = sum_input;
   if (context.activation.has_value()) {
     if (context.activation->kind == FusedActivation::Kind::kRelu) {
-      activation = Activation::kRelu;
-      low = 0.0f;
-      high = std::numeric_limits<float>::infinity();
+      epilogue.activation = Activation::kRelu;
+      epilogue.high = std::numeric_limits<float>::infinity();
     } else {
-      activation = Activation::kClip;
-      low = context.activation->alpha;
-      high = context.activation->beta;
+      epilogue.activation = Activation::kClip;
+      epilogue.low = context.activation->alpha;
+      epilogue.high = context.activation->beta;
     }
   }
   if (ic * oc <= kMaxFusedChannelProduct) {
     BuiltKernel built;
     built.kernel = std::make_unique<WinogradConvKernel>(
-        shape, std::move(u), omp_get_max_threads(), std::move(bias), activation, low, high,
-        sum_input, "winograd F(2x2,3x3):avx2 fused");
+        shape, std::move(epilogue), std::move(u), omp_get_max_threads(),
+        "winograd F(2x2,3x3):avx2 fused");
     built.outputs.push_back({DataType::kFloat32,
                              {shape.batch, oc, shape.out_h, shape.out_w},
                              static_cast<int>(kBlock)});
@@ -504,8 +498,8 @@ absl::StatusOr<BuiltKernel> BuildWinogradConv(const KernelBuildContext& context,
         absl::StrCat("winograd F(2x2,3x3):avx2 (matmul ", full.implementation, ")");
     BuiltKernel built;
     built.kernel = std::make_unique<WinogradConvKernel>(
-        shape, chunk, std::move(full), std::move(tail), std::move(bias), activation, low, high,
-        sum_input, scratch, implementation);
+        shape, std::move(epilogue), chunk, std::move(full), std::move(tail), scratch,
+        implementation);
     built.outputs.push_back({DataType::kFloat32,
                              {shape.batch, oc, shape.out_h, shape.out_w},
                              static_cast<int>(kBlock)});
