@@ -94,12 +94,12 @@ class WinogradConvKernel final : public Kernel {
       : s_(shape),
         epilogue_(std::move(epilogue)),
         implementation_(std::move(implementation)),
-        chunk_(kFusedTiles),
         fused_u_(std::move(u)),
         threads_(threads) {
     // Per thread: V [16][kFusedTiles][IC], then M [16][kFusedTiles][OC].
-    m_offset_ = AlignScratchpad(kPoints * chunk_ * s_.in_channels * sizeof(float));
-    per_thread_ = AlignScratchpad(m_offset_ + kPoints * chunk_ * s_.out_channels * sizeof(float));
+    m_offset_ = AlignScratchpad(kPoints * kFusedTiles * s_.in_channels * sizeof(float));
+    per_thread_ =
+        AlignScratchpad(m_offset_ + kPoints * kFusedTiles * s_.out_channels * sizeof(float));
     total_ = per_thread_ * threads_;
   }
 
@@ -122,13 +122,13 @@ class WinogradConvKernel final : public Kernel {
     auto* v = reinterpret_cast<float*>(scratch + v_offset_);
     auto* m = reinterpret_cast<float*>(scratch + m_offset_);
     const int64_t tiles = s_.batch * tiles_h_ * tiles_w_;
+    const memory::desc scratch_desc =
+        PlainDesc(Shape{static_cast<int64_t>(std::max<size_t>(v_offset_, 1))}, DataType::kUint8);
     try {
       for (int64_t first = 0; first < tiles; first += chunk_) {
         const int64_t count = std::min(chunk_, tiles - first);
         TransformInput(x, first, count, v);
         const Matmul& mm = count == chunk_ ? *full_ : *tail_;
-        const memory::desc scratch_desc = PlainDesc(
-            Shape{static_cast<int64_t>(std::max<size_t>(v_offset_, 1))}, DataType::kUint8);
         mm.primitive.execute(*context.onednn_stream,
                              {{DNNL_ARG_SRC, memory(mm.src, CpuEngine(), v)},
                               {DNNL_ARG_WEIGHTS, Wrap(mm.weights, mm.packed_weights)},
@@ -271,13 +271,10 @@ class WinogradConvKernel final : public Kernel {
   __attribute__((target("avx2,fma"))) void TransformInputRange(const float* x, int64_t first,
                                                                int64_t count, int64_t begin,
                                                                int64_t end, float* v) const {
-    const int64_t blocks = s_.in_channels / kBlock;
-    const int64_t per_image = tiles_h_ * tiles_w_;
+    const int64_t ic = s_.in_channels;
     for (int64_t i = begin; i < end; ++i) {
-      const int64_t t = first + i / blocks, cb = i % blocks;
-      const int64_t n = t / per_image, r = t % per_image;
-      InputTile(x, n, 2 * (r / tiles_w_), 2 * (r % tiles_w_), cb,
-                v + (t - first) * s_.in_channels + cb * kBlock, count * s_.in_channels);
+      const TileItem it = ItemAt(first, i, ic / kBlock);
+      InputTile(x, it.n, it.oh0, it.ow0, it.block, v + it.t * ic + it.block * kBlock, count * ic);
     }
   }
 
@@ -286,14 +283,24 @@ class WinogradConvKernel final : public Kernel {
   __attribute__((target("avx2,fma"))) void TransformOutputRange(const float* m, int64_t first,
                                                                 int64_t count, int64_t begin,
                                                                 int64_t end, float* y) const {
-    const int64_t blocks = s_.out_channels / kBlock;
-    const int64_t per_image = tiles_h_ * tiles_w_;
+    const int64_t oc = s_.out_channels;
     for (int64_t i = begin; i < end; ++i) {
-      const int64_t t = first + i / blocks, ob = i % blocks;
-      const int64_t n = t / per_image, r = t % per_image;
-      OutputTile(m + (t - first) * s_.out_channels + ob * kBlock, count * s_.out_channels, n,
-                 2 * (r / tiles_w_), 2 * (r % tiles_w_), ob, y);
+      const TileItem it = ItemAt(first, i, oc / kBlock);
+      OutputTile(m + it.t * oc + it.block * kBlock, count * oc, it.n, it.oh0, it.ow0, it.block,
+                 y);
     }
+  }
+
+  // Work item i of a transform over the tiles from `first`, `blocks` channel blocks per tile:
+  // the tile (counted from `first`), its image, the output row and column it starts at, and
+  // the channel block.
+  struct TileItem {
+    int64_t t, n, oh0, ow0, block;
+  };
+  TileItem ItemAt(int64_t first, int64_t i, int64_t blocks) const {
+    const int64_t per_image = tiles_h_ * tiles_w_;
+    const int64_t t = first + i / blocks, r = t % per_image;
+    return {t - first, t / per_image, 2 * (r / tiles_w_), 2 * (r % tiles_w_), i % blocks};
   }
 
   // The 16 transformed values (B^T d B) of the tile whose outputs start at (oh0, ow0) of image n,
@@ -385,7 +392,7 @@ class WinogradConvKernel final : public Kernel {
   Epilogue epilogue_;
   std::string implementation_;
   int64_t tiles_h_ = (s_.out_h + 1) / 2, tiles_w_ = (s_.out_w + 1) / 2;
-  int64_t chunk_;  // tiles per pass, or per block when fused
+  int64_t chunk_ = 0;  // tiles per pass through the matmul
   std::optional<Matmul> full_, tail_;
   std::optional<Tensor> fused_u_;  // set: the fused path
   int threads_ = 1;
