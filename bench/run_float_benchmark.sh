@@ -36,6 +36,7 @@ for round in $(seq "$rounds"); do
     done
   done
 done
+"$root/bench/provenance.sh" "OCTET_BENCH_ROUNDS=$rounds bench/run_float_benchmark.sh $threads $runs"
 /usr/bin/python3 - "$results" "$rounds" "$runs" <<'PY'
 import json, statistics, sys
 rows = {}

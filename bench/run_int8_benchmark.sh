@@ -62,6 +62,7 @@ for round in $(seq "$rounds"); do
   done
 done
 
+"$root/bench/provenance.sh" "OCTET_BENCH_ROUNDS=$rounds bench/run_int8_benchmark.sh $threads $runs $bits"
 /usr/bin/python3 - "$results" "$peak" "$threads" "$runs" "$bits" "$rounds" <<'PY'
 import json, statistics, sys
 lines = [json.loads(line) for line in open(sys.argv[1])]
