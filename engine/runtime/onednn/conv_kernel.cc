@@ -374,10 +374,11 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
       OCTET_ASSIGN_OR_RETURN(packed,
                              onednn::ReorderConstant(*w_constant, w_plain, pd.weights_desc()));
     }
-    // A channel-blocked result stays blocked: the next primitive reads it as it is, and the plan
-    // reorders it only for ops that need plain tensors.
-    const int block = onednn::ChannelBlockOf(pd.dst_desc(), y_shape, DataType::kFloat32);
-    if (block != 0) dst = pd.dst_desc();
+    // A channel-blocked or channels-last result (oneDNN's AVX2 kernels write nChw8c, its AVX-512
+    // brgconv nhwc) stays so: the next primitive reads it as it is, and the plan reorders it only
+    // for ops that need plain tensors.
+    const TensorDesc y_layout = onednn::LayoutOf(pd.dst_desc(), y_shape, DataType::kFloat32);
+    if (!y_layout.plain()) dst = pd.dst_desc();
     int sum_input = -1;
     if (context.fuse_sum) {
       // The residual must be summed in the primitive's own dst layout, in place.
@@ -391,7 +392,7 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
     built.kernel = std::make_unique<ConvKernel>(pd, src, bias, dst, std::move(packed),
                                                 node.Describe(), std::nullopt, sum_input);
     if (context.fuse_sum) built.notes = "residual Add fused (sum post-op, in place)";
-    built.outputs.push_back({DataType::kFloat32, y_shape, block});
+    built.outputs.push_back(y_layout);
     return built;
   } catch (const dnnl::error& e) {
     return onednn::ToStatus(e, node.Describe());
