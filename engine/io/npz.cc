@@ -33,7 +33,7 @@ std::string ZipError(int code) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<NamedArray>> ReadNpzFile(const std::string& path, int64_t max_bytes) {
+absl::StatusOr<std::vector<NamedTensor>> ReadNpzFile(const std::string& path, int64_t max_bytes) {
   int code = 0;
   Archive archive(zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code));
   if (archive == nullptr) {
@@ -42,7 +42,7 @@ absl::StatusOr<std::vector<NamedArray>> ReadNpzFile(const std::string& path, int
   }
   const zip_int64_t count = zip_get_num_entries(archive.get(), 0);
   if (count <= 0) return absl::InvalidArgumentError("the .npz archive holds no arrays");
-  std::vector<NamedArray> arrays;
+  std::vector<NamedTensor> arrays;
   std::set<std::string> names;
   int64_t total = 0;
   for (zip_int64_t i = 0; i < count; ++i) {
@@ -92,7 +92,7 @@ absl::StatusOr<std::vector<NamedArray>> ReadNpzFile(const std::string& path, int
   return arrays;
 }
 
-absl::Status WriteNpzFile(const std::string& path, const std::vector<NamedArray>& arrays) {
+absl::Status WriteNpzFile(const std::string& path, const std::vector<NamedTensor>& arrays) {
   int code = 0;
   zip_t* raw = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code);
   if (raw == nullptr) {

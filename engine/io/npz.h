@@ -13,16 +13,14 @@
 
 namespace octet {
 
-using NamedArray = std::pair<std::string, Tensor>;
-
 // Reads every array of the archive at `path`, in archive order. INVALID_ARGUMENT for a file that is
 // not a zip archive, a member that is not a .npy file (named), a duplicate name or a corrupt
 // member; RESOURCE_EXHAUSTED when the arrays would take more than `max_bytes` once unpacked (a
 // compressed archive cannot make the reader allocate more than that).
-absl::StatusOr<std::vector<NamedArray>> ReadNpzFile(const std::string& path, int64_t max_bytes);
+absl::StatusOr<std::vector<NamedTensor>> ReadNpzFile(const std::string& path, int64_t max_bytes);
 
 // Writes `arrays` as an uncompressed archive (what numpy.savez writes), replacing `path`.
-absl::Status WriteNpzFile(const std::string& path, const std::vector<NamedArray>& arrays);
+absl::Status WriteNpzFile(const std::string& path, const std::vector<NamedTensor>& arrays);
 
 }  // namespace octet
 

@@ -18,7 +18,7 @@ using ::testing::HasSubstr;
 
 constexpr int64_t kNoLimit = int64_t{1} << 40;
 
-void ExpectNumpyFixture(const std::vector<NamedArray>& arrays) {
+void ExpectNumpyFixture(const std::vector<NamedTensor>& arrays) {
   ASSERT_EQ(arrays.size(), 2u);
   EXPECT_EQ(arrays[0].first, "input");
   EXPECT_THAT(arrays[0].second.shape(), ElementsAre(2, 1, 3, 3));
@@ -45,7 +45,7 @@ TEST(NpzTest, ReadsWhatNumpySavezCompressedWrites) {
 TEST(NpzTest, WritesWhatItReads) {
   octet::testing::TempDir dir;
   const std::string path = dir.path() + "/out.npz";
-  std::vector<NamedArray> arrays;
+  std::vector<NamedTensor> arrays;
   arrays.emplace_back("x", Tensor::FromVector<float>({2, 2}, {1, 2, 3, 4}));
   arrays.emplace_back("labels", Tensor::FromVector<int64_t>({2}, {0, 9}));
   ASSERT_TRUE(WriteNpzFile(path, arrays).ok());
@@ -83,7 +83,7 @@ TEST(NpzTest, RefusesTruncatedArchives) {
 TEST(NpzTest, RefusesMembersThatAreNotNpy) {
   octet::testing::TempDir dir;
   const std::string path = dir.path() + "/other.npz";
-  std::vector<NamedArray> arrays;
+  std::vector<NamedTensor> arrays;
   arrays.emplace_back("x", Tensor::FromVector<float>({1}, {1}));
   ASSERT_TRUE(WriteNpzFile(path, arrays).ok());
   // Corrupt the member's .npy magic inside the stored (uncompressed) archive; the CRC then fails

@@ -7,8 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
-#include "engine/quant/affine_quantization.h"
-#include "oneapi/dnnl/dnnl.h"
+#include "engine/runtime/linear_algebra.h"
+#include "engine/tensor/affine_quantization.h"
 
 namespace octet {
 namespace {
@@ -245,11 +245,7 @@ absl::Status LayerInputGram::Add(const Tensor& input, int64_t max_rows, uint64_t
         std::copy_n(input.data<float>() + positions[r] * size_, size_, patches.data() + r * size_);
       }
     }
-    // product = patches^T patches (oneDNN's sgemm; row-major).
-    if (dnnl_sgemm('T', 'N', size_, size_, count, 1.0f, patches.data(), size_, patches.data(),
-                   size_, 0.0f, product.data(), size_) != dnnl_success) {
-      return absl::InternalError("oneDNN sgemm failed accumulating input statistics");
-    }
+    OCTET_RETURN_IF_ERROR(GramMatrix(patches.data(), count, size_, product.data()));
     double* out = gram_.data() + g * size_ * size_;
     for (int64_t i = 0; i < size_ * size_; ++i) out[i] += product[i];
   }

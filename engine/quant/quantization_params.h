@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "engine/quant/affine_quantization.h"
+#include "engine/tensor/affine_quantization.h"
 #include "engine/tensor/data_type.h"
 
 namespace octet {

@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "engine/base/status_matchers.h"
-#include "engine/quant/affine_quantization.h"
+#include "engine/tensor/affine_quantization.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

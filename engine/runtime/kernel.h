@@ -13,10 +13,6 @@
 #include "engine/ir/graph.h"
 #include "engine/tensor/tensor.h"
 
-namespace dnnl {
-struct stream;
-}
-
 namespace octet {
 
 struct TensorDesc {
@@ -56,7 +52,6 @@ inline std::string ToString(const TensorDesc& desc) {
 
 // What one Run of a plan lends its kernels.
 struct ExecutionContext {
-  dnnl::stream* onednn_stream = nullptr;
   // Scratch memory of at least the largest scratchpad_bytes() of the plan's kernels, owned by
   // the Run (oneDNN's own scratchpad is per creating thread, so it is unsafe across threads).
   void* scratchpad = nullptr;

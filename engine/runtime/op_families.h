@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "engine/runtime/kernel_registry.h"
+#include "engine/runtime/op_definition.h"
 
 namespace octet {
 
@@ -23,6 +23,7 @@ std::vector<OpDefinition> ConvTransposeOps();
 std::vector<OpDefinition> ResizeOps();
 std::vector<OpDefinition> QuantizeOps();
 std::vector<OpDefinition> Int8ConcatOps();
+std::vector<OpDefinition> LayoutOps();
 
 }  // namespace octet
 

@@ -11,8 +11,6 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/runtime/kernel_registry.h"
-#include "engine/runtime/onednn/layout_kernels.h"
-#include "engine/runtime/onednn/onednn_stream.h"
 
 namespace octet {
 
@@ -64,7 +62,6 @@ struct Plan::Workspace {
   // Buffers of the intermediate slots (empty tensors elsewhere).
   std::vector<Tensor> buffers;
   Tensor scratchpad;
-  onednn::OneDnnStream stream;
 };
 
 Plan::~Plan() = default;
@@ -299,7 +296,15 @@ std::vector<StepDescription> Plan::Describe() const {
 absl::StatusOr<int> Plan::PlainSlot(int blocked, absl::flat_hash_map<int, int>* copies) {
   auto it = copies->find(blocked);
   if (it != copies->end()) return it->second;
-  OCTET_ASSIGN_OR_RETURN(BuiltKernel built, onednn::MakeToPlainKernel(slots_[blocked].desc));
+  static const Node* const to_plain_node = [] {
+    auto* node = new Node();
+    node->op_type = std::string(kToPlainOp);
+    node->domain = std::string(kOctetDomain);
+    return node;
+  }();
+  const OpDefinition* to_plain = FindOp(kOctetDomain, kToPlainOp);
+  KernelBuildContext context{*to_plain_node, 0, {slots_[blocked].desc}, {nullptr}, std::nullopt};
+  OCTET_ASSIGN_OR_RETURN(BuiltKernel built, to_plain->build(context));
   const int plain = static_cast<int>(slots_.size());
   slots_.push_back(Slot{SlotKind::kIntermediate, built.outputs[0], Tensor()});
   scratchpad_bytes_ = std::max(scratchpad_bytes_, built.kernel->scratchpad_bytes());
@@ -427,11 +432,10 @@ absl::StatusOr<std::vector<Tensor>> Plan::Fold(const Kernel& kernel, const std::
     values.push_back(std::move(t));
   }
   for (Tensor& t : values) out.push_back(&t);
-  onednn::OneDnnStream stream;
   OCTET_ASSIGN_OR_RETURN(
       Tensor scratchpad,
       Tensor::Create(DataType::kUint8, Shape{static_cast<int64_t>(kernel.scratchpad_bytes())}));
-  ExecutionContext context{stream.get(), scratchpad.raw_data()};
+  ExecutionContext context{scratchpad.raw_data()};
   OCTET_RETURN_IF_ERROR(kernel.Run(in, out, context));
   return values;
 }
@@ -496,7 +500,7 @@ absl::StatusOr<std::vector<Tensor>> Plan::Run(absl::Span<const Tensor> inputs,
       }
     }
   }
-  ExecutionContext context{workspace->stream.get(), workspace->scratchpad.raw_data()};
+  ExecutionContext context{workspace->scratchpad.raw_data()};
   std::vector<const Tensor*> step_inputs;
   std::vector<Tensor*> step_outputs;
   absl::Status status;

@@ -30,8 +30,6 @@ struct SessionOptions {
   bool profile = false;
 };
 
-using NamedTensor = std::pair<std::string, Tensor>;
-
 // A model ready to run. Create() checks every op and, when the inputs' shapes are all static
 // (and none is needed by value), builds the plan at once; other shapes get a plan on first use,
 // cached per shape, and per value of the small inputs a plan needs by value (LRU).

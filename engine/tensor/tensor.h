@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -92,6 +93,9 @@ class Tensor {
   int64_t element_count_;
   std::shared_ptr<uint8_t> buffer_;
 };
+
+// A tensor with the name of the graph input, output or array it is.
+using NamedTensor = std::pair<std::string, Tensor>;
 
 }  // namespace octet
 

@@ -67,13 +67,13 @@ DatasetFormat DetectDatasetFormat(absl::string_view first_bytes) {
   return octet::v1::DATASET_FORMAT_UNSPECIFIED;
 }
 
-absl::StatusOr<std::vector<NamedArray>> ReadDatasetFile(const std::string& path,
+absl::StatusOr<std::vector<NamedTensor>> ReadDatasetFile(const std::string& path,
                                                         DatasetFormat format, int64_t max_bytes) {
   if (format == octet::v1::DATASET_FORMAT_NPY) {
     OCTET_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
     absl::StatusOr<Tensor> tensor = ParseNpy(bytes);
     if (!tensor.ok()) return tensor.status();
-    std::vector<NamedArray> arrays;
+    std::vector<NamedTensor> arrays;
     arrays.emplace_back("", *std::move(tensor));
     return arrays;
   }
@@ -81,7 +81,7 @@ absl::StatusOr<std::vector<NamedArray>> ReadDatasetFile(const std::string& path,
   return ReadNpzFile(path, max_bytes);
 }
 
-absl::Status DescribeDataset(const std::vector<NamedArray>& arrays, Dataset* dataset) {
+absl::Status DescribeDataset(const std::vector<NamedTensor>& arrays, Dataset* dataset) {
   if (arrays.empty()) return absl::InvalidArgumentError("the dataset holds no arrays");
   dataset->clear_arrays();
   dataset->set_has_labels(false);
@@ -198,7 +198,7 @@ absl::Status CheckDatasetFitsModel(const Dataset& dataset, const ModelVersion& m
   return absl::OkStatus();
 }
 
-SampleSet ToSampleSet(std::vector<NamedArray> arrays, const ModelVersion& model) {
+SampleSet ToSampleSet(std::vector<NamedTensor> arrays, const ModelVersion& model) {
   SampleSet set;
   for (auto& [name, tensor] : arrays) {
     if (name == kLabelsArray) {
@@ -268,8 +268,8 @@ absl::Status TensorBatchAccumulator::Add(const octet::v1::TensorBatch& batch) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<NamedArray>> TensorBatchAccumulator::Finish() {
-  std::vector<NamedArray> arrays;
+absl::StatusOr<std::vector<NamedTensor>> TensorBatchAccumulator::Finish() {
+  std::vector<NamedTensor> arrays;
   for (auto& [name, batches] : parts_) {
     Shape shape = batches.front().shape();
     shape[0] = 0;

@@ -25,7 +25,7 @@ inline constexpr absl::string_view kLabelsArray = "labels";
 octet::v1::DatasetFormat DetectDatasetFormat(absl::string_view first_bytes);
 
 // Reads a stored .npy (one unnamed array) or .npz file; at most `max_bytes` once unpacked.
-absl::StatusOr<std::vector<NamedArray>> ReadDatasetFile(const std::string& path,
+absl::StatusOr<std::vector<NamedTensor>> ReadDatasetFile(const std::string& path,
                                                         octet::v1::DatasetFormat format,
                                                         int64_t max_bytes);
 
@@ -33,7 +33,7 @@ absl::StatusOr<std::vector<NamedArray>> ReadDatasetFile(const std::string& path,
 // INVALID_ARGUMENT naming the array and field: no arrays, rank 0, different sample counts, zero
 // samples, labels that are not int64 of rank 1 or are negative, NaN or infinite values (with their
 // count and the first one's index), an unnamed array beside others.
-absl::Status DescribeDataset(const std::vector<NamedArray>& arrays, octet::v1::Dataset* dataset);
+absl::Status DescribeDataset(const std::vector<NamedTensor>& arrays, octet::v1::Dataset* dataset);
 
 // Checks a described dataset against a model version's inputs and outputs: every input has an
 // array of its element type, rank and static non-batch dims; labels (if any) lie below the class
@@ -44,7 +44,7 @@ absl::Status CheckDatasetFitsModel(const octet::v1::Dataset& dataset,
                                    const std::string& evaluation_output);
 
 // The arrays as the model's samples. REQUIRES: CheckDatasetFitsModel passed.
-SampleSet ToSampleSet(std::vector<NamedArray> arrays, const octet::v1::ModelVersion& model);
+SampleSet ToSampleSet(std::vector<NamedTensor> arrays, const octet::v1::ModelVersion& model);
 
 // Concatenates tensor batches uploaded one message at a time into whole arrays.
 class TensorBatchAccumulator {
@@ -56,7 +56,7 @@ class TensorBatchAccumulator {
   absl::Status Add(const octet::v1::TensorBatch& batch);
   bool empty() const { return parts_.empty(); }
   // The whole arrays, in the order of the first batch.
-  absl::StatusOr<std::vector<NamedArray>> Finish();
+  absl::StatusOr<std::vector<NamedTensor>> Finish();
 
  private:
   int64_t max_bytes_;

@@ -525,7 +525,7 @@ absl::Status JobRunner::Execute(const std::string& id, const v1::Job& job) {
       return absl::DataLossError(
           absl::StrCat("the stored file of ", what, " does not match its sha256; it is not used"));
     }
-    OCTET_ASSIGN_OR_RETURN(std::vector<NamedArray> arrays,
+    OCTET_ASSIGN_OR_RETURN(std::vector<NamedTensor> arrays,
                            ReadDatasetFile(blobs.PathFor(loaded.dataset.sha256()),
                                            loaded.dataset.format(), options_.max_dataset_bytes));
     OCTET_RETURN_IF_ERROR(CheckDatasetFitsModel(loaded.dataset, source, config.evaluation_output));

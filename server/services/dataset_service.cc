@@ -23,7 +23,7 @@ grpc::Status Invalid(const std::string& message) {
 
 // Writes tensor-batch uploads as an .npz into `blob`, through a file under the store's tmp/
 // (which a restart clears).
-absl::Status StoreAsNpz(const std::vector<NamedArray>& arrays, BlobStore& blobs,
+absl::Status StoreAsNpz(const std::vector<NamedTensor>& arrays, BlobStore& blobs,
                         BlobStore::Writer& blob) {
   absl::BitGen gen;
   const std::string path =
@@ -82,7 +82,7 @@ grpc::Status DatasetServiceImpl::UploadDataset(
                                   " but the upload sent tensor batches"));
     }
     format = octet::v1::DATASET_FORMAT_TENSORS;
-    absl::StatusOr<std::vector<NamedArray>> arrays = batches.Finish();
+    absl::StatusOr<std::vector<NamedTensor>> arrays = batches.Finish();
     if (!arrays.ok()) return ToGrpcStatus(arrays.status());
     if (absl::Status s = StoreAsNpz(*arrays, *blobs_, **blob); !s.ok()) return ToGrpcStatus(s);
   } else {
@@ -98,7 +98,7 @@ grpc::Status DatasetServiceImpl::UploadDataset(
     format = detected;
   }
   if (absl::Status s = (*blob)->Finish().status(); !s.ok()) return ToGrpcStatus(s);
-  absl::StatusOr<std::vector<NamedArray>> arrays =
+  absl::StatusOr<std::vector<NamedTensor>> arrays =
       ReadDatasetFile((*blob)->temp_path(), format, max_dataset_bytes_);
   if (!arrays.ok()) {
     return ToGrpcStatus(

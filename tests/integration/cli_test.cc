@@ -169,7 +169,7 @@ TEST_F(CliTest, UploadsDatasetsAndQuantizesWithProgressAndJson) {
   const std::string eval = dir_.path() + "/eval.npz";
   std::vector<int64_t> labels(40);
   for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int64_t>(i % 10);
-  std::vector<NamedArray> arrays;
+  std::vector<NamedTensor> arrays;
   arrays.emplace_back("image", Tensor::FromVector<float>({40, 1, 8, 8}, PseudoRandom(40 * 64, 6)));
   arrays.emplace_back("labels", Tensor::FromVector<int64_t>({40}, labels));
   ASSERT_TRUE(WriteNpzFile(eval, arrays).ok());

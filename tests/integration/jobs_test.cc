@@ -36,7 +36,7 @@ constexpr char kFashionMnist[] = "/usr/share/datasets/fashion-mnist";
 constexpr char kModel[] = OCTET_SOURCE_DIR "/tests/data/fashion_mnist/resnet_small.onnx";
 
 // `count` Fashion-MNIST test images from `first` as the fixture model's input, scaled to [0, 1].
-std::vector<NamedArray> FashionMnist(int64_t first, int64_t count, bool labels) {
+std::vector<NamedTensor> FashionMnist(int64_t first, int64_t count, bool labels) {
   absl::StatusOr<Tensor> images =
       ReadIdxFile(absl::StrCat(kFashionMnist, "/t10k-images-idx3-ubyte.gz"), first + count);
   absl::StatusOr<Tensor> classes =
@@ -46,7 +46,7 @@ std::vector<NamedArray> FashionMnist(int64_t first, int64_t count, bool labels) 
   for (int64_t i = 0; i < pixels.element_count(); ++i) {
     pixels.data<float>()[i] = images->data<uint8_t>()[first * 784 + i] / 255.0f;
   }
-  std::vector<NamedArray> arrays;
+  std::vector<NamedTensor> arrays;
   arrays.emplace_back("image", std::move(pixels));
   if (labels) {
     Tensor y = *Tensor::Create(DataType::kInt64, {count});
@@ -71,7 +71,7 @@ class JobsTest : public ::testing::Test {
 
   // Writes `arrays` as an .npz and uploads it as dataset `name`.
   absl::StatusOr<v1::Dataset> UploadArrays(const std::string& name,
-                                           const std::vector<NamedArray>& arrays) {
+                                           const std::vector<NamedTensor>& arrays) {
     const std::string path = absl::StrCat(dir_.path(), "/", name, ".npz");
     if (absl::Status s = WriteNpzFile(path, arrays); !s.ok()) return s;
     return client_->UploadDataset(path, name, "");
@@ -171,7 +171,7 @@ TEST_F(JobsTest, JobQuantizesAnUploadedModelIntoAServedInt8Version) {
   EXPECT_EQ(model.versions(1).source_version(), 1);
   EXPECT_EQ(model.versions(1).job_id(), created.id());
   EXPECT_LT(model.versions(1).size_bytes(), model.versions(0).size_bytes() / 2);
-  std::vector<NamedArray> images = FashionMnist(9000, 8, false);
+  std::vector<NamedTensor> images = FashionMnist(9000, 8, false);
   OCTET_ASSERT_OK_AND_ASSIGN(auto float_out, client_->Infer("resnet", 1, {images[0]}, {}));
   OCTET_ASSERT_OK_AND_ASSIGN(auto int8_out, client_->Infer("resnet", 2, {images[0]}, {}));
   ASSERT_EQ(int8_out.outputs.size(), 1u);
@@ -315,7 +315,7 @@ TEST_F(JobsTest, RefusesJobsAndDatasetsThatDoNotFit) {
   Start();
   UploadModelAndData();
   // A dataset whose images are 27 wide.
-  std::vector<NamedArray> narrow;
+  std::vector<NamedTensor> narrow;
   narrow.emplace_back("image", *Tensor::Create(DataType::kFloat32, {4, 1, 28, 27}));
   ASSERT_THAT(UploadArrays("narrow", narrow), IsOk());
   v1::CreateJobRequest request = Request();
@@ -346,17 +346,17 @@ TEST_F(JobsTest, RefusesJobsAndDatasetsThatDoNotFit) {
   EXPECT_THAT(client_->GetJob("job-0000"), StatusIs(absl::StatusCode::kNotFound, _));
 
   // Datasets refused at upload, naming the array: NaN, labels out of range for the model.
-  std::vector<NamedArray> nan;
+  std::vector<NamedTensor> nan;
   nan.emplace_back("image", Tensor::FromVector<float>({2, 1}, {1.0f, std::nanf("")}));
   EXPECT_THAT(UploadArrays("nan", nan),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("array 'image' holds 1 NaN or infinite value; the first is "
                                  "element 1 (sample 1)")));
-  std::vector<NamedArray> uneven = FashionMnist(0, 4, true);
+  std::vector<NamedTensor> uneven = FashionMnist(0, 4, true);
   uneven[1].second = Tensor::FromVector<int64_t>({3}, {1, 2, 3});
   EXPECT_THAT(UploadArrays("uneven", uneven),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'labels' has 3 samples")));
-  std::vector<NamedArray> eleven = FashionMnist(0, 2, true);
+  std::vector<NamedTensor> eleven = FashionMnist(0, 2, true);
   eleven[1].second = Tensor::FromVector<int64_t>({2}, {1, 11});
   ASSERT_THAT(UploadArrays("eleven", eleven), IsOk());
   request = Request();
@@ -371,7 +371,7 @@ TEST_F(JobsTest, AJobWhoseEngineStepFailsEndsFailedAndTheServerKeepsServing) {
   Start();
   UploadModelAndData();
   // Finite inputs so large that the first convolution overflows to infinity during calibration.
-  std::vector<NamedArray> huge;
+  std::vector<NamedTensor> huge;
   Tensor images = *Tensor::Create(DataType::kFloat32, {32, 1, 28, 28});
   for (int64_t i = 0; i < images.element_count(); ++i) images.data<float>()[i] = 3e38f;
   huge.emplace_back("image", std::move(images));
@@ -418,7 +418,7 @@ TEST_F(JobsTest, TensorBatchUploadsAreConcatenatedAndChecked) {
   ASSERT_THAT(client_->UploadModel(kModel, "resnet", "", false), IsOk());
   auto stub = v1::DatasetService::NewStub(
       grpc::CreateChannel(server_->target(), grpc::InsecureChannelCredentials()));
-  auto batch_of = [](const std::vector<NamedArray>& arrays) {
+  auto batch_of = [](const std::vector<NamedTensor>& arrays) {
     v1::UploadDatasetRequest message;
     for (const auto& [name, tensor] : arrays) {
       v1::TensorBatch::Array* array = message.mutable_batch()->add_arrays();
@@ -450,7 +450,7 @@ TEST_F(JobsTest, TensorBatchUploadsAreConcatenatedAndChecked) {
   EXPECT_EQ(stored.sample_count(), 160);
   EXPECT_TRUE(stored.has_labels());
   // A batch whose images change size is refused, naming it; nothing is stored.
-  std::vector<NamedArray> odd;
+  std::vector<NamedTensor> odd;
   odd.emplace_back("image", *Tensor::Create(DataType::kFloat32, {2, 1, 28, 29}));
   status = upload("mixed", {batch_of(FashionMnist(0, 2, false)), batch_of(odd)}, &stored);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);

@@ -41,7 +41,7 @@ absl::Status Write(const std::string& split, int64_t first, int64_t count,
     labels->data<int64_t>()[i] = classes->data<uint8_t>()[first + i];
   }
   if (absl::EndsWith(path, ".npy")) return octet::WriteNpyFile(path, *pixels);
-  std::vector<octet::NamedArray> arrays;
+  std::vector<octet::NamedTensor> arrays;
   arrays.emplace_back("image", *std::move(pixels));
   arrays.emplace_back("labels", *std::move(labels));
   return octet::WriteNpzFile(path, arrays);

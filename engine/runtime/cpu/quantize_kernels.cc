@@ -1,6 +1,6 @@
 // QuantizeLinear, DequantizeLinear and DynamicQuantizeLinear: the float runtime executes QDQ
 // models exactly as ONNX defines them, so any QDQ model is evaluated in float as the whitepaper's
-// simulated quantization does (engine/quant/affine_quantization.h has the arithmetic).
+// simulated quantization does (engine/tensor/affine_quantization.h has the arithmetic).
 #include <algorithm>
 #include <limits>
 #include <type_traits>
@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/base/unsupported.h"
-#include "engine/quant/affine_quantization.h"
+#include "engine/tensor/affine_quantization.h"
 #include "engine/runtime/op_families.h"
 
 namespace octet {

@@ -135,7 +135,7 @@ class ConvKernel final : public onednn::PrimitiveKernel {
         memory inner(src_inner_, onednn::CpuEngine(), scratch + src_offset_);
         if (padding_.has_value()) FillBorder(scratch + src_offset_);
         src_reorder_->execute(
-            *context.onednn_stream,
+            onednn::ThreadStream(),
             {{DNNL_ARG_FROM, src},
              {DNNL_ARG_TO, padding_.has_value()
                                ? memory(interior_, onednn::CpuEngine(), scratch + src_offset_)
@@ -162,7 +162,7 @@ class ConvKernel final : public onednn::PrimitiveKernel {
     if (dst_reorder_) {
       try {
         dst_reorder_->execute(
-            *context.onednn_stream,
+            onednn::ThreadStream(),
             {{DNNL_ARG_FROM, dst},
              {DNNL_ARG_TO, onednn::Wrap(dst_, *outputs[0])},
              {DNNL_ARG_SCRATCHPAD, memory(shared_desc, onednn::CpuEngine(), scratch)}});

@@ -54,12 +54,12 @@ class Int8ConcatKernel final : public Kernel {
         if (part.requantize.has_value()) {
           const memory dense(part.dense, onednn::CpuEngine(), base + dense_offset_);
           part.requantize->execute(
-              *context.onednn_stream,
+              onednn::ThreadStream(),
               {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, dense}, {DNNL_ARG_SCRATCHPAD, scratch}});
           from = dense;
         }
         // A slice's desc carries its offset: its handle is the destination's start.
-        part.reorder.execute(*context.onednn_stream,
+        part.reorder.execute(onednn::ThreadStream(),
                              {{DNNL_ARG_FROM, from},
                               {DNNL_ARG_TO, onednn::Wrap(part.to, *outputs[0])},
                               {DNNL_ARG_SCRATCHPAD, scratch}});

@@ -12,6 +12,11 @@ const dnnl::engine& CpuEngine() {
   return *engine;
 }
 
+dnnl::stream& ThreadStream() {
+  thread_local dnnl::stream stream(CpuEngine());
+  return stream;
+}
+
 absl::Status ToStatus(const dnnl::error& error, const std::string& what) {
   const std::string message = absl::StrCat(what, ": oneDNN: ", error.what());
   if (error.status == dnnl_unimplemented) return absl::UnimplementedError(message);
@@ -183,7 +188,7 @@ absl::Status PrimitiveKernel::Execute(std::unordered_map<int, dnnl::memory> args
                                       ExecutionContext& context) const {
   try {
     args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(scratchpad_, CpuEngine(), context.scratchpad));
-    primitive_.execute(*context.onednn_stream, args);
+    primitive_.execute(onednn::ThreadStream(), args);
   } catch (const dnnl::error& e) {
     return ToStatus(e, what_);
   }

@@ -17,6 +17,11 @@ namespace octet::onednn {
 // The process-wide CPU engine.
 const dnnl::engine& CpuEngine();
 
+// The calling thread's stream on CpuEngine(). A CPU stream holds no memory, and one per thread
+// lets concurrent Runs execute primitives without sharing one; kernels take it here rather than
+// from the plan, so that nothing outside this folder knows oneDNN has streams.
+dnnl::stream& ThreadStream();
+
 // Converts a dnnl::error thrown while building for `what` into a Status. oneDNN reports
 // unsupported configurations as dnnl_unimplemented, which becomes UNIMPLEMENTED.
 absl::Status ToStatus(const dnnl::error& error, const std::string& what);

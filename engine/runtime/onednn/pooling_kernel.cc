@@ -176,7 +176,7 @@ class ChannelsLastPoolKernel final : public onednn::PrimitiveKernel {
     const memory src(src_, onednn::CpuEngine(), scratch + src_offset_);
     const memory dst(dst_, onednn::CpuEngine(), scratch + dst_offset_);
     try {
-      to_nhwc_.execute(*context.onednn_stream,
+      to_nhwc_.execute(onednn::ThreadStream(),
                        {{DNNL_ARG_FROM, onednn::Wrap(plain_src_, *inputs[0])},
                         {DNNL_ARG_TO, src},
                         {DNNL_ARG_SCRATCHPAD, shared}});
@@ -186,7 +186,7 @@ class ChannelsLastPoolKernel final : public onednn::PrimitiveKernel {
     // The pooling primitive's own scratchpad is the start of the workspace scratchpad.
     OCTET_RETURN_IF_ERROR(Execute({{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, context));
     try {
-      to_plain_.execute(*context.onednn_stream,
+      to_plain_.execute(onednn::ThreadStream(),
                         {{DNNL_ARG_FROM, dst},
                          {DNNL_ARG_TO, onednn::Wrap(plain_dst_, *outputs[0])},
                          {DNNL_ARG_SCRATCHPAD, shared}});

@@ -129,7 +129,7 @@ class WinogradConvKernel final : public Kernel {
         const int64_t count = std::min(chunk_, tiles - first);
         TransformInput(x, first, count, v);
         const Matmul& mm = count == chunk_ ? *full_ : *tail_;
-        mm.primitive.execute(*context.onednn_stream,
+        mm.primitive.execute(onednn::ThreadStream(),
                              {{DNNL_ARG_SRC, memory(mm.src, CpuEngine(), v)},
                               {DNNL_ARG_WEIGHTS, Wrap(mm.weights, mm.packed_weights)},
                               {DNNL_ARG_DST, memory(mm.dst, CpuEngine(), m)},

@@ -1,4 +1,4 @@
-#include "engine/quant/affine_quantization.h"
+#include "engine/tensor/affine_quantization.h"
 
 namespace octet {
 namespace {

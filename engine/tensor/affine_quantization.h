@@ -3,8 +3,8 @@
 //   q = saturate(round_half_to_even(x / scale) + zero_point),   x' = (q - zero_point) * scale.
 // Shared by the runtime's Q/DQ kernels and the quantizers, so simulation and export agree bit for
 // bit.
-#ifndef OCTET_ENGINE_QUANT_AFFINE_QUANTIZATION_H_
-#define OCTET_ENGINE_QUANT_AFFINE_QUANTIZATION_H_
+#ifndef OCTET_ENGINE_TENSOR_AFFINE_QUANTIZATION_H_
+#define OCTET_ENGINE_TENSOR_AFFINE_QUANTIZATION_H_
 
 #include <cmath>
 #include <cstdint>
@@ -53,4 +53,4 @@ void DequantizeValues(const int8_t* q, int64_t n, float scale, int32_t zero_poin
 
 }  // namespace octet
 
-#endif  // OCTET_ENGINE_QUANT_AFFINE_QUANTIZATION_H_
+#endif  // OCTET_ENGINE_TENSOR_AFFINE_QUANTIZATION_H_
