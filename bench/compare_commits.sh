@@ -20,7 +20,7 @@ base_commit=$(git -C "$root" rev-parse --short "$base")
 base_tree=$root/build-compare/src-$base_commit
 base_build=$root/build-compare/build-$base_commit
 
-"$root/scripts/build.sh" > /dev/null
+[ -f "$head_build/build.ninja" ] || "$root/scripts/build.sh" > /dev/null
 cmake --build "$head_build" --target octet_float_bench octet_bench_quantize > /dev/null
 if [ ! -d "$base_tree" ]; then
   git -C "$root" worktree add --detach "$base_tree" "$base_commit" > /dev/null
