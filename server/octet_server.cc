@@ -12,14 +12,14 @@
 #include "grpcpp/server_builder.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
-#include "server/jobs/job_runner.h"
+#include "server/core/inference_executor.h"
+#include "server/core/job_runner.h"
+#include "server/core/model_registry.h"
 #include "server/metrics/server_metrics.h"
 #include "server/services/dataset_service.h"
 #include "server/services/inference_service.h"
 #include "server/services/model_service.h"
 #include "server/services/quantization_service.h"
-#include "server/serving/inference_executor.h"
-#include "server/serving/model_registry.h"
 #include "server/store/dataset_store.h"
 #include "server/store/job_store.h"
 #include "server/store/model_store.h"
@@ -35,6 +35,7 @@ struct OctetServer::Parts {
   std::unique_ptr<Storage> storage;
   std::unique_ptr<ModelStore> model_store;
   std::unique_ptr<DatasetStore> dataset_store;
+  std::unique_ptr<DatasetCatalog> dataset_catalog;
   std::unique_ptr<JobStore> job_store;
   std::unique_ptr<ModelRegistry> model_registry;
   std::unique_ptr<InferenceExecutor> executor;
@@ -98,12 +99,12 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(const ServerOpti
   JobRunnerOptions job_options;
   job_options.workers = options.job_workers;
   // Job batches run on the inference executor's slots, so by default with as many threads.
-  job_options.threads_per_job = options.job_threads > 0 ? options.job_threads : threads;
+  job_options.execution.threads_per_job = options.job_threads > 0 ? options.job_threads : threads;
   job_options.queue_capacity = options.job_queue_capacity;
   job_options.retry_limit = options.job_retry_limit;
-  job_options.max_dataset_bytes = options.max_dataset_bytes;
-  job_options.octet_version = OCTET_VERSION;
-  job_options.abort_in_calibration = options.testing_abort_in_calibration;
+  job_options.execution.max_dataset_bytes = options.max_dataset_bytes;
+  job_options.execution.octet_version = OCTET_VERSION;
+  job_options.execution.abort_in_calibration = options.testing_abort_in_calibration;
   parts->job_runner = std::make_unique<JobRunner>(
       job_options, parts->storage.get(), parts->job_store.get(), parts->dataset_store.get(),
       parts->model_registry.get(), parts->executor.get(), parts->metrics.get());
@@ -112,8 +113,9 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(const ServerOpti
       parts->model_registry.get(), &parts->storage->blobs(), options.max_model_bytes);
   parts->inference_service = std::make_unique<InferenceServiceImpl>(
       parts->model_registry.get(), parts->executor.get(), parts->metrics.get(), OCTET_VERSION);
-  parts->dataset_service = std::make_unique<DatasetServiceImpl>(
+  parts->dataset_catalog = std::make_unique<DatasetCatalog>(
       parts->dataset_store.get(), &parts->storage->blobs(), options.max_dataset_bytes);
+  parts->dataset_service = std::make_unique<DatasetServiceImpl>(parts->dataset_catalog.get());
   parts->quantization_service =
       std::make_unique<QuantizationServiceImpl>(parts->job_runner.get(), parts->job_store.get());
 

@@ -31,7 +31,7 @@ struct ServerOptions {
   int job_threads = 0;
   int job_queue_capacity = 16;
   int job_retry_limit = 3;
-  // Fault injection for the crash tests (JobRunnerOptions::abort_in_calibration).
+  // Fault injection for the crash tests (JobExecutorOptions::abort_in_calibration).
   bool testing_abort_in_calibration = false;
 };
 

@@ -89,8 +89,7 @@ std::vector<std::pair<std::string, Tensor>> ReadInputs(CommandContext& context,
       }
       const auto metadata = Check(context.client.ModelMetadata(options.model, options.version));
       if (metadata.inputs_size() != 1) {
-        throw CommandError{absl::StrCat("model '", options.model, "' has ",
-                                        metadata.inputs_size(),
+        throw CommandError{absl::StrCat("model '", options.model, "' has ", metadata.inputs_size(),
                                         " inputs; name them with NAME=X.npy")};
       }
       input_name = metadata.inputs(0).name();

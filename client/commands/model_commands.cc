@@ -101,10 +101,9 @@ int List(CommandContext& context) {
   }
   for (const auto& m : all) {
     std::cout << m.name() << "  default " << m.default_version() << "  versions "
-              << absl::StrJoin(m.versions(), ",",
-                               [](std::string* out, const auto& v) {
-                                 absl::StrAppend(out, v.version());
-                               })
+              << absl::StrJoin(
+                     m.versions(), ",",
+                     [](std::string* out, const auto& v) { absl::StrAppend(out, v.version()); })
               << "\n";
   }
   return 0;
@@ -160,7 +159,8 @@ int Describe(CommandContext& context, const ModelOptions& o) {
 }
 
 int Download(CommandContext& context, const ModelOptions& o) {
-  const octet::v1::ModelVersion v = Check(context.client.DownloadModel(o.name, o.version, o.output));
+  const octet::v1::ModelVersion v =
+      Check(context.client.DownloadModel(o.name, o.version, o.output));
   std::cout << "wrote " << v.name() << " version " << v.version() << " to " << o.output << " ("
             << v.size_bytes() << " bytes)\n";
   return 0;
@@ -209,8 +209,7 @@ void AddModelCommands(CLI::App& app, CommandTable& table) {
   describe->add_option("--batch", o->batch, "Fills a dynamic first dimension")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
-  describe->add_option("--shape", o->shapes,
-                       "NAME=D,D,... for an input with other dynamic dims");
+  describe->add_option("--shape", o->shapes, "NAME=D,D,... for an input with other dynamic dims");
   table.Add(describe, run(Describe));
 
   CLI::App* download = models->add_subcommand("download", "Download a version's ONNX file");

@@ -18,7 +18,8 @@ using Shape = std::vector<int64_t>;
 
 // The product of `dims`, or INVALID_ARGUMENT when a dim is negative or the product (or its size
 // in bytes at `element_size`) overflows int64.
-absl::StatusOr<int64_t> CheckedElementCount(absl::Span<const int64_t> dims, size_t element_size = 1);
+absl::StatusOr<int64_t> CheckedElementCount(absl::Span<const int64_t> dims,
+                                            size_t element_size = 1);
 
 // "[1, 3, 224, 224]".
 std::string ShapeToString(absl::Span<const int64_t> dims);

@@ -1,20 +1,15 @@
 #ifndef OCTET_SERVER_SERVICES_DATASET_SERVICE_H_
 #define OCTET_SERVER_SERVICES_DATASET_SERVICE_H_
 
-#include <cstdint>
-
 #include "octet/v1/dataset_service.grpc.pb.h"
-#include "server/store/blob_store.h"
-#include "server/store/dataset_store.h"
+#include "server/core/dataset_catalog.h"
 
 namespace octet::server {
 
-// octet.v1.DatasetService: uploads are checked (format, arrays, sample counts, labels, NaN/Inf)
-// before anything is stored; TENSORS uploads are stored as .npz. Thread-safe.
+// octet.v1.DatasetService over the DatasetCatalog. Thread-safe.
 class DatasetServiceImpl final : public octet::v1::DatasetService::Service {
  public:
-  DatasetServiceImpl(DatasetStore* store, BlobStore* blobs, int64_t max_dataset_bytes)
-      : store_(store), blobs_(blobs), max_dataset_bytes_(max_dataset_bytes) {}
+  explicit DatasetServiceImpl(DatasetCatalog* catalog) : catalog_(catalog) {}
 
   grpc::Status UploadDataset(grpc::ServerContext* context,
                              grpc::ServerReader<octet::v1::UploadDatasetRequest>* reader,
@@ -29,9 +24,7 @@ class DatasetServiceImpl final : public octet::v1::DatasetService::Service {
                              octet::v1::DeleteDatasetResponse* response) override;
 
  private:
-  DatasetStore* const store_;
-  BlobStore* const blobs_;
-  const int64_t max_dataset_bytes_;
+  DatasetCatalog* const catalog_;
 };
 
 }  // namespace octet::server

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "server/core/proto_conversion.h"
 #include "server/services/grpc_status.h"
 #include "server/services/tensor_conversion.h"
 
@@ -23,9 +24,12 @@ absl::StatusOr<int64_t> ParseVersion(const std::string& text, absl::string_view 
 
 std::string PrecisionLabel(octet::v1::Precision precision) {
   switch (precision) {
-    case octet::v1::PRECISION_INT8: return "int8";
-    case octet::v1::PRECISION_WEIGHT_ONLY: return "weight_only";
-    default: return "float";
+    case octet::v1::PRECISION_INT8:
+      return "int8";
+    case octet::v1::PRECISION_WEIGHT_ONLY:
+      return "weight_only";
+    default:
+      return "float";
   }
 }
 

@@ -4,9 +4,9 @@
 #include <string>
 
 #include "inference/open_inference_grpc.grpc.pb.h"
+#include "server/core/inference_executor.h"
+#include "server/core/model_registry.h"
 #include "server/metrics/server_metrics.h"
-#include "server/serving/inference_executor.h"
-#include "server/serving/model_registry.h"
 
 namespace octet::server {
 
@@ -14,8 +14,8 @@ namespace octet::server {
 // protocol's version strings ("" for the default version). Thread-safe.
 class InferenceServiceImpl final : public inference::GRPCInferenceService::Service {
  public:
-  InferenceServiceImpl(ModelRegistry* registry, InferenceExecutor* executor,
-                       ServerMetrics* metrics, std::string server_version)
+  InferenceServiceImpl(ModelRegistry* registry, InferenceExecutor* executor, ServerMetrics* metrics,
+                       std::string server_version)
       : registry_(registry),
         executor_(executor),
         metrics_(metrics),

@@ -6,22 +6,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/services/grpc_status.h"
+#include "server/services/request_checks.h"
 
 namespace octet::server {
 namespace {
 
-constexpr int kDefaultPageSize = 50;
-constexpr int kMaxPageSize = 1000;
 constexpr size_t kDownloadChunkBytes = 1 << 20;
-
-grpc::Status Invalid(const std::string& message) {
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
-}
 
 grpc::Status CheckVersionField(int64_t version, bool zero_allowed) {
   if (version < 0 || (!zero_allowed && version == 0)) {
-    return Invalid(absl::StrCat("version must be ", zero_allowed ? "0 or more" : "positive",
-                                ", got ", version));
+    return InvalidArgument(absl::StrCat("version must be ", zero_allowed ? "0 or more" : "positive",
+                                        ", got ", version));
   }
   return grpc::Status::OK;
 }
@@ -32,15 +27,14 @@ grpc::Status ModelServiceImpl::UploadModel(
     grpc::ServerContext*, grpc::ServerReader<octet::v1::UploadModelRequest>* reader,
     octet::v1::UploadModelResponse* response) {
   octet::v1::UploadModelRequest message;
-  if (!reader->Read(&message) || !message.has_header()) {
-    return Invalid("the first message of UploadModel must be a header");
-  }
+  if (grpc::Status s = ReadUploadHeader(reader, &message, "UploadModel"); !s.ok()) return s;
   const octet::v1::UploadModelHeader header = message.header();
   if (absl::Status s = ValidateName(header.name(), "header.name"); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<std::unique_ptr<BlobStore::Writer>> blob = blobs_->NewWriter(max_model_bytes_);
   if (!blob.ok()) return ToGrpcStatus(blob.status());
   while (reader->Read(&message)) {
-    if (!message.has_chunk()) return Invalid("only chunks may follow the UploadModel header");
+    if (!message.has_chunk())
+      return InvalidArgument("only chunks may follow the UploadModel header");
     if (absl::Status s = (*blob)->Append(message.chunk()); !s.ok()) return ToGrpcStatus(s);
   }
   absl::StatusOr<AddedVersion> added =
@@ -89,7 +83,7 @@ grpc::Status ModelServiceImpl::DescribeRuntime(grpc::ServerContext*,
   // The description builds zero inputs of the described shapes.
   constexpr int64_t kMaxInputBytes = int64_t{256} << 20;
   if (request->batch_size() < 0 || request->batch_size() > kMaxBatch) {
-    return Invalid(
+    return InvalidArgument(
         absl::StrCat("batch_size must be 0 to ", kMaxBatch, ", got ", request->batch_size()));
   }
   absl::StatusOr<std::shared_ptr<const LoadedModel>> loaded =
@@ -102,10 +96,10 @@ grpc::Status ModelServiceImpl::DescribeRuntime(grpc::ServerContext*,
     const bool known = std::any_of(session.inputs().begin(), session.inputs().end(),
                                    [&](const ValueInfo& v) { return v.name == shape.name(); });
     if (!known)
-      return Invalid(absl::StrCat("input_shapes names unknown input '", shape.name(), "'"));
+      return InvalidArgument(absl::StrCat("input_shapes names unknown input '", shape.name(), "'"));
     if (!given.emplace(shape.name(), std::vector<int64_t>(shape.dims().begin(), shape.dims().end()))
              .second) {
-      return Invalid(absl::StrCat("input_shapes names '", shape.name(), "' twice"));
+      return InvalidArgument(absl::StrCat("input_shapes names '", shape.name(), "' twice"));
     }
   }
   std::vector<NamedTensor> inputs;
@@ -117,11 +111,11 @@ grpc::Status ModelServiceImpl::DescribeRuntime(grpc::ServerContext*,
     if (it != given.end()) {
       shape = it->second;
       if (input.shape.has_value() && shape.size() != rank) {
-        return Invalid(absl::StrCat("input '", input.name, "' has rank ", rank,
-                                    ", input_shapes gives ", shape.size(), " dimensions"));
+        return InvalidArgument(absl::StrCat("input '", input.name, "' has rank ", rank,
+                                            ", input_shapes gives ", shape.size(), " dimensions"));
       }
     } else if (!input.shape.has_value()) {
-      return Invalid(
+      return InvalidArgument(
           absl::StrCat("input '", input.name, "' has no declared shape: give it in input_shapes"));
     }
     for (size_t d = 0; d < rank; ++d) {
@@ -132,25 +126,28 @@ grpc::Status ModelServiceImpl::DescribeRuntime(grpc::ServerContext*,
         } else if (d == 0) {
           shape.push_back(batch);
         } else {
-          return Invalid(absl::StrCat("input '", input.name, "' dimension ", d,
-                                      " is dynamic: give the input's shape in input_shapes"));
+          return InvalidArgument(
+              absl::StrCat("input '", input.name, "' dimension ", d,
+                           " is dynamic: give the input's shape in input_shapes"));
         }
       } else if (dim.is_static() && shape[d] != dim.size) {
-        return Invalid(absl::StrCat("input '", input.name, "' dimension ", d, " is ", dim.size,
-                                    ", input_shapes gives ", shape[d]));
+        return InvalidArgument(absl::StrCat("input '", input.name, "' dimension ", d, " is ",
+                                            dim.size, ", input_shapes gives ", shape[d]));
       }
     }
     int64_t count = 1;
     for (int64_t d : shape) {
       if (d < 1 || d > kMaxInputBytes) {
-        return Invalid(absl::StrCat("input '", input.name, "' dimension ", d, " is out of range"));
+        return InvalidArgument(
+            absl::StrCat("input '", input.name, "' dimension ", d, " is out of range"));
       }
       count *= d;
       if (count > kMaxInputBytes) break;
     }
     bytes += count * static_cast<int64_t>(ElementSize(input.type));
     if (count > kMaxInputBytes || bytes > kMaxInputBytes) {
-      return Invalid(absl::StrCat("the inputs described exceed ", kMaxInputBytes >> 20, " MiB"));
+      return InvalidArgument(
+          absl::StrCat("the inputs described exceed ", kMaxInputBytes >> 20, " MiB"));
     }
     absl::StatusOr<Tensor> tensor = Tensor::Create(input.type, shape);
     if (!tensor.ok()) return ToGrpcStatus(tensor.status());
@@ -177,13 +174,10 @@ grpc::Status ModelServiceImpl::DescribeRuntime(grpc::ServerContext*,
 grpc::Status ModelServiceImpl::ListModels(grpc::ServerContext*,
                                           const octet::v1::ListModelsRequest* request,
                                           octet::v1::ListModelsResponse* response) {
-  if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
-    return Invalid(
-        absl::StrCat("page_size must be 0 to ", kMaxPageSize, ", got ", request->page_size()));
-  }
-  const int page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+  absl::StatusOr<int> page_size = PageSize(request->page_size());
+  if (!page_size.ok()) return ToGrpcStatus(page_size.status());
   absl::StatusOr<ModelStore::Page> page =
-      registry_->store().ListModels(page_size, request->page_token());
+      registry_->store().ListModels(*page_size, request->page_token());
   if (!page.ok()) return ToGrpcStatus(page.status());
   for (octet::v1::Model& model : page->models) *response->add_models() = std::move(model);
   response->set_next_page_token(page->next_page_token);

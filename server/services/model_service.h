@@ -4,7 +4,7 @@
 #include <cstdint>
 
 #include "octet/v1/model_service.grpc.pb.h"
-#include "server/serving/model_registry.h"
+#include "server/core/model_registry.h"
 #include "server/store/blob_store.h"
 
 namespace octet::server {

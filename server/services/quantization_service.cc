@@ -3,18 +3,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/services/grpc_status.h"
+#include "server/services/request_checks.h"
 
 namespace octet::server {
 namespace {
 
-constexpr int kDefaultPageSize = 50;
-constexpr int kMaxPageSize = 1000;
 // How often a watcher with nothing new checks whether its client is still there.
 constexpr absl::Duration kWatchPoll = absl::Milliseconds(500);
-
-grpc::Status Invalid(const std::string& message) {
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
-}
 
 }  // namespace
 
@@ -30,7 +25,7 @@ grpc::Status QuantizationServiceImpl::CreateJob(grpc::ServerContext*,
 grpc::Status QuantizationServiceImpl::GetJob(grpc::ServerContext*,
                                              const octet::v1::GetJobRequest* request,
                                              octet::v1::Job* response) {
-  if (request->id().empty()) return Invalid("id is empty");
+  if (request->id().empty()) return InvalidArgument("id is empty");
   absl::StatusOr<octet::v1::Job> job = runner_->Get(request->id());
   if (!job.ok()) return ToGrpcStatus(job.status());
   *response = *std::move(job);
@@ -40,16 +35,13 @@ grpc::Status QuantizationServiceImpl::GetJob(grpc::ServerContext*,
 grpc::Status QuantizationServiceImpl::ListJobs(grpc::ServerContext*,
                                                const octet::v1::ListJobsRequest* request,
                                                octet::v1::ListJobsResponse* response) {
-  if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
-    return Invalid(
-        absl::StrCat("page_size must be 0 to ", kMaxPageSize, ", got ", request->page_size()));
-  }
+  absl::StatusOr<int> page_size = PageSize(request->page_size());
+  if (!page_size.ok()) return ToGrpcStatus(page_size.status());
   if (!octet::v1::JobState_IsValid(request->state())) {
-    return Invalid(absl::StrCat("state has the unknown value ", request->state()));
+    return InvalidArgument(absl::StrCat("state has the unknown value ", request->state()));
   }
-  const int page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
   absl::StatusOr<JobStore::Page> page =
-      jobs_->List(request->model(), request->state(), page_size, request->page_token());
+      jobs_->List(request->model(), request->state(), *page_size, request->page_token());
   if (!page.ok()) return ToGrpcStatus(page.status());
   for (octet::v1::Job& job : page->jobs) *response->add_jobs() = std::move(job);
   response->set_next_page_token(page->next_page_token);
@@ -59,7 +51,7 @@ grpc::Status QuantizationServiceImpl::ListJobs(grpc::ServerContext*,
 grpc::Status QuantizationServiceImpl::CancelJob(grpc::ServerContext*,
                                                 const octet::v1::CancelJobRequest* request,
                                                 octet::v1::Job* response) {
-  if (request->id().empty()) return Invalid("id is empty");
+  if (request->id().empty()) return InvalidArgument("id is empty");
   absl::StatusOr<octet::v1::Job> job = runner_->Cancel(request->id());
   if (!job.ok()) return ToGrpcStatus(job.status());
   *response = *std::move(job);
@@ -69,7 +61,7 @@ grpc::Status QuantizationServiceImpl::CancelJob(grpc::ServerContext*,
 grpc::Status QuantizationServiceImpl::WatchJob(grpc::ServerContext* context,
                                                const octet::v1::WatchJobRequest* request,
                                                grpc::ServerWriter<octet::v1::Job>* writer) {
-  if (request->id().empty()) return Invalid("id is empty");
+  if (request->id().empty()) return InvalidArgument("id is empty");
   int64_t revision = 0;
   int64_t sent = -1;
   while (!context->IsCancelled()) {

@@ -2,7 +2,7 @@
 #define OCTET_SERVER_SERVICES_QUANTIZATION_SERVICE_H_
 
 #include "octet/v1/quantization_service.grpc.pb.h"
-#include "server/jobs/job_runner.h"
+#include "server/core/job_runner.h"
 
 namespace octet::server {
 

@@ -22,8 +22,8 @@ absl::StatusOr<Tensor> FromTyped(const Repeated& values, Shape shape, int64_t co
     const auto v = values.Get(static_cast<int>(i));
     if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
       if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max()) {
-        return absl::InvalidArgumentError(absl::StrCat(where, "[", i, "] = ", v,
-                                                       " is out of range for the datatype"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, "[", i, "] = ", v, " is out of range for the datatype"));
       }
     }
     out[i] = static_cast<T>(v);
@@ -52,41 +52,19 @@ absl::StatusOr<Tensor> FromContents(const inference::InferTensorContents& conten
     case DataType::kFloat16:
       break;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "input '", name, "': datatype FP16 must be sent in raw_input_contents"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("input '", name, "': datatype FP16 must be sent in raw_input_contents"));
 }
 
 }  // namespace
-
-octet::v1::DataType ToProto(DataType type) {
-  switch (type) {
-    case DataType::kFloat32: return octet::v1::DATA_TYPE_FLOAT32;
-    case DataType::kFloat64: return octet::v1::DATA_TYPE_FLOAT64;
-    case DataType::kFloat16: return octet::v1::DATA_TYPE_FLOAT16;
-    case DataType::kUint8: return octet::v1::DATA_TYPE_UINT8;
-    case DataType::kInt8: return octet::v1::DATA_TYPE_INT8;
-    case DataType::kInt32: return octet::v1::DATA_TYPE_INT32;
-    case DataType::kInt64: return octet::v1::DATA_TYPE_INT64;
-    case DataType::kBool: return octet::v1::DATA_TYPE_BOOL;
-  }
-  return octet::v1::DATA_TYPE_UNSPECIFIED;
-}
-
-std::optional<DataType> FromProto(octet::v1::DataType type) {
-  for (DataType t : {DataType::kFloat32, DataType::kFloat64, DataType::kFloat16, DataType::kUint8,
-                     DataType::kInt8, DataType::kInt32, DataType::kInt64, DataType::kBool}) {
-    if (ToProto(t) == type) return t;
-  }
-  return std::nullopt;
-}
 
 absl::StatusOr<std::vector<NamedTensor>> InputsFromRequest(
     const inference::ModelInferRequest& request) {
   const bool raw = request.raw_input_contents_size() > 0;
   if (raw && request.raw_input_contents_size() != request.inputs_size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "raw_input_contents has ", request.raw_input_contents_size(), " entries for ",
-        request.inputs_size(), " inputs; send one per input or none"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("raw_input_contents has ", request.raw_input_contents_size(), " entries for ",
+                     request.inputs_size(), " inputs; send one per input or none"));
   }
   std::vector<NamedTensor> inputs;
   inputs.reserve(request.inputs_size());
@@ -110,8 +88,8 @@ absl::StatusOr<std::vector<NamedTensor>> InputsFromRequest(
       const uint64_t expected = static_cast<uint64_t>(*count) * ElementSize(*type);
       if (bytes.size() != expected) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "input '", input.name(), "' raw_input_contents[", i, "] has ", bytes.size(),
-            " bytes; ", input.datatype(), " ", ShapeToString(shape), " needs ", expected));
+            "input '", input.name(), "' raw_input_contents[", i, "] has ", bytes.size(), " bytes; ",
+            input.datatype(), " ", ShapeToString(shape), " needs ", expected));
       }
       tensor = Tensor::FromBytes(*type, std::move(shape), bytes.data(), bytes.size());
     } else {

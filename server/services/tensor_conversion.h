@@ -9,13 +9,8 @@
 #include "absl/status/statusor.h"
 #include "engine/runtime/session.h"
 #include "inference/open_inference_grpc.pb.h"
-#include "octet/v1/common.pb.h"
 
 namespace octet::server {
-
-// Between engine types and octet.v1.DataType; nullopt for DATA_TYPE_UNSPECIFIED.
-octet::v1::DataType ToProto(DataType type);
-std::optional<DataType> FromProto(octet::v1::DataType type);
 
 // The request's inputs as engine tensors, from raw_input_contents when present, else from the
 // typed contents. INVALID_ARGUMENT names the input and the field on any mismatch (unknown

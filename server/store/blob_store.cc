@@ -1,7 +1,6 @@
 #include "server/store/blob_store.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,10 +8,11 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 
@@ -43,19 +43,6 @@ std::string RandomSuffix() {
 }
 
 }  // namespace
-
-struct BlobStore::Writer::Hasher {
-  Hasher() : context(EVP_MD_CTX_new()) { EVP_DigestInit_ex(context, EVP_sha256(), nullptr); }
-  ~Hasher() { EVP_MD_CTX_free(context); }
-  EVP_MD_CTX* context;
-};
-
-std::string Sha256Hex(absl::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), length));
-}
 
 bool IsSha256Hex(absl::string_view text) {
   if (text.size() != 64) return false;
@@ -126,7 +113,7 @@ BlobStore::Writer::Writer(BlobStore* store, std::string temp_path, int fd, int64
       temp_path_(std::move(temp_path)),
       fd_(fd),
       max_bytes_(max_bytes),
-      hasher_(std::make_unique<Hasher>()) {}
+      hash_(std::make_unique<Sha256>()) {}
 
 BlobStore::Writer::~Writer() {
   if (fd_ >= 0) ::close(fd_);
@@ -148,7 +135,7 @@ absl::Status BlobStore::Writer::Append(absl::string_view data) {
     }
     written += static_cast<size_t>(n);
   }
-  EVP_DigestUpdate(hasher_->context, data.data(), data.size());
+  hash_->Update(data);
   size_ += static_cast<int64_t>(data.size());
   return absl::OkStatus();
 }
@@ -159,11 +146,7 @@ absl::StatusOr<std::string> BlobStore::Writer::Finish() {
   ::close(fd_);
   fd_ = -1;
   if (rc != 0) return ErrnoError("cannot fsync", temp_path_);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(hasher_->context, digest, &length);
-  sha256_ =
-      absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), length));
+  sha256_ = hash_->HexDigest();
   return sha256_;
 }
 
@@ -194,7 +177,7 @@ absl::StatusOr<bool> BlobStore::Matches(absl::string_view sha256) const {
   const std::string path = PathFor(sha256);
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoError("cannot open", path);
-  Writer::Hasher hasher;
+  Sha256 hash;
   std::string buffer(1 << 20, '\0');
   while (true) {
     const ssize_t n = ::read(fd, buffer.data(), buffer.size());
@@ -204,14 +187,31 @@ absl::StatusOr<bool> BlobStore::Matches(absl::string_view sha256) const {
       return ErrnoError("cannot read", path);
     }
     if (n == 0) break;
-    EVP_DigestUpdate(hasher.context, buffer.data(), static_cast<size_t>(n));
+    hash.Update(absl::string_view(buffer.data(), static_cast<size_t>(n)));
   }
   ::close(fd);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(hasher.context, digest, &length);
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), length)) ==
-         sha256;
+  return hash.HexDigest() == sha256;
+}
+
+absl::StatusOr<std::string> BlobStore::ReadVerified(absl::string_view sha256,
+                                                    absl::string_view what) const {
+  absl::StatusOr<std::string> bytes = ReadFile(PathFor(sha256));
+  if (!bytes.ok()) {
+    return absl::DataLossError(absl::StrCat("the stored file of ", what, " is missing"));
+  }
+  if (Sha256Hex(*bytes) != sha256) {
+    return absl::DataLossError(absl::StrCat(
+        "the stored file of ", what, " does not match its sha256; it is not served or used"));
+  }
+  return bytes;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
+  return bytes;
 }
 
 }  // namespace octet::server

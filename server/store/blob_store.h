@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "engine/artifact/sha256.h"
 
 namespace octet::server {
 
@@ -42,7 +43,6 @@ class BlobStore {
 
    private:
     friend class BlobStore;
-    struct Hasher;
     Writer(BlobStore* store, std::string temp_path, int fd, int64_t max_bytes);
 
     BlobStore* store_;
@@ -50,7 +50,7 @@ class BlobStore {
     int fd_;
     int64_t max_bytes_;
     int64_t size_ = 0;
-    std::unique_ptr<Hasher> hasher_;
+    std::unique_ptr<Sha256> hash_;
     std::string sha256_;
     bool committed_ = false;
   };
@@ -68,6 +68,9 @@ class BlobStore {
   absl::StatusOr<std::vector<std::string>> List() const;
   // Whether the blob's bytes still hash to its name (read in chunks, not held in memory).
   absl::StatusOr<bool> Matches(absl::string_view sha256) const;
+  // The blob's bytes, checked against its hash: DATA_LOSS naming `what` ("model 'm' version 2")
+  // when the file is missing or its bytes no longer hash to its name (never served or used).
+  absl::StatusOr<std::string> ReadVerified(absl::string_view sha256, absl::string_view what) const;
 
   const std::string& root() const { return root_; }
 
@@ -77,8 +80,8 @@ class BlobStore {
   const std::string root_;
 };
 
-// Hex sha256 of `data`.
-std::string Sha256Hex(absl::string_view data);
+// A whole file's bytes: NOT_FOUND when it cannot be opened, DATA_LOSS when reading fails.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
 
 // True for 64 lower-case hex digits.
 bool IsSha256Hex(absl::string_view text);

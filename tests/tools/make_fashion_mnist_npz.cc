@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/match.h"
 #include "engine/io/idx.h"
 #include "engine/io/npy.h"
 #include "engine/io/npz.h"
@@ -22,15 +22,18 @@ constexpr char kFashionMnist[] = "/usr/share/datasets/fashion-mnist";
 absl::Status Write(const std::string& split, int64_t first, int64_t count,
                    const std::string& path) {
   const std::string prefix = absl::StrCat(kFashionMnist, "/", split == "train" ? "train" : "t10k");
-  absl::StatusOr<octet::Tensor> images = octet::ReadIdxFile(prefix + "-images-idx3-ubyte.gz", first + count);
+  absl::StatusOr<octet::Tensor> images =
+      octet::ReadIdxFile(prefix + "-images-idx3-ubyte.gz", first + count);
   if (!images.ok()) return images.status();
-  absl::StatusOr<octet::Tensor> classes = octet::ReadIdxFile(prefix + "-labels-idx1-ubyte.gz", first + count);
+  absl::StatusOr<octet::Tensor> classes =
+      octet::ReadIdxFile(prefix + "-labels-idx1-ubyte.gz", first + count);
   if (!classes.ok()) return classes.status();
   if (images->shape()[0] < first + count) {
     return absl::OutOfRangeError(absl::StrCat("the ", split, " split has ", images->shape()[0],
                                               " images, fewer than ", first + count));
   }
-  absl::StatusOr<octet::Tensor> pixels = octet::Tensor::Create(octet::DataType::kFloat32, {count, 1, 28, 28});
+  absl::StatusOr<octet::Tensor> pixels =
+      octet::Tensor::Create(octet::DataType::kFloat32, {count, 1, 28, 28});
   absl::StatusOr<octet::Tensor> labels = octet::Tensor::Create(octet::DataType::kInt64, {count});
   if (!pixels.ok()) return pixels.status();
   if (!labels.ok()) return labels.status();

@@ -8,8 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/base/unsupported.h"
-#include "engine/tensor/affine_quantization.h"
 #include "engine/runtime/op_families.h"
+#include "engine/tensor/affine_quantization.h"
 
 namespace octet {
 namespace {

@@ -322,13 +322,10 @@ absl::StatusOr<BuiltKernel> BuildConv(const KernelBuildContext& context) {
     }
   }
   if (x.shape.size() == 4) {
-    const onednn::WinogradConvShape shape{x.shape[0],         x.shape[1],
-                                          out_channels,       x.shape[2],
-                                          x.shape[3],         g.y_shape[2],
-                                          g.y_shape[3],       g.pad_l[0],
-                                          g.pad_l[1],         g.group,
-                                          g.strides[0],       g.strides[1],
-                                          g.dilations[0] + 1, g.dilations[1] + 1};
+    const onednn::WinogradConvShape shape{
+        x.shape[0],   x.shape[1],   out_channels,       x.shape[2],        x.shape[3],
+        g.y_shape[2], g.y_shape[3], g.pad_l[0],         g.pad_l[1],        g.group,
+        g.strides[0], g.strides[1], g.dilations[0] + 1, g.dilations[1] + 1};
     if (onednn::WinogradConvApplies(context, shape)) {
       return onednn::BuildWinogradConv(context, shape, context.fuse_sum ? kConvSumInput : -1);
     }

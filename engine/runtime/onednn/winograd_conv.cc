@@ -17,8 +17,8 @@ namespace {
 
 using dnnl::memory;
 
-constexpr int64_t kBlock = 8;    // nChw8c
-constexpr int64_t kPoints = 16;  // transformed values per 4x4 tile
+constexpr int64_t kBlock = 8;       // nChw8c
+constexpr int64_t kPoints = 16;     // transformed values per 4x4 tile
 constexpr int64_t kFusedTiles = 6;  // tiles per block of the fused path (a row of registers)
 // Fewer channels: the transforms cost what the saved multiplications gain (8 ran no faster).
 constexpr int64_t kMinChannels = 16;
@@ -147,8 +147,7 @@ class WinogradConvKernel final : public Kernel {
   // `range(begin, end, thread)` is compiled for AVX2 on its own (an OpenMP region's outlined body
   // would not inherit the target attribute).
   template <typename F>
-  static void Parallel(int64_t items, F range,
-                       int max_threads = std::numeric_limits<int>::max()) {
+  static void Parallel(int64_t items, F range, int max_threads = std::numeric_limits<int>::max()) {
 #pragma omp parallel num_threads(std::min(max_threads, omp_get_max_threads()))
     {
       const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
@@ -159,14 +158,13 @@ class WinogradConvKernel final : public Kernel {
 
   void RunFused(const float* x, float* y, char* scratch) const {
     const int64_t tiles = s_.batch * tiles_h_ * tiles_w_;
-    Parallel(
-        (tiles + kFusedTiles - 1) / kFusedTiles,
-        [&](int64_t begin, int64_t end, int thread) {
-          char* own = scratch + per_thread_ * thread;
-          FusedRange(x, y, begin, end, reinterpret_cast<float*>(own),
-                     reinterpret_cast<float*>(own + m_offset_));
-        },
-        threads_);
+    Parallel((tiles + kFusedTiles - 1) / kFusedTiles,
+             [&](int64_t begin, int64_t end, int thread) {
+               char* own = scratch + per_thread_ * thread;
+               FusedRange(x, y, begin, end, reinterpret_cast<float*>(own),
+                          reinterpret_cast<float*>(own + m_offset_));
+             },
+             threads_);
   }
 
   // Blocks [begin, end) of kFusedTiles tiles (the last may be short): V of the block, its 16
@@ -216,12 +214,18 @@ class WinogradConvKernel final : public Kernel {
   __attribute__((target("avx2,fma"))) void ProductTiles(int64_t count, const float* v,
                                                         const float* u, float* m) const {
     switch (count) {
-      case 6: return ProductTile<6, kVectors>(v, u, m);
-      case 5: return ProductTile<5, kVectors>(v, u, m);
-      case 4: return ProductTile<4, kVectors>(v, u, m);
-      case 3: return ProductTile<3, kVectors>(v, u, m);
-      case 2: return ProductTile<2, kVectors>(v, u, m);
-      default: return ProductTile<1, kVectors>(v, u, m);
+      case 6:
+        return ProductTile<6, kVectors>(v, u, m);
+      case 5:
+        return ProductTile<5, kVectors>(v, u, m);
+      case 4:
+        return ProductTile<4, kVectors>(v, u, m);
+      case 3:
+        return ProductTile<3, kVectors>(v, u, m);
+      case 2:
+        return ProductTile<2, kVectors>(v, u, m);
+      default:
+        return ProductTile<1, kVectors>(v, u, m);
     }
   }
 
@@ -286,8 +290,7 @@ class WinogradConvKernel final : public Kernel {
     const int64_t oc = s_.out_channels;
     for (int64_t i = begin; i < end; ++i) {
       const TileItem it = ItemAt(first, i, oc / kBlock);
-      OutputTile(m + it.t * oc + it.block * kBlock, count * oc, it.n, it.oh0, it.ow0, it.block,
-                 y);
+      OutputTile(m + it.t * oc + it.block * kBlock, count * oc, it.n, it.oh0, it.ow0, it.block, y);
     }
   }
 
@@ -306,9 +309,11 @@ class WinogradConvKernel final : public Kernel {
   // The 16 transformed values (B^T d B) of the tile whose outputs start at (oh0, ow0) of image n,
   // channel block cb, at out[p * stride]: d the 4x4 input patch (zero outside the input),
   // B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
-  __attribute__((target("avx2,fma"), always_inline)) inline void InputTile(
-      const float* x, int64_t n, int64_t oh0, int64_t ow0, int64_t cb, float* out,
-      int64_t stride) const {
+  __attribute__((target("avx2,fma"), always_inline)) inline void InputTile(const float* x,
+                                                                           int64_t n, int64_t oh0,
+                                                                           int64_t ow0, int64_t cb,
+                                                                           float* out,
+                                                                           int64_t stride) const {
     const int64_t h0 = oh0 - s_.pad_top, w0 = ow0 - s_.pad_left;
     const float* plane = x + (n * (s_.in_channels / kBlock) + cb) * s_.in_h * s_.in_w * kBlock;
     __m256 d[4][4];
@@ -352,9 +357,11 @@ class WinogradConvKernel final : public Kernel {
   // The 2x2 outputs A^T M A of one tile and output channel block from in[p * stride],
   // A^T = [1 1 1 0; 0 1 -1 -1], plus the bias (and the residual already in y), through the
   // activation, into y (nChw8c) from (oh0, ow0) of image n.
-  __attribute__((target("avx2,fma"), always_inline)) inline void OutputTile(
-      const float* in, int64_t stride, int64_t n, int64_t oh0, int64_t ow0, int64_t ob,
-      float* y) const {
+  __attribute__((target("avx2,fma"), always_inline)) inline void OutputTile(const float* in,
+                                                                            int64_t stride,
+                                                                            int64_t n, int64_t oh0,
+                                                                            int64_t ow0, int64_t ob,
+                                                                            float* y) const {
     __m256 p[16];
 #pragma GCC unroll 16
     for (int e = 0; e < 16; ++e) p[e] = _mm256_loadu_ps(in + e * stride);
@@ -476,9 +483,9 @@ absl::StatusOr<BuiltKernel> BuildWinogradConv(const KernelBuildContext& context,
   }
   if (ic * oc <= kMaxFusedChannelProduct) {
     BuiltKernel built;
-    built.kernel = std::make_unique<WinogradConvKernel>(
-        shape, std::move(epilogue), std::move(u), omp_get_max_threads(),
-        "winograd F(2x2,3x3):avx2 fused");
+    built.kernel = std::make_unique<WinogradConvKernel>(shape, std::move(epilogue), std::move(u),
+                                                        omp_get_max_threads(),
+                                                        "winograd F(2x2,3x3):avx2 fused");
     built.outputs.push_back({DataType::kFloat32,
                              {shape.batch, oc, shape.out_h, shape.out_w},
                              static_cast<int>(kBlock)});
@@ -504,9 +511,9 @@ absl::StatusOr<BuiltKernel> BuildWinogradConv(const KernelBuildContext& context,
     const std::string implementation =
         absl::StrCat("winograd F(2x2,3x3):avx2 (matmul ", full.implementation, ")");
     BuiltKernel built;
-    built.kernel = std::make_unique<WinogradConvKernel>(
-        shape, std::move(epilogue), chunk, std::move(full), std::move(tail), scratch,
-        implementation);
+    built.kernel =
+        std::make_unique<WinogradConvKernel>(shape, std::move(epilogue), chunk, std::move(full),
+                                             std::move(tail), scratch, implementation);
     built.outputs.push_back({DataType::kFloat32,
                              {shape.batch, oc, shape.out_h, shape.out_w},
                              static_cast<int>(kBlock)});

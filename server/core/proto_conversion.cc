@@ -1,4 +1,4 @@
-#include "server/jobs/job_config.h"
+#include "server/core/proto_conversion.h"
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
@@ -198,6 +198,36 @@ v1::QuantizationConfig ToProto(const QuantizationConfig& config, uint64_t seed) 
   out.set_bias_correction(config.bias_correction);
   out.set_empirical_bias_correction(config.empirical_bias_correction);
   return out;
+}
+
+octet::v1::DataType ToProto(DataType type) {
+  switch (type) {
+    case DataType::kFloat32:
+      return octet::v1::DATA_TYPE_FLOAT32;
+    case DataType::kFloat64:
+      return octet::v1::DATA_TYPE_FLOAT64;
+    case DataType::kFloat16:
+      return octet::v1::DATA_TYPE_FLOAT16;
+    case DataType::kUint8:
+      return octet::v1::DATA_TYPE_UINT8;
+    case DataType::kInt8:
+      return octet::v1::DATA_TYPE_INT8;
+    case DataType::kInt32:
+      return octet::v1::DATA_TYPE_INT32;
+    case DataType::kInt64:
+      return octet::v1::DATA_TYPE_INT64;
+    case DataType::kBool:
+      return octet::v1::DATA_TYPE_BOOL;
+  }
+  return octet::v1::DATA_TYPE_UNSPECIFIED;
+}
+
+std::optional<DataType> FromProto(octet::v1::DataType type) {
+  for (DataType t : {DataType::kFloat32, DataType::kFloat64, DataType::kFloat16, DataType::kUint8,
+                     DataType::kInt8, DataType::kInt32, DataType::kInt64, DataType::kBool}) {
+    if (ToProto(t) == type) return t;
+  }
+  return std::nullopt;
 }
 
 }  // namespace octet::server

@@ -4,8 +4,8 @@
 // A dataset holds arrays named after model inputs (a single array may be unnamed: "" from a .npy
 // file, "arr_0" from numpy.savez(x)) and optionally "labels" (int64, one per sample). Samples run
 // along the first dimension of every array.
-#ifndef OCTET_SERVER_DATASETS_DATASET_FILE_H_
-#define OCTET_SERVER_DATASETS_DATASET_FILE_H_
+#ifndef OCTET_SERVER_CORE_DATASET_FILE_H_
+#define OCTET_SERVER_CORE_DATASET_FILE_H_
 
 #include <cstdint>
 #include <string>
@@ -26,8 +26,8 @@ octet::v1::DatasetFormat DetectDatasetFormat(absl::string_view first_bytes);
 
 // Reads a stored .npy (one unnamed array) or .npz file; at most `max_bytes` once unpacked.
 absl::StatusOr<std::vector<NamedTensor>> ReadDatasetFile(const std::string& path,
-                                                        octet::v1::DatasetFormat format,
-                                                        int64_t max_bytes);
+                                                         octet::v1::DatasetFormat format,
+                                                         int64_t max_bytes);
 
 // Checks the arrays on their own and fills `dataset`'s arrays, sample_count and label fields.
 // INVALID_ARGUMENT naming the array and field: no arrays, rank 0, different sample counts, zero
@@ -68,4 +68,4 @@ class TensorBatchAccumulator {
 
 }  // namespace octet::server
 
-#endif  // OCTET_SERVER_DATASETS_DATASET_FILE_H_
+#endif  // OCTET_SERVER_CORE_DATASET_FILE_H_

@@ -1,4 +1,4 @@
-#include "server/jobs/job_config.h"
+#include "server/core/proto_conversion.h"
 
 #include "engine/base/status_matchers.h"
 #include "gmock/gmock.h"

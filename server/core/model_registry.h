@@ -1,5 +1,5 @@
-#ifndef OCTET_SERVER_SERVING_MODEL_REGISTRY_H_
-#define OCTET_SERVER_SERVING_MODEL_REGISTRY_H_
+#ifndef OCTET_SERVER_CORE_MODEL_REGISTRY_H_
+#define OCTET_SERVER_CORE_MODEL_REGISTRY_H_
 
 #include <cstdint>
 #include <map>
@@ -77,9 +77,6 @@ class ModelRegistry {
   std::map<std::string, int64_t> default_versions_ ABSL_GUARDED_BY(mu_);
 };
 
-// Reads a whole file.
-absl::StatusOr<std::string> ReadFile(const std::string& path);
-
 }  // namespace octet::server
 
-#endif  // OCTET_SERVER_SERVING_MODEL_REGISTRY_H_
+#endif  // OCTET_SERVER_CORE_MODEL_REGISTRY_H_

@@ -1,4 +1,4 @@
-#include "server/jobs/job_runner.h"
+#include "server/core/job_runner.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -7,14 +7,11 @@
 #include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/time/clock.h"
 #include "engine/base/status_macros.h"
-#include "engine/quant/post_training_quantizer.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "nlohmann/json.hpp"
-#include "server/datasets/dataset_file.h"
-#include "server/jobs/job_config.h"
+#include "server/core/dataset_file.h"
+#include "server/core/job_state.h"
+#include "server/core/proto_conversion.h"
 
 namespace octet::server {
 namespace {
@@ -23,19 +20,6 @@ namespace v1 = octet::v1;
 
 constexpr size_t kMaxIdempotencyKeyLength = 256;
 
-google::protobuf::Timestamp Now() {
-  const int64_t ms = absl::ToUnixMillis(absl::Now());
-  google::protobuf::Timestamp t;
-  t.set_seconds(ms / 1000);
-  t.set_nanos(static_cast<int32_t>(ms % 1000) * 1000000);
-  return t;
-}
-
-double Seconds(const google::protobuf::Timestamp& from, const google::protobuf::Timestamp& to) {
-  return static_cast<double>(to.seconds() - from.seconds()) +
-         static_cast<double>(to.nanos() - from.nanos()) * 1e-9;
-}
-
 std::string NewJobId() {
   absl::BitGen gen;
   const uint64_t bits = absl::Uniform<uint64_t>(gen);
@@ -43,108 +27,7 @@ std::string NewJobId() {
   return absl::StrCat("job-", absl::BytesToHexString(bytes));
 }
 
-v1::JobStage StageOf(QuantizationStage stage) {
-  switch (stage) {
-    case QuantizationStage::kPrepare:
-      return v1::JOB_STAGE_PREPARE;
-    case QuantizationStage::kCalibrate:
-      return v1::JOB_STAGE_CALIBRATE;
-    case QuantizationStage::kQuantize:
-      return v1::JOB_STAGE_QUANTIZE;
-    case QuantizationStage::kEvaluate:
-      return v1::JOB_STAGE_EVALUATE;
-    case QuantizationStage::kExport:
-      return v1::JOB_STAGE_EXPORT;
-  }
-  return v1::JOB_STAGE_UNSPECIFIED;
-}
-
-// The share of a whole job each stage ends at: calibration dominates, evaluation follows.
-double StageEnd(v1::JobStage stage) {
-  switch (stage) {
-    case v1::JOB_STAGE_PREPARE:
-      return 0.05;
-    case v1::JOB_STAGE_CALIBRATE:
-      return 0.6;
-    case v1::JOB_STAGE_QUANTIZE:
-      return 0.65;
-    case v1::JOB_STAGE_EVALUATE:
-      return 0.9;
-    case v1::JOB_STAGE_EXPORT:
-      return 0.95;
-    default:
-      return 1.0;
-  }
-}
-
-double StageStart(v1::JobStage stage) {
-  return stage == v1::JOB_STAGE_PREPARE ? 0.0 : StageEnd(static_cast<v1::JobStage>(stage - 1));
-}
-
-std::string StageText(v1::JobStage stage) {
-  switch (stage) {
-    case v1::JOB_STAGE_PREPARE:
-      return "preparing the model";
-    case v1::JOB_STAGE_CALIBRATE:
-      return "calibrating activation ranges";
-    case v1::JOB_STAGE_QUANTIZE:
-      return "quantizing weights and inserting QDQ";
-    case v1::JOB_STAGE_EVALUATE:
-      return "evaluating float vs quantized";
-    case v1::JOB_STAGE_EXPORT:
-      return "exporting the QDQ model and report";
-    case v1::JOB_STAGE_STORE:
-      return "storing the artifact";
-    default:
-      return "";
-  }
-}
-
-// The file bytes of a stored blob, checked against its hash.
-absl::StatusOr<std::string> ReadVerified(BlobStore& blobs, const std::string& sha256,
-                                         const std::string& what) {
-  absl::StatusOr<std::string> bytes = ReadFile(blobs.PathFor(sha256));
-  if (!bytes.ok()) {
-    return absl::DataLossError(absl::StrCat("the stored file of ", what, " is missing"));
-  }
-  if (Sha256Hex(*bytes) != sha256) {
-    return absl::DataLossError(
-        absl::StrCat("the stored file of ", what, " does not match its sha256; it is not used"));
-  }
-  return bytes;
-}
-
-absl::StatusOr<std::unique_ptr<BlobStore::Writer>> WriteBlob(BlobStore& blobs,
-                                                             const std::string& bytes) {
-  OCTET_ASSIGN_OR_RETURN(std::unique_ptr<BlobStore::Writer> writer,
-                         blobs.NewWriter(static_cast<int64_t>(bytes.size()) + 1));
-  OCTET_RETURN_IF_ERROR(writer->Append(bytes));
-  OCTET_RETURN_IF_ERROR(writer->Finish().status());
-  return writer;
-}
-
-std::string ConfigSummary(const QuantizationConfig& config) {
-  if (config.mode == QuantizationMode::kWeightsOnly) {
-    return absl::StrCat("weights only, ", config.weights.bits, "-bit ",
-                        config.weights.per_channel ? "per channel" : "per tensor");
-  }
-  return absl::StrCat(
-      "W", config.weights.bits, config.weights.per_channel ? " per channel" : " per tensor", " A8 ",
-      config.activation_scheme == QuantizationScheme::kSymmetric ? "symmetric" : "asymmetric", ", ",
-      CalibrationMethodName(config.calibration.method), " calibration");
-}
-
 }  // namespace
-
-std::string JobStateName(v1::JobState state) {
-  std::string name = v1::JobState_Name(state);
-  return name.substr(std::string("JOB_STATE_").size());
-}
-
-bool IsTerminal(v1::JobState state) {
-  return state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED ||
-         state == v1::JOB_STATE_CANCELLED;
-}
 
 JobRunner::JobRunner(const JobRunnerOptions& options, Storage* storage, JobStore* jobs,
                      DatasetStore* datasets, ModelRegistry* registry, InferenceExecutor* executor,
@@ -154,8 +37,8 @@ JobRunner::JobRunner(const JobRunnerOptions& options, Storage* storage, JobStore
       jobs_(jobs),
       datasets_(datasets),
       registry_(registry),
-      executor_(executor),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      job_executor_(options.execution, storage, datasets, registry, executor) {}
 
 JobRunner::~JobRunner() { Shutdown(); }
 
@@ -305,13 +188,14 @@ absl::StatusOr<v1::Job> JobRunner::Get(const std::string& id) {
     OCTET_ASSIGN_OR_RETURN(JobStore::ArtifactBlobs artifact,
                            jobs_->ArtifactOf(job.model(), job.result_version()));
     if (!artifact.report_sha256.empty()) {
-      OCTET_ASSIGN_OR_RETURN(std::string report,
-                             ReadVerified(storage_->blobs(), artifact.report_sha256,
-                                          absl::StrCat("job ", id, "'s report.json")));
+      OCTET_ASSIGN_OR_RETURN(std::string report, storage_->blobs().ReadVerified(
+                                                     artifact.report_sha256,
+                                                     absl::StrCat("job ", id, "'s report.json")));
       job.set_report_json(std::move(report));
-      OCTET_ASSIGN_OR_RETURN(std::string manifest,
-                             ReadVerified(storage_->blobs(), artifact.manifest_sha256,
-                                          absl::StrCat("job ", id, "'s manifest.json")));
+      OCTET_ASSIGN_OR_RETURN(
+          std::string manifest,
+          storage_->blobs().ReadVerified(artifact.manifest_sha256,
+                                         absl::StrCat("job ", id, "'s manifest.json")));
       job.set_manifest_json(std::move(manifest));
     }
   }
@@ -498,160 +382,40 @@ void JobRunner::Run(const std::string& id) {
 }
 
 absl::Status JobRunner::Execute(const std::string& id, const v1::Job& job) {
-  BlobStore& blobs = storage_->blobs();
-  OCTET_ASSIGN_OR_RETURN(v1::ModelVersion source,
-                         registry_->store().GetVersion(job.model(), job.model_version()));
-  OCTET_ASSIGN_OR_RETURN(
-      std::string model_bytes,
-      ReadVerified(blobs, source.sha256(),
-                   absl::StrCat("model '", source.name(), "' version ", source.version())));
-  OCTET_ASSIGN_OR_RETURN(QuantizationConfig config, FromProto(job.config()));
-
-  // The datasets, checked against their hashes and bound to the model's inputs.
-  struct Loaded {
-    v1::Dataset dataset;
-    SampleSet samples;
-  };
-  auto load = [&](const std::string& name) -> absl::StatusOr<Loaded> {
-    Loaded loaded;
-    OCTET_ASSIGN_OR_RETURN(loaded.dataset, datasets_->Get(name));
-    const std::string what = absl::StrCat("dataset '", name, "'");
-    // Hashed as a stream (BlobStore::Matches), not read into memory twice.
-    absl::StatusOr<bool> intact = blobs.Matches(loaded.dataset.sha256());
-    if (!intact.ok()) {
-      return absl::DataLossError(absl::StrCat("the stored file of ", what, " is missing"));
-    }
-    if (!*intact) {
-      return absl::DataLossError(
-          absl::StrCat("the stored file of ", what, " does not match its sha256; it is not used"));
-    }
-    OCTET_ASSIGN_OR_RETURN(std::vector<NamedTensor> arrays,
-                           ReadDatasetFile(blobs.PathFor(loaded.dataset.sha256()),
-                                           loaded.dataset.format(), options_.max_dataset_bytes));
-    OCTET_RETURN_IF_ERROR(CheckDatasetFitsModel(loaded.dataset, source, config.evaluation_output));
-    loaded.samples = ToSampleSet(std::move(arrays), source);
-    return loaded;
-  };
-  std::optional<Loaded> calibration, evaluation;
-  if (!job.calibration_dataset().empty()) {
-    OCTET_ASSIGN_OR_RETURN(calibration, load(job.calibration_dataset()));
-  }
-  if (!job.evaluation_dataset().empty()) {
-    OCTET_ASSIGN_OR_RETURN(evaluation, load(job.evaluation_dataset()));
-  }
-
-  QuantizationRequest request;
-  request.model = model_bytes;
-  request.config = config;
-  request.calibration = calibration.has_value() ? &calibration->samples : nullptr;
-  request.evaluation = evaluation.has_value() ? &evaluation->samples : nullptr;
-  request.num_threads = options_.threads_per_job;
-  request.batch_runner = [this](const std::function<absl::Status()>& work) {
-    return executor_->Run(work);
-  };
-  request.octet_version = options_.octet_version;
   v1::JobStage last_stage = v1::JOB_STAGE_PREPARE;
-  request.progress = [&](const QuantizationProgress& p) {
-    const v1::JobStage stage = StageOf(p.stage);
-    if (options_.abort_in_calibration && stage == v1::JOB_STAGE_CALIBRATE && p.batches_done >= 1) {
-      std::fprintf(stderr, "octetd: --testing_abort_in_calibration: aborting in job %s\n",
-                   id.c_str());
-      std::abort();
-    }
+  JobExecutor::Hooks hooks;
+  hooks.progress = [&](v1::JobStage stage, int64_t done, int64_t total) {
     const bool stage_changed = stage != last_stage;
     last_stage = stage;
     Update(id, stage_changed, [&](v1::Job& j) {
       v1::JobProgress* progress = j.mutable_progress();
       progress->set_stage(stage);
-      progress->set_batches_done(p.batches_done);
-      progress->set_batches_total(p.batches_total);
-      const double within =
-          p.batches_total > 0 ? static_cast<double>(p.batches_done) / p.batches_total : 0.0;
+      progress->set_batches_done(done);
+      progress->set_batches_total(total);
+      const double within = total > 0 ? static_cast<double>(done) / total : 0.0;
       progress->set_fraction(StageStart(stage) + within * (StageEnd(stage) - StageStart(stage)));
-      progress->set_message(
-          p.batches_total > 0
-              ? absl::StrCat(StageText(stage), ": batch ", p.batches_done, " of ", p.batches_total)
-              : StageText(stage));
+      progress->set_message(total > 0
+                                ? absl::StrCat(StageText(stage), ": batch ", done, " of ", total)
+                                : StageText(stage));
     }).IgnoreError();  // progress is advisory; the terminal state is what must persist
     return !ShouldStop(id);
   };
-  OCTET_ASSIGN_OR_RETURN(QuantizationResult result, QuantizeModel(request));
-  if (ShouldStop(id)) return absl::CancelledError("stopped before storing the result");
-
-  // STORE: the QDQ model becomes the next version; report and manifest are stored beside it; the
-  // job's success commits in the same transaction.
-  OCTET_RETURN_IF_ERROR(Update(id, true, [&](v1::Job& j) {
-    j.mutable_progress()->set_stage(v1::JOB_STAGE_STORE);
-    j.mutable_progress()->set_fraction(StageStart(v1::JOB_STAGE_STORE));
-    j.mutable_progress()->set_message(StageText(v1::JOB_STAGE_STORE));
-  }));
-  nlohmann::ordered_json manifest;
-  manifest["format"] = "octet-artifact/1";
-  manifest["octet_version"] = options_.octet_version;
-  manifest["files"]["model.onnx"] = {{"sha256", Sha256Hex(result.model)},
-                                     {"size_bytes", result.model.size()}};
-  manifest["files"]["report.json"] = {{"sha256", Sha256Hex(result.report_json)},
-                                      {"size_bytes", result.report_json.size()}};
-  manifest["source_model"] = {
-      {"name", source.name()}, {"version", source.version()}, {"sha256", source.sha256()}};
-  manifest["calibration_dataset"] =
-      calibration.has_value() ? nlohmann::ordered_json{{"name", calibration->dataset.name()},
-                                                       {"sha256", calibration->dataset.sha256()}}
-                              : nlohmann::ordered_json(nullptr);
-  manifest["evaluation_dataset"] =
-      evaluation.has_value() ? nlohmann::ordered_json{{"name", evaluation->dataset.name()},
-                                                      {"sha256", evaluation->dataset.sha256()}}
-                             : nlohmann::ordered_json(nullptr);
-  const std::string manifest_json = manifest.dump(2) + "\n";
-
-  OCTET_ASSIGN_OR_RETURN(std::unique_ptr<BlobStore::Writer> model_blob,
-                         WriteBlob(blobs, result.model));
-  OCTET_ASSIGN_OR_RETURN(std::unique_ptr<BlobStore::Writer> report_blob,
-                         WriteBlob(blobs, result.report_json));
-  OCTET_ASSIGN_OR_RETURN(std::unique_ptr<BlobStore::Writer> manifest_blob,
-                         WriteBlob(blobs, manifest_json));
-  OCTET_ASSIGN_OR_RETURN(const std::string report_sha256, report_blob->Finish());
-  OCTET_ASSIGN_OR_RETURN(const std::string manifest_sha256, manifest_blob->Finish());
-
-  v1::Job done;
-  {
+  hooks.storing = [&]() -> absl::Status {
+    if (ShouldStop(id)) return absl::CancelledError("stopped before storing the result");
+    return Update(id, true, [&](v1::Job& j) {
+      j.mutable_progress()->set_stage(v1::JOB_STAGE_STORE);
+      j.mutable_progress()->set_fraction(StageStart(v1::JOB_STAGE_STORE));
+      j.mutable_progress()->set_message(StageText(v1::JOB_STAGE_STORE));
+    });
+  };
+  hooks.current = [&] {
     absl::MutexLock lock(&mu_);
-    done = active_[id].job;
-  }
-  done.set_state(v1::JOB_STATE_SUCCEEDED);
-  done.clear_error();
-  v1::JobProgress* progress = done.mutable_progress();
-  progress->set_fraction(1.0);
-  progress->set_message("done");
-  if (result.evaluation.has_value()) {
-    v1::EvaluationSummary* summary = done.mutable_evaluation();
-    summary->set_samples(result.evaluation->samples);
-    summary->set_float_top1(result.evaluation->reference_top1.value_or(0));
-    summary->set_quantized_top1(result.evaluation->candidate_top1.value_or(0));
-    summary->set_top1_agreement(result.evaluation->top1_agreement);
-    summary->set_output_sqnr_db(result.evaluation->output_sqnr_db);
-  }
-  v1::ModelVersion provenance;
-  provenance.set_description(absl::StrCat("quantized from version ", source.version(), " by ", id,
-                                          " (", ConfigSummary(config), ")"));
-  provenance.set_source_version(source.version());
-  provenance.set_job_id(id);
-  OCTET_ASSIGN_OR_RETURN(
-      AddedVersion added,
-      registry_->AddJobResult(job.model(), provenance, *model_blob, job.promote(),
-                              [&](Database& db, int64_t version) -> absl::Status {
-                                OCTET_RETURN_IF_ERROR(report_blob->Commit());
-                                OCTET_RETURN_IF_ERROR(manifest_blob->Commit());
-                                OCTET_RETURN_IF_ERROR(JobStore::AddArtifactIn(
-                                    db, job.model(), version, id, report_sha256, manifest_sha256));
-                                done.set_result_version(version);
-                                *done.mutable_end_time() = Now();
-                                return JobStore::UpdateIn(db, done);
-                              }));
-  (void)added;
+    return active_[id].job;
+  };
+  OCTET_ASSIGN_OR_RETURN(v1::Job done, job_executor_.Execute(job, hooks));
   absl::MutexLock lock(&mu_);
   Active& active = active_[id];
-  active.job = done;
+  active.job = std::move(done);
   Publish(active);
   return absl::OkStatus();
 }

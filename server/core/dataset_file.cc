@@ -1,4 +1,4 @@
-#include "server/datasets/dataset_file.h"
+#include "server/core/dataset_file.h"
 
 #include <cmath>
 #include <cstring>
@@ -8,8 +8,8 @@
 #include "absl/strings/str_join.h"
 #include "engine/base/status_macros.h"
 #include "engine/io/npy.h"
-#include "server/services/tensor_conversion.h"
-#include "server/serving/model_registry.h"
+#include "server/core/proto_conversion.h"
+#include "server/store/blob_store.h"
 
 namespace octet::server {
 namespace {
@@ -68,7 +68,7 @@ DatasetFormat DetectDatasetFormat(absl::string_view first_bytes) {
 }
 
 absl::StatusOr<std::vector<NamedTensor>> ReadDatasetFile(const std::string& path,
-                                                        DatasetFormat format, int64_t max_bytes) {
+                                                         DatasetFormat format, int64_t max_bytes) {
   if (format == octet::v1::DATASET_FORMAT_NPY) {
     OCTET_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
     absl::StatusOr<Tensor> tensor = ParseNpy(bytes);

@@ -1,13 +1,10 @@
-#include "server/serving/model_registry.h"
-
-#include <fstream>
-#include <iterator>
+#include "server/core/model_registry.h"
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/onnx/onnx_importer.h"
 #include "engine/quant/precision.h"
-#include "server/services/tensor_conversion.h"
+#include "server/core/proto_conversion.h"
 
 namespace octet::server {
 namespace {
@@ -46,14 +43,6 @@ ModelVersion DescribeGraph(const Graph& graph) {
 }
 
 }  // namespace
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
-  return bytes;
-}
 
 absl::StatusOr<AddedVersion> ModelRegistry::Upload(const std::string& name,
                                                    const std::string& description, bool new_version,
@@ -133,12 +122,10 @@ absl::StatusOr<std::shared_ptr<const LoadedModel>> ModelRegistry::Get(const std:
   const Key key{name, resolved.version()};
   // Loaded outside the lock; two concurrent first requests may both load, and the first to
   // finish is kept.
-  OCTET_ASSIGN_OR_RETURN(std::string bytes, ReadFile(blobs_->PathFor(resolved.sha256())));
-  if (Sha256Hex(bytes) != resolved.sha256()) {
-    return absl::DataLossError(absl::StrCat("the stored file of model '", name, "' version ",
-                                            resolved.version(),
-                                            " does not match its sha256; it is not served"));
-  }
+  OCTET_ASSIGN_OR_RETURN(
+      std::string bytes,
+      blobs_->ReadVerified(resolved.sha256(),
+                           absl::StrCat("model '", name, "' version ", resolved.version())));
   OCTET_ASSIGN_OR_RETURN(Graph graph, ImportOnnxModel(bytes));
   auto loaded = std::make_shared<LoadedModel>();
   loaded->version = resolved;

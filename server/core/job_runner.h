@@ -1,8 +1,8 @@
-// Quantization jobs (ARCHITECTURE.md, "Jobs"): a bounded queue, worker threads running the engine's
-// post-training quantization, progress for watchers, cancellation, the STORE step that makes the
-// result a model version, and recovery of jobs a crash or a shutdown interrupted.
-#ifndef OCTET_SERVER_JOBS_JOB_RUNNER_H_
-#define OCTET_SERVER_JOBS_JOB_RUNNER_H_
+// Quantization jobs (ARCHITECTURE.md, "Jobs"): admission, a bounded queue, worker threads running
+// each job's JobExecutor, progress for watchers, cancellation, and recovery of jobs a crash or a
+// shutdown interrupted.
+#ifndef OCTET_SERVER_CORE_JOB_RUNNER_H_
+#define OCTET_SERVER_CORE_JOB_RUNNER_H_
 
 #include <cstdint>
 #include <deque>
@@ -17,9 +17,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "octet/v1/quantization_service.pb.h"
+#include "server/core/inference_executor.h"
+#include "server/core/job_executor.h"
+#include "server/core/job_state.h"
+#include "server/core/model_registry.h"
 #include "server/metrics/server_metrics.h"
-#include "server/serving/inference_executor.h"
-#include "server/serving/model_registry.h"
 #include "server/store/dataset_store.h"
 #include "server/store/job_store.h"
 #include "server/store/storage.h"
@@ -27,19 +29,13 @@
 namespace octet::server {
 
 struct JobRunnerOptions {
-  // Jobs running at once, and OpenMP threads each batch uses.
+  // Jobs running at once.
   int workers = 1;
-  int threads_per_job = 1;
   // Jobs waiting to run; CreateJob beyond it is RESOURCE_EXHAUSTED.
   int queue_capacity = 16;
   // Runs a job may start; a job a crash interrupted this often ends FAILED instead of re-running.
   int retry_limit = 3;
-  // Largest dataset file unpacked for a job.
-  int64_t max_dataset_bytes = int64_t{1} << 30;
-  std::string octet_version;
-  // Fault injection for the crash tests: the process aborts in the first calibration batch of
-  // every job, as a worker crash would end it.
-  bool abort_in_calibration = false;
+  JobExecutorOptions execution;
 };
 
 class JobRunner {
@@ -95,8 +91,8 @@ class JobRunner {
 
   void WorkerLoop();
   void Run(const std::string& id);
-  // Runs the job's engine work and STORE step; the job's terminal update is written by STORE on
-  // success, by the caller otherwise.
+  // Runs the job on job_executor_, reporting its progress; the job's terminal update is written
+  // by its STORE step on success, by the caller otherwise.
   absl::Status Execute(const std::string& id, const octet::v1::Job& job);
   // Applies `change` to the in-memory job, bumps its revision and wakes watchers; with `persist`
   // also writes the row.
@@ -109,8 +105,8 @@ class JobRunner {
   JobStore* const jobs_;
   DatasetStore* const datasets_;
   ModelRegistry* const registry_;
-  InferenceExecutor* const executor_;
   ServerMetrics* const metrics_;
+  const JobExecutor job_executor_;
 
   absl::Mutex mu_;
   std::map<std::string, Active> active_ ABSL_GUARDED_BY(mu_);
@@ -120,10 +116,6 @@ class JobRunner {
   std::vector<std::thread> workers_;
 };
 
-// "QUEUED" for JOB_STATE_QUEUED, and so on.
-std::string JobStateName(octet::v1::JobState state);
-bool IsTerminal(octet::v1::JobState state);
-
 }  // namespace octet::server
 
-#endif  // OCTET_SERVER_JOBS_JOB_RUNNER_H_
+#endif  // OCTET_SERVER_CORE_JOB_RUNNER_H_

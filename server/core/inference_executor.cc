@@ -1,4 +1,4 @@
-#include "server/serving/inference_executor.h"
+#include "server/core/inference_executor.h"
 
 namespace octet::server {
 

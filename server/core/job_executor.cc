@@ -1,0 +1,176 @@
+#include "server/core/job_executor.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/artifact/artifact.h"
+#include "engine/base/status_macros.h"
+#include "engine/quant/post_training_quantizer.h"
+#include "server/core/dataset_file.h"
+#include "server/core/job_state.h"
+#include "server/core/proto_conversion.h"
+#include "server/store/job_store.h"
+
+namespace octet::server {
+namespace {
+
+namespace v1 = octet::v1;
+
+// A dataset of the job, checked against its hash and bound to the model's inputs.
+struct LoadedDataset {
+  v1::Dataset dataset;
+  SampleSet samples;
+};
+
+// The dataset `name`, checked against its hash and the model, bound to the model's inputs.
+absl::StatusOr<LoadedDataset> LoadDataset(BlobStore& blobs, DatasetStore& datasets,
+                                          const std::string& name, const v1::ModelVersion& source,
+                                          const QuantizationConfig& config, int64_t max_bytes) {
+  LoadedDataset loaded;
+  OCTET_ASSIGN_OR_RETURN(loaded.dataset, datasets.Get(name));
+  const std::string what = absl::StrCat("dataset '", name, "'");
+  // Hashed as a stream (BlobStore::Matches), not read into memory twice.
+  absl::StatusOr<bool> intact = blobs.Matches(loaded.dataset.sha256());
+  if (!intact.ok()) {
+    return absl::DataLossError(absl::StrCat("the stored file of ", what, " is missing"));
+  }
+  if (!*intact) {
+    return absl::DataLossError(
+        absl::StrCat("the stored file of ", what, " does not match its sha256; it is not used"));
+  }
+  OCTET_ASSIGN_OR_RETURN(
+      std::vector<NamedTensor> arrays,
+      ReadDatasetFile(blobs.PathFor(loaded.dataset.sha256()), loaded.dataset.format(), max_bytes));
+  OCTET_RETURN_IF_ERROR(CheckDatasetFitsModel(loaded.dataset, source, config.evaluation_output));
+  loaded.samples = ToSampleSet(std::move(arrays), source);
+  return loaded;
+}
+
+absl::StatusOr<std::unique_ptr<BlobStore::Writer>> WriteBlob(BlobStore& blobs,
+                                                             const std::string& bytes) {
+  OCTET_ASSIGN_OR_RETURN(std::unique_ptr<BlobStore::Writer> writer,
+                         blobs.NewWriter(static_cast<int64_t>(bytes.size()) + 1));
+  OCTET_RETURN_IF_ERROR(writer->Append(bytes));
+  OCTET_RETURN_IF_ERROR(writer->Finish().status());
+  return writer;
+}
+
+std::string ConfigSummary(const QuantizationConfig& config) {
+  if (config.mode == QuantizationMode::kWeightsOnly) {
+    return absl::StrCat("weights only, ", config.weights.bits, "-bit ",
+                        config.weights.per_channel ? "per channel" : "per tensor");
+  }
+  return absl::StrCat(
+      "W", config.weights.bits, config.weights.per_channel ? " per channel" : " per tensor", " A8 ",
+      config.activation_scheme == QuantizationScheme::kSymmetric ? "symmetric" : "asymmetric", ", ",
+      CalibrationMethodName(config.calibration.method), " calibration");
+}
+
+std::optional<ArtifactInput> InputOf(const std::optional<LoadedDataset>& loaded) {
+  if (!loaded.has_value()) return std::nullopt;
+  return ArtifactInput{loaded->dataset.name(), loaded->dataset.sha256()};
+}
+
+// `job` SUCCEEDED with `result`'s evaluation, as the commit records it.
+v1::Job Succeeded(v1::Job job, const QuantizationResult& result) {
+  job.set_state(v1::JOB_STATE_SUCCEEDED);
+  job.clear_error();
+  v1::JobProgress* progress = job.mutable_progress();
+  progress->set_fraction(1.0);
+  progress->set_message("done");
+  if (result.evaluation.has_value()) {
+    v1::EvaluationSummary* summary = job.mutable_evaluation();
+    summary->set_samples(result.evaluation->samples);
+    summary->set_float_top1(result.evaluation->reference_top1.value_or(0));
+    summary->set_quantized_top1(result.evaluation->candidate_top1.value_or(0));
+    summary->set_top1_agreement(result.evaluation->top1_agreement);
+    summary->set_output_sqnr_db(result.evaluation->output_sqnr_db);
+  }
+  return job;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Job> JobExecutor::Execute(const v1::Job& job, const Hooks& hooks) const {
+  BlobStore& blobs = storage_->blobs();
+  OCTET_ASSIGN_OR_RETURN(v1::ModelVersion source,
+                         registry_->store().GetVersion(job.model(), job.model_version()));
+  OCTET_ASSIGN_OR_RETURN(
+      std::string model_bytes,
+      blobs.ReadVerified(source.sha256(),
+                         absl::StrCat("model '", source.name(), "' version ", source.version())));
+  OCTET_ASSIGN_OR_RETURN(QuantizationConfig config, FromProto(job.config()));
+  std::optional<LoadedDataset> calibration, evaluation;
+  if (!job.calibration_dataset().empty()) {
+    OCTET_ASSIGN_OR_RETURN(calibration, LoadDataset(blobs, *datasets_, job.calibration_dataset(),
+                                                    source, config, options_.max_dataset_bytes));
+  }
+  if (!job.evaluation_dataset().empty()) {
+    OCTET_ASSIGN_OR_RETURN(evaluation, LoadDataset(blobs, *datasets_, job.evaluation_dataset(),
+                                                   source, config, options_.max_dataset_bytes));
+  }
+
+  QuantizationRequest request;
+  request.model = std::move(model_bytes);
+  request.config = config;
+  request.calibration = calibration.has_value() ? &calibration->samples : nullptr;
+  request.evaluation = evaluation.has_value() ? &evaluation->samples : nullptr;
+  request.num_threads = options_.threads_per_job;
+  request.batch_runner = [this](const std::function<absl::Status()>& work) {
+    return executor_->Run(work);
+  };
+  request.octet_version = options_.octet_version;
+  request.progress = [&](const QuantizationProgress& p) {
+    const v1::JobStage stage = StageOf(p.stage);
+    if (options_.abort_in_calibration && stage == v1::JOB_STAGE_CALIBRATE && p.batches_done >= 1) {
+      std::fprintf(stderr, "octetd: --testing_abort_in_calibration: aborting in job %s\n",
+                   job.id().c_str());
+      std::abort();
+    }
+    return hooks.progress(stage, p.batches_done, p.batches_total);
+  };
+  OCTET_ASSIGN_OR_RETURN(QuantizationResult result, QuantizeModel(request));
+  OCTET_RETURN_IF_ERROR(hooks.storing());
+
+  ArtifactProvenance provenance{options_.octet_version,
+                                {source.name(), source.sha256(), source.version()},
+                                InputOf(calibration),
+                                InputOf(evaluation)};
+  const Artifact artifact =
+      PackageArtifact(std::move(result.model), std::move(result.report_json), provenance);
+  OCTET_ASSIGN_OR_RETURN(std::unique_ptr<BlobStore::Writer> model_blob,
+                         WriteBlob(blobs, artifact.model));
+  OCTET_ASSIGN_OR_RETURN(std::unique_ptr<BlobStore::Writer> report_blob,
+                         WriteBlob(blobs, artifact.report_json));
+  OCTET_ASSIGN_OR_RETURN(std::unique_ptr<BlobStore::Writer> manifest_blob,
+                         WriteBlob(blobs, artifact.manifest_json));
+  OCTET_ASSIGN_OR_RETURN(const std::string report_sha256, report_blob->Finish());
+  OCTET_ASSIGN_OR_RETURN(const std::string manifest_sha256, manifest_blob->Finish());
+
+  v1::Job done = Succeeded(hooks.current(), result);
+  v1::ModelVersion version;
+  version.set_description(absl::StrCat("quantized from version ", source.version(), " by ",
+                                       job.id(), " (", ConfigSummary(config), ")"));
+  version.set_source_version(source.version());
+  version.set_job_id(job.id());
+  OCTET_RETURN_IF_ERROR(
+      registry_
+          ->AddJobResult(job.model(), version, *model_blob, job.promote(),
+                         [&](Database& db, int64_t number) -> absl::Status {
+                           OCTET_RETURN_IF_ERROR(report_blob->Commit());
+                           OCTET_RETURN_IF_ERROR(manifest_blob->Commit());
+                           OCTET_RETURN_IF_ERROR(JobStore::AddArtifactIn(
+                               db, job.model(), number, job.id(), report_sha256, manifest_sha256));
+                           done.set_result_version(number);
+                           *done.mutable_end_time() = Now();
+                           return JobStore::UpdateIn(db, done);
+                         })
+          .status());
+  return done;
+}
+
+}  // namespace octet::server
