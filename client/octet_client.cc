@@ -34,6 +34,23 @@ absl::Status StreamFile(std::ifstream& in, Writer& writer, Message message, SetC
   return FromGrpc(writer->Finish());
 }
 
+// Every item of a paged List call: asks for the next page until the token comes back empty.
+// `call(context, request, response)` makes the RPC; `items` is the response's repeated field.
+template <typename Request, typename Response, typename Item, typename Call>
+absl::StatusOr<std::vector<Item>> ListAllPages(
+    Request request, Call call,
+    const google::protobuf::RepeatedPtrField<Item>& (Response::*items)() const) {
+  std::vector<Item> all;
+  do {
+    grpc::ClientContext context;
+    Response response;
+    if (absl::Status s = FromGrpc(call(&context, request, &response)); !s.ok()) return s;
+    all.insert(all.end(), (response.*items)().begin(), (response.*items)().end());
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  return all;
+}
+
 }  // namespace
 
 OctetClient::OctetClient(const std::string& target) {
@@ -87,18 +104,14 @@ absl::StatusOr<octet::v1::UploadModelResponse> OctetClient::UploadModel(
 }
 
 absl::StatusOr<std::vector<octet::v1::Model>> OctetClient::ListModels() {
-  std::vector<octet::v1::Model> models;
   octet::v1::ListModelsRequest request;
-  do {
-    grpc::ClientContext context;
-    octet::v1::ListModelsResponse response;
-    if (absl::Status s = FromGrpc(models_->ListModels(&context, request, &response)); !s.ok()) {
-      return s;
-    }
-    models.insert(models.end(), response.models().begin(), response.models().end());
-    request.set_page_token(response.next_page_token());
-  } while (!request.page_token().empty());
-  return models;
+  return ListAllPages(
+      request,
+      [this](grpc::ClientContext* context, const octet::v1::ListModelsRequest& r,
+             octet::v1::ListModelsResponse* response) {
+        return models_->ListModels(context, r, response);
+      },
+      &octet::v1::ListModelsResponse::models);
 }
 
 absl::StatusOr<octet::v1::Model> OctetClient::GetModel(const std::string& name) {
@@ -267,18 +280,14 @@ absl::StatusOr<octet::v1::Dataset> OctetClient::UploadDataset(const std::string&
 }
 
 absl::StatusOr<std::vector<octet::v1::Dataset>> OctetClient::ListDatasets() {
-  std::vector<octet::v1::Dataset> datasets;
   octet::v1::ListDatasetsRequest request;
-  do {
-    grpc::ClientContext context;
-    octet::v1::ListDatasetsResponse response;
-    if (absl::Status s = FromGrpc(datasets_->ListDatasets(&context, request, &response)); !s.ok()) {
-      return s;
-    }
-    datasets.insert(datasets.end(), response.datasets().begin(), response.datasets().end());
-    request.set_page_token(response.next_page_token());
-  } while (!request.page_token().empty());
-  return datasets;
+  return ListAllPages(
+      request,
+      [this](grpc::ClientContext* context, const octet::v1::ListDatasetsRequest& r,
+             octet::v1::ListDatasetsResponse* response) {
+        return datasets_->ListDatasets(context, r, response);
+      },
+      &octet::v1::ListDatasetsResponse::datasets);
 }
 
 absl::StatusOr<octet::v1::Dataset> OctetClient::GetDataset(const std::string& name) {
@@ -318,20 +327,16 @@ absl::StatusOr<octet::v1::Job> OctetClient::GetJob(const std::string& id) {
 
 absl::StatusOr<std::vector<octet::v1::Job>> OctetClient::ListJobs(const std::string& model,
                                                                   octet::v1::JobState state) {
-  std::vector<octet::v1::Job> jobs;
   octet::v1::ListJobsRequest request;
   request.set_model(model);
   request.set_state(state);
-  do {
-    grpc::ClientContext context;
-    octet::v1::ListJobsResponse response;
-    if (absl::Status s = FromGrpc(jobs_->ListJobs(&context, request, &response)); !s.ok()) {
-      return s;
-    }
-    jobs.insert(jobs.end(), response.jobs().begin(), response.jobs().end());
-    request.set_page_token(response.next_page_token());
-  } while (!request.page_token().empty());
-  return jobs;
+  return ListAllPages(
+      request,
+      [this](grpc::ClientContext* context, const octet::v1::ListJobsRequest& r,
+             octet::v1::ListJobsResponse* response) {
+        return jobs_->ListJobs(context, r, response);
+      },
+      &octet::v1::ListJobsResponse::jobs);
 }
 
 absl::StatusOr<octet::v1::Job> OctetClient::CancelJob(const std::string& id) {

@@ -24,19 +24,13 @@ grpc::Status DatasetServiceImpl::UploadDataset(
     }
     if (!added.ok()) return ToGrpcStatus(added);
   }
-  absl::StatusOr<octet::v1::Dataset> stored = (*upload)->Finish();
-  if (!stored.ok()) return ToGrpcStatus(stored.status());
-  *response = *std::move(stored);
-  return grpc::Status::OK;
+  return Respond((*upload)->Finish(), response);
 }
 
 grpc::Status DatasetServiceImpl::GetDataset(grpc::ServerContext*,
                                             const octet::v1::GetDatasetRequest* request,
                                             octet::v1::Dataset* response) {
-  absl::StatusOr<octet::v1::Dataset> dataset = catalog_->store().Get(request->name());
-  if (!dataset.ok()) return ToGrpcStatus(dataset.status());
-  *response = *std::move(dataset);
-  return grpc::Status::OK;
+  return Respond(catalog_->store().Get(request->name()), response);
 }
 
 grpc::Status DatasetServiceImpl::ListDatasets(grpc::ServerContext*,

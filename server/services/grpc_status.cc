@@ -9,9 +9,10 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   // absl::StatusCode and grpc::StatusCode both follow google.rpc.Code, value for value; anything
   // outside that range is a bug, reported as UNKNOWN rather than passed through.
   const int code = static_cast<int>(status.code());
-  const grpc::StatusCode grpc_code = code >= grpc::StatusCode::CANCELLED && code <= grpc::StatusCode::UNAUTHENTICATED
-                                         ? static_cast<grpc::StatusCode>(code)
-                                         : grpc::StatusCode::UNKNOWN;
+  const grpc::StatusCode grpc_code =
+      code >= grpc::StatusCode::CANCELLED && code <= grpc::StatusCode::UNAUTHENTICATED
+          ? static_cast<grpc::StatusCode>(code)
+          : grpc::StatusCode::UNKNOWN;
   return grpc::Status(grpc_code, std::string(status.message()));
 }
 

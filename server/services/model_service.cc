@@ -70,10 +70,7 @@ grpc::Status ModelServiceImpl::DownloadModel(
 grpc::Status ModelServiceImpl::GetModel(grpc::ServerContext*,
                                         const octet::v1::GetModelRequest* request,
                                         octet::v1::Model* response) {
-  absl::StatusOr<octet::v1::Model> model = registry_->store().GetModel(request->name());
-  if (!model.ok()) return ToGrpcStatus(model.status());
-  *response = *std::move(model);
-  return grpc::Status::OK;
+  return Respond(registry_->store().GetModel(request->name()), response);
 }
 
 grpc::Status ModelServiceImpl::DescribeRuntime(grpc::ServerContext*,
@@ -199,11 +196,7 @@ grpc::Status ModelServiceImpl::SetDefaultVersion(grpc::ServerContext*,
                                                  const octet::v1::SetDefaultVersionRequest* request,
                                                  octet::v1::Model* response) {
   if (grpc::Status s = CheckVersionField(request->version(), false); !s.ok()) return s;
-  absl::StatusOr<octet::v1::Model> model =
-      registry_->SetDefaultVersion(request->name(), request->version());
-  if (!model.ok()) return ToGrpcStatus(model.status());
-  *response = *std::move(model);
-  return grpc::Status::OK;
+  return Respond(registry_->SetDefaultVersion(request->name(), request->version()), response);
 }
 
 }  // namespace octet::server

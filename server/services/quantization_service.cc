@@ -16,20 +16,14 @@ constexpr absl::Duration kWatchPoll = absl::Milliseconds(500);
 grpc::Status QuantizationServiceImpl::CreateJob(grpc::ServerContext*,
                                                 const octet::v1::CreateJobRequest* request,
                                                 octet::v1::Job* response) {
-  absl::StatusOr<octet::v1::Job> job = runner_->Create(*request);
-  if (!job.ok()) return ToGrpcStatus(job.status());
-  *response = *std::move(job);
-  return grpc::Status::OK;
+  return Respond(runner_->Create(*request), response);
 }
 
 grpc::Status QuantizationServiceImpl::GetJob(grpc::ServerContext*,
                                              const octet::v1::GetJobRequest* request,
                                              octet::v1::Job* response) {
   if (request->id().empty()) return InvalidArgument("id is empty");
-  absl::StatusOr<octet::v1::Job> job = runner_->Get(request->id());
-  if (!job.ok()) return ToGrpcStatus(job.status());
-  *response = *std::move(job);
-  return grpc::Status::OK;
+  return Respond(runner_->Get(request->id()), response);
 }
 
 grpc::Status QuantizationServiceImpl::ListJobs(grpc::ServerContext*,
@@ -52,10 +46,7 @@ grpc::Status QuantizationServiceImpl::CancelJob(grpc::ServerContext*,
                                                 const octet::v1::CancelJobRequest* request,
                                                 octet::v1::Job* response) {
   if (request->id().empty()) return InvalidArgument("id is empty");
-  absl::StatusOr<octet::v1::Job> job = runner_->Cancel(request->id());
-  if (!job.ok()) return ToGrpcStatus(job.status());
-  *response = *std::move(job);
-  return grpc::Status::OK;
+  return Respond(runner_->Cancel(request->id()), response);
 }
 
 grpc::Status QuantizationServiceImpl::WatchJob(grpc::ServerContext* context,

@@ -73,16 +73,16 @@ TEST(TensorConversionTest, RefusesMalformedInputsNamingThem) {
   {
     inference::ModelInferRequest r;
     AddInput(r, "x", "INT8", {1})->mutable_contents()->add_int_contents(300);
-    EXPECT_THAT(InputsFromRequest(r), StatusIs(absl::StatusCode::kInvalidArgument,
-                                               HasSubstr("= 300 is out of range")));
+    EXPECT_THAT(InputsFromRequest(r),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("= 300 is out of range")));
   }
   {
     inference::ModelInferRequest r;
     AddInput(r, "x", "FP32", {1});
     AddInput(r, "y", "FP32", {1});
     r.add_raw_input_contents(std::string(4, '\0'));
-    EXPECT_THAT(InputsFromRequest(r), StatusIs(absl::StatusCode::kInvalidArgument,
-                                               HasSubstr("1 entries for 2 inputs")));
+    EXPECT_THAT(InputsFromRequest(r),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("1 entries for 2 inputs")));
   }
 }
 
