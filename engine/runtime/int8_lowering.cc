@@ -7,9 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "engine/runtime/cpu/int8_depthwise_conv.h"
 #include "engine/runtime/kernel_registry.h"
-#include "engine/runtime/onednn/int8_support.h"
 
 namespace octet {
 namespace {
@@ -40,10 +38,8 @@ class Lowerer {
     absl::flat_hash_map<size_t, Node> replacement;
     for (size_t i = 0; i < in_.nodes.size(); ++i) {
       if (std::optional<LinearMatch> linear = MatchLinear(in_.nodes[i])) {
-        const std::string inexact = onednn::Int8ConvInexactReason(
-            *in_.TypeOf(linear->dq_x->input(0)), MaxAbsWeight(*linear->dq_w));
-        if (!inexact.empty()) {
-          result.kept_float.push_back(absl::StrCat(linear->op->Describe(), ": ", inexact));
+        if (absl::Status exact = ComputedExactly(BuildInt8MatMul(*linear, nullptr)); !exact.ok()) {
+          result.kept_float.push_back(absl::StrCat(linear->op->Describe(), ": ", exact.message()));
           continue;
         }
         removed[i] = true;
@@ -106,15 +102,8 @@ class Lowerer {
       }
       std::optional<Match> match = MatchConv(q);
       if (!match.has_value()) continue;
-      // Octet's own depthwise kernel is exact on any CPU it runs on; oneDNN's needs VNNI for
-      // 8-bit weights.
-      const std::string inexact =
-          RunsOnOctetDepthwiseKernel(*match)
-              ? ""
-              : onednn::Int8ConvInexactReason(*in_.TypeOf(match->dq_x->input(0)),
-                                              MaxAbsWeight(*match->dq_w));
-      if (!inexact.empty()) {
-        result.kept_float.push_back(absl::StrCat(match->conv->Describe(), ": ", inexact));
+      if (absl::Status exact = ComputedExactly(BuildInt8Conv(*match, q, nullptr)); !exact.ok()) {
+        result.kept_float.push_back(absl::StrCat(match->conv->Describe(), ": ", exact.message()));
         continue;
       }
       for (size_t index : match->absorbed) removed[index] = true;
@@ -148,20 +137,21 @@ class Lowerer {
     std::vector<size_t> absorbed;  // Conv, activation (the Q itself is replaced)
   };
 
-  int MaxAbsWeight(const Node& dq_w) const {
-    int largest = 0;
-    for (int8_t w : in_.FindConstant(dq_w.input(0))->values<int8_t>()) {
-      largest = std::max(largest, std::abs(int{w}));
+  // OK when an implementation of the int8 op `node` computes it exactly on this CPU, as its
+  // factory will choose it when the plan is built; else why none does. The registry is asked with
+  // what is known before shapes: the graph's types and constants.
+  absl::Status ComputedExactly(const Node& node) const {
+    const OpDefinition* op = FindOp(kOctetDomain, node.op_type);
+    if (op == nullptr) return absl::InternalError(absl::StrCat("no op ", node.op_type));
+    KernelBuildContext context{node, in_.opset, {}, {}, std::nullopt};
+    for (const std::string& input : node.inputs) {
+      const std::optional<DataType> type = input.empty() ? std::nullopt : in_.TypeOf(input);
+      context.inputs.push_back(type.has_value() ? std::optional<TensorDesc>(TensorDesc{*type, {}})
+                                                : std::nullopt);
+      context.constants.push_back(input.empty() ? nullptr : in_.FindConstant(input));
     }
-    return largest;
-  }
-
-  bool RunsOnOctetDepthwiseKernel(const Match& match) const {
-    const Tensor* w = in_.FindConstant(match.dq_w->input(0));
-    return w != nullptr &&
-           cpu::Int8DepthwiseConvApplies(
-               w->shape(), match.conv->GetInt("group", 1).value_or(1),
-               match.activation != nullptr ? match.activation->op_type : std::string());
+    absl::StatusOr<const Implementation*> chosen = ChooseImplementation(*op, context);
+    return chosen.ok() ? absl::OkStatus() : chosen.status();
   }
 
   struct LinearMatch {
@@ -289,6 +279,8 @@ class Lowerer {
            (dq_b->input(2).empty() || in_.FindConstant(dq_b->input(2)) != nullptr);
   }
 
+  // The Int8MatMul node of `match`, its bias's constant added to `graph`; with no graph, the node
+  // without its bias (enough for ComputedExactly).
   Node BuildInt8MatMul(const LinearMatch& match, Graph* graph) const {
     Node node;
     node.name = match.op->name;
@@ -296,9 +288,10 @@ class Lowerer {
     node.domain = std::string(kOctetDomain);
     node.inputs = {match.dq_x->input(0), match.dq_x->input(1), match.dq_x->input(2),
                    match.dq_w->input(0), match.dq_w->input(1)};
-    const std::string bias = match.op->op_type == "Gemm" && !match.op->input(2).empty()
-                                 ? RealBiasOf(match.op->input(2), match.op->outputs[0], graph)
-                                 : std::string();
+    const std::string bias =
+        graph != nullptr && match.op->op_type == "Gemm" && !match.op->input(2).empty()
+            ? RealBiasOf(match.op->input(2), match.op->outputs[0], graph)
+            : std::string();
     if (match.q != nullptr || !bias.empty()) {
       node.inputs.push_back(match.q != nullptr ? match.q->input(1) : "");
       node.inputs.push_back(match.q != nullptr ? match.q->input(2) : "");
@@ -564,6 +557,8 @@ class Lowerer {
     return name;
   }
 
+  // The Int8Conv node of `match`, its bias's constant added to `graph`; with no graph, the node
+  // without its bias (enough for ComputedExactly).
   Node BuildInt8Conv(const Match& match, const Node& q, Graph* graph) const {
     Node node;
     node.name = match.conv->name;
@@ -577,7 +572,9 @@ class Lowerer {
                    match.dq_w->input(1),
                    q.input(1),
                    q.input(2)};
-    if (!match.conv->input(2).empty()) node.inputs.push_back(RealBias(match, graph));
+    if (graph != nullptr && !match.conv->input(2).empty()) {
+      node.inputs.push_back(RealBias(match, graph));
+    }
     node.outputs = q.outputs;
     if (match.activation != nullptr) AddActivationAttributes(*match.activation, &node);
     return node;

@@ -16,7 +16,7 @@ namespace {
 const std::vector<OpDefinition>& AllOps() {
   static const auto* const ops = [] {
     auto* all = new std::vector<OpDefinition>();
-    for (auto family : {ConvOps, MatMulOps, EltwiseOps, BinaryOps, ShapeOps, PoolingOps, SoftmaxOps,
+    for (auto family : {ConvOps, Int8ConvOps, MatMulOps, EltwiseOps, BinaryOps, ShapeOps, PoolingOps, SoftmaxOps,
                         DataMovementOps, NormalizationOps, ReduceOps, ConvTransposeOps, ResizeOps,
                         QuantizeOps, Int8ConcatOps, LayoutOps}) {
       for (const OpDefinition& op : family()) all->push_back(op);

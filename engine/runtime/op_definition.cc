@@ -75,4 +75,24 @@ absl::StatusOr<int64_t> NormalizeAxis(const Node& node, int64_t axis, int64_t ra
   return axis < 0 ? axis + rank : axis;
 }
 
+absl::StatusOr<const Implementation*> ChooseImplementation(const OpDefinition& op,
+                                                           const KernelBuildContext& context) {
+  if (op.implementations.empty()) return nullptr;
+  std::vector<std::string> reasons;
+  for (const Implementation& implementation : op.implementations) {
+    const absl::Status applies =
+        implementation.applies != nullptr ? implementation.applies(context) : absl::OkStatus();
+    if (applies.ok()) return &implementation;
+    reasons.push_back(absl::StrCat(implementation.name, ": ", applies.message()));
+  }
+  return absl::UnimplementedError(absl::StrCat(context.node.Describe(),
+                                               ": no implementation computes it exactly here (",
+                                               absl::StrJoin(reasons, "; "), ")"));
+}
+
+absl::StatusOr<BuiltKernel> BuildKernel(const OpDefinition& op, const KernelBuildContext& context) {
+  OCTET_ASSIGN_OR_RETURN(const Implementation* implementation, ChooseImplementation(op, context));
+  return implementation != nullptr ? implementation->build(context) : op.build(context);
+}
+
 }  // namespace octet

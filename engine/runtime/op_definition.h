@@ -31,11 +31,24 @@ struct CheckContext {
   bool is_plan_constant(size_t i) const { return plan_constants.contains(node.input(i)); }
 };
 
+// One way to compute an op (Octet's own kernel, a oneDNN primitive, ...).
+struct Implementation {
+  // How descriptions and refusals name it ("octet:int8 depthwise", "onednn").
+  absl::string_view name;
+  // OK when it computes the node here exactly as the op is defined; otherwise why not. nullptr:
+  // always. The int8 lowering asks it before shapes are known (the context's input descs then
+  // have types and empty shapes; constants are there), so a predicate an op's lowering depends on
+  // reads only types, constants and attributes.
+  absl::Status (*applies)(const KernelBuildContext& context) = nullptr;
+  absl::StatusOr<BuiltKernel> (*build)(const KernelBuildContext& context) = nullptr;
+};
+
 struct OpDefinition {
   absl::string_view op_type;
   // INVALID_ARGUMENT naming the node, tagged (engine/base/unsupported.h) when it is a matter of
   // support rather than a malformed model.
   absl::Status (*check)(const CheckContext& context);
+  // The factory of an op with one way to compute it; nullptr when `implementations` lists them.
   absl::StatusOr<BuiltKernel> (*build)(const KernelBuildContext& context);
   // Bit i set: input i's value must be known when the plan is built (a shape, axes, bounds).
   // CheckGraphSupported enforces it; the factory then finds it in context.constant(i).
@@ -59,7 +72,19 @@ struct OpDefinition {
   // point, the scale and zero point the Add reads the node's own result with, the Add's output
   // scale and zero point.
   absl::string_view sum_op = "Add";
+  // Ways to compute the op, preferred first: the first that applies builds the kernel
+  // (BuildKernel). Empty for an op with one way, `build`.
+  std::vector<Implementation> implementations = {};
 };
+
+// The implementation of `op` that builds `context`'s kernel: the first of op.implementations that
+// applies (or nullptr for an op with one way, `build`); UNIMPLEMENTED naming each one's reason
+// when none applies.
+absl::StatusOr<const Implementation*> ChooseImplementation(const OpDefinition& op,
+                                                           const KernelBuildContext& context);
+
+// The kernel of `context`'s node, built by the implementation ChooseImplementation picks.
+absl::StatusOr<BuiltKernel> BuildKernel(const OpDefinition& op, const KernelBuildContext& context);
 
 // takes_blocked for ops that take any layout.
 bool AnyLayout(const KernelBuildContext& context);

@@ -10,6 +10,7 @@
 namespace octet {
 
 std::vector<OpDefinition> ConvOps();
+std::vector<OpDefinition> Int8ConvOps();
 std::vector<OpDefinition> MatMulOps();
 std::vector<OpDefinition> EltwiseOps();
 std::vector<OpDefinition> BinaryOps();

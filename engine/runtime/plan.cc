@@ -202,7 +202,7 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
           fused_nodes.push_back(activation->first);
         }
       }
-      built_or = op->build(attempt);
+      built_or = BuildKernel(*op, attempt);
       // The residual's buffer must hold exactly what the node writes.
       if (with_sum && (!built_or.ok() || !(built_or->outputs[0] == plan->slots_[residual].desc))) {
         continue;
@@ -304,7 +304,7 @@ absl::StatusOr<int> Plan::PlainSlot(int blocked, absl::flat_hash_map<int, int>* 
   }();
   const OpDefinition* to_plain = FindOp(kOctetDomain, kToPlainOp);
   KernelBuildContext context{*to_plain_node, 0, {slots_[blocked].desc}, {nullptr}, std::nullopt};
-  OCTET_ASSIGN_OR_RETURN(BuiltKernel built, to_plain->build(context));
+  OCTET_ASSIGN_OR_RETURN(BuiltKernel built, BuildKernel(*to_plain, context));
   const int plain = static_cast<int>(slots_.size());
   slots_.push_back(Slot{SlotKind::kIntermediate, built.outputs[0], Tensor()});
   scratchpad_bytes_ = std::max(scratchpad_bytes_, built.kernel->scratchpad_bytes());

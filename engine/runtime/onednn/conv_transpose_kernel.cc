@@ -55,7 +55,8 @@ absl::StatusOr<BuiltKernel> BuildConvTranspose(const KernelBuildContext& context
   const TensorDesc& x = context.input(0);
   const TensorDesc& w = context.input(1);
   if (x.type != DataType::kFloat32 || w.type != DataType::kFloat32) {
-    return UnsupportedError(UnsupportedKind::kElementType, absl::StrCat(node.Describe(), ": float32"));
+    return UnsupportedError(UnsupportedKind::kElementType,
+                            absl::StrCat(node.Describe(), ": float32"));
   }
   if (x.shape.size() < 3 || x.shape.size() > 5 || w.shape.size() != x.shape.size()) {
     return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": X ", ShapeToString(x.shape),
@@ -67,7 +68,8 @@ absl::StatusOr<BuiltKernel> BuildConvTranspose(const KernelBuildContext& context
   OCTET_ASSIGN_OR_RETURN(int64_t group, node.GetInt("group", 1));
   OCTET_ASSIGN_OR_RETURN(std::vector<int64_t> strides, node.GetInts("strides", ones));
   OCTET_ASSIGN_OR_RETURN(std::vector<int64_t> dilations, node.GetInts("dilations", ones));
-  OCTET_ASSIGN_OR_RETURN(std::vector<int64_t> output_padding, node.GetInts("output_padding", zeros));
+  OCTET_ASSIGN_OR_RETURN(std::vector<int64_t> output_padding,
+                         node.GetInts("output_padding", zeros));
   OCTET_ASSIGN_OR_RETURN(std::vector<int64_t> pads,
                          node.GetInts("pads", std::vector<int64_t>(2 * spatial, 0)));
   OCTET_ASSIGN_OR_RETURN(std::vector<int64_t> output_shape, node.GetInts("output_shape", {}));
@@ -77,9 +79,9 @@ absl::StatusOr<BuiltKernel> BuildConvTranspose(const KernelBuildContext& context
       strides.size() != spatial || dilations.size() != spatial ||
       output_padding.size() != spatial || pads.size() != 2 * spatial ||
       (!output_shape.empty() && output_shape.size() != spatial)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        node.Describe(), ": X ", ShapeToString(x.shape), ", W ", ShapeToString(w.shape),
-        " and the attributes do not fit"));
+    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": X ", ShapeToString(x.shape),
+                                                   ", W ", ShapeToString(w.shape),
+                                                   " and the attributes do not fit"));
   }
   const int64_t out_channels = w.shape[1] * group;
   if (context.has_input(2) && context.input(2).shape != Shape{out_channels}) {
@@ -149,7 +151,8 @@ absl::StatusOr<BuiltKernel> BuildConvTranspose(const KernelBuildContext& context
                                                    onednn::CpuEngine());
     std::optional<Tensor> packed;
     if (w_constant != nullptr) {
-      OCTET_ASSIGN_OR_RETURN(packed, onednn::ReorderConstant(*w_constant, w_plain, pd.weights_desc()));
+      OCTET_ASSIGN_OR_RETURN(packed,
+                             onednn::ReorderConstant(*w_constant, w_plain, pd.weights_desc()));
     }
     BuiltKernel built;
     built.kernel = std::make_unique<DeconvolutionKernel>(

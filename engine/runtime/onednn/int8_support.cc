@@ -1,5 +1,8 @@
 #include "engine/runtime/onednn/int8_support.h"
 
+#include <algorithm>
+#include <cstdlib>
+
 #include "absl/strings/str_cat.h"
 #include "dnnl.hpp"
 
@@ -29,6 +32,18 @@ std::string Int8ConvInexactReason(DataType source, int max_abs_weight) {
         max_abs_weight, " (over 64) would saturate");
   }
   return "";
+}
+
+absl::Status OneDnnInt8ProductExact(const KernelBuildContext& context) {
+  const Tensor* w = context.constant(3);
+  if (!context.has_input(0) || w == nullptr || w->type() != DataType::kInt8) {
+    return absl::FailedPreconditionError("needs constant int8 weights");
+  }
+  int largest = 0;
+  for (int8_t v : w->values<int8_t>()) largest = std::max(largest, std::abs(int{v}));
+  const std::string inexact = Int8ConvInexactReason(context.input(0).type, largest);
+  if (!inexact.empty()) return absl::FailedPreconditionError(inexact);
+  return absl::OkStatus();
 }
 
 }  // namespace octet::onednn

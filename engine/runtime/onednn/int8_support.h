@@ -1,10 +1,11 @@
-// When oneDNN's int8 convolution computes exactly on this CPU, for the int8 lowering to ask
-// without including dnnl.hpp.
+// When oneDNN's int8 convolution computes exactly on this CPU.
 #ifndef OCTET_ENGINE_RUNTIME_ONEDNN_INT8_SUPPORT_H_
 #define OCTET_ENGINE_RUNTIME_ONEDNN_INT8_SUPPORT_H_
 
 #include <string>
 
+#include "absl/status/status.h"
+#include "engine/runtime/kernel.h"
 #include "engine/tensor/data_type.h"
 
 namespace octet::onednn {
@@ -15,6 +16,12 @@ namespace octet::onednn {
 // VPMADDUBSW, whose pairwise int16 sums saturate unless |w| <= 64 for u8 sources, and it halves
 // the weights of s8 sources (rounding them).
 std::string Int8ConvInexactReason(DataType source, int max_abs_weight);
+
+// The applicability of oneDNN's int8 convolution and product to an Int8Conv or Int8MatMul node
+// (u8/s8 source at input 0, constant s8 weights at input 3): OK when exact here, else
+// FAILED_PRECONDITION with Int8ConvInexactReason. Reads only types and constants, so the int8
+// lowering asks it before shapes are known.
+absl::Status OneDnnInt8ProductExact(const KernelBuildContext& context);
 
 }  // namespace octet::onednn
 

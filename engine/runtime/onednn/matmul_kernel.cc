@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/base/unsupported.h"
+#include "engine/runtime/onednn/int8_support.h"
 #include "engine/runtime/onednn/onednn_common.h"
 #include "engine/runtime/op_families.h"
 
@@ -422,7 +423,8 @@ absl::StatusOr<BuiltKernel> BuildInt8MatMul(const KernelBuildContext& context) {
 }  // namespace
 
 std::vector<OpDefinition> MatMulOps() {
-  OpDefinition int8_matmul{"Int8MatMul", CheckInt8MatMul, BuildInt8MatMul};
+  OpDefinition int8_matmul{"Int8MatMul", CheckInt8MatMul, nullptr};
+  int8_matmul.implementations = {{"onednn", onednn::OneDnnInt8ProductExact, BuildInt8MatMul}};
   int8_matmul.domain = kOctetDomain;
   return {{"Gemm", CheckGemm, BuildGemm, 0, /*fuses_activation=*/true},
           {"MatMul", CheckMatMul, BuildMatMul, 0, /*fuses_activation=*/true},
