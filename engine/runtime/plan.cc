@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "engine/runtime/fusion.h"
 #include "engine/runtime/kernel_registry.h"
 
 namespace octet {
@@ -26,36 +27,6 @@ size_t DescBytes(const TensorDesc& desc) {
   return static_cast<size_t>(count) * ElementSize(desc.type);
 }
 
-// The first node after `after` that reads `value`.
-std::optional<size_t> NextReader(const Graph& graph, size_t after, const std::string& value) {
-  for (size_t next = after + 1; next < graph.nodes.size(); ++next) {
-    const std::vector<std::string>& inputs = graph.nodes[next].inputs;
-    if (std::find(inputs.begin(), inputs.end(), value) != inputs.end()) return next;
-  }
-  return std::nullopt;
-}
-
-// When `add` is the Add `op` fuses as a sum post-op (OpDefinition::sum_op) and reads `value` as
-// one operand exactly once: the inputs the fused node takes from it, the other operand first;
-// else empty.
-std::vector<std::string> SumOperands(const Node& add, const OpDefinition& op,
-                                     const std::string& value) {
-  if (add.domain != op.domain || add.op_type != op.sum_op || add.outputs.size() != 1) return {};
-  if (add.domain.empty()) {
-    if (add.inputs.size() != 2 || add.inputs[0] == add.inputs[1]) return {};
-    return {add.inputs[add.inputs[0] == value ? 1 : 0]};
-  }
-  // ai.octet.Int8Add(a, a_scale, a_zero, b, b_scale, b_zero, y_scale, y_zero)
-  if (add.inputs.size() != 8 || add.inputs[0] == add.inputs[3] ||
-      (add.inputs[0] != value && add.inputs[3] != value)) {
-    return {};
-  }
-  const size_t own = add.inputs[0] == value ? 0 : 3;
-  const size_t other = 3 - own;
-  return {add.inputs[other],   add.inputs[other + 1], add.inputs[other + 2], add.inputs[own + 1],
-          add.inputs[own + 2], add.inputs[6],         add.inputs[7]};
-}
-
 }  // namespace
 
 struct Plan::Workspace {
@@ -66,157 +37,49 @@ struct Plan::Workspace {
 
 Plan::~Plan() = default;
 
-absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
-                                                  const std::vector<TensorDesc>& inputs,
-                                                  const std::vector<std::pair<int, Tensor>>& values,
-                                                  bool profile) {
-  std::unique_ptr<Plan> plan(new Plan());
-  plan->profile_ = profile;
-  absl::flat_hash_map<std::string, int> slot_of;
-  auto add_slot = [&](const std::string& name, Slot slot) {
-    slot_of[name] = static_cast<int>(plan->slots_.size());
-    plan->slots_.push_back(std::move(slot));
-  };
-  for (size_t i = 0; i < graph.inputs.size(); ++i) {
-    auto value = std::find_if(values.begin(), values.end(),
-                              [i](const auto& v) { return v.first == static_cast<int>(i); });
-    if (value != values.end()) {
-      add_slot(graph.inputs[i].name,
-               Slot{SlotKind::kConstant, inputs[i], value->second.Clone(), static_cast<int>(i)});
-    } else {
-      add_slot(graph.inputs[i].name,
-               Slot{SlotKind::kInput, inputs[i], Tensor(), static_cast<int>(i)});
+// Builds a plan node by node: the state of one Build.
+class Plan::Builder {
+ public:
+  Builder(Plan* plan, const Graph& graph) : plan_(plan), graph_(graph), fusion_(graph) {}
+
+  // Slots for the graph inputs (constants for those known by value) and the constants.
+  void AddInputs(const std::vector<TensorDesc>& inputs,
+                 const std::vector<std::pair<int, Tensor>>& values) {
+    for (size_t i = 0; i < graph_.inputs.size(); ++i) {
+      auto value = std::find_if(values.begin(), values.end(),
+                                [i](const auto& v) { return v.first == static_cast<int>(i); });
+      const bool known = value != values.end();
+      AddSlot(graph_.inputs[i].name,
+              Slot{known ? SlotKind::kConstant : SlotKind::kInput, inputs[i],
+                   known ? value->second.Clone() : Tensor(), static_cast<int>(i)});
+    }
+    for (const auto& [name, tensor] : graph_.constants) {
+      AddSlot(name, Slot{SlotKind::kConstant, TensorDesc{tensor.type(), tensor.shape()}, tensor});
     }
   }
-  for (const auto& [name, tensor] : graph.constants) {
-    add_slot(name, Slot{SlotKind::kConstant, TensorDesc{tensor.type(), tensor.shape()}, tensor});
-  }
-  // How many node inputs and graph outputs read each value: fusion needs a single reader.
-  absl::flat_hash_map<std::string, int> readers;
-  for (const Node& node : graph.nodes) {
-    for (const std::string& input : node.inputs) ++readers[input];
-  }
-  for (const ValueInfo& output : graph.outputs) ++readers[output.name];
-  // The nodes that read each value, in order.
-  absl::flat_hash_map<std::string, std::vector<size_t>> reader_nodes;
-  for (size_t i = 0; i < graph.nodes.size(); ++i) {
-    for (const std::string& input : graph.nodes[i].inputs) reader_nodes[input].push_back(i);
-  }
-  absl::flat_hash_set<std::string> graph_outputs;
-  for (const ValueInfo& output : graph.outputs) graph_outputs.insert(output.name);
-  std::vector<bool> fused_away(graph.nodes.size(), false);
-  absl::flat_hash_map<int, int> plain_copy;
-  for (size_t index = 0; index < graph.nodes.size(); ++index) {
-    if (fused_away[index]) continue;
-    const Node& node = graph.nodes[index];
+
+  // A step for node `index` with the nodes fused into it, or constant slots for its outputs when
+  // its inputs are all known. Nothing for a node an earlier step fused.
+  absl::Status AddNode(size_t index) {
+    if (fused_away_.contains(index)) return absl::OkStatus();
+    const Node& node = graph_.nodes[index];
     const OpDefinition* op = FindOp(node.domain, node.op_type);
     if (op == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("unsupported operator ", node.Describe()));
     }
-    KernelBuildContext context{node, graph.opset, {}, {}, std::nullopt};
+    KernelBuildContext context{node, graph_.opset, {}, {}, std::nullopt};
     Step step;
-    // Appends the value `name` ("" for an omitted input) as the next input of a kernel to build.
-    auto append_input = [&](const std::string& name, KernelBuildContext* to,
-                            std::vector<int>* slots) {
-      const int slot = name.empty() ? -1 : slot_of.at(name);
-      to->inputs.push_back(slot < 0 ? std::nullopt
-                                    : std::optional<TensorDesc>(plan->slots_[slot].desc));
-      to->constants.push_back(slot >= 0 && plan->slots_[slot].kind == SlotKind::kConstant
-                                  ? &plan->slots_[slot].constant
-                                  : nullptr);
-      slots->push_back(slot);
-    };
-    for (const std::string& name : node.inputs) append_input(name, &context, &step.inputs);
-    // Channel-blocked values reach only ops that take them; others read a plain copy, made once
-    // per value by a reorder step.
-    bool blocked_input = false;
-    for (const auto& input : context.inputs) blocked_input |= input.has_value() && !input->plain();
-    if (blocked_input && (op->takes_blocked == nullptr || !op->takes_blocked(context))) {
-      for (size_t i = 0; i < step.inputs.size(); ++i) {
-        if (step.inputs[i] < 0 || plan->slots_[step.inputs[i]].desc.plain()) continue;
-        OCTET_ASSIGN_OR_RETURN(step.inputs[i], plan->PlainSlot(step.inputs[i], &plain_copy));
-        context.inputs[i] = plan->slots_[step.inputs[i]].desc;
-      }
-    }
-    // Fusions. A residual Add after the node becomes a sum post-op when its other operand is an
-    // intermediate value already computed, read by no node from this one on but the Add, and laid
-    // out as the node's output: the node then writes into that operand's buffer. An activation
-    // after the node (or after the fused Add) becomes an eltwise post-op. The fused nodes' outputs
-    // replace the node's own.
-    std::optional<size_t> add_index;
-    int residual = -1;
-    std::vector<std::string> sum_operands;  // what the fused Add adds, the residual first
-    if (op->sum_input >= 0 && node.outputs.size() == 1 && readers[node.outputs[0]] == 1) {
-      const std::optional<size_t> next = NextReader(graph, index, node.outputs[0]);
-      std::vector<std::string> operands;
-      if (next.has_value()) operands = SumOperands(graph.nodes[*next], *op, node.outputs[0]);
-      if (!operands.empty()) {
-        const std::string& other = operands[0];
-        auto it = slot_of.find(other);
-        const std::vector<size_t>& other_readers = reader_nodes[other];
-        const bool dies_at_add = !graph_outputs.contains(other) &&
-                                 std::all_of(other_readers.begin(), other_readers.end(),
-                                             [&](size_t r) { return r < index || r == *next; });
-        if (it != slot_of.end() && dies_at_add &&
-            plan->slots_[it->second].kind == SlotKind::kIntermediate) {
-          add_index = next;
-          residual = it->second;
-          sum_operands = std::move(operands);
-        }
-      }
-    }
-    // The activation fused after `value`, with its node's index.
-    auto activation_after =
-        [&](const std::string& value) -> std::optional<std::pair<size_t, FusedActivation>> {
-      if (!op->fuses_activation || readers[value] != 1) return std::nullopt;
-      const std::optional<size_t> next = NextReader(graph, index, value);
-      if (!next.has_value() || graph.nodes[*next].input(0) != value) return std::nullopt;
-      std::optional<FusedActivation> activation = plan->ActivationOf(graph.nodes[*next], slot_of);
-      if (!activation.has_value()) return std::nullopt;
-      return std::make_pair(*next, *activation);
-    };
-    std::vector<std::string> output_names;
-    std::vector<size_t> fused_nodes;
-    absl::StatusOr<BuiltKernel> built_or = absl::UnknownError("not built");
-    for (const bool with_sum : {true, false}) {
-      if (with_sum && !add_index.has_value()) continue;
-      KernelBuildContext attempt{node, graph.opset, context.inputs, context.constants,
-                                 std::nullopt};
-      std::vector<int> attempt_inputs = step.inputs;
-      output_names = node.outputs;
-      fused_nodes.clear();
-      if (with_sum) {
-        while (attempt.inputs.size() < static_cast<size_t>(op->sum_input)) {
-          append_input("", &attempt, &attempt_inputs);
-        }
-        for (const std::string& name : sum_operands) append_input(name, &attempt, &attempt_inputs);
-        attempt.fuse_sum = true;
-        attempt.sum_node = &graph.nodes[*add_index];
-        output_names = graph.nodes[*add_index].outputs;
-        fused_nodes.push_back(*add_index);
-      }
-      if (node.outputs.size() == 1) {
-        if (auto activation = activation_after(output_names[0])) {
-          attempt.activation = activation->second;
-          output_names = graph.nodes[activation->first].outputs;
-          fused_nodes.push_back(activation->first);
-        }
-      }
-      built_or = BuildKernel(*op, attempt);
-      // The residual's buffer must hold exactly what the node writes.
-      if (with_sum && (!built_or.ok() || !(built_or->outputs[0] == plan->slots_[residual].desc))) {
-        continue;
-      }
-      step.inputs = std::move(attempt_inputs);
-      if (with_sum) step.in_place_input = op->sum_input;
-      break;
-    }
-    OCTET_ASSIGN_OR_RETURN(BuiltKernel built, std::move(built_or));
+    for (const std::string& name : node.inputs) AppendInput(name, &context, &step.inputs);
+    OCTET_RETURN_IF_ERROR(ReadPlainWhereNeeded(*op, &context, &step.inputs));
+    std::vector<std::string> outputs;
+    std::vector<size_t> fused;
+    OCTET_ASSIGN_OR_RETURN(BuiltKernel built,
+                           BuildFused(index, *op, context, &step, &outputs, &fused));
     step.op_type = node.op_type;
     step.nodes = node.name.empty() ? node.op_type : node.name;
-    for (size_t fused : fused_nodes) {
-      fused_away[fused] = true;
-      const Node& other = graph.nodes[fused];
+    for (size_t f : fused) {
+      fused_away_.insert(f);
+      const Node& other = graph_.nodes[f];
       absl::StrAppend(&step.nodes, " + ", other.name.empty() ? other.op_type : other.name);
     }
     step.notes = std::move(built.notes);
@@ -226,43 +89,168 @@ absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
             absl::StrCat(node.Describe(), ": output ", i, " is not computed"));
       }
     }
-    bool foldable = node.op_type == "Shape";
-    if (!foldable) {
-      foldable = true;
-      for (int slot : step.inputs) {
-        foldable = foldable && (slot < 0 || plan->slots_[slot].kind == SlotKind::kConstant);
+    return Record(node, std::move(step), std::move(built), outputs);
+  }
+
+  // The graph outputs, plain; then buffers.
+  absl::Status Finish() {
+    for (const ValueInfo& output : graph_.outputs) {
+      int slot = slot_of_.at(output.name);
+      if (!plan_->slots_[slot].desc.plain()) {
+        OCTET_ASSIGN_OR_RETURN(slot, plan_->PlainSlot(slot, &plain_copy_));
       }
+      plan_->output_slots_.push_back(slot);
     }
-    if (foldable) {
-      OCTET_ASSIGN_OR_RETURN(std::vector<Tensor> values,
-                             plan->Fold(*built.kernel, step.inputs, built.outputs));
-      for (size_t i = 0; i < output_names.size(); ++i) {
-        if (output_names[i].empty()) continue;
-        add_slot(output_names[i],
-                 Slot{SlotKind::kConstant, built.outputs[i], std::move(values[i])});
+    plan_->AssignBuffers();
+    return absl::OkStatus();
+  }
+
+ private:
+  void AddSlot(const std::string& name, Slot slot) {
+    slot_of_[name] = static_cast<int>(plan_->slots_.size());
+    plan_->slots_.push_back(std::move(slot));
+  }
+
+  // Appends the value `name` ("" for an omitted input) as the next input of a kernel to build.
+  void AppendInput(const std::string& name, KernelBuildContext* to, std::vector<int>* slots) {
+    const int slot = name.empty() ? -1 : slot_of_.at(name);
+    to->inputs.push_back(slot < 0 ? std::nullopt
+                                  : std::optional<TensorDesc>(plan_->slots_[slot].desc));
+    to->constants.push_back(slot >= 0 && plan_->slots_[slot].kind == SlotKind::kConstant
+                                ? &plan_->slots_[slot].constant
+                                : nullptr);
+    slots->push_back(slot);
+  }
+
+  // Channel-blocked values reach only ops that take them; others read a plain copy, made once
+  // per value by a reorder step.
+  absl::Status ReadPlainWhereNeeded(const OpDefinition& op, KernelBuildContext* context,
+                                    std::vector<int>* inputs) {
+    bool blocked = false;
+    for (const auto& input : context->inputs) blocked |= input.has_value() && !input->plain();
+    if (!blocked || (op.takes_blocked != nullptr && op.takes_blocked(*context))) {
+      return absl::OkStatus();
+    }
+    for (size_t i = 0; i < inputs->size(); ++i) {
+      if ((*inputs)[i] < 0 || plan_->slots_[(*inputs)[i]].desc.plain()) continue;
+      OCTET_ASSIGN_OR_RETURN((*inputs)[i], plan_->PlainSlot((*inputs)[i], &plain_copy_));
+      context->inputs[i] = plan_->slots_[(*inputs)[i]].desc;
+    }
+    return absl::OkStatus();
+  }
+
+  // The node's kernel with what fuses after it (FusionAnalysis): first with the residual Add, as
+  // a sum post-op written over the residual's buffer, then, when the factory refuses that or
+  // writes another layout than the residual's, without it; the activation after the result in
+  // either case. Sets the step's inputs, the names of the values its outputs are, and the nodes
+  // fused.
+  absl::StatusOr<BuiltKernel> BuildFused(size_t index, const OpDefinition& op,
+                                         const KernelBuildContext& context, Step* step,
+                                         std::vector<std::string>* outputs,
+                                         std::vector<size_t>* fused) {
+    const Node& node = graph_.nodes[index];
+    const std::optional<ResidualFusion> residual =
+        fusion_.ResidualAfter(index, op, [this](const std::string& value) {
+          auto it = slot_of_.find(value);
+          return it != slot_of_.end() && plan_->slots_[it->second].kind == SlotKind::kIntermediate;
+        });
+    auto constant = [this](const std::string& value) -> const Tensor* {
+      auto it = slot_of_.find(value);
+      return it != slot_of_.end() && plan_->slots_[it->second].kind == SlotKind::kConstant
+                 ? &plan_->slots_[it->second].constant
+                 : nullptr;
+    };
+    absl::StatusOr<BuiltKernel> built = absl::UnknownError("not built");
+    for (const bool with_sum : {true, false}) {
+      if (with_sum && !residual.has_value()) continue;
+      KernelBuildContext attempt{node, graph_.opset, context.inputs, context.constants,
+                                 std::nullopt};
+      std::vector<int> attempt_inputs = step->inputs;
+      *outputs = node.outputs;
+      fused->clear();
+      if (with_sum) {
+        while (attempt.inputs.size() < static_cast<size_t>(op.sum_input)) {
+          AppendInput("", &attempt, &attempt_inputs);
+        }
+        for (const std::string& name : residual->operands) {
+          AppendInput(name, &attempt, &attempt_inputs);
+        }
+        attempt.fuse_sum = true;
+        attempt.sum_node = &graph_.nodes[residual->add];
+        *outputs = graph_.nodes[residual->add].outputs;
+        fused->push_back(residual->add);
       }
-      continue;
+      if (node.outputs.size() == 1) {
+        if (auto activation = fusion_.ActivationAfter(index, op, (*outputs)[0], constant)) {
+          attempt.activation = activation->activation;
+          *outputs = graph_.nodes[activation->node].outputs;
+          fused->push_back(activation->node);
+        }
+      }
+      built = BuildKernel(op, attempt);
+      // The residual's buffer must hold exactly what the node writes.
+      if (with_sum && (!built.ok() || !(built->outputs[0] ==
+                                        plan_->slots_[slot_of_.at(residual->operands[0])].desc))) {
+        continue;
+      }
+      step->inputs = std::move(attempt_inputs);
+      if (with_sum) step->in_place_input = op.sum_input;
+      break;
+    }
+    return built;
+  }
+
+  // The step, or, when every input is known (or the node is Shape), its outputs as constants.
+  absl::Status Record(const Node& node, Step step, BuiltKernel built,
+                      const std::vector<std::string>& outputs) {
+    bool foldable = true;
+    for (int slot : step.inputs) {
+      foldable = foldable && (slot < 0 || plan_->slots_[slot].kind == SlotKind::kConstant);
+    }
+    if (foldable || node.op_type == "Shape") {
+      OCTET_ASSIGN_OR_RETURN(std::vector<Tensor> values,
+                             plan_->Fold(*built.kernel, step.inputs, built.outputs));
+      for (size_t i = 0; i < outputs.size(); ++i) {
+        if (outputs[i].empty()) continue;
+        AddSlot(outputs[i], Slot{SlotKind::kConstant, built.outputs[i], std::move(values[i])});
+      }
+      return absl::OkStatus();
     }
     for (size_t i = 0; i < built.outputs.size(); ++i) {
-      if (i >= output_names.size() || output_names[i].empty()) {
+      if (i >= outputs.size() || outputs[i].empty()) {
         step.outputs.push_back(-1);
         continue;
       }
-      step.outputs.push_back(static_cast<int>(plan->slots_.size()));
-      add_slot(output_names[i], Slot{SlotKind::kIntermediate, built.outputs[i], Tensor()});
+      step.outputs.push_back(static_cast<int>(plan_->slots_.size()));
+      AddSlot(outputs[i], Slot{SlotKind::kIntermediate, built.outputs[i], Tensor()});
     }
-    plan->scratchpad_bytes_ = std::max(plan->scratchpad_bytes_, built.kernel->scratchpad_bytes());
+    plan_->scratchpad_bytes_ = std::max(plan_->scratchpad_bytes_, built.kernel->scratchpad_bytes());
     step.kernel = std::move(built.kernel);
-    plan->steps_.push_back(std::move(step));
+    plan_->steps_.push_back(std::move(step));
+    return absl::OkStatus();
   }
-  for (const ValueInfo& output : graph.outputs) {
-    int slot = slot_of.at(output.name);
-    if (!plan->slots_[slot].desc.plain()) {
-      OCTET_ASSIGN_OR_RETURN(slot, plan->PlainSlot(slot, &plain_copy));
-    }
-    plan->output_slots_.push_back(slot);
+
+  Plan* const plan_;
+  const Graph& graph_;
+  const FusionAnalysis fusion_;
+  absl::flat_hash_map<std::string, int> slot_of_;
+  absl::flat_hash_set<size_t> fused_away_;
+  // The plain copy of each channel-blocked slot that has one.
+  absl::flat_hash_map<int, int> plain_copy_;
+};
+
+absl::StatusOr<std::unique_ptr<Plan>> Plan::Build(const Graph& graph,
+                                                  const std::vector<TensorDesc>& inputs,
+                                                  const std::vector<std::pair<int, Tensor>>& values,
+                                                  bool profile) {
+  std::unique_ptr<Plan> plan(new Plan());
+  plan->profile_ = profile;
+  Builder builder(plan.get(), graph);
+  builder.AddInputs(inputs, values);
+  for (size_t index = 0; index < graph.nodes.size(); ++index) {
+    OCTET_RETURN_IF_ERROR(builder.AddNode(index));
   }
-  plan->AssignBuffers();
+  OCTET_RETURN_IF_ERROR(builder.Finish());
   if (profile) {
     plan->step_nanos_ = std::make_unique<std::atomic<int64_t>[]>(plan->steps_.size());
     for (size_t i = 0; i < plan->steps_.size(); ++i) plan->step_nanos_[i] = 0;
@@ -317,35 +305,6 @@ absl::StatusOr<int> Plan::PlainSlot(int blocked, absl::flat_hash_map<int, int>* 
   steps_.push_back(std::move(step));
   copies->emplace(blocked, plain);
   return plain;
-}
-
-std::optional<FusedActivation> Plan::ActivationOf(
-    const Node& node, const absl::flat_hash_map<std::string, int>& slot_of) const {
-  using Kind = FusedActivation::Kind;
-  if (!node.domain.empty() || node.outputs.size() != 1) return std::nullopt;
-  auto attribute = [&node](const char* name, float fallback) {
-    absl::StatusOr<float> value = node.GetFloat(name, fallback);
-    return value.ok() ? *value : fallback;
-  };
-  if (node.op_type == "Relu") return FusedActivation{Kind::kRelu};
-  if (node.op_type == "LeakyRelu")
-    return FusedActivation{Kind::kLeakyRelu, attribute("alpha", 0.01f)};
-  if (node.op_type == "Elu") return FusedActivation{Kind::kElu, attribute("alpha", 1.0f)};
-  if (node.op_type == "Sigmoid") return FusedActivation{Kind::kSigmoid};
-  if (node.op_type == "Tanh") return FusedActivation{Kind::kTanh};
-  if (node.op_type == "HardSwish") return FusedActivation{Kind::kHardSwish};
-  if (node.op_type != "Clip") return std::nullopt;
-  float bounds[2] = {attribute("min", -std::numeric_limits<float>::infinity()),
-                     attribute("max", std::numeric_limits<float>::infinity())};
-  for (size_t i = 1; i <= 2; ++i) {
-    if (node.input(i).empty()) continue;
-    auto it = slot_of.find(node.input(i));
-    if (it == slot_of.end() || slots_[it->second].kind != SlotKind::kConstant) return std::nullopt;
-    const Tensor& bound = slots_[it->second].constant;
-    if (bound.type() != DataType::kFloat32 || bound.element_count() != 1) return std::nullopt;
-    bounds[i - 1] = bound.data<float>()[0];
-  }
-  return FusedActivation{Kind::kClip, bounds[0], bounds[1]};
 }
 
 size_t Plan::workspace_bytes() const {

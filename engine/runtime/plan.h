@@ -84,12 +84,9 @@ class Plan {
     std::string notes;
   };
   struct Workspace;
+  class Builder;
 
   Plan() = default;
-  // The activation `node` applies, as a post-op of the kernel before it, or nullopt when it is
-  // not one that fuses (Clip fuses only with constant bounds).
-  std::optional<FusedActivation> ActivationOf(
-      const Node& node, const absl::flat_hash_map<std::string, int>& slot_of) const;
   // A plain copy of channel-blocked slot `blocked`, made by a reorder step appended now (once per
   // slot: `copies` remembers them).
   absl::StatusOr<int> PlainSlot(int blocked, absl::flat_hash_map<int, int>* copies);
