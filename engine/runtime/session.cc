@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/base/status_macros.h"
-#include "engine/runtime/int8_lowering.h"
+#include "engine/runtime/lowering/int8_lowering.h"
 #include "engine/runtime/kernel_registry.h"
 
 namespace octet {
