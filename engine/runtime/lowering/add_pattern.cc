@@ -6,7 +6,7 @@ namespace octet {
 
 // Q([Relu](Add(DQ(a), DQ(b)))) with per-tensor parameters: the residual Add of a quantized
 // ResNet block.
-std::optional<AddMatch> MatchAdd(const QdqGraph& g, const Node& q) {
+std::optional<AddMatch> MatchAdd(const QdqReader& g, const Node& q) {
   if (!g.IsActivationQuantize(q)) return std::nullopt;
   AddMatch match;
   const Node* node = g.Producer(q.input(0));
@@ -28,7 +28,7 @@ std::optional<AddMatch> MatchAdd(const QdqGraph& g, const Node& q) {
   return match;
 }
 
-Node BuildInt8Add(const QdqGraph& g, const AddMatch& match, const Node& q) {
+Node BuildInt8Add(const QdqReader& g, const AddMatch& match, const Node& q) {
   Node node;
   node.name = match.add->name;
   node.op_type = "Int8Add";

@@ -4,7 +4,7 @@
 
 namespace octet {
 
-std::optional<ConvMatch> MatchConv(const QdqGraph& g, const Node& q) {
+std::optional<ConvMatch> MatchConv(const QdqReader& g, const Node& q) {
   if (!g.IsActivationQuantize(q)) return std::nullopt;
   ConvMatch match;
   const Node* node = g.Producer(q.input(0));
@@ -45,7 +45,7 @@ std::optional<ConvMatch> MatchConv(const QdqGraph& g, const Node& q) {
 namespace {
 
 // The bias in real units, as a float constant of `graph` (computed once here).
-std::string RealBias(const QdqGraph& g, const ConvMatch& match, Graph* graph) {
+std::string RealBias(const QdqReader& g, const ConvMatch& match, Graph* graph) {
   return g.RealBiasOf(match.conv->input(2), match.conv->outputs[0], graph);
 }
 
@@ -53,7 +53,7 @@ std::string RealBias(const QdqGraph& g, const ConvMatch& match, Graph* graph) {
 
 // The Int8Conv node of `match`, its bias's constant added to `graph`; with no graph, the node
 // without its bias (enough for ComputedExactly).
-Node BuildInt8Conv(const QdqGraph& g, const ConvMatch& match, const Node& q, Graph* graph) {
+Node BuildInt8Conv(const QdqReader& g, const ConvMatch& match, const Node& q, Graph* graph) {
   Node node;
   node.name = match.conv->name;
   node.op_type = "Int8Conv";

@@ -7,7 +7,7 @@ namespace octet {
 // Q(op(DQ(x))) for an op that only moves values (Flatten, Reshape, Transpose, Squeeze,
 // Unsqueeze) with the same scale and zero point on both sides: the op on x's integers gives the
 // same result. MaxPool is left to MatchPool (oneDNN's int8 pooling).
-const Node* MatchValuePreserving(const QdqGraph& g, const Node& q) {
+const Node* MatchValuePreserving(const QdqReader& g, const Node& q) {
   static const char* const kOps[] = {"Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze"};
   const Node* op = g.Producer(q.input(0));
   if (op == nullptr || !op->domain.empty() || g.Readers(q.input(0)) != 1 || op->inputs.empty() ||
@@ -37,7 +37,7 @@ const Node* MatchValuePreserving(const QdqGraph& g, const Node& q) {
 
 // Q(Concat(DQ(a), DQ(b), ...)) with per-tensor parameters everywhere: each input is copied,
 // requantized where its parameters differ from the output's, into its slice of the result.
-const Node* MatchConcat(const QdqGraph& g, const Node& q) {
+const Node* MatchConcat(const QdqReader& g, const Node& q) {
   const Node* concat = g.Producer(q.input(0));
   if (concat == nullptr || !concat->domain.empty() || concat->op_type != "Concat" ||
       g.Readers(q.input(0)) != 1 || concat->inputs.empty() || !g.IsActivationQuantize(q)) {
@@ -49,7 +49,7 @@ const Node* MatchConcat(const QdqGraph& g, const Node& q) {
   return concat;
 }
 
-Node BuildInt8Concat(const QdqGraph& g, const Node& concat, const Node& q) {
+Node BuildInt8Concat(const QdqReader& g, const Node& concat, const Node& q) {
   Node node;
   node.name = concat.name;
   node.op_type = "Int8Concat";

@@ -33,7 +33,7 @@ void DropUnreadDequantizes(Graph* graph) {
 }  // namespace
 
 Int8Lowering LowerQdqToInt8(const Graph& graph) {
-  const QdqGraph g(graph);
+  const QdqReader g(graph);
   Int8Lowering result;
   result.graph = graph;
   std::vector<bool> removed(graph.nodes.size(), false);

@@ -7,7 +7,7 @@ namespace octet {
 // Gemm(DQ(x), DQ(w)[, bias]) (transA 0, alpha and beta 1) or MatMul(DQ(x), DQ(w)) with 2-D
 // constant int8 weights, zero points 0, scales per tensor or per output column;
 // [-> Relu | Clip | LeakyRelu | HardSwish | Sigmoid] -> Q, or a float result read as it is.
-std::optional<LinearMatch> MatchLinear(const QdqGraph& g, const Node& op) {
+std::optional<LinearMatch> MatchLinear(const QdqReader& g, const Node& op) {
   if (!op.domain.empty() || (op.op_type != "Gemm" && op.op_type != "MatMul") ||
       op.inputs.size() < 2 || op.outputs.size() != 1) {
     return std::nullopt;
@@ -57,7 +57,7 @@ std::optional<LinearMatch> MatchLinear(const QdqGraph& g, const Node& op) {
 
 // The Int8MatMul node of `match`, its bias's constant added to `graph`; with no graph, the node
 // without its bias (enough for ComputedExactly).
-Node BuildInt8MatMul(const QdqGraph& g, const LinearMatch& match, Graph* graph) {
+Node BuildInt8MatMul(const QdqReader& g, const LinearMatch& match, Graph* graph) {
   Node node;
   node.name = match.op->name;
   node.op_type = "Int8MatMul";

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "engine/ir/graph.h"
-#include "engine/runtime/lowering/qdq_graph.h"
+#include "engine/runtime/lowering/qdq_reader.h"
 
 namespace octet {
 
@@ -24,10 +24,10 @@ struct ConvMatch {
   std::vector<size_t> absorbed;  // Conv, activation (the Q itself is replaced)
 };
 
-std::optional<ConvMatch> MatchConv(const QdqGraph& g, const Node& q);
+std::optional<ConvMatch> MatchConv(const QdqReader& g, const Node& q);
 // The Int8Conv node of `match`, its bias's constant added to `graph`; with no graph, the node
 // without its bias (enough for ComputedExactly).
-Node BuildInt8Conv(const QdqGraph& g, const ConvMatch& match, const Node& q, Graph* graph);
+Node BuildInt8Conv(const QdqReader& g, const ConvMatch& match, const Node& q, Graph* graph);
 
 // DQ -> Gemm/MatMul [-> activation] [-> Q] (linear_pattern.cc).
 struct LinearMatch {
@@ -42,10 +42,10 @@ struct LinearMatch {
 // Gemm(DQ(x), DQ(w)[, bias]) (transA 0, alpha and beta 1) or MatMul(DQ(x), DQ(w)) with 2-D
 // constant int8 weights, zero points 0, scales per tensor or per output column;
 // [-> Relu | Clip | LeakyRelu | HardSwish | Sigmoid] -> Q, or a float result read as it is.
-std::optional<LinearMatch> MatchLinear(const QdqGraph& g, const Node& op);
+std::optional<LinearMatch> MatchLinear(const QdqReader& g, const Node& op);
 // The Int8MatMul node of `match`, its bias's constant added to `graph`; with no graph, the node
 // without its bias (enough for ComputedExactly).
-Node BuildInt8MatMul(const QdqGraph& g, const LinearMatch& match, Graph* graph);
+Node BuildInt8MatMul(const QdqReader& g, const LinearMatch& match, Graph* graph);
 
 // DQ -> pooling -> Q (pool_pattern.cc).
 struct PoolMatch {
@@ -56,8 +56,8 @@ struct PoolMatch {
 };
 
 // Q(pool(DQ(x))) with per-tensor parameters and the same integer type in and out.
-std::optional<PoolMatch> MatchPool(const QdqGraph& g, const Node& q);
-Node BuildInt8Pool(const QdqGraph& g, const PoolMatch& match, const Node& q);
+std::optional<PoolMatch> MatchPool(const QdqReader& g, const Node& q);
+Node BuildInt8Pool(const QdqReader& g, const PoolMatch& match, const Node& q);
 
 // Q([Relu](Add(DQ(a), DQ(b)))) (add_pattern.cc).
 struct AddMatch {
@@ -69,19 +69,19 @@ struct AddMatch {
 
 // Q([Relu](Add(DQ(a), DQ(b)))) with per-tensor parameters: the residual Add of a quantized
 // ResNet block.
-std::optional<AddMatch> MatchAdd(const QdqGraph& g, const Node& q);
-Node BuildInt8Add(const QdqGraph& g, const AddMatch& match, const Node& q);
+std::optional<AddMatch> MatchAdd(const QdqReader& g, const Node& q);
+Node BuildInt8Add(const QdqReader& g, const AddMatch& match, const Node& q);
 
 // Ops that move values, and Concat (data_movement_patterns.cc).
 // Q(op(DQ(x))) for an op that only moves values (Flatten, Reshape, Transpose, Squeeze,
 // Unsqueeze) with the same scale and zero point on both sides: the op on x's integers gives the
 // same result. MaxPool is left to MatchPool (oneDNN's int8 pooling).
-const Node* MatchValuePreserving(const QdqGraph& g, const Node& q);
+const Node* MatchValuePreserving(const QdqReader& g, const Node& q);
 // Q(Concat(DQ(a), DQ(b), ...)) with per-tensor parameters everywhere: each input is copied,
 // requantized where its parameters differ from the output's, into its slice of the result.
-const Node* MatchConcat(const QdqGraph& g, const Node& q);
+const Node* MatchConcat(const QdqReader& g, const Node& q);
 // The Int8Concat node replacing `concat` read by `q`.
-Node BuildInt8Concat(const QdqGraph& g, const Node& concat, const Node& q);
+Node BuildInt8Concat(const QdqReader& g, const Node& concat, const Node& q);
 
 }  // namespace octet
 

@@ -5,7 +5,7 @@
 namespace octet {
 
 // Q(pool(DQ(x))) with per-tensor parameters and the same integer type in and out.
-std::optional<PoolMatch> MatchPool(const QdqGraph& g, const Node& q) {
+std::optional<PoolMatch> MatchPool(const QdqReader& g, const Node& q) {
   static const char* const kPools[] = {"MaxPool", "AveragePool", "GlobalMaxPool",
                                        "GlobalAveragePool"};
   const Node* pool = g.Producer(q.input(0));
@@ -45,7 +45,7 @@ std::optional<PoolMatch> MatchPool(const QdqGraph& g, const Node& q) {
   return match;
 }
 
-Node BuildInt8Pool(const QdqGraph& g, const PoolMatch& match, const Node& q) {
+Node BuildInt8Pool(const QdqReader& g, const PoolMatch& match, const Node& q) {
   Node node;
   node.name = match.pool->name;
   node.op_type = absl::StrCat("Int8", match.pool->op_type);

@@ -1,4 +1,4 @@
-#include "engine/runtime/lowering/qdq_graph.h"
+#include "engine/runtime/lowering/qdq_reader.h"
 
 #include <algorithm>
 #include <optional>
@@ -9,12 +9,12 @@
 
 namespace octet {
 
-bool QdqGraph::IsScalarConstant(const std::string& name, DataType type) const {
+bool QdqReader::IsScalarConstant(const std::string& name, DataType type) const {
   const Tensor* t = in_.FindConstant(name);
   return t != nullptr && t->type() == type && t->element_count() == 1;
 }
 
-QdqGraph::QdqGraph(const Graph& graph) : in_(graph) {
+QdqReader::QdqReader(const Graph& graph) : in_(graph) {
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     for (const std::string& output : graph.nodes[i].outputs) producer_[output] = i;
     for (const std::string& input : graph.nodes[i].inputs) {
@@ -26,29 +26,29 @@ QdqGraph::QdqGraph(const Graph& graph) : in_(graph) {
   for (const ValueInfo& output : graph.outputs) ++readers_[output.name];
 }
 
-const Node* QdqGraph::Producer(const std::string& value) const {
+const Node* QdqReader::Producer(const std::string& value) const {
   auto it = producer_.find(value);
   return it == producer_.end() ? nullptr : &in_.nodes[it->second];
 }
 
-int QdqGraph::Readers(const std::string& value) const {
+int QdqReader::Readers(const std::string& value) const {
   auto it = readers_.find(value);
   return it == readers_.end() ? 0 : it->second;
 }
 
-const Node* QdqGraph::SoleReader(const std::string& value) const {
+const Node* QdqReader::SoleReader(const std::string& value) const {
   auto it = first_reader_.find(value);
   return it == first_reader_.end() ? nullptr : &in_.nodes[it->second];
 }
 
-bool QdqGraph::IsActivationQuantize(const Node& q) const {
+bool QdqReader::IsActivationQuantize(const Node& q) const {
   return q.op_type == "QuantizeLinear" && q.domain.empty() &&
          IsScalarConstant(q.input(1), DataType::kFloat32) &&
          (q.input(2).empty() || IsScalarConstant(q.input(2), DataType::kUint8) ||
           IsScalarConstant(q.input(2), DataType::kInt8));
 }
 
-bool QdqGraph::IsActivationDequantize(const Node* dq) const {
+bool QdqReader::IsActivationDequantize(const Node* dq) const {
   if (dq == nullptr || dq->op_type != "DequantizeLinear" || !dq->domain.empty()) return false;
   if (in_.FindConstant(dq->input(0)) != nullptr) return false;
   const std::optional<DataType> type = in_.TypeOf(dq->input(0));
@@ -57,7 +57,7 @@ bool QdqGraph::IsActivationDequantize(const Node* dq) const {
          (dq->input(2).empty() || IsScalarConstant(dq->input(2), *type));
 }
 
-bool QdqGraph::IsWeightDequantize(const Node* dq) const {
+bool QdqReader::IsWeightDequantize(const Node* dq) const {
   if (dq == nullptr || dq->op_type != "DequantizeLinear" || !dq->domain.empty()) return false;
   const Tensor* w = in_.FindConstant(dq->input(0));
   const Tensor* scale = in_.FindConstant(dq->input(1));
@@ -73,7 +73,7 @@ bool QdqGraph::IsWeightDequantize(const Node* dq) const {
   return HasZeroWeightZeroPoints(*dq);
 }
 
-bool QdqGraph::IsMatrixWeightDequantize(const Node* dq, int64_t column_axis) const {
+bool QdqReader::IsMatrixWeightDequantize(const Node* dq, int64_t column_axis) const {
   if (dq == nullptr || dq->op_type != "DequantizeLinear" || !dq->domain.empty()) return false;
   const Tensor* w = in_.FindConstant(dq->input(0));
   const Tensor* scale = in_.FindConstant(dq->input(1));
@@ -91,7 +91,7 @@ bool QdqGraph::IsMatrixWeightDequantize(const Node* dq, int64_t column_axis) con
   return HasZeroWeightZeroPoints(*dq);
 }
 
-bool QdqGraph::HasZeroWeightZeroPoints(const Node& dq) const {
+bool QdqReader::HasZeroWeightZeroPoints(const Node& dq) const {
   if (dq.input(2).empty()) return true;
   const Tensor* zero = in_.FindConstant(dq.input(2));
   if (zero == nullptr || zero->type() != DataType::kInt8) return false;
@@ -101,14 +101,14 @@ bool QdqGraph::HasZeroWeightZeroPoints(const Node& dq) const {
   return true;
 }
 
-bool QdqGraph::IsBiasDequantize(const Node* dq_b) const {
+bool QdqReader::IsBiasDequantize(const Node* dq_b) const {
   return dq_b != nullptr && dq_b->op_type == "DequantizeLinear" && dq_b->domain.empty() &&
          in_.FindConstant(dq_b->input(0)) != nullptr &&
          in_.FindConstant(dq_b->input(1)) != nullptr &&
          (dq_b->input(2).empty() || in_.FindConstant(dq_b->input(2)) != nullptr);
 }
 
-bool QdqGraph::IsFusableActivation(const Node& node) const {
+bool QdqReader::IsFusableActivation(const Node& node) const {
   static const char* const kActivations[] = {"Relu", "Clip", "LeakyRelu", "HardSwish", "Sigmoid"};
   if (!node.domain.empty() || std::find(std::begin(kActivations), std::end(kActivations),
                                         node.op_type) == std::end(kActivations)) {
@@ -120,8 +120,8 @@ bool QdqGraph::IsFusableActivation(const Node& node) const {
   return true;
 }
 
-std::string QdqGraph::RealBiasOf(const std::string& input, const std::string& output,
-                                 Graph* graph) const {
+std::string QdqReader::RealBiasOf(const std::string& input, const std::string& output,
+                                  Graph* graph) const {
   if (in_.FindConstant(input) != nullptr) return input;
   const Node& dq_b = *Producer(input);
   const Tensor& values = *in_.FindConstant(dq_b.input(0));
@@ -144,7 +144,7 @@ std::string QdqGraph::RealBiasOf(const std::string& input, const std::string& ou
   return name;
 }
 
-void QdqGraph::AddActivationAttributes(const Node& a, Node* node) const {
+void QdqReader::AddActivationAttributes(const Node& a, Node* node) const {
   node->attributes["activation"] = a.op_type;
   float alpha = 0.0f, beta = 0.0f;
   if (a.op_type == "LeakyRelu") alpha = a.GetFloat("alpha", 0.01f).value_or(0.01f);
@@ -162,7 +162,7 @@ void QdqGraph::AddActivationAttributes(const Node& a, Node* node) const {
   node->attributes["activation_beta"] = beta;
 }
 
-absl::Status QdqGraph::ComputedExactly(const Node& node) const {
+absl::Status QdqReader::ComputedExactly(const Node& node) const {
   const OpDefinition* op = FindOp(kOctetDomain, node.op_type);
   if (op == nullptr) return absl::InternalError(absl::StrCat("no op ", node.op_type));
   KernelBuildContext context{node, in_.opset, {}, {}, std::nullopt};

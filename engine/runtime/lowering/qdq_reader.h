@@ -1,8 +1,8 @@
 // A QDQ graph as the int8 lowering reads it: who produces and reads each value, and what the
 // patterns' pieces (quantize and dequantize nodes of activations, weights and biases, fusable
 // activations) look like.
-#ifndef OCTET_ENGINE_RUNTIME_LOWERING_QDQ_GRAPH_H_
-#define OCTET_ENGINE_RUNTIME_LOWERING_QDQ_GRAPH_H_
+#ifndef OCTET_ENGINE_RUNTIME_LOWERING_QDQ_READER_H_
+#define OCTET_ENGINE_RUNTIME_LOWERING_QDQ_READER_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -15,9 +15,9 @@
 namespace octet {
 
 // Immutable once built; the graph must outlive it.
-class QdqGraph {
+class QdqReader {
  public:
-  explicit QdqGraph(const Graph& graph);
+  explicit QdqReader(const Graph& graph);
 
   const Graph& graph() const { return in_; }
 
@@ -77,4 +77,4 @@ class QdqGraph {
 
 }  // namespace octet
 
-#endif  // OCTET_ENGINE_RUNTIME_LOWERING_QDQ_GRAPH_H_
+#endif  // OCTET_ENGINE_RUNTIME_LOWERING_QDQ_READER_H_
