@@ -104,157 +104,209 @@ class Pipeline {
   absl::StatusOr<QuantizationResult> Run() {
     const QuantizationConfig& config = request_.config;
     OCTET_RETURN_IF_ERROR(ValidateConfig(config));
-    const bool weights_only = config.mode == QuantizationMode::kWeightsOnly;
-    // PREPARE
-    OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kPrepare, 0, 0));
-    OCTET_ASSIGN_OR_RETURN(Graph graph, ImportOnnxModel(request_.model, kQdqOpset));
-    OCTET_RETURN_IF_ERROR(CheckGraphSupported(graph));
-    if (const GraphPrecision precision = ClassifyPrecision(graph);
-        precision != GraphPrecision::kFloat) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("the model is already quantized (", GraphPrecisionName(precision),
-                       "): its scales are kept as they are; quantize its float original instead"));
+    OCTET_ASSIGN_OR_RETURN(Prepared prepared, Prepare());
+    Calibrated calibrated;
+    if (config.mode != QuantizationMode::kWeightsOnly) {
+      OCTET_ASSIGN_OR_RETURN(calibrated, Calibrate(prepared));
     }
-    OCTET_ASSIGN_OR_RETURN(const int folded, FoldBatchNorms(&graph));
-    const QuantizationSites sites = FindQuantizationSites(graph);
-
-    // Which samples calibrate and which evaluate.
-    SampleSet calibration, evaluation;
-    bool have_evaluation = false;
-    if (request_.calibration != nullptr) {
-      OCTET_RETURN_IF_ERROR(ValidateSampleSet(graph, *request_.calibration));
-      calibration = *request_.calibration;
-    } else if (!weights_only) {
-      return absl::InvalidArgumentError(
-          "quantizing activations needs calibration data (or use weights-only mode)");
-    }
-    if (request_.evaluation != nullptr) {
-      OCTET_RETURN_IF_ERROR(ValidateSampleSet(graph, *request_.evaluation));
-      evaluation = *request_.evaluation;
-      have_evaluation = true;
-    } else if (request_.calibration != nullptr && calibration.size() >= 2) {
-      const int64_t held_out = std::clamp<int64_t>(calibration.size() / 5, 1, 1000);
-      evaluation = SubSet(calibration, calibration.size() - held_out, held_out);
-      calibration = SubSet(calibration, 0, calibration.size() - held_out);
-      have_evaluation = true;
-    } else if (request_.calibration != nullptr) {
-      evaluation = calibration;
-      have_evaluation = true;
-    }
-
-    // CALIBRATE
-    std::map<std::string, QuantizationParams> activation_params;
-    std::map<std::string, RealRange> ranges;
-    std::map<std::string, std::vector<double>> channel_means;
-    const IntegerFormat activation_format =
-        config.activation_scheme == QuantizationScheme::kSymmetric
-            ? IntegerFormat{DataType::kInt8, 8, true}
-            : IntegerFormat{DataType::kUint8, 8, false};
-    if (!weights_only) {
-      OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kCalibrate, 0, 0));
-      CalibrationRun run;
-      run.options = config.calibration;
-      run.batch_size = config.batch_size;
-      run.max_batches = config.max_batches;
-      run.target = RangeTarget{config.activation_scheme, activation_format};
-      run.num_threads = request_.num_threads;
-      run.batch_runner = request_.batch_runner;
-      OCTET_ASSIGN_OR_RETURN(
-          CalibrationStatistics statistics,
-          CalibrateRanges(graph, sites.activations, calibration, run, [this](int done, int total) {
-            return Report(QuantizationStage::kCalibrate, done, total).ok();
-          }));
-      ranges = std::move(statistics.ranges);
-      channel_means = std::move(statistics.channel_means);
-      for (const auto& [name, range] : ranges) {
-        OCTET_ASSIGN_OR_RETURN(
-            ScaleAndZeroPoint sz,
-            ChooseScaleAndZeroPoint(range.min, range.max, config.activation_scheme,
-                                    activation_format));
-        QuantizationParams params;
-        params.format = activation_format;
-        params.scales = {sz.scale};
-        params.zero_points = {sz.zero_point};
-        activation_params[name] = params;
-      }
-      for (const auto& [output, input] : sites.same_params) {
-        auto from = activation_params.find(input);
-        if (from != activation_params.end() && activation_params.count(output) != 0) {
-          activation_params[output] = from->second;
-        }
-      }
-    }
-
-    // QUANTIZE
-    OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kQuantize, 0, 0));
     QdqOptions options;
-    options.activations = activation_params;
-    options.weight_spec = config.weights;
-    if (config.bias_correction) options.input_channel_means = channel_means;
-    std::vector<std::string> rounding_notes;
-    if (config.weights.rounding == Rounding::kGptq && request_.calibration == nullptr) {
-      rounding_notes.push_back(
-          "GPTQ rounding needs calibration data (statistics of each layer's inputs); none was "
-          "given, so the weights were rounded to nearest");
-    } else if (config.weights.rounding == Rounding::kGptq) {
-      OCTET_ASSIGN_OR_RETURN(options.weight_overrides,
-                             RoundWeightsByGptq(graph, sites, calibration, &rounding_notes));
+    std::vector<std::string> notes;
+    OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, Quantize(prepared, calibrated, &options, &notes));
+    Evaluated evaluated;
+    if (prepared.have_evaluation) {
+      OCTET_ASSIGN_OR_RETURN(evaluated, Evaluate(prepared, quantized, options));
     }
-    OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, InsertQdq(graph, sites, options));
-    if (config.empirical_bias_correction && !weights_only) {
-      OCTET_ASSIGN_OR_RETURN(quantized, CorrectBiasesEmpirically(graph, sites, calibration,
-                                                                 std::move(quantized), &options));
-    }
-
-    // EVALUATE: the whole model, then each layer's output, with weights only and activations only
-    // quantized to split the error.
-    QuantizationResult result;
-    std::vector<std::string> layer_outputs;
-    for (const QuantizedLayer& layer : sites.layers) layer_outputs.push_back(layer.output);
-    std::optional<Comparison> weight_only_errors, activation_only_errors;
-    if (have_evaluation) {
-      OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kEvaluate, 0, 0));
-      ComparisonRun compare;
-      compare.output = config.evaluation_output;
-      compare.tensors = layer_outputs;
-      compare.batch_size = config.batch_size;
-      compare.num_threads = request_.num_threads;
-      compare.batch_runner = request_.batch_runner;
-      // Progress over every pass: the whole model, then weights only and activations only.
-      const int passes = !weights_only && request_.split_layer_errors ? 3 : 1;
-      int pass = 0;
-      compare.progress = [&](int done, int total) {
-        return Report(QuantizationStage::kEvaluate, pass * total + done, passes * total).ok();
-      };
-      OCTET_ASSIGN_OR_RETURN(result.evaluation,
-                             CompareGraphs(graph, quantized.graph, evaluation, compare));
-      if (!weights_only && request_.split_layer_errors) {
-        QdqOptions weights_alone = options;
-        weights_alone.activations.clear();
-        OCTET_ASSIGN_OR_RETURN(QdqGraph w, InsertQdq(graph, sites, weights_alone));
-        pass = 1;
-        OCTET_ASSIGN_OR_RETURN(weight_only_errors,
-                               CompareGraphs(graph, w.graph, evaluation, compare));
-        QdqOptions activations_alone = options;
-        activations_alone.quantize_weights = false;
-        OCTET_ASSIGN_OR_RETURN(QdqGraph a, InsertQdq(graph, sites, activations_alone));
-        pass = 2;
-        OCTET_ASSIGN_OR_RETURN(activation_only_errors,
-                               CompareGraphs(graph, a.graph, evaluation, compare));
-      }
-    }
-
     // EXPORT
     OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kExport, 0, 0));
     ExportOptions export_options;
     export_options.opset = quantized.graph.opset;
     export_options.producer_version = request_.octet_version;
+    QuantizationResult result;
     OCTET_ASSIGN_OR_RETURN(result.model, ExportOnnxModel(quantized.graph, export_options));
+    OCTET_ASSIGN_OR_RETURN(const Json report,
+                           BuildReport(prepared, calibrated, quantized, evaluated, notes));
+    result.report_json = report.dump(2);
+    result.evaluation = std::move(evaluated.whole);
+    result.quantized_graph = std::move(quantized.graph);
+    return result;
+  }
 
+ private:
+  // The model ready to calibrate, and which samples calibrate and which evaluate.
+  struct Prepared {
+    Graph graph;
+    int batch_norms_folded = 0;
+    QuantizationSites sites;
+    SampleSet calibration, evaluation;
+    bool have_evaluation = false;
+  };
+  struct Calibrated {
+    std::map<std::string, QuantizationParams> activation_params;
+    std::map<std::string, RealRange> ranges;
+    std::map<std::string, std::vector<double>> channel_means;
+  };
+  // Float against quantized: the whole model, and with only the weights or only the activations
+  // quantized (the whitepaper's split of where the error comes from).
+  struct Evaluated {
+    std::optional<Comparison> whole, weights_only, activations_only;
+  };
+
+  // PREPARE: import, check, batch-norm folding, the layers to quantize, the samples' roles.
+  absl::StatusOr<Prepared> Prepare() const {
+    const bool weights_only = request_.config.mode == QuantizationMode::kWeightsOnly;
+    OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kPrepare, 0, 0));
+    Prepared p;
+    OCTET_ASSIGN_OR_RETURN(p.graph, ImportOnnxModel(request_.model, kQdqOpset));
+    OCTET_RETURN_IF_ERROR(CheckGraphSupported(p.graph));
+    if (const GraphPrecision precision = ClassifyPrecision(p.graph);
+        precision != GraphPrecision::kFloat) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the model is already quantized (", GraphPrecisionName(precision),
+                       "): its scales are kept as they are; quantize its float original instead"));
+    }
+    OCTET_ASSIGN_OR_RETURN(p.batch_norms_folded, FoldBatchNorms(&p.graph));
+    p.sites = FindQuantizationSites(p.graph);
+    if (request_.calibration != nullptr) {
+      OCTET_RETURN_IF_ERROR(ValidateSampleSet(p.graph, *request_.calibration));
+      p.calibration = *request_.calibration;
+    } else if (!weights_only) {
+      return absl::InvalidArgumentError(
+          "quantizing activations needs calibration data (or use weights-only mode)");
+    }
+    if (request_.evaluation != nullptr) {
+      OCTET_RETURN_IF_ERROR(ValidateSampleSet(p.graph, *request_.evaluation));
+      p.evaluation = *request_.evaluation;
+      p.have_evaluation = true;
+    } else if (request_.calibration != nullptr && p.calibration.size() >= 2) {
+      const int64_t held_out = std::clamp<int64_t>(p.calibration.size() / 5, 1, 1000);
+      p.evaluation = SubSet(p.calibration, p.calibration.size() - held_out, held_out);
+      p.calibration = SubSet(p.calibration, 0, p.calibration.size() - held_out);
+      p.have_evaluation = true;
+    } else if (request_.calibration != nullptr) {
+      p.evaluation = p.calibration;
+      p.have_evaluation = true;
+    }
+    return p;
+  }
+
+  // CALIBRATE: each activation's range, and its scale and zero point.
+  absl::StatusOr<Calibrated> Calibrate(const Prepared& p) const {
+    const QuantizationConfig& config = request_.config;
+    const IntegerFormat activation_format = ActivationFormat(config);
+    OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kCalibrate, 0, 0));
+    CalibrationRun run;
+    run.options = config.calibration;
+    run.batch_size = config.batch_size;
+    run.max_batches = config.max_batches;
+    run.target = RangeTarget{config.activation_scheme, activation_format};
+    run.num_threads = request_.num_threads;
+    run.batch_runner = request_.batch_runner;
+    OCTET_ASSIGN_OR_RETURN(
+        CalibrationStatistics statistics,
+        CalibrateRanges(p.graph, p.sites.activations, p.calibration, run,
+                        [this](int done, int total) {
+                          return Report(QuantizationStage::kCalibrate, done, total).ok();
+                        }));
+    Calibrated c;
+    c.ranges = std::move(statistics.ranges);
+    c.channel_means = std::move(statistics.channel_means);
+    for (const auto& [name, range] : c.ranges) {
+      OCTET_ASSIGN_OR_RETURN(ScaleAndZeroPoint sz,
+                             ChooseScaleAndZeroPoint(range.min, range.max,
+                                                     config.activation_scheme, activation_format));
+      QuantizationParams params;
+      params.format = activation_format;
+      params.scales = {sz.scale};
+      params.zero_points = {sz.zero_point};
+      c.activation_params[name] = params;
+    }
+    for (const auto& [output, input] : p.sites.same_params) {
+      auto from = c.activation_params.find(input);
+      if (from != c.activation_params.end() && c.activation_params.count(output) != 0) {
+        c.activation_params[output] = from->second;
+      }
+    }
+    return c;
+  }
+
+  static IntegerFormat ActivationFormat(const QuantizationConfig& config) {
+    return config.activation_scheme == QuantizationScheme::kSymmetric
+               ? IntegerFormat{DataType::kInt8, 8, true}
+               : IntegerFormat{DataType::kUint8, 8, false};
+  }
+
+  // QUANTIZE: weights (rounded as configured), biases, QDQ around every quantized tensor; the
+  // options used land in `options`, what the report should say in `notes`.
+  absl::StatusOr<QdqGraph> Quantize(const Prepared& p, const Calibrated& c, QdqOptions* options,
+                                    std::vector<std::string>* notes) const {
+    const QuantizationConfig& config = request_.config;
+    OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kQuantize, 0, 0));
+    options->activations = c.activation_params;
+    options->weight_spec = config.weights;
+    if (config.bias_correction) options->input_channel_means = c.channel_means;
+    if (config.weights.rounding == Rounding::kGptq && request_.calibration == nullptr) {
+      notes->push_back(
+          "GPTQ rounding needs calibration data (statistics of each layer's inputs); none was "
+          "given, so the weights were rounded to nearest");
+    } else if (config.weights.rounding == Rounding::kGptq) {
+      OCTET_ASSIGN_OR_RETURN(options->weight_overrides,
+                             RoundWeightsByGptq(p.graph, p.sites, p.calibration, notes));
+    }
+    OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, InsertQdq(p.graph, p.sites, *options));
+    if (config.empirical_bias_correction && config.mode != QuantizationMode::kWeightsOnly) {
+      OCTET_ASSIGN_OR_RETURN(quantized, CorrectBiasesEmpirically(p.graph, p.sites, p.calibration,
+                                                                 std::move(quantized), options));
+    }
+    return quantized;
+  }
+
+  // EVALUATE: the whole model, then each layer's output, with weights only and activations only
+  // quantized to split the error.
+  absl::StatusOr<Evaluated> Evaluate(const Prepared& p, const QdqGraph& quantized,
+                                     const QdqOptions& options) const {
+    const QuantizationConfig& config = request_.config;
+    const bool split =
+        config.mode != QuantizationMode::kWeightsOnly && request_.split_layer_errors;
+    OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kEvaluate, 0, 0));
+    ComparisonRun compare;
+    compare.output = config.evaluation_output;
+    for (const QuantizedLayer& layer : p.sites.layers) compare.tensors.push_back(layer.output);
+    compare.batch_size = config.batch_size;
+    compare.num_threads = request_.num_threads;
+    compare.batch_runner = request_.batch_runner;
+    // Progress over every pass: the whole model, then weights only and activations only.
+    const int passes = split ? 3 : 1;
+    int pass = 0;
+    compare.progress = [&](int done, int total) {
+      return Report(QuantizationStage::kEvaluate, pass * total + done, passes * total).ok();
+    };
+    Evaluated e;
+    OCTET_ASSIGN_OR_RETURN(e.whole, CompareGraphs(p.graph, quantized.graph, p.evaluation, compare));
+    if (!split) return e;
+    QdqOptions weights_alone = options;
+    weights_alone.activations.clear();
+    OCTET_ASSIGN_OR_RETURN(QdqGraph w, InsertQdq(p.graph, p.sites, weights_alone));
+    pass = 1;
+    OCTET_ASSIGN_OR_RETURN(e.weights_only, CompareGraphs(p.graph, w.graph, p.evaluation, compare));
+    QdqOptions activations_alone = options;
+    activations_alone.quantize_weights = false;
+    OCTET_ASSIGN_OR_RETURN(QdqGraph a, InsertQdq(p.graph, p.sites, activations_alone));
+    pass = 2;
+    OCTET_ASSIGN_OR_RETURN(e.activations_only,
+                           CompareGraphs(p.graph, a.graph, p.evaluation, compare));
+    return e;
+  }
+
+  // report.json: the config, every tensor's parameters and range, each layer's SQNR, the
+  // evaluation, the nodes left in float, and how the runtime executes the artifact here.
+  absl::StatusOr<Json> BuildReport(const Prepared& p, const Calibrated& c,
+                                   const QdqGraph& quantized, const Evaluated& e,
+                                   std::vector<std::string>& rounding_notes) const {
+    const QuantizationConfig& config = request_.config;
     Json report;
     report["octet_version"] = request_.octet_version;
     report["config"] = ConfigJson(config);
-    report["batch_norms_folded"] = folded;
+    report["batch_norms_folded"] = p.batch_norms_folded;
     report["opset"] = quantized.graph.opset;
     Json notes = Json::array();
     if (config.weights.bits < 8) {
@@ -263,84 +315,94 @@ class Pipeline {
           "-bit weights are stored in int8 initializers (ONNX opset 17 and older has no smaller "
           "type): the model file does not shrink against 8-bit weights."));
     }
-    if (!have_evaluation) notes.push_back("no samples were given: no evaluation");
+    if (!p.have_evaluation) notes.push_back("no samples were given: no evaluation");
     for (std::string& note : rounding_notes) notes.push_back(std::move(note));
     report["notes"] = notes;
+    report["tensors"] = TensorsJson(c, quantized);
+    report["layers"] = LayersJson(p, e);
+    Json float_ops = Json::array();
+    std::vector<bool> is_layer(p.graph.nodes.size(), false);
+    for (const QuantizedLayer& layer : p.sites.layers) is_layer[layer.node] = true;
+    for (size_t i = 0; i < p.graph.nodes.size(); ++i) {
+      if (!is_layer[i]) float_ops.push_back(p.graph.nodes[i].Describe());
+    }
+    report["unquantized_nodes"] = float_ops;
+    if (e.whole.has_value()) {
+      Json evaluation_json = ComparisonJson(*e.whole);
+      evaluation_json["data"] =
+          request_.evaluation != nullptr ? "evaluation dataset" : "held-out calibration samples";
+      report["evaluation"] = evaluation_json;
+    }
+    if (p.have_evaluation) {
+      OCTET_ASSIGN_OR_RETURN(std::optional<Json> runtime, RuntimeJson(p, quantized));
+      if (runtime.has_value()) report["runtime"] = *std::move(runtime);
+    }
+    return report;
+  }
+
+  static Json TensorsJson(const Calibrated& c, const QdqGraph& quantized) {
     Json tensors = Json::object();
     for (const auto& [name, params] : quantized.constants) {
       Json entry = ParamsJson(params);
       entry["kind"] = params.format.type == DataType::kInt32 ? "bias" : "weight";
       tensors[name] = entry;
     }
-    for (const auto& [name, params] : activation_params) {
+    for (const auto& [name, params] : c.activation_params) {
       Json entry = ParamsJson(params);
       entry["kind"] = "activation";
-      entry["range"] = {ranges[name].min, ranges[name].max};
+      const RealRange& range = c.ranges.at(name);
+      entry["range"] = {range.min, range.max};
       tensors[name] = entry;
     }
-    report["tensors"] = tensors;
+    return tensors;
+  }
+
+  static Json LayersJson(const Prepared& p, const Evaluated& e) {
     Json layers = Json::array();
-    for (size_t i = 0; i < sites.layers.size(); ++i) {
-      const QuantizedLayer& layer = sites.layers[i];
+    for (size_t i = 0; i < p.sites.layers.size(); ++i) {
+      const QuantizedLayer& layer = p.sites.layers[i];
       Json entry = {{"name", layer.name}, {"op_type", layer.op_type}, {"output", layer.output}};
-      if (result.evaluation.has_value()) {
-        entry["sqnr_db"] = Db(result.evaluation->tensor_sqnr_db[i]);
-      }
-      if (weight_only_errors.has_value()) {
-        entry["weight_only_sqnr_db"] = Db(weight_only_errors->tensor_sqnr_db[i]);
-        entry["activation_only_sqnr_db"] = Db(activation_only_errors->tensor_sqnr_db[i]);
+      if (e.whole.has_value()) entry["sqnr_db"] = Db(e.whole->tensor_sqnr_db[i]);
+      if (e.weights_only.has_value()) {
+        entry["weight_only_sqnr_db"] = Db(e.weights_only->tensor_sqnr_db[i]);
+        entry["activation_only_sqnr_db"] = Db(e.activations_only->tensor_sqnr_db[i]);
       }
       layers.push_back(entry);
     }
-    report["layers"] = layers;
-    Json float_ops = Json::array();
-    std::vector<bool> is_layer(graph.nodes.size(), false);
-    for (const QuantizedLayer& layer : sites.layers) is_layer[layer.node] = true;
-    for (size_t i = 0; i < graph.nodes.size(); ++i) {
-      if (!is_layer[i]) float_ops.push_back(graph.nodes[i].Describe());
-    }
-    report["unquantized_nodes"] = float_ops;
-    if (result.evaluation.has_value()) {
-      Json evaluation_json = ComparisonJson(*result.evaluation);
-      evaluation_json["data"] =
-          request_.evaluation != nullptr ? "evaluation dataset" : "held-out calibration samples";
-      report["evaluation"] = evaluation_json;
-    }
-    // How Octet's runtime executes the artifact on this machine: each step's nodes (fusions
-    // included), oneDNN's implementation, int8 zero points; and the quantized patterns it leaves
-    // in float, with the reason (for example a CPU without VNNI).
-    if (have_evaluation) {
-      SessionOptions runtime_options;
-      runtime_options.num_threads = request_.num_threads;
-      OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Session> runtime,
-                             Session::Create(quantized.graph, runtime_options));
-      int64_t batch = BatchSizeFor(quantized.graph, config.batch_size);
-      if (batch == config.batch_size) batch = std::min<int64_t>(batch, evaluation.size());
-      if (evaluation.size() >= batch) {
-        OCTET_ASSIGN_OR_RETURN(std::vector<StepDescription> steps,
-                               runtime->Describe(SliceSamples(evaluation, 0, batch)));
-        Json runtime_json;
-        runtime_json["batch_size"] = batch;
-        Json steps_json = Json::array();
-        for (const StepDescription& step : steps) {
-          Json entry = {{"nodes", step.nodes},
-                        {"op_type", step.op_type},
-                        {"implementation", step.implementation}};
-          if (!step.notes.empty()) entry["notes"] = step.notes;
-          steps_json.push_back(entry);
-        }
-        runtime_json["steps"] = steps_json;
-        runtime_json["int8_nodes"] = runtime->int8_nodes();
-        runtime_json["simulated_nodes"] = runtime->simulated_nodes();
-        report["runtime"] = runtime_json;
-      }
-    }
-    result.report_json = report.dump(2);
-    result.quantized_graph = std::move(quantized.graph);
-    return result;
+    return layers;
   }
 
- private:
+  // How Octet's runtime executes the artifact on this machine: each step's nodes (fusions
+  // included), oneDNN's implementation, int8 zero points; and the quantized patterns it leaves
+  // in float, with the reason (for example a CPU without VNNI). nullopt with fewer evaluation
+  // samples than a batch.
+  absl::StatusOr<std::optional<Json>> RuntimeJson(const Prepared& p,
+                                                  const QdqGraph& quantized) const {
+    SessionOptions runtime_options;
+    runtime_options.num_threads = request_.num_threads;
+    OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Session> runtime,
+                           Session::Create(quantized.graph, runtime_options));
+    int64_t batch = BatchSizeFor(quantized.graph, request_.config.batch_size);
+    if (batch == request_.config.batch_size) batch = std::min<int64_t>(batch, p.evaluation.size());
+    if (p.evaluation.size() < batch) return std::nullopt;
+    OCTET_ASSIGN_OR_RETURN(std::vector<StepDescription> steps,
+                           runtime->Describe(SliceSamples(p.evaluation, 0, batch)));
+    Json runtime_json;
+    runtime_json["batch_size"] = batch;
+    Json steps_json = Json::array();
+    for (const StepDescription& step : steps) {
+      Json entry = {{"nodes", step.nodes},
+                    {"op_type", step.op_type},
+                    {"implementation", step.implementation}};
+      if (!step.notes.empty()) entry["notes"] = step.notes;
+      steps_json.push_back(entry);
+    }
+    runtime_json["steps"] = steps_json;
+    runtime_json["int8_nodes"] = runtime->int8_nodes();
+    runtime_json["simulated_nodes"] = runtime->simulated_nodes();
+    return runtime_json;
+  }
+
   absl::Status Report(QuantizationStage stage, int done, int total) const {
     if (!request_.progress) return absl::OkStatus();
     if (request_.progress(QuantizationProgress{stage, done, total})) return absl::OkStatus();
