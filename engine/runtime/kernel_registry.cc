@@ -16,9 +16,10 @@ namespace {
 const std::vector<OpDefinition>& AllOps() {
   static const auto* const ops = [] {
     auto* all = new std::vector<OpDefinition>();
-    for (auto family : {ConvOps, Int8ConvOps, MatMulOps, EltwiseOps, BinaryOps, ShapeOps, PoolingOps, SoftmaxOps,
-                        DataMovementOps, NormalizationOps, ReduceOps, ConvTransposeOps, ResizeOps,
-                        QuantizeOps, Int8ConcatOps, LayoutOps}) {
+    for (auto family :
+         {ConvOps, Int8ConvOps, MatMulOps, EltwiseOps, BinaryOps, ArithmeticOps, ShapeOps,
+          PoolingOps, SoftmaxOps, DataMovementOps, NormalizationOps, ReduceOps, ConvTransposeOps,
+          ResizeOps, QuantizeOps, Int8ConcatOps, LayoutOps}) {
       for (const OpDefinition& op : family()) all->push_back(op);
     }
     return all;

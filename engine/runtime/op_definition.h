@@ -108,6 +108,22 @@ absl::Status RequireInputCount(const Node& node, size_t min, size_t max, size_t 
 absl::Status CheckAutoPad(const Node& node);
 // The values of a constant 1-D int64 input, or of an ints attribute for older opsets.
 absl::StatusOr<std::vector<int64_t>> ConstantInts(const KernelBuildContext& context, size_t input);
+// The value of a one-element float32, uint8 or int8 constant (a scale or zero point); 0 for nullptr
+// or another type.
+inline float ScalarParameter(const Tensor* t) {
+  if (t == nullptr) return 0.0f;
+  switch (t->type()) {
+    case DataType::kFloat32:
+      return t->data<float>()[0];
+    case DataType::kUint8:
+      return t->data<uint8_t>()[0];
+    case DataType::kInt8:
+      return t->data<int8_t>()[0];
+    default:
+      return 0.0f;
+  }
+}
+
 // `axis` in [-rank, rank) made non-negative, or INVALID_ARGUMENT naming the node.
 absl::StatusOr<int64_t> NormalizeAxis(const Node& node, int64_t axis, int64_t rank);
 

@@ -14,6 +14,7 @@ std::vector<OpDefinition> Int8ConvOps();
 std::vector<OpDefinition> MatMulOps();
 std::vector<OpDefinition> EltwiseOps();
 std::vector<OpDefinition> BinaryOps();
+std::vector<OpDefinition> ArithmeticOps();
 std::vector<OpDefinition> ShapeOps();
 std::vector<OpDefinition> PoolingOps();
 std::vector<OpDefinition> SoftmaxOps();

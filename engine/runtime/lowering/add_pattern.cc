@@ -28,7 +28,7 @@ std::optional<AddMatch> MatchAdd(const QdqReader& g, const Node& q) {
   return match;
 }
 
-Node BuildInt8Add(const QdqReader& g, const AddMatch& match, const Node& q) {
+Node BuildInt8Add(const AddMatch& match, const Node& q) {
   Node node;
   node.name = match.add->name;
   node.op_type = "Int8Add";

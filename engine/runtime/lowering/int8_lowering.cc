@@ -79,7 +79,7 @@ Int8Lowering LowerQdqToInt8(const Graph& graph) {
         continue;
       }
       removed[g.IndexOf(pool->pool)] = true;
-      replacement[i] = BuildInt8Pool(g, *pool, q);
+      replacement[i] = BuildInt8Pool(*pool, q);
       result.lowered.push_back(
           absl::StrCat("Int8", pool->pool->op_type, " ", pool->pool->Describe()));
       continue;
@@ -87,7 +87,7 @@ Int8Lowering LowerQdqToInt8(const Graph& graph) {
     if (std::optional<AddMatch> add = MatchAdd(g, q)) {
       removed[g.IndexOf(add->add)] = true;
       if (add->relu != nullptr) removed[g.IndexOf(add->relu)] = true;
-      replacement[i] = BuildInt8Add(g, *add, q);
+      replacement[i] = BuildInt8Add(*add, q);
       result.lowered.push_back(
           absl::StrCat("Int8Add ", add->add->Describe(), add->relu != nullptr ? " + Relu" : ""));
       continue;

@@ -57,7 +57,7 @@ struct PoolMatch {
 
 // Q(pool(DQ(x))) with per-tensor parameters and the same integer type in and out.
 std::optional<PoolMatch> MatchPool(const QdqReader& g, const Node& q);
-Node BuildInt8Pool(const QdqReader& g, const PoolMatch& match, const Node& q);
+Node BuildInt8Pool(const PoolMatch& match, const Node& q);
 
 // Q([Relu](Add(DQ(a), DQ(b)))) (add_pattern.cc).
 struct AddMatch {
@@ -70,7 +70,7 @@ struct AddMatch {
 // Q([Relu](Add(DQ(a), DQ(b)))) with per-tensor parameters: the residual Add of a quantized
 // ResNet block.
 std::optional<AddMatch> MatchAdd(const QdqReader& g, const Node& q);
-Node BuildInt8Add(const QdqReader& g, const AddMatch& match, const Node& q);
+Node BuildInt8Add(const AddMatch& match, const Node& q);
 
 // Ops that move values, and Concat (data_movement_patterns.cc).
 // Q(op(DQ(x))) for an op that only moves values (Flatten, Reshape, Transpose, Squeeze,

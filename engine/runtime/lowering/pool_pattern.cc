@@ -45,7 +45,7 @@ std::optional<PoolMatch> MatchPool(const QdqReader& g, const Node& q) {
   return match;
 }
 
-Node BuildInt8Pool(const QdqReader& g, const PoolMatch& match, const Node& q) {
+Node BuildInt8Pool(const PoolMatch& match, const Node& q) {
   Node node;
   node.name = match.pool->name;
   node.op_type = absl::StrCat("Int8", match.pool->op_type);

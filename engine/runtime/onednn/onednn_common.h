@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "dnnl.hpp"
 #include "engine/runtime/kernel.h"
+#include "engine/runtime/op_definition.h"
 #include "engine/tensor/tensor.h"
 
 namespace octet::onednn {
@@ -105,22 +106,7 @@ absl::StatusOr<Int8Activation> ReadInt8Activation(const Node& node);
 // unknown kind.
 absl::Status AppendInt8Activation(const Int8Activation& activation, float y_scale,
                                   dnnl::post_ops& ops, const Node& node);
-
-// The value of a scalar scale or zero point constant (float32, uint8 or int8) as a float; 0 for
-// nullptr, an omitted zero point.
-inline float ScalarParameter(const Tensor* t) {
-  if (t == nullptr) return 0.0f;
-  switch (t->type()) {
-    case DataType::kFloat32:
-      return t->data<float>()[0];
-    case DataType::kUint8:
-      return t->data<uint8_t>()[0];
-    case DataType::kInt8:
-      return t->data<int8_t>()[0];
-    default:
-      return 0.0f;
-  }
-}
+using ::octet::ScalarParameter;
 
 // A primitive that reads one tensor and writes one (eltwise, softmax, pooling), in the layouts
 // its primitive descriptor holds.
