@@ -20,12 +20,12 @@ using dnnl::memory;
 constexpr int64_t kBlock = 8;       // nChw8c
 constexpr int64_t kPoints = 16;     // transformed values per 4x4 tile
 constexpr int64_t kFusedTiles = 6;  // tiles per block of the fused path (a row of registers)
-// Fewer channels: the transforms cost what the saved multiplications gain (8 ran no faster).
+// Fewer channels: the transforms cost what the saved multiplications gain.
 constexpr int64_t kMinChannels = 16;
 // The fused path reads all transformed weights (16 * IC * OC floats) for every block of tiles:
-// up to 128 x 128 channels (1 MiB) they stay in a core's caches and it is faster than passes
-// through oneDNN's matmul (128x28x28: 1.0 vs 1.9 ms at batch 1, 30 vs 36 ms at 32); with
-// 256 x 256 (4 MiB) it is slower at batch 32, with 512 x 512 five times slower.
+// up to 128 x 128 channels (1 MiB) they stay in a core's caches and the fused path beats passes
+// through oneDNN's matmul; beyond, re-reading them from memory for every block costs more than
+// the passes do.
 constexpr int64_t kMaxFusedChannelProduct = 128 * 128;
 
 bool CpuHasAvx2Fma() {
