@@ -56,14 +56,12 @@ OctetServer::~OctetServer() {
   if (parts_->grpc_server != nullptr) parts_->grpc_server->Shutdown();
 }
 
-absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(const ServerOptions& options) {
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+namespace {
+
+absl::Status ValidateOptions(const ServerOptions& options) {
   if (options.inference_workers < 1) {
     return absl::InvalidArgumentError("inference_workers must be at least 1");
   }
-  const int threads = options.inference_threads > 0
-                          ? options.inference_threads
-                          : std::max(1, cores / options.inference_workers);
   if (options.job_workers < 1 || options.job_queue_capacity < 1 || options.job_retry_limit < 1) {
     return absl::InvalidArgumentError(
         "job_workers, job_queue_capacity and job_retry_limit must be at least 1");
@@ -76,7 +74,21 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(const ServerOpti
         "(max_request_bytes below 2 GiB)");
   }
 
-  auto parts = std::make_unique<Parts>();
+  return absl::OkStatus();
+}
+
+// OpenMP threads of each inference computation: as asked, else the cores shared among the
+// workers.
+int InferenceThreads(const ServerOptions& options) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return options.inference_threads > 0 ? options.inference_threads
+                                       : std::max(1, cores / options.inference_workers);
+}
+
+}  // namespace
+
+// Metrics, the data directory and its stores.
+absl::Status OctetServer::OpenStores(const ServerOptions& options, Parts* parts) {
   parts->metrics_registry = std::make_shared<prometheus::Registry>();
   parts->metrics = std::make_unique<ServerMetrics>(*parts->metrics_registry);
   OCTET_ASSIGN_OR_RETURN(parts->storage, Storage::Open(options.data_dir));
@@ -90,6 +102,12 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(const ServerOpti
   parts->model_store = std::make_unique<ModelStore>(parts->storage.get());
   parts->dataset_store = std::make_unique<DatasetStore>(parts->storage.get());
   parts->job_store = std::make_unique<JobStore>(parts->storage.get());
+  return absl::OkStatus();
+}
+
+// The core (registry, executor, job runner, dataset catalog) and the services over it.
+absl::Status OctetServer::StartCore(const ServerOptions& options, Parts* parts) {
+  const int threads = InferenceThreads(options);
   SessionOptions session_options;
   session_options.num_threads = threads;
   session_options.plan_cache_capacity = options.plan_cache_capacity;
@@ -119,6 +137,11 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(const ServerOpti
   parts->quantization_service =
       std::make_unique<QuantizationServiceImpl>(parts->job_runner.get(), parts->job_store.get());
 
+  return absl::OkStatus();
+}
+
+// The metrics endpoint and the gRPC server.
+absl::Status OctetServer::StartServing(const ServerOptions& options, Parts* parts) {
   try {
     parts->exposer = std::make_unique<prometheus::Exposer>(options.metrics_address);
   } catch (const std::exception& e) {
@@ -153,6 +176,15 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(const ServerOpti
   if (parts->grpc_server == nullptr || parts->grpc_port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot serve gRPC on ", options.grpc_address));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(const ServerOptions& options) {
+  OCTET_RETURN_IF_ERROR(ValidateOptions(options));
+  auto parts = std::make_unique<Parts>();
+  OCTET_RETURN_IF_ERROR(OpenStores(options, parts.get()));
+  OCTET_RETURN_IF_ERROR(StartCore(options, parts.get()));
+  OCTET_RETURN_IF_ERROR(StartServing(options, parts.get()));
   return std::unique_ptr<OctetServer>(new OctetServer(std::move(parts)));
 }
 

@@ -56,6 +56,10 @@ class OctetServer {
  private:
   struct Parts;
   explicit OctetServer(std::unique_ptr<Parts> parts);
+  // The steps of Start, each adding its parts.
+  static absl::Status OpenStores(const ServerOptions& options, Parts* parts);
+  static absl::Status StartCore(const ServerOptions& options, Parts* parts);
+  static absl::Status StartServing(const ServerOptions& options, Parts* parts);
   std::unique_ptr<Parts> parts_;
 };
 

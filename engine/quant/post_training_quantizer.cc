@@ -12,6 +12,7 @@
 #include "engine/onnx/onnx_exporter.h"
 #include "engine/onnx/onnx_importer.h"
 #include "engine/passes/batch_norm_folding.h"
+#include "engine/quant/calibrated_passes.h"
 #include "engine/quant/calibrator.h"
 #include "engine/quant/gptq_rounding.h"
 #include "engine/quant/precision.h"
@@ -212,8 +213,8 @@ class Pipeline {
     c.channel_means = std::move(statistics.channel_means);
     for (const auto& [name, range] : c.ranges) {
       OCTET_ASSIGN_OR_RETURN(ScaleAndZeroPoint sz,
-                             ChooseScaleAndZeroPoint(range.min, range.max,
-                                                     config.activation_scheme, activation_format));
+                             ChooseScaleAndZeroPoint(range.min, range.max, config.activation_scheme,
+                                                     activation_format));
       QuantizationParams params;
       params.format = activation_format;
       params.scales = {sz.scale};
@@ -250,12 +251,13 @@ class Pipeline {
           "given, so the weights were rounded to nearest");
     } else if (config.weights.rounding == Rounding::kGptq) {
       OCTET_ASSIGN_OR_RETURN(options->weight_overrides,
-                             RoundWeightsByGptq(p.graph, p.sites, p.calibration, notes));
+                             RoundWeightsByGptq(p.graph, p.sites, p.calibration, Passes(), notes));
     }
     OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, InsertQdq(p.graph, p.sites, *options));
     if (config.empirical_bias_correction && config.mode != QuantizationMode::kWeightsOnly) {
-      OCTET_ASSIGN_OR_RETURN(quantized, CorrectBiasesEmpirically(p.graph, p.sites, p.calibration,
-                                                                 std::move(quantized), options));
+      OCTET_ASSIGN_OR_RETURN(quantized,
+                             CorrectBiasesEmpirically(p.graph, p.sites, p.calibration, Passes(),
+                                                      std::move(quantized), options));
     }
     return quantized;
   }
@@ -265,8 +267,7 @@ class Pipeline {
   absl::StatusOr<Evaluated> Evaluate(const Prepared& p, const QdqGraph& quantized,
                                      const QdqOptions& options) const {
     const QuantizationConfig& config = request_.config;
-    const bool split =
-        config.mode != QuantizationMode::kWeightsOnly && request_.split_layer_errors;
+    const bool split = config.mode != QuantizationMode::kWeightsOnly && request_.split_layer_errors;
     OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kEvaluate, 0, 0));
     ComparisonRun compare;
     compare.output = config.evaluation_output;
@@ -403,162 +404,16 @@ class Pipeline {
     return runtime_json;
   }
 
+  // The passes' view of the request; their progress is reported as QUANTIZE.
+  PassContext Passes() const {
+    return PassContext{request_.config, request_.num_threads, request_.batch_runner,
+                       [this] { return Report(QuantizationStage::kQuantize, 0, 0); }};
+  }
+
   absl::Status Report(QuantizationStage stage, int done, int total) const {
     if (!request_.progress) return absl::OkStatus();
     if (request_.progress(QuantizationProgress{stage, done, total})) return absl::OkStatus();
     return absl::CancelledError(absl::StrCat("cancelled during ", StageName(stage)));
-  }
-
-  // GPTQ rounding (Rounding::kGptq): each Conv/Gemm/MatMul's weights rounded against the Gram
-  // matrix of the layer's float inputs over at most 256 calibration samples, drawing at most
-  // 4096 input vectors per layer and batch. Memory is bounded: the layers are taken in groups
-  // whose statistics fit 1 GiB, one pass over the samples per group, and a layer whose input
-  // vectors are longer than 8192 values (a 512 MiB Gram matrix) keeps nearest rounding, as do
-  // weights it cannot treat (shared by several layers, 3-D convolutions, a Gemm with transA);
-  // each such layer is named in `notes`.
-  absl::StatusOr<std::map<std::string, QuantizedTensor>> RoundWeightsByGptq(
-      const Graph& graph, const QuantizationSites& sites, const SampleSet& calibration,
-      std::vector<std::string>* notes) const {
-    constexpr int64_t kMaxSamples = 256, kMaxVectorsPerBatch = 4096, kMaxVectorSize = 8192;
-    constexpr int64_t kMaxGroupBytes = int64_t{1} << 30;
-    const QuantizationConfig& config = request_.config;
-    absl::flat_hash_map<std::string, int> uses;
-    for (const QuantizedLayer& layer : sites.layers) {
-      if (layer.weight_input >= 0) ++uses[graph.nodes[layer.node].input(layer.weight_input)];
-    }
-    struct Entry {
-      const QuantizedLayer* layer;
-      std::string weights;
-      LayerInputGram gram;
-    };
-    std::vector<Entry> entries;
-    for (const QuantizedLayer& layer : sites.layers) {
-      if (layer.weight_input < 0) continue;
-      const Node& node = graph.nodes[layer.node];
-      const std::string& weights = node.input(layer.weight_input);
-      if (uses[weights] > 1) {
-        notes->push_back(absl::StrCat("GPTQ rounding: weights '", weights,
-                                      "' are shared by several layers; rounded to nearest"));
-        continue;
-      }
-      absl::StatusOr<LayerInputGram> gram =
-          LayerInputGram::For(node, layer.weight_input, layer.weight_channel_axis,
-                              graph.FindConstant(weights)->shape());
-      if (!gram.ok()) {
-        notes->push_back(
-            absl::StrCat("GPTQ rounding: ", gram.status().message(), "; rounded to nearest"));
-        continue;
-      }
-      if (gram->size() > kMaxVectorSize) {
-        notes->push_back(absl::StrCat("GPTQ rounding: ", node.Describe(), " dots vectors of ",
-                                      gram->size(), " values (over ", kMaxVectorSize,
-                                      "); rounded to nearest"));
-        continue;
-      }
-      entries.push_back(Entry{&layer, weights, *std::move(gram)});
-    }
-    std::map<std::string, QuantizedTensor> rounded;
-    const SampleSet data =
-        SubSet(calibration, 0, std::min<int64_t>(calibration.size(), kMaxSamples));
-    const int64_t batch_size = BatchSizeFor(graph, config.batch_size);
-    const int64_t batches = batch_size != config.batch_size
-                                ? data.size() / batch_size
-                                : (data.size() + batch_size - 1) / batch_size;
-    SessionOptions session_options;
-    session_options.num_threads = request_.num_threads;
-    session_options.lower_int8 = false;
-    for (size_t begin = 0; begin < entries.size();) {
-      // The next group: at least one layer, then as many as fit the memory bound.
-      size_t end = begin;
-      int64_t bytes = 0;
-      while (end < entries.size() &&
-             (end == begin || bytes + entries[end].gram.bytes() <= kMaxGroupBytes)) {
-        bytes += entries[end++].gram.bytes();
-      }
-      std::vector<std::string> inputs;
-      std::vector<size_t> input_of(end - begin);
-      for (size_t e = begin; e < end; ++e) {
-        const std::string& input = graph.nodes[entries[e].layer->node].input(0);
-        const auto known = std::find(inputs.begin(), inputs.end(), input);
-        input_of[e - begin] = known - inputs.begin();
-        if (known == inputs.end()) inputs.push_back(input);
-      }
-      OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
-                             Session::Create(WithExtraOutputs(graph, inputs), session_options));
-      for (int64_t b = 0; b < batches; ++b) {
-        const int64_t first = b * batch_size;
-        const int64_t count = std::min(batch_size, data.size() - first);
-        OCTET_RETURN_IF_ERROR(RunBatch(request_.batch_runner, [&]() -> absl::Status {
-          OCTET_ASSIGN_OR_RETURN(std::vector<Tensor> values,
-                                 session->Run(SliceSamples(data, first, count), inputs));
-          for (size_t e = begin; e < end; ++e) {
-            const uint64_t seed =
-                config.weights.seed ^ (static_cast<uint64_t>(e) << 32) ^ static_cast<uint64_t>(b);
-            OCTET_RETURN_IF_ERROR(
-                entries[e].gram.Add(values[input_of[e - begin]], kMaxVectorsPerBatch, seed));
-          }
-          return absl::OkStatus();
-        }));
-        OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kQuantize, 0, 0));
-      }
-      for (size_t e = begin; e < end; ++e) {
-        Entry& entry = entries[e];
-        OCTET_RETURN_IF_ERROR(RunBatch(request_.batch_runner, [&]() -> absl::Status {
-          // The factorisations and the rounding run OpenMP teams of the request's size.
-          omp_set_num_threads(request_.num_threads);
-          absl::StatusOr<QuantizedTensor> q =
-              RoundWeightsToGram(*graph.FindConstant(entry.weights),
-                                 entry.layer->weight_channel_axis, config.weights, entry.gram);
-          if (!q.ok()) {
-            return absl::InvalidArgumentError(absl::StrCat(
-                "weights '", entry.weights, "' of ", graph.nodes[entry.layer->node].Describe(),
-                ": ", q.status().message()));
-          }
-          rounded.emplace(entry.weights, *std::move(q));
-          return absl::OkStatus();
-        }));
-        entry.gram = LayerInputGram::Empty();  // frees the statistics
-        OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kQuantize, 0, 0));
-      }
-      begin = end;
-    }
-    return rounded;
-  }
-
-  // Empirical bias correction, layer by layer (QuantizationConfig::empirical_bias_correction):
-  // returns the graph with every Conv/Gemm bias corrected; `options` ends up holding the shifts.
-  absl::StatusOr<QdqGraph> CorrectBiasesEmpirically(const Graph& graph,
-                                                    const QuantizationSites& sites,
-                                                    const SampleSet& calibration,
-                                                    QdqGraph quantized, QdqOptions* options) const {
-    const SampleSet data = SubSet(calibration, 0, std::min<int64_t>(calibration.size(), 256));
-    std::vector<std::string> outputs;
-    for (const QuantizedLayer& layer : sites.layers) {
-      if (layer.takes_bias && layer.weight_input >= 0) {
-        outputs.push_back(graph.nodes[layer.node].outputs[0]);
-      }
-    }
-    CalibrationRun run;
-    run.options.method = CalibrationMethod::kMinMax;  // only the channel means are used
-    run.batch_size = request_.config.batch_size;
-    run.max_batches = 1 << 20;
-    run.num_threads = request_.num_threads;
-    run.batch_runner = request_.batch_runner;
-    OCTET_ASSIGN_OR_RETURN(CalibrationStatistics float_stats,
-                           CalibrateRanges(graph, outputs, data, run, nullptr));
-    for (const std::string& output : outputs) {
-      OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kQuantize, 0, 0));
-      OCTET_ASSIGN_OR_RETURN(CalibrationStatistics measured,
-                             CalibrateRanges(quantized.graph, {output}, data, run, nullptr));
-      const std::vector<double>& f = float_stats.channel_means[output];
-      const std::vector<double>& q = measured.channel_means[output];
-      if (f.size() != q.size() || f.empty()) continue;
-      std::vector<double>& shift = options->output_channel_shifts[output];
-      shift.resize(f.size(), 0.0);
-      for (size_t c = 0; c < f.size(); ++c) shift[c] += q[c] - f[c];
-      OCTET_ASSIGN_OR_RETURN(quantized, InsertQdq(graph, sites, *options));
-    }
-    return quantized;
   }
 
   const QuantizationRequest& request_;

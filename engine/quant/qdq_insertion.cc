@@ -184,121 +184,146 @@ QuantizationSites FindQuantizationSites(const Graph& graph) {
   return sites;
 }
 
-absl::StatusOr<QdqGraph> InsertQdq(const Graph& graph, const QuantizationSites& sites,
-                                   const QdqOptions& options) {
-  QdqGraph result;
-  Graph& out = result.graph;
-  out.inputs = graph.inputs;
-  out.outputs = graph.outputs;
-  out.constants = graph.constants;
-  out.value_types = graph.value_types;
-  out.opset = std::max<int64_t>(graph.opset, 13);
-  out.producer_name = graph.producer_name;
+namespace {
 
-  auto unique = [&](const std::string& base) {
+// Builds InsertQdq's graph: the activations' Q/DQ pairs, then each layer's quantized weights and
+// bias, then the nodes in order with their inputs replaced.
+class QdqInserter {
+ public:
+  QdqInserter(const Graph& graph, const QuantizationSites& sites, const QdqOptions& options)
+      : graph_(graph), sites_(sites), options_(options) {
+    Graph& out = result_.graph;
+    out.inputs = graph.inputs;
+    out.outputs = graph.outputs;
+    out.constants = graph.constants;
+    out.value_types = graph.value_types;
+    out.opset = std::max<int64_t>(graph.opset, 13);
+    out.producer_name = graph.producer_name;
+  }
+
+  absl::StatusOr<QdqGraph> Run() && {
+    AddActivationQdq();
+    for (const QuantizedLayer& layer : sites_.layers) {
+      if (!options_.quantize_weights || layer.weight_input < 0) continue;
+      OCTET_RETURN_IF_ERROR(QuantizeLayer(layer));
+    }
+    OCTET_RETURN_IF_ERROR(EmitNodes());
+    // Float weights and biases that every reader now takes quantized are dropped.
+    Graph& out = result_.graph;
+    absl::flat_hash_set<std::string> used;
+    for (const Node& node : out.nodes) used.insert(node.inputs.begin(), node.inputs.end());
+    for (const ValueInfo& output : out.outputs) used.insert(output.name);
+    for (const auto& [name, params] : result_.constants) {
+      if (!used.contains(name)) out.constants.erase(name);
+    }
+    return std::move(result_);
+  }
+
+ private:
+  // Per float weight name, its quantization and the DQ output that replaces it (a weight shared
+  // by several layers is quantized once).
+  struct QuantizedWeight {
+    QuantizedTensor tensor;
+    std::string dequantized;
+  };
+
+  std::string Unique(const std::string& base) const {
+    const Graph& out = result_.graph;
     std::string name = base;
     for (int i = 1; out.value_types.contains(name) || out.constants.contains(name); ++i) {
       name = absl::StrCat(base, "_", i);
     }
     return name;
-  };
-  auto add_constant = [&](const std::string& base, Tensor value) {
-    const std::string name = unique(base);
-    out.value_types[name] = value.type();
-    out.constants.emplace(name, std::move(value));
+  }
+
+  std::string AddConstant(const std::string& base, Tensor value) {
+    const std::string name = Unique(base);
+    result_.graph.value_types[name] = value.type();
+    result_.graph.constants.emplace(name, std::move(value));
     return name;
-  };
-  auto make_node = [&](const std::string& op_type, const std::string& name,
-                       std::vector<std::string> inputs, const std::string& output, DataType type) {
+  }
+
+  Node MakeNode(const std::string& op_type, const std::string& name,
+                std::vector<std::string> inputs, const std::string& output, DataType type) {
     Node node;
     node.op_type = op_type;
     node.name = name;
     node.inputs = std::move(inputs);
     node.outputs = {output};
-    out.value_types[output] = type;
+    result_.graph.value_types[output] = type;
     return node;
-  };
+  }
 
   // Activations: the name consumers read instead of each quantized value, and the Q/DQ nodes
   // that produce it.
-  absl::flat_hash_map<std::string, std::string> dequantized;
-  absl::flat_hash_map<std::string, std::vector<Node>> qdq_after;
-  for (const auto& [name, params] : options.activations) {
-    const std::string scale = add_constant(absl::StrCat(name, "/scale"), ScaleTensor(params));
-    const std::string zero_point =
-        add_constant(absl::StrCat(name, "/zero_point"), ZeroPointTensor(params));
-    const std::string q = unique(absl::StrCat(name, "/quantized"));
-    const std::string dq = unique(absl::StrCat(name, "/dequantized"));
-    std::vector<Node>& nodes = qdq_after[name];
-    nodes.push_back(make_node("QuantizeLinear", absl::StrCat(name, "/QuantizeLinear"),
-                              {name, scale, zero_point}, q, params.format.type));
-    nodes.push_back(make_node("DequantizeLinear", absl::StrCat(name, "/DequantizeLinear"),
-                              {q, scale, zero_point}, dq, DataType::kFloat32));
-    dequantized[name] = dq;
+  void AddActivationQdq() {
+    for (const auto& [name, params] : options_.activations) {
+      const std::string scale = AddConstant(absl::StrCat(name, "/scale"), ScaleTensor(params));
+      const std::string zero_point =
+          AddConstant(absl::StrCat(name, "/zero_point"), ZeroPointTensor(params));
+      const std::string q = Unique(absl::StrCat(name, "/quantized"));
+      const std::string dq = Unique(absl::StrCat(name, "/dequantized"));
+      std::vector<Node>& nodes = qdq_after_[name];
+      nodes.push_back(MakeNode("QuantizeLinear", absl::StrCat(name, "/QuantizeLinear"),
+                               {name, scale, zero_point}, q, params.format.type));
+      nodes.push_back(MakeNode("DequantizeLinear", absl::StrCat(name, "/DequantizeLinear"),
+                               {q, scale, zero_point}, dq, DataType::kFloat32));
+      dequantized_[name] = dq;
+    }
   }
 
-  // Weights and biases, by node index: (input index, replacement) pairs and the DQ nodes to
-  // place before the node.
-  absl::flat_hash_map<size_t, std::vector<std::pair<int, std::string>>> replaced_inputs;
-  absl::flat_hash_map<size_t, std::vector<Node>> dq_before;
-  // Per float weight name, its quantization and the DQ output that replaces it (a weight shared by
-  // several layers is quantized once).
-  struct QuantizedWeight {
-    QuantizedTensor tensor;
-    std::string dequantized;
-  };
-  absl::flat_hash_map<std::string, QuantizedWeight> quantized_weights;
-  for (const QuantizedLayer& layer : sites.layers) {
-    if (!options.quantize_weights || layer.weight_input < 0) continue;
-    const Node& node = graph.nodes[layer.node];
+  // The layer's weights quantized (once per weight name) behind a DequantizeLinear.
+  absl::StatusOr<const QuantizedWeight*> QuantizeWeightsOf(const QuantizedLayer& layer) {
+    const Node& node = graph_.nodes[layer.node];
     const std::string& w_name = node.input(layer.weight_input);
-    auto known = quantized_weights.find(w_name);
-    if (known == quantized_weights.end()) {
-      auto chosen = options.weight_overrides.find(w_name);
-      absl::StatusOr<QuantizedTensor> q =
-          chosen != options.weight_overrides.end()
-              ? absl::StatusOr<QuantizedTensor>(chosen->second)
-              : QuantizeWeights(*graph.FindConstant(w_name), layer.weight_channel_axis,
-                                options.weight_spec);
-      if (!q.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "weights '", w_name, "' of ", node.Describe(), ": ", q.status().message()));
-      }
-      const std::string values = add_constant(absl::StrCat(w_name, "/quantized"), q->values);
-      const std::string scale =
-          add_constant(absl::StrCat(w_name, "/scale"), ScaleTensor(q->params));
-      const std::string zero_point =
-          add_constant(absl::StrCat(w_name, "/zero_point"), ZeroPointTensor(q->params));
-      const std::string w_dq = unique(absl::StrCat(w_name, "/dequantized"));
-      Node dq = make_node("DequantizeLinear", absl::StrCat(w_name, "/DequantizeLinear"),
-                          {values, scale, zero_point}, w_dq, DataType::kFloat32);
-      if (q->params.per_channel()) dq.attributes["axis"] = q->params.axis;
-      dq_before[layer.node].push_back(std::move(dq));
-      result.constants[w_name] = q->params;
-      known = quantized_weights.emplace(w_name, QuantizedWeight{*std::move(q), w_dq}).first;
+    auto known = quantized_weights_.find(w_name);
+    if (known != quantized_weights_.end()) return &known->second;
+    auto chosen = options_.weight_overrides.find(w_name);
+    absl::StatusOr<QuantizedTensor> q =
+        chosen != options_.weight_overrides.end()
+            ? absl::StatusOr<QuantizedTensor>(chosen->second)
+            : QuantizeWeights(*graph_.FindConstant(w_name), layer.weight_channel_axis,
+                              options_.weight_spec);
+    if (!q.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("weights '", w_name, "' of ", node.Describe(), ": ", q.status().message()));
     }
-    const QuantizedTensor& q = known->second.tensor;
-    replaced_inputs[layer.node].emplace_back(layer.weight_input, known->second.dequantized);
+    const std::string values = AddConstant(absl::StrCat(w_name, "/quantized"), q->values);
+    const std::string scale = AddConstant(absl::StrCat(w_name, "/scale"), ScaleTensor(q->params));
+    const std::string zero_point =
+        AddConstant(absl::StrCat(w_name, "/zero_point"), ZeroPointTensor(q->params));
+    const std::string w_dq = Unique(absl::StrCat(w_name, "/dequantized"));
+    Node dq = MakeNode("DequantizeLinear", absl::StrCat(w_name, "/DequantizeLinear"),
+                       {values, scale, zero_point}, w_dq, DataType::kFloat32);
+    if (q->params.per_channel()) dq.attributes["axis"] = q->params.axis;
+    dq_before_[layer.node].push_back(std::move(dq));
+    result_.constants[w_name] = q->params;
+    return &quantized_weights_.emplace(w_name, QuantizedWeight{*std::move(q), w_dq}).first->second;
+  }
 
-    // The layer's float bias: its own, or corrected for the weights' expected error.
+  // The layer's float bias: its own, or corrected for the weights' expected error and the
+  // measured output shift; nullopt without one. `name` is what the bias is stored as.
+  std::optional<Tensor> FloatBias(const QuantizedLayer& layer, const QuantizedTensor& q,
+                                  std::string* name) const {
+    const Node& node = graph_.nodes[layer.node];
+    const std::string& w_name = node.input(layer.weight_input);
     std::optional<Tensor> bias;
-    std::string bias_name;
     if (layer.bias_input >= 0) {
-      bias = *graph.FindConstant(node.input(layer.bias_input));
-      bias_name = node.input(layer.bias_input);
+      bias = *graph_.FindConstant(node.input(layer.bias_input));
+      *name = node.input(layer.bias_input);
     }
-    auto means = options.input_channel_means.find(node.input(0));
-    if (means != options.input_channel_means.end() && layer.takes_bias) {
+    auto means = options_.input_channel_means.find(node.input(0));
+    if (means != options_.input_channel_means.end() && layer.takes_bias) {
       std::optional<Tensor> corrected = CorrectedBias(
-          graph, node, layer, *graph.FindConstant(w_name), DequantizeTensor(q), means->second);
+          graph_, node, layer, *graph_.FindConstant(w_name), DequantizeTensor(q), means->second);
       if (corrected.has_value()) {
         bias = std::move(corrected);
-        bias_name = absl::StrCat(node.outputs[0], "/corrected_bias");
+        *name = absl::StrCat(node.outputs[0], "/corrected_bias");
       }
     }
-    auto shift = options.output_channel_shifts.find(node.outputs[0]);
-    const int64_t out_channels = graph.FindConstant(w_name)->dim(layer.weight_channel_axis);
-    if (shift != options.output_channel_shifts.end() && layer.takes_bias &&
+    auto shift = options_.output_channel_shifts.find(node.outputs[0]);
+    const int64_t out_channels = graph_.FindConstant(w_name)->dim(layer.weight_channel_axis);
+    if (shift != options_.output_channel_shifts.end() && layer.takes_bias &&
         static_cast<int64_t>(shift->second.size()) == out_channels) {
       std::vector<float> shifted(out_channels, 0.0f);
       if (bias.has_value()) std::copy_n(bias->data<float>(), out_channels, shifted.begin());
@@ -306,75 +331,104 @@ absl::StatusOr<QdqGraph> InsertQdq(const Graph& graph, const QuantizationSites& 
         shifted[c] = static_cast<float>(shifted[c] - shift->second[c]);
       }
       bias = Tensor::FromVector<float>({out_channels}, shifted);
-      bias_name = absl::StrCat(node.outputs[0], "/corrected_bias");
+      *name = absl::StrCat(node.outputs[0], "/corrected_bias");
     }
-    if (!bias.has_value()) continue;
-    auto input_params = options.activations.find(node.input(0));
-    if (input_params == options.activations.end()) {
+    return bias;
+  }
+
+  // The layer's weights and bias replaced by quantized ones behind DequantizeLinear nodes (the
+  // bias stays float when the layer's input does).
+  absl::Status QuantizeLayer(const QuantizedLayer& layer) {
+    const Node& node = graph_.nodes[layer.node];
+    const std::string& w_name = node.input(layer.weight_input);
+    OCTET_ASSIGN_OR_RETURN(const QuantizedWeight* weight, QuantizeWeightsOf(layer));
+    replaced_inputs_[layer.node].emplace_back(layer.weight_input, weight->dequantized);
+    std::string bias_name;
+    std::optional<Tensor> bias = FloatBias(layer, weight->tensor, &bias_name);
+    if (!bias.has_value()) return absl::OkStatus();
+    auto input_params = options_.activations.find(node.input(0));
+    if (input_params == options_.activations.end()) {
       // The input stays float, so does the bias.
       if (bias_name != node.input(layer.bias_input)) {
-        replaced_inputs[layer.node].emplace_back(2, add_constant(bias_name, *bias));
+        replaced_inputs_[layer.node].emplace_back(2, AddConstant(bias_name, *bias));
       }
-      continue;
+      return absl::OkStatus();
     }
     absl::StatusOr<QuantizedTensor> b =
-        QuantizeBias(*bias, input_params->second.scales[0], result.constants[w_name]);
+        QuantizeBias(*bias, input_params->second.scales[0], result_.constants[w_name]);
     if (!b.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("bias '", bias_name, "' of ", node.Describe(), ": ", b.status().message()));
     }
-    const std::string values = add_constant(absl::StrCat(bias_name, "/quantized"), b->values);
+    const std::string values = AddConstant(absl::StrCat(bias_name, "/quantized"), b->values);
     const std::string scale =
-        add_constant(absl::StrCat(bias_name, "/scale"), ScaleTensor(b->params));
-    const std::string b_dq = unique(absl::StrCat(bias_name, "/dequantized"));
-    Node dq = make_node("DequantizeLinear", absl::StrCat(bias_name, "/DequantizeLinear"),
-                        {values, scale}, b_dq, DataType::kFloat32);
+        AddConstant(absl::StrCat(bias_name, "/scale"), ScaleTensor(b->params));
+    const std::string b_dq = Unique(absl::StrCat(bias_name, "/dequantized"));
+    Node dq = MakeNode("DequantizeLinear", absl::StrCat(bias_name, "/DequantizeLinear"),
+                       {values, scale}, b_dq, DataType::kFloat32);
     if (b->params.per_channel()) dq.attributes["axis"] = int64_t{0};
-    dq_before[layer.node].push_back(std::move(dq));
-    replaced_inputs[layer.node].emplace_back(2, b_dq);
-    result.constants[bias_name] = b->params;
+    dq_before_[layer.node].push_back(std::move(dq));
+    replaced_inputs_[layer.node].emplace_back(2, b_dq);
+    result_.constants[bias_name] = b->params;
+    return absl::OkStatus();
   }
 
-  auto emit_qdq = [&](const std::string& value) {
-    auto it = qdq_after.find(value);
-    if (it == qdq_after.end()) return;
-    for (Node& n : it->second) out.nodes.push_back(std::move(n));
-    qdq_after.erase(it);
-  };
-  for (const ValueInfo& input : graph.inputs) emit_qdq(input.name);
-  for (size_t index = 0; index < graph.nodes.size(); ++index) {
-    auto before = dq_before.find(index);
-    if (before != dq_before.end()) {
-      for (Node& n : before->second) out.nodes.push_back(std::move(n));
-    }
-    Node node = graph.nodes[index];
-    for (std::string& input : node.inputs) {
-      auto it = dequantized.find(input);
-      if (it != dequantized.end()) input = it->second;
-    }
-    auto replaced = replaced_inputs.find(index);
-    if (replaced != replaced_inputs.end()) {
-      for (const auto& [i, name] : replaced->second) {
-        if (static_cast<size_t>(i) >= node.inputs.size()) node.inputs.resize(i + 1);
-        node.inputs[i] = name;
+  void EmitQdqAfter(const std::string& value) {
+    auto it = qdq_after_.find(value);
+    if (it == qdq_after_.end()) return;
+    for (Node& n : it->second) result_.graph.nodes.push_back(std::move(n));
+    qdq_after_.erase(it);
+  }
+
+  // The nodes in order, each after its weights' and bias's DQ and followed by its outputs' Q/DQ.
+  absl::Status EmitNodes() {
+    for (const ValueInfo& input : graph_.inputs) EmitQdqAfter(input.name);
+    for (size_t index = 0; index < graph_.nodes.size(); ++index) {
+      auto before = dq_before_.find(index);
+      if (before != dq_before_.end()) {
+        for (Node& n : before->second) result_.graph.nodes.push_back(std::move(n));
       }
+      Node node = graph_.nodes[index];
+      for (std::string& input : node.inputs) {
+        auto it = dequantized_.find(input);
+        if (it != dequantized_.end()) input = it->second;
+      }
+      auto replaced = replaced_inputs_.find(index);
+      if (replaced != replaced_inputs_.end()) {
+        for (const auto& [i, name] : replaced->second) {
+          if (static_cast<size_t>(i) >= node.inputs.size()) node.inputs.resize(i + 1);
+          node.inputs[i] = name;
+        }
+      }
+      const std::vector<std::string> outputs = node.outputs;
+      result_.graph.nodes.push_back(std::move(node));
+      for (const std::string& output : outputs) EmitQdqAfter(output);
     }
-    const std::vector<std::string> outputs = node.outputs;
-    out.nodes.push_back(std::move(node));
-    for (const std::string& output : outputs) emit_qdq(output);
+    if (!qdq_after_.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("no value '", qdq_after_.begin()->first, "' in the graph to quantize"));
+    }
+    return absl::OkStatus();
   }
-  if (!qdq_after.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("no value '", qdq_after.begin()->first, "' in the graph to quantize"));
-  }
-  // Float weights and biases that every reader now takes quantized are dropped.
-  absl::flat_hash_set<std::string> used;
-  for (const Node& node : out.nodes) used.insert(node.inputs.begin(), node.inputs.end());
-  for (const ValueInfo& output : out.outputs) used.insert(output.name);
-  for (const auto& [name, params] : result.constants) {
-    if (!used.contains(name)) out.constants.erase(name);
-  }
-  return result;
+
+  const Graph& graph_;
+  const QuantizationSites& sites_;
+  const QdqOptions& options_;
+  QdqGraph result_;
+  absl::flat_hash_map<std::string, std::string> dequantized_;
+  absl::flat_hash_map<std::string, std::vector<Node>> qdq_after_;
+  // Weights and biases, by node index: (input index, replacement) pairs and the DQ nodes to
+  // place before the node.
+  absl::flat_hash_map<size_t, std::vector<std::pair<int, std::string>>> replaced_inputs_;
+  absl::flat_hash_map<size_t, std::vector<Node>> dq_before_;
+  absl::flat_hash_map<std::string, QuantizedWeight> quantized_weights_;
+};
+
+}  // namespace
+
+absl::StatusOr<QdqGraph> InsertQdq(const Graph& graph, const QuantizationSites& sites,
+                                   const QdqOptions& options) {
+  return QdqInserter(graph, sites, options).Run();
 }
 
 }  // namespace octet

@@ -31,6 +31,106 @@ v1::QuantizationScheme SchemeToProto(QuantizationScheme scheme) {
                                                   : v1::QUANTIZATION_SCHEME_ASYMMETRIC;
 }
 
+// config.weights into `out` (defaults kept for unset fields).
+absl::Status WeightsFromProto(const v1::WeightQuantization& weights, WeightQuantizationSpec* out) {
+  OCTET_ASSIGN_OR_RETURN(out->scheme, Scheme(weights.scheme(), out->scheme, "weights.scheme"));
+  switch (weights.granularity()) {
+    case v1::GRANULARITY_UNSPECIFIED:
+      break;
+    case v1::GRANULARITY_PER_CHANNEL:
+      out->per_channel = true;
+      break;
+    case v1::GRANULARITY_PER_TENSOR:
+      out->per_channel = false;
+      break;
+    default:
+      return Invalid("weights.granularity",
+                     absl::StrCat("has the unknown value ", weights.granularity()));
+  }
+  if (weights.bits() != 0 && (weights.bits() < kMinWeightBits || weights.bits() > kMaxWeightBits)) {
+    return Invalid("weights.bits", absl::StrCat("must be ", kMinWeightBits, " to ", kMaxWeightBits,
+                                                " (0 means 8), got ", weights.bits()));
+  }
+  out->bits = weights.bits() == 0 ? 8 : weights.bits();
+  if (weights.has_narrow_range()) out->narrow_range = weights.narrow_range();
+  switch (weights.rounding()) {
+    case v1::ROUNDING_UNSPECIFIED:
+      break;  // the engine's default (GPTQ)
+    case v1::ROUNDING_NEAREST:
+      out->rounding = Rounding::kNearest;
+      break;
+    case v1::ROUNDING_STOCHASTIC:
+      out->rounding = Rounding::kStochastic;
+      break;
+    case v1::ROUNDING_GPTQ:
+      out->rounding = Rounding::kGptq;
+      break;
+    default:
+      return Invalid("weights.rounding",
+                     absl::StrCat("has the unknown value ", weights.rounding()));
+  }
+  return absl::OkStatus();
+}
+
+// config.calibration into `out` (defaults kept for unset fields).
+absl::Status CalibrationFromProto(const v1::Calibration& calibration, QuantizationConfig* out) {
+  switch (calibration.method()) {
+    case v1::CALIBRATION_METHOD_UNSPECIFIED:
+      break;
+    case v1::CALIBRATION_METHOD_MIN_MAX:
+      out->calibration.method = CalibrationMethod::kMinMax;
+      break;
+    case v1::CALIBRATION_METHOD_MOVING_AVERAGE_MIN_MAX:
+      out->calibration.method = CalibrationMethod::kMovingAverageMinMax;
+      break;
+    case v1::CALIBRATION_METHOD_PERCENTILE:
+      out->calibration.method = CalibrationMethod::kPercentile;
+      break;
+    case v1::CALIBRATION_METHOD_ENTROPY:
+      out->calibration.method = CalibrationMethod::kEntropy;
+      break;
+    case v1::CALIBRATION_METHOD_MSE:
+      out->calibration.method = CalibrationMethod::kMse;
+      break;
+    default:
+      return Invalid("calibration.method",
+                     absl::StrCat("has the unknown value ", calibration.method()));
+  }
+  if (calibration.percentile() != 0) {
+    if (calibration.method() != v1::CALIBRATION_METHOD_PERCENTILE) {
+      return Invalid("calibration.percentile", "is only meaningful with method PERCENTILE");
+    }
+    if (!(calibration.percentile() > 0 && calibration.percentile() <= 100)) {
+      return Invalid("calibration.percentile",
+                     absl::StrCat("must be in (0, 100], got ", calibration.percentile()));
+    }
+    out->calibration.percentile = calibration.percentile();
+  }
+  if (calibration.averaging_constant() != 0) {
+    if (calibration.method() != v1::CALIBRATION_METHOD_MOVING_AVERAGE_MIN_MAX) {
+      return Invalid("calibration.averaging_constant",
+                     "is only meaningful with method MOVING_AVERAGE_MIN_MAX");
+    }
+    if (!(calibration.averaging_constant() > 0 && calibration.averaging_constant() <= 1)) {
+      return Invalid("calibration.averaging_constant",
+                     absl::StrCat("must be in (0, 1], got ", calibration.averaging_constant()));
+    }
+    out->calibration.averaging_constant = calibration.averaging_constant();
+  }
+  if (calibration.batch_size() < 0 || calibration.batch_size() > 4096) {
+    return Invalid("calibration.batch_size",
+                   absl::StrCat("must be 1 to 4096 (0 means 32), got ", calibration.batch_size()));
+  }
+  if (calibration.batch_size() > 0) out->batch_size = calibration.batch_size();
+  if (calibration.max_batches() < 0 || calibration.max_batches() > 100000) {
+    return Invalid(
+        "calibration.max_batches",
+        absl::StrCat("must be 1 to 100000 (0 means 100), got ", calibration.max_batches()));
+  }
+  if (calibration.max_batches() > 0) out->max_batches = calibration.max_batches();
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<QuantizationConfig> FromProto(const v1::QuantizationConfig& config) {
@@ -46,103 +146,12 @@ absl::StatusOr<QuantizationConfig> FromProto(const v1::QuantizationConfig& confi
     default:
       return Invalid("mode", absl::StrCat("has the unknown value ", config.mode()));
   }
-  const v1::WeightQuantization& weights = config.weights();
-  OCTET_ASSIGN_OR_RETURN(out.weights.scheme,
-                         Scheme(weights.scheme(), out.weights.scheme, "weights.scheme"));
-  switch (weights.granularity()) {
-    case v1::GRANULARITY_UNSPECIFIED:
-      break;
-    case v1::GRANULARITY_PER_CHANNEL:
-      out.weights.per_channel = true;
-      break;
-    case v1::GRANULARITY_PER_TENSOR:
-      out.weights.per_channel = false;
-      break;
-    default:
-      return Invalid("weights.granularity",
-                     absl::StrCat("has the unknown value ", weights.granularity()));
-  }
-  if (weights.bits() != 0 && (weights.bits() < kMinWeightBits || weights.bits() > kMaxWeightBits)) {
-    return Invalid("weights.bits", absl::StrCat("must be ", kMinWeightBits, " to ", kMaxWeightBits,
-                                                " (0 means 8), got ", weights.bits()));
-  }
-  out.weights.bits = weights.bits() == 0 ? 8 : weights.bits();
-  if (weights.has_narrow_range()) out.weights.narrow_range = weights.narrow_range();
-  switch (weights.rounding()) {
-    case v1::ROUNDING_UNSPECIFIED:
-      break;  // the engine's default (GPTQ)
-    case v1::ROUNDING_NEAREST:
-      out.weights.rounding = Rounding::kNearest;
-      break;
-    case v1::ROUNDING_STOCHASTIC:
-      out.weights.rounding = Rounding::kStochastic;
-      break;
-    case v1::ROUNDING_GPTQ:
-      out.weights.rounding = Rounding::kGptq;
-      break;
-    default:
-      return Invalid("weights.rounding",
-                     absl::StrCat("has the unknown value ", weights.rounding()));
-  }
+  OCTET_RETURN_IF_ERROR(WeightsFromProto(config.weights(), &out.weights));
   out.weights.seed = config.seed();
   OCTET_ASSIGN_OR_RETURN(
       out.activation_scheme,
       Scheme(config.activations().scheme(), out.activation_scheme, "activations.scheme"));
-  const v1::Calibration& calibration = config.calibration();
-  switch (calibration.method()) {
-    case v1::CALIBRATION_METHOD_UNSPECIFIED:
-      break;
-    case v1::CALIBRATION_METHOD_MIN_MAX:
-      out.calibration.method = CalibrationMethod::kMinMax;
-      break;
-    case v1::CALIBRATION_METHOD_MOVING_AVERAGE_MIN_MAX:
-      out.calibration.method = CalibrationMethod::kMovingAverageMinMax;
-      break;
-    case v1::CALIBRATION_METHOD_PERCENTILE:
-      out.calibration.method = CalibrationMethod::kPercentile;
-      break;
-    case v1::CALIBRATION_METHOD_ENTROPY:
-      out.calibration.method = CalibrationMethod::kEntropy;
-      break;
-    case v1::CALIBRATION_METHOD_MSE:
-      out.calibration.method = CalibrationMethod::kMse;
-      break;
-    default:
-      return Invalid("calibration.method",
-                     absl::StrCat("has the unknown value ", calibration.method()));
-  }
-  if (calibration.percentile() != 0) {
-    if (calibration.method() != v1::CALIBRATION_METHOD_PERCENTILE) {
-      return Invalid("calibration.percentile", "is only meaningful with method PERCENTILE");
-    }
-    if (!(calibration.percentile() > 0 && calibration.percentile() <= 100)) {
-      return Invalid("calibration.percentile",
-                     absl::StrCat("must be in (0, 100], got ", calibration.percentile()));
-    }
-    out.calibration.percentile = calibration.percentile();
-  }
-  if (calibration.averaging_constant() != 0) {
-    if (calibration.method() != v1::CALIBRATION_METHOD_MOVING_AVERAGE_MIN_MAX) {
-      return Invalid("calibration.averaging_constant",
-                     "is only meaningful with method MOVING_AVERAGE_MIN_MAX");
-    }
-    if (!(calibration.averaging_constant() > 0 && calibration.averaging_constant() <= 1)) {
-      return Invalid("calibration.averaging_constant",
-                     absl::StrCat("must be in (0, 1], got ", calibration.averaging_constant()));
-    }
-    out.calibration.averaging_constant = calibration.averaging_constant();
-  }
-  if (calibration.batch_size() < 0 || calibration.batch_size() > 4096) {
-    return Invalid("calibration.batch_size",
-                   absl::StrCat("must be 1 to 4096 (0 means 32), got ", calibration.batch_size()));
-  }
-  if (calibration.batch_size() > 0) out.batch_size = calibration.batch_size();
-  if (calibration.max_batches() < 0 || calibration.max_batches() > 100000) {
-    return Invalid(
-        "calibration.max_batches",
-        absl::StrCat("must be 1 to 100000 (0 means 100), got ", calibration.max_batches()));
-  }
-  if (calibration.max_batches() > 0) out.max_batches = calibration.max_batches();
+  OCTET_RETURN_IF_ERROR(CalibrationFromProto(config.calibration(), &out));
   if (config.has_bias_correction()) out.bias_correction = config.bias_correction();
   out.empirical_bias_correction = config.empirical_bias_correction();
   out.evaluation_output = config.evaluation_output();

@@ -282,7 +282,25 @@ absl::Status CheckInt8MatMul(const CheckContext& context) {
   return RequireInputCount(context.node, 5, 8, 5);
 }
 
-absl::StatusOr<BuiltKernel> BuildInt8MatMul(const KernelBuildContext& context) {
+// What both ways of running an Int8MatMul compute from the node and its constants.
+struct Int8MatMulParams {
+  int64_t m = 0, k = 0, n = 0;
+  bool trans_b = false;
+  Shape y_shape;
+  DataType y_type = DataType::kFloat32;
+  // Accumulator to output units per column (to real units where the activation needs them).
+  std::vector<float> scales;
+  // Added per column in output units: the bias and the source zero point's term.
+  std::vector<float> addend;
+  bool any_addend = false;
+  bool per_column = false;
+  onednn::Int8Activation activation;
+  float y_scale = 1.0f;
+  int32_t y_zero = 0;
+  std::string notes;
+};
+
+absl::StatusOr<Int8MatMulParams> ReadInt8MatMul(const KernelBuildContext& context) {
   const Node& node = context.node;
   const TensorDesc& x = context.input(0);
   for (size_t i : {1, 3, 4}) {
@@ -297,123 +315,144 @@ absl::StatusOr<BuiltKernel> BuildInt8MatMul(const KernelBuildContext& context) {
   }
   const Tensor& w = *context.constant(3);
   const Tensor& w_scale = *context.constant(4);
-  OCTET_ASSIGN_OR_RETURN(int64_t trans_b, node.GetInt("trans_b", 0));
-  const DataType y_type = !quantized_output      ? DataType::kFloat32
-                          : context.has_input(6) ? context.input(6).type
-                                                 : DataType::kUint8;
+  Int8MatMulParams p;
+  OCTET_ASSIGN_OR_RETURN(const int64_t trans_b, node.GetInt("trans_b", 0));
+  p.trans_b = trans_b != 0;
+  p.y_type = !quantized_output      ? DataType::kFloat32
+             : context.has_input(6) ? context.input(6).type
+                                    : DataType::kUint8;
   if ((x.type != DataType::kUint8 && x.type != DataType::kInt8) || w.type() != DataType::kInt8 ||
       w.rank() != 2 || x.shape.size() < 2) {
     return absl::InvalidArgumentError(
         absl::StrCat(node.Describe(), ": u8/s8 X of rank 2 or more and 2-D s8 W"));
   }
-  const int64_t k = trans_b ? w.dim(1) : w.dim(0), n = trans_b ? w.dim(0) : w.dim(1);
+  const int64_t k = p.trans_b ? w.dim(1) : w.dim(0), n = p.trans_b ? w.dim(0) : w.dim(1);
   if (x.shape.back() != k || (w_scale.element_count() != 1 && w_scale.element_count() != n)) {
     return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": X ", ShapeToString(x.shape),
                                                    " and W ", ShapeToString(w.shape()),
                                                    " disagree"));
   }
-  int64_t m = 1;
-  for (size_t i = 0; i + 1 < x.shape.size(); ++i) m *= x.shape[i];
-  Shape y_shape = x.shape;
-  y_shape.back() = n;
+  p.k = k;
+  p.n = n;
+  p.m = 1;
+  for (size_t i = 0; i + 1 < x.shape.size(); ++i) p.m *= x.shape[i];
+  p.y_shape = x.shape;
+  p.y_shape.back() = n;
   const float x_scale = onednn::ScalarParameter(context.constant(1));
   const float x_zero = onednn::ScalarParameter(context.constant(2));
-  const float y_scale = quantized_output ? onednn::ScalarParameter(context.constant(5)) : 1.0f;
-  const auto y_zero = static_cast<int32_t>(onednn::ScalarParameter(context.constant(6)));
-  OCTET_ASSIGN_OR_RETURN(const onednn::Int8Activation activation, onednn::ReadInt8Activation(node));
+  p.y_scale = quantized_output ? onednn::ScalarParameter(context.constant(5)) : 1.0f;
+  p.y_zero = static_cast<int32_t>(onednn::ScalarParameter(context.constant(6)));
+  OCTET_ASSIGN_OR_RETURN(p.activation, onednn::ReadInt8Activation(node));
   // Scales to output units, except where the activation needs real units (it rescales after).
-  const float to_output = activation.in_real_units() ? 1.0f : y_scale;
+  const float to_output = p.activation.in_real_units() ? 1.0f : p.y_scale;
   const Tensor* bias = context.has_input(7) ? context.constant(7) : nullptr;
   if (context.has_input(7) &&
       (bias == nullptr || bias->type() != DataType::kFloat32 || bias->element_count() != n)) {
     return absl::InvalidArgumentError(
         absl::StrCat(node.Describe(), ": bias must be a float32 constant [", n, "]"));
   }
-  std::vector<float> scales(n), addend(n);
-  bool any_addend = false;
+  p.scales.resize(n);
+  p.addend.resize(n);
   for (int64_t j = 0; j < n; ++j) {
     const double s_w = w_scale.data<float>()[w_scale.element_count() == 1 ? 0 : j];
     int64_t column_sum = 0;
-    for (int64_t i = 0; i < k; ++i) column_sum += w.data<int8_t>()[trans_b ? j * k + i : i * n + j];
+    for (int64_t i = 0; i < k; ++i) {
+      column_sum += w.data<int8_t>()[p.trans_b ? j * k + i : i * n + j];
+    }
     const double real = (bias != nullptr ? bias->data<float>()[j] : 0.0) -
                         static_cast<double>(x_zero) * x_scale * s_w * column_sum;
-    scales[j] = static_cast<float>(x_scale * s_w / to_output);
-    addend[j] = static_cast<float>(real / to_output);
-    any_addend |= addend[j] != 0.0f;
+    p.scales[j] = static_cast<float>(x_scale * s_w / to_output);
+    p.addend[j] = static_cast<float>(real / to_output);
+    p.any_addend |= p.addend[j] != 0.0f;
   }
-  const bool per_column = w_scale.element_count() > 1;
-  const std::string notes = absl::StrCat(
+  p.per_column = w_scale.element_count() > 1;
+  p.notes = absl::StrCat(
       DataTypeName(x.type), " source zero point ", x_zero,
       x_zero != 0 ? " (folded into the per-column addend)" : "", ", s8 weights ",
-      per_column ? "per column" : "per tensor", ", ",
-      quantized_output ? absl::StrCat(DataTypeName(y_type), " destination zero point ", y_zero)
+      p.per_column ? "per column" : "per tensor", ", ",
+      quantized_output ? absl::StrCat(DataTypeName(p.y_type), " destination zero point ", p.y_zero)
                        : std::string("float32 result"),
-      activation.kind.empty() ? std::string() : absl::StrCat(", fused ", activation.kind));
-  auto common_attr = [&](dnnl::post_ops& ops) -> absl::StatusOr<dnnl::primitive_attr> {
-    dnnl::primitive_attr attr = onednn::DefaultAttr();
-    attr.set_output_scales(per_column ? 1 << 1 : 0,
-                           per_column ? scales : std::vector<float>{scales[0]});
-    if (y_zero != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {y_zero});
-    OCTET_RETURN_IF_ERROR(onednn::AppendInt8Activation(activation, y_scale, ops, node));
-    attr.set_post_ops(ops);
-    return attr;
-  };
+      p.activation.kind.empty() ? std::string() : absl::StrCat(", fused ", p.activation.kind));
+  return p;
+}
+
+// Output scales, destination zero point and activation, with `ops` (post-ops before them).
+absl::StatusOr<dnnl::primitive_attr> Int8MatMulAttr(const Int8MatMulParams& p, const Node& node,
+                                                    dnnl::post_ops& ops) {
+  dnnl::primitive_attr attr = onednn::DefaultAttr();
+  attr.set_output_scales(p.per_column ? 1 << 1 : 0,
+                         p.per_column ? p.scales : std::vector<float>{p.scales[0]});
+  if (p.y_zero != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {p.y_zero});
+  OCTET_RETURN_IF_ERROR(onednn::AppendInt8Activation(p.activation, p.y_scale, ops, node));
+  attr.set_post_ops(ops);
+  return attr;
+}
+
+// The rows as a 1x1 convolution's width, the addend as its bias in accumulator units (weights
+// packed once); nullopt where oneDNN has no vectorized convolution for it.
+absl::StatusOr<std::optional<BuiltKernel>> BuildRowsAsConv(const KernelBuildContext& context,
+                                                           const Int8MatMulParams& p) {
+  const Node& node = context.node;
+  const int64_t m = p.m, k = p.k, n = p.n;
+  const auto type = *onednn::ToOneDnn(context.input(0).type);
+  const memory::desc src({1, k, 1, m}, type, memory::format_tag::nhwc);
+  const memory::desc w_any({n, k, 1, 1}, memory::data_type::s8, memory::format_tag::any);
+  // W as oihw: [k, n] is read transposed, [n, k] (trans_b) as it is.
+  const memory::desc w_plain({n, k, 1, 1}, memory::data_type::s8,
+                             p.trans_b ? memory::dims{k, 1, 1, 1} : memory::dims{1, n, 1, 1});
+  const memory::desc bias_desc =
+      p.any_addend ? onednn::PlainDesc(Shape{n}, DataType::kFloat32) : memory::desc();
+  const memory::desc dst({1, n, 1, m}, *onednn::ToOneDnn(p.y_type), memory::format_tag::nhwc);
+  dnnl::post_ops ops;
+  OCTET_ASSIGN_OR_RETURN(dnnl::primitive_attr attr, Int8MatMulAttr(p, node, ops));
+  dnnl::convolution_forward::primitive_desc pd(
+      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                      dnnl::algorithm::convolution_direct, src, w_any, bias_desc,
+                                      dst, {1, 1}, {0, 0}, {0, 0}),
+      attr, onednn::CpuEngine(), /*allow_empty=*/true);
+  if (!pd || absl::StartsWith(pd.impl_info_str(), "ref")) return std::nullopt;
+  OCTET_ASSIGN_OR_RETURN(Tensor packed,
+                         onednn::ReorderConstant(*context.constant(3), w_plain, pd.weights_desc()));
+  std::optional<Tensor> bias_units;
+  if (p.any_addend) {
+    std::vector<float> accumulator_units(n);
+    for (int64_t j = 0; j < n; ++j) accumulator_units[j] = p.addend[j] / p.scales[j];
+    bias_units = Tensor::FromVector<float>({n}, accumulator_units);
+  }
+  BuiltKernel built;
+  built.kernel = std::make_unique<RowsAsConvKernel>(pd, std::move(packed), std::move(bias_units),
+                                                    bias_desc, node.Describe());
+  built.outputs.push_back({p.y_type, p.y_shape});
+  built.notes = absl::StrCat(p.notes, ", rows as a 1x1 convolution");
+  return built;
+}
+
+absl::StatusOr<BuiltKernel> BuildInt8MatMul(const KernelBuildContext& context) {
+  const Node& node = context.node;
+  OCTET_ASSIGN_OR_RETURN(const Int8MatMulParams p, ReadInt8MatMul(context));
   try {
-    // The rows as a 1x1 convolution's width, the addend as its bias in accumulator units; the
-    // matmul where oneDNN has no vectorized convolution for it.
-    {
-      const auto type = *onednn::ToOneDnn(x.type);
-      const memory::desc src({1, k, 1, m}, type, memory::format_tag::nhwc);
-      const memory::desc w_any({n, k, 1, 1}, memory::data_type::s8, memory::format_tag::any);
-      // W as oihw: [k, n] is read transposed, [n, k] (trans_b) as it is.
-      const memory::desc w_plain({n, k, 1, 1}, memory::data_type::s8,
-                                 trans_b ? memory::dims{k, 1, 1, 1} : memory::dims{1, n, 1, 1});
-      const memory::desc bias_desc =
-          any_addend ? onednn::PlainDesc(Shape{n}, DataType::kFloat32) : memory::desc();
-      const memory::desc dst({1, n, 1, m}, *onednn::ToOneDnn(y_type), memory::format_tag::nhwc);
-      dnnl::post_ops ops;
-      OCTET_ASSIGN_OR_RETURN(dnnl::primitive_attr attr, common_attr(ops));
-      dnnl::convolution_forward::primitive_desc pd(
-          dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                          dnnl::algorithm::convolution_direct, src, w_any,
-                                          bias_desc, dst, {1, 1}, {0, 0}, {0, 0}),
-          attr, onednn::CpuEngine(), /*allow_empty=*/true);
-      if (pd && !absl::StartsWith(pd.impl_info_str(), "ref")) {
-        OCTET_ASSIGN_OR_RETURN(Tensor packed,
-                               onednn::ReorderConstant(w, w_plain, pd.weights_desc()));
-        std::optional<Tensor> bias_units;
-        if (any_addend) {
-          std::vector<float> accumulator_units(n);
-          for (int64_t j = 0; j < n; ++j) accumulator_units[j] = addend[j] / scales[j];
-          bias_units = Tensor::FromVector<float>({n}, accumulator_units);
-        }
-        BuiltKernel built;
-        built.kernel = std::make_unique<RowsAsConvKernel>(
-            pd, std::move(packed), std::move(bias_units), bias_desc, node.Describe());
-        built.outputs.push_back({y_type, y_shape});
-        built.notes = absl::StrCat(notes, ", rows as a 1x1 convolution");
-        return built;
-      }
-    }
-    const memory::desc a = onednn::PlainDesc(Shape{m, k}, x.type);
-    const memory::desc b_plain = MatrixDesc(Shape{k, n}, trans_b != 0, DataType::kInt8);
-    const memory::desc b_any({k, n}, memory::data_type::s8, memory::format_tag::any);
-    const memory::desc dst = onednn::PlainDesc(Shape{m, n}, y_type);
-    const memory::desc addend_desc = onednn::PlainDesc(Shape{1, n}, DataType::kFloat32);
+    OCTET_ASSIGN_OR_RETURN(std::optional<BuiltKernel> as_conv, BuildRowsAsConv(context, p));
+    if (as_conv.has_value()) return *std::move(as_conv);
+    const memory::desc a = onednn::PlainDesc(Shape{p.m, p.k}, context.input(0).type);
+    const memory::desc b_plain = MatrixDesc(Shape{p.k, p.n}, p.trans_b, DataType::kInt8);
+    const memory::desc b_any({p.k, p.n}, memory::data_type::s8, memory::format_tag::any);
+    const memory::desc dst = onednn::PlainDesc(Shape{p.m, p.n}, p.y_type);
+    const memory::desc addend_desc = onednn::PlainDesc(Shape{1, p.n}, DataType::kFloat32);
     dnnl::post_ops ops;
-    if (any_addend) ops.append_binary(dnnl::algorithm::binary_add, addend_desc);
-    OCTET_ASSIGN_OR_RETURN(dnnl::primitive_attr attr, common_attr(ops));
+    if (p.any_addend) ops.append_binary(dnnl::algorithm::binary_add, addend_desc);
+    OCTET_ASSIGN_OR_RETURN(dnnl::primitive_attr attr, Int8MatMulAttr(p, node, ops));
     dnnl::matmul::desc desc(a, b_any, dst);
     dnnl::matmul::primitive_desc pd(desc, attr, onednn::CpuEngine());
-    OCTET_ASSIGN_OR_RETURN(Tensor packed, onednn::ReorderConstant(w, b_plain, pd.weights_desc()));
+    OCTET_ASSIGN_OR_RETURN(
+        Tensor packed, onednn::ReorderConstant(*context.constant(3), b_plain, pd.weights_desc()));
     BuiltKernel built;
     built.kernel = std::make_unique<MatMulKernel>(
         pd, a, addend_desc, std::move(packed), -1,
-        any_addend ? std::optional<Tensor>(Tensor::FromVector<float>({1, n}, addend))
-                   : std::nullopt,
+        p.any_addend ? std::optional<Tensor>(Tensor::FromVector<float>({1, p.n}, p.addend))
+                     : std::nullopt,
         node.Describe());
-    built.outputs.push_back({y_type, y_shape});
-    built.notes = notes;
+    built.outputs.push_back({p.y_type, p.y_shape});
+    built.notes = p.notes;
     return built;
   } catch (const dnnl::error& e) {
     return onednn::ToStatus(e, node.Describe());

@@ -1,0 +1,50 @@
+// The quantization pipeline's passes that run the model on calibration data to choose weights and
+// biases: GPTQ rounding and empirical bias correction.
+#ifndef OCTET_ENGINE_QUANT_CALIBRATED_PASSES_H_
+#define OCTET_ENGINE_QUANT_CALIBRATED_PASSES_H_
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/ir/graph.h"
+#include "engine/quant/qdq_insertion.h"
+#include "engine/quant/quantization_config.h"
+#include "engine/quant/sample_set.h"
+
+namespace octet {
+
+// What a pass needs of the quantization request.
+struct PassContext {
+  const QuantizationConfig& config;
+  int num_threads = 1;
+  // Where each batch runs (QuantizationRequest::batch_runner).
+  BatchRunner batch_runner;
+  // Called between pieces of work; an error (CANCELLED) stops the pass.
+  std::function<absl::Status()> progress;
+};
+
+// GPTQ rounding (Rounding::kGptq): each Conv/Gemm/MatMul's weights rounded against the Gram
+// matrix of the layer's float inputs over at most 256 calibration samples, drawing at most
+// 4096 input vectors per layer and batch. Memory is bounded: the layers are taken in groups
+// whose statistics fit 1 GiB, one pass over the samples per group, and a layer whose input
+// vectors are longer than 8192 values (a 512 MiB Gram matrix) keeps nearest rounding, as do
+// weights it cannot treat (shared by several layers, 3-D convolutions, a Gemm with transA);
+// each such layer is named in `notes`.
+absl::StatusOr<std::map<std::string, QuantizedTensor>> RoundWeightsByGptq(
+    const Graph& graph, const QuantizationSites& sites, const SampleSet& calibration,
+    const PassContext& context, std::vector<std::string>* notes);
+
+// Empirical bias correction, layer by layer (QuantizationConfig::empirical_bias_correction):
+// returns the graph with every Conv/Gemm bias corrected; `options` ends up holding the shifts.
+absl::StatusOr<QdqGraph> CorrectBiasesEmpirically(const Graph& graph,
+                                                  const QuantizationSites& sites,
+                                                  const SampleSet& calibration,
+                                                  const PassContext& context, QdqGraph quantized,
+                                                  QdqOptions* options);
+
+}  // namespace octet
+
+#endif  // OCTET_ENGINE_QUANT_CALIBRATED_PASSES_H_
