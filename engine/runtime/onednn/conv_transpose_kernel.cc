@@ -50,19 +50,18 @@ absl::Status CheckConvTranspose(const CheckContext& context) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<BuiltKernel> BuildConvTranspose(const KernelBuildContext& context) {
+// The output shape and oneDNN's paddings and dilations of a ConvTranspose node.
+struct DeconvGeometry {
+  int64_t group = 1;
+  Shape y;
+  std::vector<int64_t> strides;
+  memory::dims pad_l, pad_r, dilations;
+};
+
+absl::StatusOr<DeconvGeometry> ReadDeconvGeometry(const KernelBuildContext& context) {
   const Node& node = context.node;
   const TensorDesc& x = context.input(0);
   const TensorDesc& w = context.input(1);
-  if (x.type != DataType::kFloat32 || w.type != DataType::kFloat32) {
-    return UnsupportedError(UnsupportedKind::kElementType,
-                            absl::StrCat(node.Describe(), ": float32"));
-  }
-  if (x.shape.size() < 3 || x.shape.size() > 5 || w.shape.size() != x.shape.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": X ", ShapeToString(x.shape),
-                                                   " and W ", ShapeToString(w.shape),
-                                                   " must both have rank 3 to 5"));
-  }
   const size_t spatial = x.shape.size() - 2;
   const std::vector<int64_t> ones(spatial, 1), zeros(spatial, 0);
   OCTET_ASSIGN_OR_RETURN(int64_t group, node.GetInt("group", 1));
@@ -88,8 +87,10 @@ absl::StatusOr<BuiltKernel> BuildConvTranspose(const KernelBuildContext& context
     return absl::InvalidArgumentError(
         absl::StrCat(node.Describe(), ": bias must be [", out_channels, "]"));
   }
-  Shape y = {x.shape[0], out_channels};
-  memory::dims pad_l, pad_r, onednn_dilations;
+  DeconvGeometry g;
+  g.group = group;
+  g.strides = strides;
+  g.y = {x.shape[0], out_channels};
   for (size_t i = 0; i < spatial; ++i) {
     const int64_t in = x.shape[2 + i];
     const int64_t extent = (w.shape[2 + i] - 1) * dilations[i] + 1;
@@ -110,43 +111,67 @@ absl::StatusOr<BuiltKernel> BuildConvTranspose(const KernelBuildContext& context
     if (out < 1) {
       return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": empty output"));
     }
-    y.push_back(out);
-    pad_l.push_back(begin);
+    g.y.push_back(out);
+    g.pad_l.push_back(begin);
     // oneDNN's size rule has no output_padding: it is right padding taken back.
-    pad_r.push_back(end - output_padding[i]);
-    onednn_dilations.push_back(dilations[i] - 1);
+    g.pad_r.push_back(end - output_padding[i]);
+    g.dilations.push_back(dilations[i] - 1);
   }
+  return g;
+}
+
+// ONNX lays W out as [C_in, C_out / group, k...]; oneDNN indexes [g, C_out/g, C_in/g, k...]
+// (without g when ungrouped): the plain weights as oneDNN reads them, by strides.
+memory::desc OnnxDeconvWeights(const Shape& w, int64_t group) {
+  const int64_t in_per_group = w[0] / group, out_per_group = w[1];
+  int64_t kernel_size = 1;
+  for (size_t i = 2; i < w.size(); ++i) kernel_size *= w[i];
+  memory::dims dims = {group, out_per_group, in_per_group};
+  memory::dims strides_w = {in_per_group * out_per_group * kernel_size, kernel_size,
+                            out_per_group * kernel_size};
+  int64_t step = kernel_size;
+  for (size_t i = 2; i < w.size(); ++i) {
+    dims.push_back(w[i]);
+    step /= w[i];
+    strides_w.push_back(step);
+  }
+  if (group == 1) {
+    dims.erase(dims.begin());
+    strides_w.erase(strides_w.begin());
+  }
+  return memory::desc(dims, memory::data_type::f32, strides_w);
+}
+
+absl::StatusOr<BuiltKernel> BuildConvTranspose(const KernelBuildContext& context) {
+  const Node& node = context.node;
+  const TensorDesc& x = context.input(0);
+  const TensorDesc& w = context.input(1);
+  if (x.type != DataType::kFloat32 || w.type != DataType::kFloat32) {
+    return UnsupportedError(UnsupportedKind::kElementType,
+                            absl::StrCat(node.Describe(), ": float32"));
+  }
+  if (x.shape.size() < 3 || x.shape.size() > 5 || w.shape.size() != x.shape.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": X ", ShapeToString(x.shape),
+                                                   " and W ", ShapeToString(w.shape),
+                                                   " must both have rank 3 to 5"));
+  }
+  OCTET_ASSIGN_OR_RETURN(const DeconvGeometry g, ReadDeconvGeometry(context));
+  const int64_t out_channels = g.y[1];
   try {
-    // ONNX lays W out as [C_in, C_out / group, k...]; oneDNN indexes [g, C_out/g, C_in/g, k...].
-    const int64_t in_per_group = in_channels / group, out_per_group = w.shape[1];
-    int64_t kernel_size = 1;
-    for (size_t i = 2; i < w.shape.size(); ++i) kernel_size *= w.shape[i];
-    memory::dims dims = {group, out_per_group, in_per_group};
-    memory::dims strides_w = {in_per_group * out_per_group * kernel_size, kernel_size,
-                              out_per_group * kernel_size};
-    int64_t step = kernel_size;
-    for (size_t i = 2; i < w.shape.size(); ++i) {
-      dims.push_back(w.shape[i]);
-      step /= w.shape[i];
-      strides_w.push_back(step);
-    }
-    if (group == 1) {
-      dims.erase(dims.begin());
-      strides_w.erase(strides_w.begin());
-    }
-    const memory::desc w_plain(dims, memory::data_type::f32, strides_w);
+    const memory::desc w_plain = OnnxDeconvWeights(w.shape, g.group);
     const Tensor* w_constant = context.constant(1);
     const memory::desc w_query =
-        w_constant != nullptr ? memory::desc(dims, memory::data_type::f32, memory::format_tag::any)
-                              : w_plain;
+        w_constant != nullptr
+            ? memory::desc(w_plain.dims(), memory::data_type::f32, memory::format_tag::any)
+            : w_plain;
     const memory::desc src = onednn::PlainDesc(x.shape, DataType::kFloat32);
-    const memory::desc dst = onednn::PlainDesc(y, DataType::kFloat32);
+    const memory::desc dst = onednn::PlainDesc(g.y, DataType::kFloat32);
     const memory::desc bias = context.has_input(2)
                                   ? onednn::PlainDesc(Shape{out_channels}, DataType::kFloat32)
                                   : memory::desc();
     dnnl::deconvolution_forward::desc desc(
         dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct, src, w_query,
-        bias, dst, memory::dims(strides.begin(), strides.end()), onednn_dilations, pad_l, pad_r);
+        bias, dst, memory::dims(g.strides.begin(), g.strides.end()), g.dilations, g.pad_l, g.pad_r);
     dnnl::deconvolution_forward::primitive_desc pd(desc, onednn::DefaultAttr(),
                                                    onednn::CpuEngine());
     std::optional<Tensor> packed;
@@ -158,7 +183,7 @@ absl::StatusOr<BuiltKernel> BuildConvTranspose(const KernelBuildContext& context
     built.kernel = std::make_unique<DeconvolutionKernel>(
         pd, w_constant != nullptr ? pd.weights_desc() : w_plain, bias, std::move(packed),
         node.Describe());
-    built.outputs.push_back({DataType::kFloat32, y});
+    built.outputs.push_back({DataType::kFloat32, g.y});
     return built;
   } catch (const dnnl::error& e) {
     return onednn::ToStatus(e, node.Describe());
