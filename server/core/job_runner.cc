@@ -81,11 +81,7 @@ absl::Status JobRunner::Start() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::Job> JobRunner::Create(const v1::CreateJobRequest& request) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (stopping_) return absl::UnavailableError("the server is shutting down");
-  }
+absl::StatusOr<v1::Job> JobRunner::NewJob(const v1::CreateJobRequest& request) {
   OCTET_RETURN_IF_ERROR(ValidateName(request.model(), "model"));
   if (request.model_version() < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -136,7 +132,15 @@ absl::StatusOr<v1::Job> JobRunner::Create(const v1::CreateJobRequest& request) {
   job.set_idempotency_key(request.idempotency_key());
   *job.mutable_create_time() = Now();
   job.mutable_progress()->set_message("waiting for a worker");
+  return job;
+}
 
+absl::StatusOr<v1::Job> JobRunner::Create(const v1::CreateJobRequest& request) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return absl::UnavailableError("the server is shutting down");
+  }
+  OCTET_ASSIGN_OR_RETURN(v1::Job job, NewJob(request));
   if (!request.idempotency_key().empty()) {
     absl::StatusOr<v1::Job> first = jobs_->GetByIdempotencyKey(request.idempotency_key());
     if (first.ok()) {

@@ -89,6 +89,8 @@ class JobRunner {
   // Bumps the job's revision and records the change for watchers. REQUIRES: mu_ held.
   static void Publish(Active& active);
 
+  // The QUEUED job `request` asks for, checked against the stored model and datasets.
+  absl::StatusOr<octet::v1::Job> NewJob(const octet::v1::CreateJobRequest& request);
   void WorkerLoop();
   void Run(const std::string& id);
   // Runs the job on job_executor_, reporting its progress; the job's terminal update is written

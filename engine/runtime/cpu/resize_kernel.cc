@@ -25,7 +25,8 @@ struct AxisPlan {
 
 class ResizeKernel final : public Kernel {
  public:
-  ResizeKernel(Shape input, std::vector<AxisPlan> axes) : input_(std::move(input)), axes_(std::move(axes)) {}
+  ResizeKernel(Shape input, std::vector<AxisPlan> axes)
+      : input_(std::move(input)), axes_(std::move(axes)) {}
 
   absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
                    ExecutionContext&) const override {
@@ -97,17 +98,58 @@ absl::Status CheckResize(const CheckContext& context) {
   return absl::OkStatus();
 }
 
+// What Resize's attributes say, read once.
+struct ResizeMode {
+  std::string mode, transform, nearest_mode;
+};
+
+// The taps of output index `j` along an axis of `in` values scaled by `scale` (`resized` = in *
+// scale, ONNX's length before rounding).
+Tap TapFor(const ResizeMode& m, int64_t j, int64_t in, double scale, double resized) {
+  double source;
+  if (m.transform == "half_pixel") {
+    source = (j + 0.5) / scale - 0.5;
+  } else if (m.transform == "pytorch_half_pixel") {
+    source = resized > 1 ? (j + 0.5) / scale - 0.5 : 0.0;
+  } else if (m.transform == "align_corners") {
+    source = resized == 1 ? 0.0 : j * static_cast<double>(in - 1) / (resized - 1);
+  } else if (m.transform == "tf_half_pixel_for_nn") {
+    source = (j + 0.5) / scale;
+  } else {
+    source = j / scale;
+  }
+  if (m.mode == "nearest") {
+    double index;
+    const double frac = source - std::floor(source);
+    if (m.nearest_mode == "floor") {
+      index = std::floor(source);
+    } else if (m.nearest_mode == "ceil") {
+      index = std::ceil(source);
+    } else if (m.nearest_mode == "round_prefer_ceil") {
+      index = frac == 0.5 ? std::ceil(source) : std::round(source);
+    } else {
+      index = frac == 0.5 ? std::floor(source) : std::round(source);
+    }
+    return {{std::clamp<int64_t>(static_cast<int64_t>(index), 0, in - 1), 0}, {1.0f, 0.0f}, 1};
+  }
+  const double clamped = std::clamp(source, 0.0, static_cast<double>(in - 1));
+  const int64_t i0 = static_cast<int64_t>(std::floor(clamped));
+  const int64_t i1 = std::min(i0 + 1, in - 1);
+  const float w1 = static_cast<float>(clamped - i0);
+  return {{i0, i1}, {1.0f - w1, w1}, 2};
+}
+
 absl::StatusOr<BuiltKernel> BuildResize(const KernelBuildContext& context) {
   const Node& node = context.node;
   const TensorDesc& x = context.input(0);
   const size_t rank = x.shape.size();
-  OCTET_ASSIGN_OR_RETURN(std::string mode, node.GetString("mode", "nearest"));
+  ResizeMode m;
+  OCTET_ASSIGN_OR_RETURN(m.mode, node.GetString("mode", "nearest"));
   // Opset 10 has no transformation attribute; its behaviour is "asymmetric".
-  OCTET_ASSIGN_OR_RETURN(std::string transform,
+  OCTET_ASSIGN_OR_RETURN(m.transform,
                          node.GetString("coordinate_transformation_mode",
                                         context.opset < 11 ? "asymmetric" : "half_pixel"));
-  OCTET_ASSIGN_OR_RETURN(std::string nearest_mode,
-                         node.GetString("nearest_mode", "round_prefer_floor"));
+  OCTET_ASSIGN_OR_RETURN(m.nearest_mode, node.GetString("nearest_mode", "round_prefer_floor"));
   const size_t scales_input = context.opset < 11 ? 1 : 2, sizes_input = 3;
   std::vector<double> scales(rank, 1.0);
   Shape y = x.shape;
@@ -117,8 +159,8 @@ absl::StatusOr<BuiltKernel> BuildResize(const KernelBuildContext& context) {
   if (sizes != nullptr && sizes->element_count() > 0) {
     OCTET_ASSIGN_OR_RETURN(std::vector<int64_t> values, ConstantInts(context, sizes_input));
     if (values.size() != rank) {
-      return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": sizes has ", values.size(),
-                                                     " entries for rank ", rank));
+      return absl::InvalidArgumentError(
+          absl::StrCat(node.Describe(), ": sizes has ", values.size(), " entries for rank ", rank));
     }
     for (size_t d = 0; d < rank; ++d) {
       if (values[d] < 0 || x.shape[d] == 0) {
@@ -132,7 +174,8 @@ absl::StatusOr<BuiltKernel> BuildResize(const KernelBuildContext& context) {
     for (size_t d = 0; d < rank; ++d) {
       scales[d] = scale_tensor->data<float>()[d];
       if (!(scales[d] > 0)) {
-        return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": scales must be positive"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(node.Describe(), ": scales must be positive"));
       }
       y[d] = static_cast<int64_t>(std::floor(x.shape[d] * scales[d]));
     }
@@ -148,41 +191,7 @@ absl::StatusOr<BuiltKernel> BuildResize(const KernelBuildContext& context) {
     AxisPlan plan{static_cast<int>(d), std::vector<Tap>(out)};
     // ONNX measures the resized length before rounding (in * scale) when scales are given.
     const double resized = static_cast<double>(in) * scales[d];
-    for (int64_t j = 0; j < out; ++j) {
-      double source;
-      if (transform == "half_pixel") {
-        source = (j + 0.5) / scales[d] - 0.5;
-      } else if (transform == "pytorch_half_pixel") {
-        source = resized > 1 ? (j + 0.5) / scales[d] - 0.5 : 0.0;
-      } else if (transform == "align_corners") {
-        source = resized == 1 ? 0.0 : j * static_cast<double>(in - 1) / (resized - 1);
-      } else if (transform == "tf_half_pixel_for_nn") {
-        source = (j + 0.5) / scales[d];
-      } else {
-        source = j / scales[d];
-      }
-      Tap& tap = plan.taps[j];
-      if (mode == "nearest") {
-        double index;
-        const double frac = source - std::floor(source);
-        if (nearest_mode == "floor") {
-          index = std::floor(source);
-        } else if (nearest_mode == "ceil") {
-          index = std::ceil(source);
-        } else if (nearest_mode == "round_prefer_ceil") {
-          index = frac == 0.5 ? std::ceil(source) : std::round(source);
-        } else {
-          index = frac == 0.5 ? std::floor(source) : std::round(source);
-        }
-        tap = {{std::clamp<int64_t>(static_cast<int64_t>(index), 0, in - 1), 0}, {1.0f, 0.0f}, 1};
-      } else {
-        const double clamped = std::clamp(source, 0.0, static_cast<double>(in - 1));
-        const int64_t i0 = static_cast<int64_t>(std::floor(clamped));
-        const int64_t i1 = std::min(i0 + 1, in - 1);
-        const float w1 = static_cast<float>(clamped - i0);
-        tap = {{i0, i1}, {1.0f - w1, w1}, 2};
-      }
-    }
+    for (int64_t j = 0; j < out; ++j) plan.taps[j] = TapFor(m, j, in, scales[d], resized);
     axes.push_back(std::move(plan));
   }
   BuiltKernel built;
@@ -193,8 +202,6 @@ absl::StatusOr<BuiltKernel> BuildResize(const KernelBuildContext& context) {
 
 }  // namespace
 
-std::vector<OpDefinition> ResizeOps() {
-  return {{"Resize", CheckResize, BuildResize, 0b1110}};
-}
+std::vector<OpDefinition> ResizeOps() { return {{"Resize", CheckResize, BuildResize, 0b1110}}; }
 
 }  // namespace octet
