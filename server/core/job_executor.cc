@@ -32,16 +32,9 @@ absl::StatusOr<LoadedDataset> LoadDataset(BlobStore& blobs, DatasetStore& datase
                                           const QuantizationConfig& config, int64_t max_bytes) {
   LoadedDataset loaded;
   OCTET_ASSIGN_OR_RETURN(loaded.dataset, datasets.Get(name));
-  const std::string what = absl::StrCat("dataset '", name, "'");
-  // Hashed as a stream (BlobStore::Matches), not read into memory twice.
-  absl::StatusOr<bool> intact = blobs.Matches(loaded.dataset.sha256());
-  if (!intact.ok()) {
-    return absl::DataLossError(absl::StrCat("the stored file of ", what, " is missing"));
-  }
-  if (!*intact) {
-    return absl::DataLossError(
-        absl::StrCat("the stored file of ", what, " does not match its sha256; it is not used"));
-  }
+  // Hashed as a stream, not read into memory twice.
+  OCTET_RETURN_IF_ERROR(
+      blobs.CheckIntact(loaded.dataset.sha256(), absl::StrCat("dataset '", name, "'")));
   OCTET_ASSIGN_OR_RETURN(
       std::vector<NamedTensor> arrays,
       ReadDatasetFile(blobs.PathFor(loaded.dataset.sha256()), loaded.dataset.format(), max_bytes));

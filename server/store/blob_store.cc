@@ -193,16 +193,30 @@ absl::StatusOr<bool> BlobStore::Matches(absl::string_view sha256) const {
   return hash.HexDigest() == sha256;
 }
 
+namespace {
+
+absl::Status Missing(absl::string_view what) {
+  return absl::DataLossError(absl::StrCat("the stored file of ", what, " is missing"));
+}
+
+absl::Status Altered(absl::string_view what) {
+  return absl::DataLossError(absl::StrCat("the stored file of ", what,
+                                          " does not match its sha256; it is not served or used"));
+}
+
+}  // namespace
+
+absl::Status BlobStore::CheckIntact(absl::string_view sha256, absl::string_view what) const {
+  absl::StatusOr<bool> intact = Matches(sha256);
+  if (!intact.ok()) return Missing(what);
+  return *intact ? absl::OkStatus() : Altered(what);
+}
+
 absl::StatusOr<std::string> BlobStore::ReadVerified(absl::string_view sha256,
                                                     absl::string_view what) const {
   absl::StatusOr<std::string> bytes = ReadFile(PathFor(sha256));
-  if (!bytes.ok()) {
-    return absl::DataLossError(absl::StrCat("the stored file of ", what, " is missing"));
-  }
-  if (Sha256Hex(*bytes) != sha256) {
-    return absl::DataLossError(absl::StrCat(
-        "the stored file of ", what, " does not match its sha256; it is not served or used"));
-  }
+  if (!bytes.ok()) return Missing(what);
+  if (Sha256Hex(*bytes) != sha256) return Altered(what);
   return bytes;
 }
 

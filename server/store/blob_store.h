@@ -68,6 +68,9 @@ class BlobStore {
   absl::StatusOr<std::vector<std::string>> List() const;
   // Whether the blob's bytes still hash to its name (read in chunks, not held in memory).
   absl::StatusOr<bool> Matches(absl::string_view sha256) const;
+  // OK when the blob is there and its bytes, hashed as a stream, still give its name; else
+  // DATA_LOSS naming `what` (never served or used).
+  absl::Status CheckIntact(absl::string_view sha256, absl::string_view what) const;
   // The blob's bytes, checked against its hash: DATA_LOSS naming `what` ("model 'm' version 2")
   // when the file is missing or its bytes no longer hash to its name (never served or used).
   absl::StatusOr<std::string> ReadVerified(absl::string_view sha256, absl::string_view what) const;

@@ -216,49 +216,6 @@ class Int8BroadcastAddKernel final : public Kernel {
 constexpr std::initializer_list<DataType> kArithmeticTypes = {
     DataType::kFloat32, DataType::kFloat64, DataType::kInt32, DataType::kInt64};
 
-absl::StatusOr<BuiltKernel> VariadicImpl(const KernelBuildContext& context, BinaryOp op,
-                                         bool mean) {
-  const Node& node = context.node;
-  const DataType type = context.input(0).type;
-  Shape y = context.input(0).shape;
-  for (size_t i = 1; i < context.inputs.size(); ++i) {
-    if (!context.has_input(i) || context.input(i).type != type) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(node.Describe(), ": every input must be ", DataTypeName(type)));
-    }
-    absl::StatusOr<Shape> merged = BroadcastShapes(y, context.input(i).shape);
-    if (!merged.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(node.Describe(), ": ", merged.status().message()));
-    }
-    y = *merged;
-  }
-  std::vector<Shape> shapes;
-  for (size_t i = 0; i < context.inputs.size(); ++i) {
-    shapes.push_back(RightAlign(context.input(i).shape, y.size()));
-  }
-  BuiltKernel built;
-  built.outputs.push_back({type, y});
-  switch (type) {
-    case DataType::kFloat32:
-      built.kernel = std::make_unique<VariadicKernel<float>>(op, mean, shapes, y);
-      break;
-    case DataType::kFloat64:
-      built.kernel = std::make_unique<VariadicKernel<double>>(op, mean, shapes, y);
-      break;
-    case DataType::kInt32:
-      built.kernel = std::make_unique<VariadicKernel<int32_t>>(op, mean, shapes, y);
-      break;
-    case DataType::kInt64:
-      built.kernel = std::make_unique<VariadicKernel<int64_t>>(op, mean, shapes, y);
-      break;
-    default:
-      return UnsupportedError(UnsupportedKind::kElementType,
-                              absl::StrCat(node.Describe(), ": ", DataTypeName(type)));
-  }
-  return built;
-}
-
 absl::Status CheckPow(const CheckContext& context) {
   OCTET_RETURN_IF_ERROR(RequireInputCount(context.node, 2, 2, 2));
   OCTET_RETURN_IF_ERROR(RequireInputType(context, 0, kArithmeticTypes));
@@ -342,7 +299,45 @@ absl::StatusOr<BuiltKernel> BuildBroadcastBinary(const KernelBuildContext& conte
 
 absl::StatusOr<BuiltKernel> BuildVariadic(const KernelBuildContext& context, BinaryOp op,
                                           bool mean) {
-  return VariadicImpl(context, op, mean);
+  const Node& node = context.node;
+  const DataType type = context.input(0).type;
+  Shape y = context.input(0).shape;
+  for (size_t i = 1; i < context.inputs.size(); ++i) {
+    if (!context.has_input(i) || context.input(i).type != type) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(node.Describe(), ": every input must be ", DataTypeName(type)));
+    }
+    absl::StatusOr<Shape> merged = BroadcastShapes(y, context.input(i).shape);
+    if (!merged.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(node.Describe(), ": ", merged.status().message()));
+    }
+    y = *merged;
+  }
+  std::vector<Shape> shapes;
+  for (size_t i = 0; i < context.inputs.size(); ++i) {
+    shapes.push_back(RightAlign(context.input(i).shape, y.size()));
+  }
+  BuiltKernel built;
+  built.outputs.push_back({type, y});
+  switch (type) {
+    case DataType::kFloat32:
+      built.kernel = std::make_unique<VariadicKernel<float>>(op, mean, shapes, y);
+      break;
+    case DataType::kFloat64:
+      built.kernel = std::make_unique<VariadicKernel<double>>(op, mean, shapes, y);
+      break;
+    case DataType::kInt32:
+      built.kernel = std::make_unique<VariadicKernel<int32_t>>(op, mean, shapes, y);
+      break;
+    case DataType::kInt64:
+      built.kernel = std::make_unique<VariadicKernel<int64_t>>(op, mean, shapes, y);
+      break;
+    default:
+      return UnsupportedError(UnsupportedKind::kElementType,
+                              absl::StrCat(node.Describe(), ": ", DataTypeName(type)));
+  }
+  return built;
 }
 
 absl::Status CheckVariadic(const CheckContext& context) {
