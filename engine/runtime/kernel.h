@@ -50,6 +50,9 @@ inline std::string ToString(const TensorDesc& desc) {
   return text;
 }
 
+// Offsets into a kernel's scratchpad are kept 64-byte aligned.
+inline size_t AlignScratchpad(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
 // What one Run of a plan lends its kernels.
 struct ExecutionContext {
   // Scratch memory of at least the largest scratchpad_bytes() of the plan's kernels, owned by

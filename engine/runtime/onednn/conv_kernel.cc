@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/base/unsupported.h"
+#include "engine/runtime/cpu/winograd_f2x3.h"
 #include "engine/runtime/onednn/conv_common.h"
 #include "engine/runtime/onednn/winograd_conv.h"
 #include "engine/runtime/op_families.h"
@@ -53,39 +54,50 @@ absl::StatusOr<ConvGeometry> ValidatedGeometry(const KernelBuildContext& context
   return g;
 }
 
-absl::StatusOr<onednn::WinogradConvShape> WinogradShapeOf(const KernelBuildContext& context) {
+absl::StatusOr<cpu::WinogradConvShape> WinogradShapeOf(const KernelBuildContext& context) {
   OCTET_ASSIGN_OR_RETURN(const ConvGeometry g, ValidatedGeometry(context));
   const Shape& x = context.input(0).shape;
   if (x.size() != 4) return absl::FailedPreconditionError("2-D convolutions only");
-  return onednn::WinogradConvShape{x[0],
-                                   x[1],
-                                   context.input(1).shape[0],
-                                   x[2],
-                                   x[3],
-                                   g.y_shape[2],
-                                   g.y_shape[3],
-                                   g.pad_l[0],
-                                   g.pad_l[1],
-                                   g.group,
-                                   g.strides[0],
-                                   g.strides[1],
-                                   g.dilations[0] + 1,
-                                   g.dilations[1] + 1};
+  return cpu::WinogradConvShape{x[0],
+                                x[1],
+                                context.input(1).shape[0],
+                                x[2],
+                                x[3],
+                                g.y_shape[2],
+                                g.y_shape[3],
+                                g.pad_l[0],
+                                g.pad_l[1],
+                                g.group,
+                                g.strides[0],
+                                g.strides[1],
+                                g.dilations[0] + 1,
+                                g.dilations[1] + 1};
 }
 
-absl::Status WinogradApplies(const KernelBuildContext& context) {
-  OCTET_ASSIGN_OR_RETURN(const onednn::WinogradConvShape shape, WinogradShapeOf(context));
-  if (!onednn::WinogradConvApplies(context, shape)) {
-    return absl::FailedPreconditionError(
-        "needs AVX2, an nChw8c source, a 3x3 stride-1 undilated ungrouped filter of constant "
-        "weights and bias, 16 channels or more in and out, and at most a Relu or Clip after it");
+// Octet's fused Winograd kernel up to 128 x 128 channels, Octet's transforms around oneDNN's
+// matmul beyond.
+absl::Status WinogradFusedApplies(const KernelBuildContext& context) {
+  OCTET_ASSIGN_OR_RETURN(const cpu::WinogradConvShape shape, WinogradShapeOf(context));
+  OCTET_RETURN_IF_ERROR(cpu::WinogradApplies(context, shape));
+  if (!cpu::WinogradFusedFits(shape)) {
+    return absl::FailedPreconditionError("more than 128 x 128 channels");
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<BuiltKernel> BuildWinograd(const KernelBuildContext& context) {
-  OCTET_ASSIGN_OR_RETURN(const onednn::WinogradConvShape shape, WinogradShapeOf(context));
-  return onednn::BuildWinogradConv(context, shape, context.fuse_sum ? kConvSumInput : -1);
+absl::StatusOr<BuiltKernel> BuildWinogradFused(const KernelBuildContext& context) {
+  OCTET_ASSIGN_OR_RETURN(const cpu::WinogradConvShape shape, WinogradShapeOf(context));
+  return cpu::BuildWinogradFusedConv(context, shape, context.fuse_sum ? kConvSumInput : -1);
+}
+
+absl::Status WinogradMatmulApplies(const KernelBuildContext& context) {
+  OCTET_ASSIGN_OR_RETURN(const cpu::WinogradConvShape shape, WinogradShapeOf(context));
+  return cpu::WinogradApplies(context, shape);
+}
+
+absl::StatusOr<BuiltKernel> BuildWinogradMatmul(const KernelBuildContext& context) {
+  OCTET_ASSIGN_OR_RETURN(const cpu::WinogradConvShape shape, WinogradShapeOf(context));
+  return onednn::BuildWinogradMatmulConv(context, shape, context.fuse_sum ? kConvSumInput : -1);
 }
 
 absl::StatusOr<BuiltKernel> BuildDirectConv(const KernelBuildContext& context) {
@@ -168,8 +180,11 @@ std::vector<OpDefinition> ConvOps() {
     // Weights given as inputs are read plain.
     return !context.has_input(1) || context.input(1).channel_block == 0;
   };
-  conv.implementations = {{"octet:winograd F(2x2,3x3)", WinogradApplies, BuildWinograd},
-                          {"onednn", nullptr, BuildDirectConv}};
+  conv.implementations = {
+      {"octet:winograd F(2x2,3x3) fused", WinogradFusedApplies, BuildWinogradFused},
+      {"octet+onednn:winograd F(2x2,3x3) matmul passes", WinogradMatmulApplies,
+       BuildWinogradMatmul},
+      {"onednn", nullptr, BuildDirectConv}};
   return {conv};
 }
 

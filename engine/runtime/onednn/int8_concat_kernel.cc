@@ -34,7 +34,7 @@ class Int8ConcatKernel final : public Kernel {
   Int8ConcatKernel(std::vector<Part> parts, size_t shared, size_t dense, std::string what)
       : parts_(std::move(parts)),
         shared_(shared),
-        dense_offset_(onednn::AlignScratchpad(shared)),
+        dense_offset_(AlignScratchpad(shared)),
         scratchpad_(dense_offset_ + dense),
         what_(std::move(what)) {}
 

@@ -82,9 +82,6 @@ class PrimitiveKernel : public Kernel {
   std::string implementation_;
 };
 
-// Offsets into a workspace scratchpad are kept 64-byte aligned.
-inline size_t AlignScratchpad(size_t bytes) { return (bytes + 63) / 64 * 64; }
-
 // A reorder from `from` to `to`; raises `*shared_bytes` to the scratchpad it needs (kernels that
 // wrap their primitive in reorders share one scratch area among them). `attr` derives from
 // DefaultAttr() (user scratchpad), adding scales or zero points where the reorder requantizes.

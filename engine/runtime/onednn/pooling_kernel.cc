@@ -156,8 +156,8 @@ class ChannelsLastPoolKernel final : public onednn::PrimitiveKernel {
     size_t shared = PrimitiveKernel::scratchpad_bytes();
     to_nhwc_ = onednn::MakeReorder(plain_src_, src_, &shared);
     to_plain_ = onednn::MakeReorder(dst_, plain_dst_, &shared);
-    src_offset_ = onednn::AlignScratchpad(shared);
-    dst_offset_ = onednn::AlignScratchpad(src_offset_ + src_.get_size());
+    src_offset_ = AlignScratchpad(shared);
+    dst_offset_ = AlignScratchpad(src_offset_ + src_.get_size());
     total_ = dst_offset_ + dst_.get_size();
     shared_ = shared;
   }
