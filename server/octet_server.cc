@@ -12,7 +12,7 @@
 #include "grpcpp/server_builder.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
-#include "server/core/inference_executor.h"
+#include "server/core/inference_scheduler.h"
 #include "server/core/job_runner.h"
 #include "server/core/model_registry.h"
 #include "server/metrics/server_metrics.h"
@@ -38,7 +38,7 @@ struct OctetServer::Parts {
   std::unique_ptr<DatasetCatalog> dataset_catalog;
   std::unique_ptr<JobStore> job_store;
   std::unique_ptr<ModelRegistry> model_registry;
-  std::unique_ptr<InferenceExecutor> executor;
+  std::unique_ptr<InferenceScheduler> scheduler;
   std::unique_ptr<JobRunner> job_runner;
   std::unique_ptr<ModelServiceImpl> model_service;
   std::unique_ptr<InferenceServiceImpl> inference_service;
@@ -54,6 +54,7 @@ OctetServer::OctetServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)
 OctetServer::~OctetServer() {
   if (parts_->job_runner != nullptr) parts_->job_runner->Shutdown();
   if (parts_->grpc_server != nullptr) parts_->grpc_server->Shutdown();
+  if (parts_->scheduler != nullptr) parts_->scheduler->Shutdown();
 }
 
 namespace {
@@ -72,6 +73,10 @@ absl::Status ValidateOptions(const ServerOptions& options) {
     return absl::InvalidArgumentError(
         "max_model_bytes and max_request_bytes must be positive "
         "(max_request_bytes below 2 GiB)");
+  }
+  if (options.max_batch_size < 1 || options.max_queue_size < 1 || options.max_queue_delay_us < 0) {
+    return absl::InvalidArgumentError(
+        "max_batch_size and max_queue_size must be at least 1, max_queue_delay_us not negative");
   }
 
   return absl::OkStatus();
@@ -111,12 +116,19 @@ absl::Status OctetServer::StartCore(const ServerOptions& options, Parts* parts) 
   SessionOptions session_options;
   session_options.num_threads = threads;
   session_options.plan_cache_capacity = options.plan_cache_capacity;
+  BatchingPolicy batching;
+  batching.max_batch_size = options.max_batch_size;
+  batching.max_queue_delay = absl::Microseconds(options.max_queue_delay_us);
   parts->model_registry = std::make_unique<ModelRegistry>(
-      parts->model_store.get(), &parts->storage->blobs(), session_options);
-  parts->executor = std::make_unique<InferenceExecutor>(options.inference_workers);
+      parts->model_store.get(), &parts->storage->blobs(), session_options, batching);
+  InferenceScheduler::Options scheduling;
+  scheduling.workers = options.inference_workers;
+  scheduling.threads = threads;
+  scheduling.max_queue_size = options.max_queue_size;
+  parts->scheduler = std::make_unique<InferenceScheduler>(scheduling, parts->metrics.get());
   JobRunnerOptions job_options;
   job_options.workers = options.job_workers;
-  // Job batches run on the inference executor's slots, so by default with as many threads.
+  // Job batches run on the inference workers, so by default with as many threads.
   job_options.execution.threads_per_job = options.job_threads > 0 ? options.job_threads : threads;
   job_options.queue_capacity = options.job_queue_capacity;
   job_options.retry_limit = options.job_retry_limit;
@@ -125,12 +137,12 @@ absl::Status OctetServer::StartCore(const ServerOptions& options, Parts* parts) 
   job_options.execution.abort_in_calibration = options.testing_abort_in_calibration;
   parts->job_runner = std::make_unique<JobRunner>(
       job_options, parts->storage.get(), parts->job_store.get(), parts->dataset_store.get(),
-      parts->model_registry.get(), parts->executor.get(), parts->metrics.get());
+      parts->model_registry.get(), parts->scheduler.get(), parts->metrics.get());
   OCTET_RETURN_IF_ERROR(parts->job_runner->Start());
   parts->model_service = std::make_unique<ModelServiceImpl>(
       parts->model_registry.get(), &parts->storage->blobs(), options.max_model_bytes);
   parts->inference_service = std::make_unique<InferenceServiceImpl>(
-      parts->model_registry.get(), parts->executor.get(), parts->metrics.get(), OCTET_VERSION);
+      parts->model_registry.get(), parts->scheduler.get(), parts->metrics.get(), OCTET_VERSION);
   parts->dataset_catalog = std::make_unique<DatasetCatalog>(
       parts->dataset_store.get(), &parts->storage->blobs(), options.max_dataset_bytes);
   parts->dataset_service = std::make_unique<DatasetServiceImpl>(parts->dataset_catalog.get());
@@ -200,6 +212,8 @@ void OctetServer::Shutdown(absl::Duration grace) {
   // RPCs drained next (watchers included) see it settled.
   parts_->job_runner->Shutdown();
   parts_->grpc_server->Shutdown(std::chrono::system_clock::now() + absl::ToChronoSeconds(grace));
+  // Requests still queued after the grace get UNAVAILABLE; computations in progress end.
+  parts_->scheduler->Shutdown();
 }
 
 void OctetServer::Wait() { parts_->grpc_server->Wait(); }

@@ -21,6 +21,11 @@ struct ServerOptions {
   // Sessions computing at once, and OpenMP threads each; 0 threads means cores / workers.
   int inference_workers = 1;
   int inference_threads = 0;
+  // Dynamic batching (BatchingPolicy), unless a model's own settings say otherwise, and the
+  // requests waiting per served version before ModelInfer answers RESOURCE_EXHAUSTED.
+  int max_batch_size = 32;
+  int64_t max_queue_delay_us = 2000;
+  int max_queue_size = 256;
   size_t plan_cache_capacity = 8;
   // The largest dataset accepted (the uploaded file, and its arrays once unpacked).
   int64_t max_dataset_bytes = int64_t{1} << 30;

@@ -20,13 +20,21 @@ ABSL_FLAG(int64_t, max_request_bytes, int64_t{64} << 20, "Largest gRPC message a
 ABSL_FLAG(int, inference_workers, 1, "Inference computations running at once");
 ABSL_FLAG(int, inference_threads, 0,
           "OpenMP threads per inference computation (0: cores / inference_workers)");
+ABSL_FLAG(int, max_batch_size, 32,
+          "Rows of one dynamically batched computation (1: no batching); a model's own setting "
+          "(octet models serving) wins");
+ABSL_FLAG(int64_t, max_queue_delay_us, 2000,
+          "How long requests that waited for a busy worker may wait further for their batch to "
+          "fill; a request that finds a worker idle starts at once");
+ABSL_FLAG(int, max_queue_size, 256,
+          "ModelInfer requests waiting per model version before RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, plan_cache_size, 8, "Execution plans kept per model for distinct input shapes");
 ABSL_FLAG(int64_t, max_dataset_bytes, int64_t{1} << 30,
           "Largest dataset accepted (the file, and its arrays once unpacked)");
 ABSL_FLAG(int, job_workers, 1, "Quantization jobs running at once");
 ABSL_FLAG(int, job_threads, 0,
           "OpenMP threads per quantization job batch (0: as --inference_threads; batches run on "
-          "the inference executor)");
+          "the inference workers)");
 ABSL_FLAG(int, job_queue_capacity, 16, "Quantization jobs waiting to run before CreateJob refuses");
 ABSL_FLAG(int, job_retry_limit, 3,
           "Times a job is started before a job the server keeps dying in ends FAILED");
@@ -56,6 +64,9 @@ int main(int argc, char** argv) {
   options.max_request_bytes = absl::GetFlag(FLAGS_max_request_bytes);
   options.inference_workers = absl::GetFlag(FLAGS_inference_workers);
   options.inference_threads = absl::GetFlag(FLAGS_inference_threads);
+  options.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  options.max_queue_delay_us = absl::GetFlag(FLAGS_max_queue_delay_us);
+  options.max_queue_size = absl::GetFlag(FLAGS_max_queue_size);
   options.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
   options.job_workers = absl::GetFlag(FLAGS_job_workers);
   options.job_threads = absl::GetFlag(FLAGS_job_threads);

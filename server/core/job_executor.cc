@@ -114,7 +114,7 @@ absl::StatusOr<v1::Job> JobExecutor::Execute(const v1::Job& job, const Hooks& ho
   request.evaluation = evaluation.has_value() ? &evaluation->samples : nullptr;
   request.num_threads = options_.threads_per_job;
   request.batch_runner = [this](const std::function<absl::Status()>& work) {
-    return executor_->Run(work);
+    return scheduler_->RunTask(work);
   };
   request.octet_version = options_.octet_version;
   request.progress = [&](const QuantizationProgress& p) {

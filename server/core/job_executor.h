@@ -8,7 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "octet/v1/quantization_service.pb.h"
-#include "server/core/inference_executor.h"
+#include "server/core/inference_scheduler.h"
 #include "server/core/model_registry.h"
 #include "server/store/dataset_store.h"
 #include "server/store/storage.h"
@@ -45,12 +45,12 @@ class JobExecutor {
   };
 
   JobExecutor(const JobExecutorOptions& options, Storage* storage, DatasetStore* datasets,
-              ModelRegistry* registry, InferenceExecutor* executor)
+              ModelRegistry* registry, InferenceScheduler* scheduler)
       : options_(options),
         storage_(storage),
         datasets_(datasets),
         registry_(registry),
-        executor_(executor) {}
+        scheduler_(scheduler) {}
 
   // The job as committed SUCCEEDED. CANCELLED when the hooks stopped it; otherwise an error naming
   // what failed (DATA_LOSS for a stored file that no longer matches its hash).
@@ -61,7 +61,7 @@ class JobExecutor {
   Storage* const storage_;
   DatasetStore* const datasets_;
   ModelRegistry* const registry_;
-  InferenceExecutor* const executor_;
+  InferenceScheduler* const scheduler_;
 };
 
 }  // namespace octet::server

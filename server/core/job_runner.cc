@@ -30,7 +30,7 @@ std::string NewJobId() {
 }  // namespace
 
 JobRunner::JobRunner(const JobRunnerOptions& options, Storage* storage, JobStore* jobs,
-                     DatasetStore* datasets, ModelRegistry* registry, InferenceExecutor* executor,
+                     DatasetStore* datasets, ModelRegistry* registry, InferenceScheduler* scheduler,
                      ServerMetrics* metrics)
     : options_(options),
       storage_(storage),
@@ -38,7 +38,7 @@ JobRunner::JobRunner(const JobRunnerOptions& options, Storage* storage, JobStore
       datasets_(datasets),
       registry_(registry),
       metrics_(metrics),
-      job_executor_(options.execution, storage, datasets, registry, executor) {}
+      job_executor_(options.execution, storage, datasets, registry, scheduler) {}
 
 JobRunner::~JobRunner() { Shutdown(); }
 

@@ -17,7 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "octet/v1/quantization_service.pb.h"
-#include "server/core/inference_executor.h"
+#include "server/core/inference_scheduler.h"
 #include "server/core/job_executor.h"
 #include "server/core/job_state.h"
 #include "server/core/model_registry.h"
@@ -40,10 +40,10 @@ struct JobRunnerOptions {
 
 class JobRunner {
  public:
-  // Every calibration and evaluation batch runs on `executor`, the one inference uses, so that a
+  // Every calibration and evaluation batch runs on `scheduler`'s workers, those inference uses, so that a
   // job and inference share the cores batch by batch.
   JobRunner(const JobRunnerOptions& options, Storage* storage, JobStore* jobs,
-            DatasetStore* datasets, ModelRegistry* registry, InferenceExecutor* executor,
+            DatasetStore* datasets, ModelRegistry* registry, InferenceScheduler* scheduler,
             ServerMetrics* metrics);
   // Stops the workers (Shutdown).
   ~JobRunner();

@@ -156,4 +156,6 @@ absl::StatusOr<octet::v1::Model> ModelRegistry::SetDefaultVersion(const std::str
   return model;
 }
 
+BatchingPolicy ModelRegistry::Batching(const std::string& /*name*/) { return batching_; }
+
 }  // namespace octet::server

@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "engine/runtime/session.h"
 #include "octet/v1/model_service.pb.h"
+#include "server/core/batching.h"
 #include "server/store/blob_store.h"
 #include "server/store/model_store.h"
 
@@ -29,8 +30,10 @@ struct LoadedModel {
 // verified against its sha256. Thread-safe.
 class ModelRegistry {
  public:
-  ModelRegistry(ModelStore* store, BlobStore* blobs, SessionOptions session_options)
-      : store_(store), blobs_(blobs), session_options_(session_options) {}
+  // `batching` applies to models without settings of their own.
+  ModelRegistry(ModelStore* store, BlobStore* blobs, SessionOptions session_options,
+                BatchingPolicy batching = {})
+      : store_(store), blobs_(blobs), session_options_(session_options), batching_(batching) {}
 
   // Checks the finished-or-not upload in `blob` (parses it as ONNX, checks every op, builds a
   // plan when shapes are static) and stores it as a version of `name`. Nothing is kept on
@@ -56,6 +59,9 @@ class ModelRegistry {
 
   absl::StatusOr<octet::v1::Model> SetDefaultVersion(const std::string& name, int64_t version);
 
+  // How requests to `name` are batched.
+  BatchingPolicy Batching(const std::string& name);
+
   ModelStore& store() { return *store_; }
 
  private:
@@ -69,6 +75,7 @@ class ModelRegistry {
   ModelStore* const store_;
   BlobStore* const blobs_;
   const SessionOptions session_options_;
+  const BatchingPolicy batching_;
 
   // Serving answers from these without touching the database; every change of versions or
   // defaults goes through this class, which keeps them current.

@@ -78,8 +78,30 @@ ServerMetrics::ServerMetrics(prometheus::Registry& registry)
                               .Register(registry)),
       inference_duration_(prometheus::BuildHistogram()
                               .Name("octet_inference_request_duration_seconds")
-                              .Help("ModelInfer time including queueing for an executor")
+                              .Help("ModelInfer time from decoding the request to its reply "
+                                    "(queueing and computation included)")
                               .Register(registry)),
+      queue_duration_(prometheus::BuildHistogram()
+                          .Name("octet_inference_queue_duration_seconds")
+                          .Help("Time a ModelInfer request waited for a worker (and its batch)")
+                          .Register(registry)),
+      compute_duration_(prometheus::BuildHistogram()
+                            .Name("octet_inference_compute_duration_seconds")
+                            .Help("Computation of the batch a ModelInfer request ran in")
+                            .Register(registry)),
+      batch_size_(prometheus::BuildHistogram()
+                      .Name("octet_inference_batch_rows")
+                      .Help("Rows (first-axis size, padding included) of each batch run")
+                      .Register(registry)),
+      queue_depth_(prometheus::BuildGauge()
+                       .Name("octet_inference_queue_depth")
+                       .Help("ModelInfer requests waiting for a worker, per model version")
+                       .Register(registry)),
+      rejected_(prometheus::BuildCounter()
+                    .Name("octet_inference_rejected_total")
+                    .Help("ModelInfer requests refused or dropped before computing, by reason "
+                          "(queue_full, deadline, cancelled)")
+                    .Register(registry)),
       jobs_(prometheus::BuildCounter()
                 .Name("octet_quantization_jobs_total")
                 .Help("Quantization jobs that ended, by final state")
@@ -118,6 +140,32 @@ void ServerMetrics::RecordInference(const std::string& model, const std::string&
   inference_duration_
       .Add({{"model", model}, {"version", version}, {"precision", precision}}, LatencyBuckets())
       .Observe(seconds);
+}
+
+void ServerMetrics::RecordInferenceTimes(const std::string& model, const std::string& version,
+                                         const std::string& precision, double queued_seconds,
+                                         double compute_seconds) {
+  const prometheus::Labels labels{{"model", model}, {"version", version}, {"precision", precision}};
+  queue_duration_.Add(labels, LatencyBuckets()).Observe(queued_seconds);
+  compute_duration_.Add(labels, LatencyBuckets()).Observe(compute_seconds);
+}
+
+void ServerMetrics::RecordBatch(const std::string& model, const std::string& version,
+                                int64_t rows) {
+  static const auto* const buckets =
+      new prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256};
+  batch_size_.Add({{"model", model}, {"version", version}}, *buckets)
+      .Observe(static_cast<double>(rows));
+}
+
+void ServerMetrics::SetQueueDepth(const std::string& model, const std::string& version,
+                                  int64_t depth) {
+  queue_depth_.Add({{"model", model}, {"version", version}}).Set(static_cast<double>(depth));
+}
+
+void ServerMetrics::RecordRejected(const std::string& model, const std::string& version,
+                                   const std::string& reason) {
+  rejected_.Add({{"model", model}, {"version", version}, {"reason", reason}}).Increment();
 }
 
 grpc::experimental::Interceptor* MetricsInterceptorFactory::CreateServerInterceptor(

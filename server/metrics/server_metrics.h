@@ -27,6 +27,17 @@ class ServerMetrics {
   void RecordInference(const std::string& model, const std::string& version,
                        const std::string& precision, const std::string& code, double seconds);
 
+  // The serving layer (InferenceScheduler): a request's time queued and its batch's computation;
+  // the rows of a batch run; requests waiting per version; requests refused or dropped, by reason
+  // ("queue_full", "deadline", "cancelled").
+  void RecordInferenceTimes(const std::string& model, const std::string& version,
+                            const std::string& precision, double queued_seconds,
+                            double compute_seconds);
+  void RecordBatch(const std::string& model, const std::string& version, int64_t rows);
+  void SetQueueDepth(const std::string& model, const std::string& version, int64_t depth);
+  void RecordRejected(const std::string& model, const std::string& version,
+                      const std::string& reason);
+
   // A job that ended in `state` ("SUCCEEDED", "FAILED", "CANCELLED") after running `seconds`.
   void RecordJobEnd(const std::string& state, double seconds);
   void SetJobsRunning(int running);
@@ -36,6 +47,11 @@ class ServerMetrics {
   prometheus::Family<prometheus::Histogram>& grpc_duration_;
   prometheus::Family<prometheus::Counter>& inference_requests_;
   prometheus::Family<prometheus::Histogram>& inference_duration_;
+  prometheus::Family<prometheus::Histogram>& queue_duration_;
+  prometheus::Family<prometheus::Histogram>& compute_duration_;
+  prometheus::Family<prometheus::Histogram>& batch_size_;
+  prometheus::Family<prometheus::Gauge>& queue_depth_;
+  prometheus::Family<prometheus::Counter>& rejected_;
   prometheus::Family<prometheus::Counter>& jobs_;
   prometheus::Family<prometheus::Histogram>& job_duration_;
   prometheus::Gauge& jobs_running_;

@@ -1,7 +1,5 @@
 #include "server/services/inference_service.h"
 
-#include <chrono>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/core/proto_conversion.h"
@@ -20,17 +18,6 @@ absl::StatusOr<int64_t> ParseVersion(const std::string& text, absl::string_view 
         absl::StrCat(field, " '", text, "' is not a positive version number"));
   }
   return version;
-}
-
-std::string PrecisionLabel(octet::v1::Precision precision) {
-  switch (precision) {
-    case octet::v1::PRECISION_INT8:
-      return "int8";
-    case octet::v1::PRECISION_WEIGHT_ONLY:
-      return "weight_only";
-    default:
-      return "float";
-  }
 }
 
 void AddTensorMetadata(const octet::v1::TensorSpec& spec,
@@ -98,45 +85,59 @@ grpc::Status InferenceServiceImpl::ModelMetadata(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status InferenceServiceImpl::ModelInfer(grpc::ServerContext*,
-                                              const inference::ModelInferRequest* request,
-                                              inference::ModelInferResponse* response) {
-  const auto start = std::chrono::steady_clock::now();
+grpc::ServerUnaryReactor* InferenceServiceImpl::ModelInfer(
+    grpc::CallbackServerContext* context, const inference::ModelInferRequest* request,
+    inference::ModelInferResponse* response) {
+  const absl::Time start = absl::Now();
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<int64_t> version = ParseVersion(request->model_version(), "model_version");
-  if (!version.ok()) return ToGrpcStatus(version.status());
+  if (!version.ok()) {
+    reactor->Finish(ToGrpcStatus(version.status()));
+    return reactor;
+  }
   absl::StatusOr<std::shared_ptr<const LoadedModel>> model =
       registry_->Get(request->model_name(), *version);
   // Unknown names are not labels: a client must not be able to grow the metric series.
-  if (!model.ok()) return ToGrpcStatus(model.status());
-  const octet::v1::ModelVersion& served = (*model)->version;
-
-  absl::Status status;
+  if (!model.ok()) {
+    reactor->Finish(ToGrpcStatus(model.status()));
+    return reactor;
+  }
+  // Counts the request under its model version, whatever its end.
+  auto finish = [this, reactor, start, served = *model](const absl::Status& status) {
+    const grpc::Status result = ToGrpcStatus(status);
+    metrics_->RecordInference(served->version.name(), absl::StrCat(served->version.version()),
+                              PrecisionLabel(served->version), GrpcCodeName(result.error_code()),
+                              absl::ToDoubleSeconds(absl::Now() - start));
+    reactor->Finish(result);
+  };
   absl::StatusOr<std::vector<NamedTensor>> inputs = InputsFromRequest(*request);
-  std::vector<std::string> output_names;
-  for (const auto& output : request->outputs()) output_names.push_back(output.name());
   if (!inputs.ok()) {
-    status = inputs.status();
-  } else {
-    absl::StatusOr<std::vector<Tensor>> outputs =
-        executor_->Run([&] { return (*model)->session->Run(*inputs, output_names); });
-    status = outputs.status();
+    finish(inputs.status());
+    return reactor;
+  }
+  InferenceScheduler::Request work;
+  work.model = *model;
+  work.inputs = *std::move(inputs);
+  for (const auto& output : request->outputs()) work.output_names.push_back(output.name());
+  work.batching = registry_->Batching(request->model_name());
+  work.deadline = absl::FromChrono(context->deadline());
+  work.cancelled = [context] { return context->IsCancelled(); };
+  work.done = [request, response, finish, served = *model, names = work.output_names](
+                  absl::StatusOr<std::vector<Tensor>> outputs, const InferenceTiming&) {
     if (outputs.ok()) {
-      response->set_model_name(served.name());
-      response->set_model_version(absl::StrCat(served.version()));
+      response->set_model_name(served->version.name());
+      response->set_model_version(absl::StrCat(served->version.version()));
       response->set_id(request->id());
-      const auto& graph_outputs = (*model)->session->outputs();
+      const auto& graph_outputs = served->session->outputs();
       for (size_t i = 0; i < outputs->size(); ++i) {
-        AddOutput(output_names.empty() ? graph_outputs[i].name : output_names[i], (*outputs)[i],
-                  response);
+        AddOutput(names.empty() ? graph_outputs[i].name : names[i], (*outputs)[i], response);
       }
     }
-  }
-  const grpc::Status result = ToGrpcStatus(status);
-  metrics_->RecordInference(
-      served.name(), absl::StrCat(served.version()), PrecisionLabel(served.precision()),
-      GrpcCodeName(result.error_code()),
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  return result;
+    finish(outputs.status());
+  };
+  const absl::Status submitted = scheduler_->Submit(std::move(work));
+  if (!submitted.ok()) finish(submitted);
+  return reactor;
 }
 
 }  // namespace octet::server

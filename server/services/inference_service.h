@@ -4,20 +4,24 @@
 #include <string>
 
 #include "inference/open_inference_grpc.grpc.pb.h"
-#include "server/core/inference_executor.h"
+#include "server/core/inference_scheduler.h"
 #include "server/core/model_registry.h"
 #include "server/metrics/server_metrics.h"
 
 namespace octet::server {
 
 // The KServe v2 / Open Inference Protocol's GRPCInferenceService. Model versions are the
-// protocol's version strings ("" for the default version). Thread-safe.
-class InferenceServiceImpl final : public inference::GRPCInferenceService::Service {
+// protocol's version strings ("" for the default version). ModelInfer is a callback method: the
+// gRPC thread decodes the request and submits it to the scheduler, whose worker replies; no gRPC
+// thread waits for a computation. Thread-safe.
+class InferenceServiceImpl final
+    : public inference::GRPCInferenceService::WithCallbackMethod_ModelInfer<
+          inference::GRPCInferenceService::Service> {
  public:
-  InferenceServiceImpl(ModelRegistry* registry, InferenceExecutor* executor, ServerMetrics* metrics,
-                       std::string server_version)
+  InferenceServiceImpl(ModelRegistry* registry, InferenceScheduler* scheduler,
+                       ServerMetrics* metrics, std::string server_version)
       : registry_(registry),
-        executor_(executor),
+        scheduler_(scheduler),
         metrics_(metrics),
         server_version_(std::move(server_version)) {}
 
@@ -31,12 +35,13 @@ class InferenceServiceImpl final : public inference::GRPCInferenceService::Servi
                               inference::ServerMetadataResponse* response) override;
   grpc::Status ModelMetadata(grpc::ServerContext*, const inference::ModelMetadataRequest* request,
                              inference::ModelMetadataResponse* response) override;
-  grpc::Status ModelInfer(grpc::ServerContext*, const inference::ModelInferRequest* request,
-                          inference::ModelInferResponse* response) override;
+  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
+                                       const inference::ModelInferRequest* request,
+                                       inference::ModelInferResponse* response) override;
 
  private:
   ModelRegistry* const registry_;
-  InferenceExecutor* const executor_;
+  InferenceScheduler* const scheduler_;
   ServerMetrics* const metrics_;
   const std::string server_version_;
 };
