@@ -31,6 +31,9 @@ class OctetClient {
   // `target` is HOST:PORT.
   explicit OctetClient(const std::string& target);
 
+  // The connection, for callers with their own stubs (the load generator).
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+
   // The health service's status of the whole server ("SERVING", ...).
   absl::StatusOr<std::string> Health();
   absl::StatusOr<inference::ServerMetadataResponse> ServerMetadata();

@@ -22,6 +22,7 @@ int Main(int argc, char** argv) {
   AddModelCommands(app, commands);
   AddDatasetCommands(app, commands);
   AddJobCommands(app, commands);
+  AddBenchCommand(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -57,7 +57,9 @@ absl::Status InferenceScheduler::Submit(Request request) {
         absl::StrCat("the queue of ", Describe(model), " is full (", waiting,
                      " requests waiting, --max_queue_size); retry later"));
   }
-  const bool found_idle = idle_workers_ > 0;
+  // A worker that has finished computing counts as free while it sends its replies: the next
+  // request of a client it just answered must not wait as if every worker were busy.
+  const bool found_idle = computing_workers_ < std::max(1, options_.workers);
   queue.pending.push_back(Pending{std::move(request), absl::Now(), rows, found_idle});
   PublishDepth(queue);
   if (found_idle) {
@@ -127,6 +129,7 @@ bool InferenceScheduler::TakeWork(Batch* batch, std::vector<Pending>* dropped) {
     if (!tasks_.empty()) {
       batch->task = tasks_.front();
       tasks_.pop_front();
+      ++computing_workers_;
       return true;
     }
     // The version whose first request has waited longest.
@@ -149,6 +152,7 @@ bool InferenceScheduler::TakeWork(Batch* batch, std::vector<Pending>* dropped) {
       FillBatch(batch, dropped);
       const auto queue = queues_.find(batch->model.get());
       if (queue != queues_.end() && queue->second.pending.empty()) queues_.erase(queue);
+      ++computing_workers_;
       return true;
     }
     if (oldest->pending.empty()) queues_.erase(oldest->model.get());
@@ -229,6 +233,7 @@ void InferenceScheduler::RunBatch(Batch& batch) {
     absl::MutexLock lock(&mu_);
     batch.task->status = std::move(status);
     batch.task->done = true;
+    --computing_workers_;
     return;
   }
   const absl::Time start = absl::Now();
@@ -248,6 +253,10 @@ void InferenceScheduler::RunBatch(Batch& batch) {
     }
   }
   const absl::Time end = absl::Now();
+  {
+    absl::MutexLock lock(&mu_);
+    --computing_workers_;
+  }
   const std::string version = VersionLabel(model);
   const std::string precision = PrecisionLabel(model.version);
   if (metrics_ != nullptr) {
