@@ -110,8 +110,7 @@ TEST(InferenceSchedulerTest, RequestsQueuedBehindABusyWorkerRunAsOneBatchOfMixed
   const std::vector<int64_t> rows = {1, 2, 3, 1, 5};
   std::vector<Outcome> outcomes(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
-    ASSERT_TRUE(
-        scheduler.Submit(MakeRequest(model, Images(rows[i], 10 + i), &outcomes[i])).ok());
+    ASSERT_TRUE(scheduler.Submit(MakeRequest(model, Images(rows[i], 10 + i), &outcomes[i])).ok());
   }
   busy.Release();
   for (size_t i = 0; i < rows.size(); ++i) {
