@@ -171,6 +171,20 @@ absl::StatusOr<octet::v1::Model> OctetClient::SetDefaultVersion(const std::strin
   return response;
 }
 
+absl::StatusOr<octet::v1::Model> OctetClient::SetServingConfig(
+    const std::string& name, const octet::v1::ServingConfig& config) {
+  grpc::ClientContext context;
+  octet::v1::SetServingConfigRequest request;
+  request.set_name(name);
+  *request.mutable_serving() = config;
+  octet::v1::Model response;
+  if (absl::Status s = FromGrpc(models_->SetServingConfig(&context, request, &response));
+      !s.ok()) {
+    return s;
+  }
+  return response;
+}
+
 absl::StatusOr<octet::v1::ModelVersion> OctetClient::DownloadModel(const std::string& name,
                                                                    int64_t version,
                                                                    const std::string& path) {

@@ -47,6 +47,9 @@ class OctetClient {
   absl::StatusOr<octet::v1::Model> GetModel(const std::string& name);
   absl::StatusOr<std::vector<int64_t>> DeleteModel(const std::string& name, int64_t version);
   absl::StatusOr<octet::v1::Model> SetDefaultVersion(const std::string& name, int64_t version);
+  // Replaces the model's own serving settings.
+  absl::StatusOr<octet::v1::Model> SetServingConfig(const std::string& name,
+                                                    const octet::v1::ServingConfig& config);
   // How the server runs the version (0: the default) for inputs of `batch_size` (0: 1) and the
   // given shapes (by input name).
   absl::StatusOr<octet::v1::ModelRuntime> DescribeRuntime(

@@ -1,6 +1,7 @@
-// octet models upload | list | get | delete | set-default | describe | download.
+// octet models upload | list | get | delete | serving | set-default | describe | download.
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -21,6 +22,9 @@ struct ModelOptions {
   bool new_version = false;
   int64_t batch = 1;
   std::vector<std::string> shapes;
+  std::optional<int> max_batch_size;
+  std::optional<int64_t> max_queue_delay_us;
+  bool reset = false;
 };
 
 std::string PrecisionName(octet::v1::Precision precision) {
@@ -49,8 +53,19 @@ std::string Specs(const google::protobuf::RepeatedPtrField<octet::v1::TensorSpec
   });
 }
 
+// "max_batch_size 8 (its own), max_queue_delay_us: the server's".
+std::string ServingText(const octet::v1::ServingConfig& serving) {
+  return absl::StrCat(
+      "max_batch_size ",
+      serving.has_max_batch_size() ? absl::StrCat(serving.max_batch_size()) : "the server's",
+      ", max_queue_delay_us ",
+      serving.has_max_queue_delay_us() ? absl::StrCat(serving.max_queue_delay_us())
+                                       : "the server's");
+}
+
 void PrintModel(const octet::v1::Model& model) {
-  std::cout << model.name() << " (default version " << model.default_version() << ")\n";
+  std::cout << model.name() << " (default version " << model.default_version() << ")\n"
+            << "  serving: " << ServingText(model.serving()) << "\n";
   for (const octet::v1::ModelVersion& v : model.versions()) {
     std::cout << "  version " << v.version() << (v.is_default() ? " *" : "") << "  "
               << PrecisionName(v.precision()) << "  " << v.size_bytes() << " bytes  sha256 "
@@ -131,6 +146,21 @@ int SetDefault(CommandContext& context, const ModelOptions& o) {
   return 0;
 }
 
+// Changes only what is given; --reset returns to the server's flags first.
+int Serving(CommandContext& context, const ModelOptions& o) {
+  octet::v1::ServingConfig config;
+  if (!o.reset) config = Check(context.client.GetModel(o.name)).serving();
+  if (o.max_batch_size.has_value()) config.set_max_batch_size(*o.max_batch_size);
+  if (o.max_queue_delay_us.has_value()) config.set_max_queue_delay_us(*o.max_queue_delay_us);
+  const octet::v1::Model model = Check(context.client.SetServingConfig(o.name, config));
+  if (context.json) {
+    std::cout << ToJson(model.serving());
+  } else {
+    std::cout << model.name() << " serving: " << ServingText(model.serving()) << "\n";
+  }
+  return 0;
+}
+
 int Describe(CommandContext& context, const ModelOptions& o) {
   std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
   for (const std::string& arg : o.shapes) {
@@ -194,6 +224,16 @@ void AddModelCommands(CLI::App& app, CommandTable& table) {
   remove->add_option("name", o->name)->required();
   remove->add_option("--version", o->version, "Only this version")->check(CLI::PositiveNumber);
   table.Add(remove, run(Delete));
+
+  CLI::App* serving = models->add_subcommand(
+      "serving", "Set how the server batches the model's requests (unset: the server's flags)");
+  serving->add_option("name", o->name)->required();
+  serving->add_option("--max-batch-size", o->max_batch_size, "Rows per batch; 1: no batching")
+      ->check(CLI::Range(1, 4096));
+  serving->add_option("--max-queue-delay-us", o->max_queue_delay_us,
+                      "How long a partial batch may wait for more requests");
+  serving->add_flag("--reset", o->reset, "Forget the model's own settings first");
+  table.Add(serving, run(Serving));
 
   CLI::App* set_default = models->add_subcommand("set-default", "Choose the default version");
   set_default->add_option("name", o->name)->required();

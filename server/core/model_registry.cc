@@ -143,6 +143,7 @@ absl::StatusOr<std::vector<int64_t>> ModelRegistry::Delete(const std::string& na
   absl::MutexLock lock(&mu_);
   for (int64_t v : deleted) loaded_.erase({name, v});
   if (version == 0) default_versions_.erase(name);
+  serving_.erase(name);  // read again from the store, which drops it with the name
   return deleted;
 }
 
@@ -156,6 +157,39 @@ absl::StatusOr<octet::v1::Model> ModelRegistry::SetDefaultVersion(const std::str
   return model;
 }
 
-BatchingPolicy ModelRegistry::Batching(const std::string& /*name*/) { return batching_; }
+BatchingPolicy ModelRegistry::Batching(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  auto it = serving_.find(name);
+  if (it == serving_.end()) {
+    absl::StatusOr<octet::v1::Model> model = store_->GetModel(name);
+    if (!model.ok()) return batching_;
+    it = serving_.emplace(name, model->serving()).first;
+  }
+  BatchingPolicy policy = batching_;
+  if (it->second.has_max_batch_size()) policy.max_batch_size = it->second.max_batch_size();
+  if (it->second.has_max_queue_delay_us()) {
+    policy.max_queue_delay = absl::Microseconds(it->second.max_queue_delay_us());
+  }
+  return policy;
+}
+
+absl::StatusOr<octet::v1::Model> ModelRegistry::SetServingConfig(
+    const std::string& name, const octet::v1::ServingConfig& config) {
+  if (config.has_max_batch_size() &&
+      (config.max_batch_size() < 1 || config.max_batch_size() > kMaxBatchSize)) {
+    return absl::InvalidArgumentError(absl::StrCat("max_batch_size ", config.max_batch_size(),
+                                                   " is not within 1 to ", kMaxBatchSize));
+  }
+  if (config.has_max_queue_delay_us() &&
+      (config.max_queue_delay_us() < 0 || config.max_queue_delay_us() > kMaxQueueDelayUs)) {
+    return absl::InvalidArgumentError(absl::StrCat("max_queue_delay_us ",
+                                                   config.max_queue_delay_us(),
+                                                   " is not within 0 to ", kMaxQueueDelayUs));
+  }
+  absl::MutexLock lock(&mu_);
+  OCTET_ASSIGN_OR_RETURN(octet::v1::Model model, store_->SetServingConfig(name, config));
+  serving_[name] = model.serving();
+  return model;
+}
 
 }  // namespace octet::server

@@ -59,8 +59,14 @@ class ModelRegistry {
 
   absl::StatusOr<octet::v1::Model> SetDefaultVersion(const std::string& name, int64_t version);
 
-  // How requests to `name` are batched.
+  // How requests to `name` are batched: its own settings over the server's.
   BatchingPolicy Batching(const std::string& name);
+  // Stores `name`'s own settings. INVALID_ARGUMENT for values out of range, NOT_FOUND for an
+  // unknown name.
+  static constexpr int kMaxBatchSize = 4096;
+  static constexpr int64_t kMaxQueueDelayUs = 10'000'000;
+  absl::StatusOr<octet::v1::Model> SetServingConfig(const std::string& name,
+                                                    const octet::v1::ServingConfig& config);
 
   ModelStore& store() { return *store_; }
 
@@ -82,6 +88,7 @@ class ModelRegistry {
   absl::Mutex mu_;
   std::map<Key, std::shared_ptr<const LoadedModel>> loaded_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> default_versions_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, octet::v1::ServingConfig> serving_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace octet::server

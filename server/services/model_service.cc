@@ -114,4 +114,10 @@ grpc::Status ModelServiceImpl::SetDefaultVersion(grpc::ServerContext*,
   return Respond(registry_->SetDefaultVersion(request->name(), request->version()), response);
 }
 
+grpc::Status ModelServiceImpl::SetServingConfig(grpc::ServerContext*,
+                                                const octet::v1::SetServingConfigRequest* request,
+                                                octet::v1::Model* response) {
+  return Respond(registry_->SetServingConfig(request->name(), request->serving()), response);
+}
+
 }  // namespace octet::server

@@ -34,6 +34,9 @@ class ModelServiceImpl final : public octet::v1::ModelService::Service {
   grpc::Status SetDefaultVersion(grpc::ServerContext* context,
                                  const octet::v1::SetDefaultVersionRequest* request,
                                  octet::v1::Model* response) override;
+  grpc::Status SetServingConfig(grpc::ServerContext* context,
+                                const octet::v1::SetServingConfigRequest* request,
+                                octet::v1::Model* response) override;
 
  private:
   ModelRegistry* const registry_;

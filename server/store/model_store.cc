@@ -75,6 +75,14 @@ absl::StatusOr<Model> ModelStore::GetModelLocked(const std::string& name) {
   Model model;
   model.set_name(name);
   model.set_default_version(model_row.ColumnInt64(0));
+  OCTET_ASSIGN_OR_RETURN(Statement serving,
+                         db.Prepare("SELECT config FROM model_serving WHERE name = ?1"));
+  serving.Bind(1, name);
+  OCTET_ASSIGN_OR_RETURN(bool configured, serving.Step());
+  if (configured && !model.mutable_serving()->ParseFromString(serving.ColumnBlob(0))) {
+    return absl::DataLossError(absl::StrCat("the serving settings of model '", name,
+                                            "' are unreadable"));
+  }
   OCTET_ASSIGN_OR_RETURN(
       Statement rows, db.Prepare(absl::StrCat(kSelectVersion, "WHERE name = ?1 ORDER BY version")));
   rows.Bind(1, name);
@@ -297,6 +305,18 @@ absl::Status ModelStore::SetDefaultVersionIn(Database& db, const std::string& na
   OCTET_ASSIGN_OR_RETURN(Statement update,
                          db.Prepare("UPDATE models SET default_version = ?2 WHERE name = ?1"));
   return update.Bind(1, name).Bind(2, version).Run();
+}
+
+absl::StatusOr<Model> ModelStore::SetServingConfig(const std::string& name,
+                                                  const octet::v1::ServingConfig& config) {
+  absl::MutexLock lock(&storage_->mu());
+  OCTET_RETURN_IF_ERROR(GetModelLocked(name).status());
+  OCTET_ASSIGN_OR_RETURN(
+      Statement upsert,
+      storage_->db().Prepare("INSERT INTO model_serving (name, config) VALUES (?1, ?2) "
+                             "ON CONFLICT(name) DO UPDATE SET config = excluded.config"));
+  OCTET_RETURN_IF_ERROR(upsert.Bind(1, name).BindBlob(2, config.SerializeAsString()).Run());
+  return GetModelLocked(name);
 }
 
 }  // namespace octet::server

@@ -59,6 +59,9 @@ class ModelStore {
   absl::StatusOr<std::vector<int64_t>> Delete(const std::string& name, int64_t version);
 
   absl::StatusOr<octet::v1::Model> SetDefaultVersion(const std::string& name, int64_t version);
+  // Replaces the model's serving settings (checked by the caller).
+  absl::StatusOr<octet::v1::Model> SetServingConfig(const std::string& name,
+                                                    const octet::v1::ServingConfig& config);
   // The same without checks, inside a transaction the caller holds (a TransactionStep).
   static absl::Status SetDefaultVersionIn(Database& db, const std::string& name, int64_t version);
 

@@ -26,6 +26,11 @@ CREATE TABLE IF NOT EXISTS model_versions (
   PRIMARY KEY (name, version)
 );
 CREATE INDEX IF NOT EXISTS model_versions_by_sha256 ON model_versions(sha256);
+CREATE TABLE IF NOT EXISTS model_serving (
+  name TEXT PRIMARY KEY REFERENCES models(name) ON DELETE CASCADE,
+  -- octet.v1.ServingConfig.
+  config BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS datasets (
   name TEXT PRIMARY KEY,
   sha256 TEXT NOT NULL,

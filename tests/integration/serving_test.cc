@@ -2,6 +2,8 @@
 // every request what it gets alone (byte for byte on the int8 path), a full queue refuses with
 // RESOURCE_EXHAUSTED while the accepted requests succeed and health checks answer, and a version
 // deleted under load never leaves a request hanging.
+#include <signal.h>
+
 #include <atomic>
 #include <cstring>
 #include <thread>
@@ -197,6 +199,41 @@ TEST_F(ServingTest, DeletingAVersionUnderLoadLeavesNoRequestHanging) {
     EXPECT_EQ(code, "NOT_FOUND") << count << " requests: " << result->first_error;
   }
   EXPECT_TRUE(server_->Running());
+}
+
+TEST_F(ServingTest, AModelsOwnServingSettingsOverrideTheFlagsAndSurviveARestart) {
+  Start({"--inference_workers=1", "--max_batch_size=32"});
+  Upload("tiny", TinyCnn().Serialize());
+  octet::v1::ServingConfig config;
+  config.set_max_batch_size(0);
+  EXPECT_EQ(client_->SetServingConfig("tiny", config).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  config.set_max_batch_size(1);
+  EXPECT_EQ(client_->SetServingConfig("absent", config).status().code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_THAT(client_->SetServingConfig("tiny", config), IsOk());
+  EXPECT_EQ(server_->Stop(SIGTERM), 0);
+  Start({"--inference_workers=1", "--max_batch_size=32"});
+  absl::StatusOr<octet::v1::Model> model = client_->GetModel("tiny");
+  ASSERT_THAT(model, IsOk());
+  EXPECT_EQ(model->serving().max_batch_size(), 1);
+  EXPECT_FALSE(model->serving().has_max_queue_delay_us());
+
+  LoadOptions load;
+  load.model = "tiny";
+  load.inputs = {{"image", Images(1, 5)}};
+  load.concurrency = 16;
+  load.warmup = absl::ZeroDuration();
+  load.duration = absl::Milliseconds(300);
+  absl::StatusOr<LoadResult> result = client::RunLoad(client_->channel(), load);
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(result->errors, 0) << result->first_error;
+  const std::string metrics = Metrics();
+  const double batches =
+      MetricValue(metrics, "octet_inference_batch_rows_count", {"model=\"tiny\""});
+  EXPECT_GT(batches, 0);
+  EXPECT_EQ(MetricValue(metrics, "octet_inference_batch_rows_sum", {"model=\"tiny\""}), batches)
+      << "with max_batch_size 1 every request runs alone";
 }
 
 }  // namespace
