@@ -138,6 +138,42 @@ TEST_F(CliTest, ManagesModelsAndRunsInferenceOnNpyFiles) {
   EXPECT_THAT(remove.out, HasSubstr("deleted tiny versions 1"));
 }
 
+TEST_F(CliTest, ServingSettingsAndBenchReportWhatTheServerDid) {
+  ASSERT_EQ(Octet({"models", "upload", model_path_, "--name", "tiny"}).exit_code, 0);
+  Result serving = Octet({"models", "serving", "tiny", "--max-batch-size", "8"});
+  ASSERT_EQ(serving.exit_code, 0) << serving.err;
+  EXPECT_THAT(serving.out,
+              HasSubstr("tiny serving: max_batch_size 8, max_queue_delay_us the server's"));
+  Result bad = Octet({"models", "serving", "tiny", "--max-batch-size", "0"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(Octet({"models", "get", "tiny"}).out, HasSubstr("max_batch_size 8"));
+
+  const std::string metrics =
+      "http://127.0.0.1:" + std::to_string(server_->metrics_port()) + "/metrics";
+  Result bench = Octet({"--json", "bench", "--model", "tiny", "--batch", "3", "--concurrency", "4",
+                        "--duration", "0.3", "--warmup", "0.1", "--metrics", metrics});
+  ASSERT_EQ(bench.exit_code, 0) << bench.err;
+  const nlohmann::json report = nlohmann::json::parse(bench.out);
+  for (const char* key : {"requests_per_s", "images_per_s", "p50_ms", "p90_ms", "p99_ms",
+                          "max_ms", "errors", "errors_by_code"}) {
+    EXPECT_TRUE(report.contains(key)) << key;
+  }
+  EXPECT_EQ(report["errors"], 0);
+  EXPECT_GT(report["requests_per_s"].get<double>(), 0);
+  EXPECT_DOUBLE_EQ(report["images_per_s"].get<double>(),
+                   3 * report["requests_per_s"].get<double>());
+  EXPECT_LE(report["p50_ms"].get<double>(), report["p99_ms"].get<double>());
+  ASSERT_TRUE(report["server"].is_object()) << bench.out;
+  EXPECT_GT(report["server"]["requests"].get<int64_t>(), 0);
+  EXPECT_GT(report["server"]["compute_ms"].get<double>(), 0);
+
+  Result text = Octet({"bench", "--model", "tiny", "--duration", "0.2", "--warmup", "0",
+                       "--metrics", "http://127.0.0.1:1/metrics"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("requests/s"));
+  EXPECT_THAT(text.out, HasSubstr("server: not read"));
+}
+
 TEST_F(CliTest, ErrorsExitNonZeroWithOneLineReason) {
   Result missing = Octet({"models", "get", "absent"});
   EXPECT_EQ(missing.exit_code, 1);
