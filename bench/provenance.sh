@@ -15,5 +15,7 @@ case " $flags " in *" avx2 "*) ;; *) isa="no AVX2" ;; esac
 echo "- command: \`$*\`"
 echo "- commit: $commit"
 echo "- date: $(date -u +%Y-%m-%d)"
-echo "- CPU: $cpu ($isa), $(nproc) cores"
+cap=""
+[ -n "${ONEDNN_MAX_CPU_ISA:-}" ] && cap=", ONEDNN_MAX_CPU_ISA=$ONEDNN_MAX_CPU_ISA"
+echo "- CPU: $cpu ($isa), $(nproc) cores$cap"
 echo

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Octet's serving path against its own engine, through a real octetd on loopback, in one script:
+#   bench/run_serving_benchmark.sh [SECONDS] [RUNS]      (defaults: 10, 200)
+# octetd runs with its default configuration (one inference worker with every core, dynamic
+# batching on: --max_batch_size 32, --max_queue_delay_us 2000), loads come from `octet bench`.
+#  1. Overhead. For each model (the Fashion-MNIST fixtures, and torchvision ResNet-18 and
+#     MobileNetV2 when build/bench-models holds their exports), float and int8 (Octet's default
+#     quantization of it, octet_bench_quantize with 8-bit weights), batch 1 and 32, one client:
+#     octet_float_bench's in-process median (RUNS runs) beside the round trip's p50 and the
+#     server's mean compute time (its octet_inference_compute_duration_seconds) over SECONDS.
+#  2. Throughput. 64 clients sending batch-1 requests to the ResNet fixture for 2 x SECONDS:
+#     batching on (the default) and off (the model's max_batch_size set to 1), against the
+#     engine's in-process images/s at batch 32.
+#  3. Overload. 256 clients against octetd --max_queue_size 32 for SECONDS: answers by code,
+#     octetd's RSS before and after, and health checks made throughout.
+# Prints Markdown: the provenance header (bench/provenance.sh), then one table per part.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${OCTET_BUILD_DIR:-$root/build}
+seconds=${1:-10}
+runs=${2:-200}
+threads=$(nproc)
+"$root/scripts/build.sh" > /dev/null
+cmake --build "$build" --target octetd octet octet_float_bench octet_bench_quantize > /dev/null
+models="$build/bench-models"
+if /usr/bin/python3 -c 'import torchvision' 2> /dev/null; then
+  /usr/bin/python3 "$root/bench/export_torchvision.py" "$models" > /dev/null
+fi
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done
+  wait 2> /dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# start_server NAME FLAGS...: octetd on free ports; sets $server, $metrics and $server_pid.
+start_server() {
+  local name=$1
+  shift
+  rm -f "$work/$name.ready"
+  "$build/server/octetd" --data_dir "$work/$name" --grpc_address 127.0.0.1:0 \
+    --metrics_address 127.0.0.1:0 --ready_file "$work/$name.ready" "$@" 2> "$work/$name.log" &
+  server_pid=$!
+  pids+=("$server_pid")
+  for _ in $(seq 100); do [ -f "$work/$name.ready" ] && break; sleep 0.1; done
+  server=127.0.0.1:$(sed -n 's/^grpc_port=//p' "$work/$name.ready")
+  metrics=http://127.0.0.1:$(sed -n 's/^metrics_port=//p' "$work/$name.ready")/metrics
+}
+octet() { "$build/client/octet" --server "$server" "$@"; }
+field() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {}, d))' "$1"; }
+
+entries=("$root/tests/data/fashion_mnist/resnet_small.onnx:--fashion_mnist"
+         "$root/tests/data/fashion_mnist/mobilenetv2_small.onnx:--fashion_mnist")
+for name in resnet18 mobilenet_v2; do
+  [ -f "$models/$name.onnx" ] && entries+=("$models/$name.onnx:")
+done
+
+"$root/bench/provenance.sh" "bench/run_serving_benchmark.sh $seconds $runs"
+echo "octetd: default flags ($threads inference threads, one worker, batching on); clients: octet bench on the same machine."
+echo
+echo "### Overhead: one client"
+echo
+echo "| model | precision | batch | in-process median ms | server compute ms | compute / in-process | round trip p50 ms | p50 - in-process us |"
+echo "|---|---|---|---|---|---|---|---|"
+start_server overhead
+for entry in "${entries[@]}"; do
+  IFS=: read -r model calibration <<< "$entry"
+  name=$(basename "$model" .onnx)
+  qdq="$work/$name.qdq.onnx"
+  "$build/bench/octet_bench_quantize" "$model" "$qdq" 8 $calibration > /dev/null 2>&1
+  octet models upload "$model" --name "$name" > /dev/null
+  octet models upload "$qdq" --name "$name-int8" > /dev/null
+  for precision in float int8; do
+    served=$name file=$model
+    [ "$precision" = int8 ] && served=$name-int8 file=$qdq
+    for batch in 1 32; do
+      local_runs=$runs
+      [ "$batch" = 32 ] && local_runs=$((runs / 8 > 10 ? runs / 8 : 10))
+      inproc=$("$build/bench/octet_float_bench" "$file" "$batch" "$threads" "$local_runs" | field median_ms)
+      report=$(octet --json bench --model "$served" --batch "$batch" --concurrency 1 \
+        --duration "$seconds" --warmup 1 --metrics "$metrics")
+      /usr/bin/python3 - "$name" "$precision" "$batch" "$inproc" "$report" <<'PY'
+import json, sys
+name, precision, batch, inproc, report = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), json.loads(sys.argv[5])
+compute = report["server"]["compute_ms"] if report["server"] else float("nan")
+p50 = report["p50_ms"]
+print(f"| {name} | {precision} | {batch} | {inproc:.3f} | {compute:.3f} | {compute / inproc:.2f} | "
+      f"{p50:.3f} | {1000 * (p50 - inproc):.0f} |")
+PY
+    done
+  done
+done
+
+echo
+echo "### Throughput: 64 clients, batch-1 requests, resnet_small float, $((2 * seconds)) s"
+echo
+inproc32=$("$build/bench/octet_float_bench" "${entries[0]%%:*}" 32 "$threads" "$runs" | field median_ms)
+echo "| batching | requests/s = images/s | p50 ms | p99 ms | failed | mean batch rows | share of in-process batch-32 images/s |"
+echo "|---|---|---|---|---|---|---|"
+for mode in off on; do
+  if [ "$mode" = off ]; then
+    octet models serving resnet_small --max-batch-size 1 > /dev/null
+  else
+    octet models serving resnet_small --reset > /dev/null
+  fi
+  report=$(octet --json bench --model resnet_small --concurrency 64 --duration $((2 * seconds)) \
+    --warmup 2 --metrics "$metrics" || true)
+  /usr/bin/python3 - "$mode" "$inproc32" "$report" <<'PY'
+import json, sys
+mode, inproc32, r = sys.argv[1], float(sys.argv[2]), json.loads(sys.argv[3])
+rows = r["server"]["batch_rows"] if r["server"] else float("nan")
+print(f"| {mode} | {r['images_per_s']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | "
+      f"{rows:.1f} | {r['images_per_s'] / (32000 / inproc32):.2f} |")
+PY
+done
+echo
+echo "In-process at batch 32: $(/usr/bin/python3 -c "print(f'{32000 / $inproc32:.0f}')") images/s ($inproc32 ms per batch)."
+
+echo
+echo "### Overload: 256 clients against --max_queue_size 32, resnet_small float, $seconds s"
+echo
+kill "$server_pid"
+wait "$server_pid" 2> /dev/null || true
+start_server overload --max_queue_size 32
+octet models upload "${entries[0]%%:*}" --name resnet_small > /dev/null
+octet bench --model resnet_small --duration 1 --warmup 0 --metrics "$metrics" > /dev/null
+rss_before=$(ps -o rss= -p "$server_pid")
+octet --json bench --model resnet_small --concurrency 256 --duration "$seconds" --warmup 0 \
+  --metrics "$metrics" > "$work/overload.json" || true &
+bench_pid=$!
+health_ok=0 health_failed=0
+while kill -0 "$bench_pid" 2> /dev/null; do
+  if octet health > /dev/null 2>&1; then health_ok=$((health_ok + 1)); else health_failed=$((health_failed + 1)); fi
+  sleep 0.25
+done
+wait "$bench_pid" || true
+rss_after=$(ps -o rss= -p "$server_pid")
+/usr/bin/python3 - "$work/overload.json" "$rss_before" "$rss_after" "$health_ok" "$health_failed" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+codes = ", ".join(f"{code} {count}" for code, count in sorted(r["errors_by_code"].items())) or "none"
+print("| succeeded | refused (by code) | succeeded p50 / p99 ms | octetd RSS before -> after | health checks ok / failed |")
+print("|---|---|---|---|---|")
+print(f"| {r['requests'] - r['errors']} | {codes} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} | "
+      f"{int(sys.argv[2]) // 1024} MiB -> {int(sys.argv[3]) // 1024} MiB | {sys.argv[4]} / {sys.argv[5]} |")
+PY
