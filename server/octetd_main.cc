@@ -10,6 +10,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "server/octet_server.h"
 
 ABSL_FLAG(std::string, grpc_address, "127.0.0.1:8500", "Address for the gRPC services");
@@ -48,6 +49,9 @@ ABSL_FLAG(std::string, ready_file, "",
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Octet: post-training quantization and int8 serving over gRPC");
   absl::ParseCommandLine(argc, argv);
+  // Debian's Abseil is built with Mutex deadlock detection on, a graph update on every lock of
+  // every request's path; the unit tests keep it, the daemon does not pay for it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   // Signals are taken by one thread with sigwait; every thread started later inherits the mask.
   sigset_t signals;

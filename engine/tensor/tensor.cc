@@ -14,12 +14,17 @@ namespace {
 
 constexpr size_t kAlignment = 64;
 
-std::shared_ptr<uint8_t> AllocateZeroed(size_t bytes) {
+// `zeroed` false: the caller writes every byte.
+std::shared_ptr<uint8_t> Allocate(size_t bytes, bool zeroed) {
   // aligned_alloc needs a size that is a multiple of the alignment, and at least one byte.
   const size_t rounded = ((bytes + kAlignment - 1) / kAlignment) * kAlignment;
   void* memory = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
   if (memory == nullptr) throw std::bad_alloc();
-  std::memset(memory, 0, rounded == 0 ? kAlignment : rounded);
+  if (zeroed) {
+    std::memset(memory, 0, rounded == 0 ? kAlignment : rounded);
+  } else if (rounded > bytes) {
+    std::memset(static_cast<uint8_t*>(memory) + bytes, 0, rounded - bytes);  // the tail padding
+  }
   return std::shared_ptr<uint8_t>(static_cast<uint8_t*>(memory), [](uint8_t* p) { std::free(p); });
 }
 
@@ -52,10 +57,10 @@ std::string ShapeToString(absl::Span<const int64_t> dims) {
 
 Tensor::Tensor() : Tensor(DataType::kFloat32, Shape{0}) {}
 
-Tensor::Tensor(DataType type, Shape shape)
+Tensor::Tensor(DataType type, Shape shape, bool zeroed)
     : type_(type), shape_(std::move(shape)), element_count_(1) {
   for (int64_t d : shape_) element_count_ *= d;
-  buffer_ = AllocateZeroed(byte_size());
+  buffer_ = Allocate(byte_size(), zeroed);
 }
 
 absl::StatusOr<Tensor> Tensor::Create(DataType type, Shape shape) {
@@ -72,7 +77,7 @@ absl::StatusOr<Tensor> Tensor::FromBytes(DataType type, Shape shape, const void*
         "a ", DataTypeName(type), " tensor of shape ", ShapeToString(shape), " needs ", expected,
         " bytes, got ", byte_count));
   }
-  Tensor t(type, std::move(shape));
+  Tensor t(type, std::move(shape), /*zeroed=*/false);
   if (byte_count > 0) std::memcpy(t.raw_data(), bytes, byte_count);
   return t;
 }

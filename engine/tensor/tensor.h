@@ -86,8 +86,9 @@ class Tensor {
   Tensor Clone() const;
 
  private:
-  // REQUIRES: the size was checked by the caller.
-  Tensor(DataType type, Shape shape);
+  // REQUIRES: the size was checked by the caller; with `zeroed` false, the caller writes every
+  // element.
+  Tensor(DataType type, Shape shape, bool zeroed = true);
 
   DataType type_;
   Shape shape_;
