@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "engine/base/status_matchers.h"
 #include "engine/onnx/onnx_importer.h"
+#include "engine/runtime/cpu/cpu_features.h"
 #include "engine/runtime/kernel_registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -544,8 +545,8 @@ TEST(SessionTest, ResidualAddsFusedIntoConvolutionsGiveWhatPlainExecutionGives) 
 // this suite a second time with oneDNN capped at AVX2 (session_test_avx2), which takes the
 // Winograd paths on any CPU with AVX2.
 bool WinogradPathsRun(const std::vector<StepDescription>& steps) {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-         steps.front().op_type == "Conv" && steps.front().outputs[0].channel_block == 8;
+  return cpu::Cpu().avx2 && steps.front().op_type == "Conv" &&
+         steps.front().outputs[0].channel_block == 8;
 }
 constexpr char kWinogradSkipped[] =
     "this CPU's oneDNN kernels do not write nChw8c, so its 3x3 convolutions stay on oneDNN; the "

@@ -1,6 +1,5 @@
 #include "engine/runtime/cpu/int8_depthwise_conv.h"
 
-#include <cpuid.h>
 #include <immintrin.h>
 #include <omp.h>
 
@@ -10,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/runtime/cpu/cpu_features.h"
 
 namespace octet::cpu {
 namespace {
@@ -359,29 +359,12 @@ class Int8DepthwiseConvKernel final : public Kernel {
   RowsFunction rows_ = nullptr;
 };
 
-// VNNI, AVX-512 (CPUID leaf 7: ECX bit 11) or AVX (leaf 7 subleaf 1: EAX bit 4), read directly:
-// not every compiler's __builtin_cpu_supports knows the latter.
-bool HasVnni() {
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (__get_cpuid_max(0, nullptr) < 7) return false;
-  __cpuid_count(7, 0, eax, ebx, ecx, edx);
-  const bool avx512_vnni = (ecx >> 11) & 1;
-  const unsigned subleaves = eax;
-  bool avx_vnni = false;
-  if (subleaves >= 1) {
-    __cpuid_count(7, 1, eax, ebx, ecx, edx);
-    avx_vnni = (eax >> 4) & 1;
-  }
-  return avx512_vnni || avx_vnni;
-}
-
 }  // namespace
 
 bool Int8DepthwiseConvAvailable() {
   // With VNNI, oneDNN's own kernels sum u8 x s8 products exactly in int32 (VPDPBUSD), four taps
   // an instruction: there they are the better choice.
-  static const bool available = __builtin_cpu_supports("avx2") && !HasVnni();
-  return available;
+  return Cpu().avx2 && !Cpu().vnni;
 }
 
 bool Int8DepthwiseConvApplies(const std::vector<int64_t>& w_shape, int64_t group,

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "engine/runtime/cpu/cpu_features.h"
 
 namespace octet::cpu {
 namespace {
@@ -25,11 +26,6 @@ constexpr int64_t kMinChannels = 16;
 // through a matmul; beyond, re-reading them from memory for every block costs more than the
 // passes do.
 constexpr int64_t kMaxFusedChannelProduct = 128 * 128;
-
-bool CpuHasAvx2Fma() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
-}
 
 // u = G g G^T for one 3x3 filter g (row-major), G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
 void TransformFilter(const float* g, float* u) {
@@ -316,8 +312,7 @@ absl::Status WinogradApplies(const KernelBuildContext& context, const WinogradCo
   const bool activation = !context.activation.has_value() ||
                           context.activation->kind == FusedActivation::Kind::kRelu ||
                           context.activation->kind == FusedActivation::Kind::kClip;
-  if (CpuHasAvx2Fma() && x.channel_block == kBlock && filter && geometry && channels &&
-      activation) {
+  if (Cpu().avx2 && x.channel_block == kBlock && filter && geometry && channels && activation) {
     return absl::OkStatus();
   }
   return absl::FailedPreconditionError(
