@@ -59,27 +59,47 @@ void PrintJobLine(const v1::Job& job) {
   std::cout << "\n";
 }
 
-// One line on stderr, redrawn in place on a terminal: [#####.....]  42%  calibrate  batch 3/10.
-void DrawProgress(const v1::Job& job) {
-  const double fraction = std::clamp(job.progress().fraction(), 0.0, 1.0);
-  constexpr int kWidth = 30;
-  const int filled = static_cast<int>(fraction * kWidth);
-  std::string bar = std::string(filled, '#') + std::string(kWidth - filled, '.');
-  std::string line = absl::StrCat("[", bar, "] ", static_cast<int>(std::lround(fraction * 100)),
-                                  "%  ", StateName(job.state()));
-  if (job.state() == v1::JOB_STATE_RUNNING) {
-    absl::StrAppend(&line, "  ", StageName(job.progress().stage()));
-    if (job.progress().batches_total() > 0) {
-      absl::StrAppend(&line, "  batch ", job.progress().batches_done(), "/",
-                      job.progress().batches_total());
+// A job's progress on stderr: on a terminal one line redrawn in place ([#####.....]  42%
+// running  calibrate  batch 3/10); into a pipe or file a line only when the state or stage
+// changes or another tenth of the work is done.
+class ProgressPrinter {
+ public:
+  void operator()(const v1::Job& job) {
+    const double fraction = std::clamp(job.progress().fraction(), 0.0, 1.0);
+    constexpr int kWidth = 30;
+    const int filled = static_cast<int>(fraction * kWidth);
+    std::string bar = std::string(filled, '#') + std::string(kWidth - filled, '.');
+    std::string line = absl::StrCat("[", bar, "] ", static_cast<int>(std::lround(fraction * 100)),
+                                    "%  ", StateName(job.state()));
+    if (job.state() == v1::JOB_STATE_RUNNING) {
+      absl::StrAppend(&line, "  ", StageName(job.progress().stage()));
+      if (job.progress().batches_total() > 0) {
+        absl::StrAppend(&line, "  batch ", job.progress().batches_done(), "/",
+                        job.progress().batches_total());
+      }
     }
-  }
-  if (isatty(STDERR_FILENO)) {
-    std::cerr << "\r" << line << "\x1b[K" << std::flush;
-  } else {
+    if (terminal_) {
+      std::cerr << "\r" << line << "\x1b[K" << std::flush;
+      return;
+    }
+    const int tenth = static_cast<int>(fraction * 10);
+    if (job.state() == state_ && job.progress().stage() == stage_ && tenth == tenth_) return;
+    state_ = job.state();
+    stage_ = job.progress().stage();
+    tenth_ = tenth;
     std::cerr << line << "\n";
   }
-}
+  // Ends the redrawn line on a terminal.
+  void Finish() const {
+    if (terminal_) std::cerr << "\n";
+  }
+
+ private:
+  const bool terminal_ = isatty(STDERR_FILENO);
+  v1::JobState state_ = v1::JOB_STATE_UNSPECIFIED;
+  v1::JobStage stage_ = v1::JOB_STAGE_UNSPECIFIED;
+  int tenth_ = -1;
+};
 
 std::string Percent(double fraction) { return absl::StrFormat("%.2f%%", fraction * 100); }
 
@@ -113,6 +133,10 @@ void PrintSummary(const v1::Job& job, const v1::Model& model) {
   const v1::EvaluationSummary& e = job.evaluation();
   std::cout << job.model() << " version " << job.result_version() << " from version "
             << job.model_version() << " (job " << job.id() << ")\n";
+  const v1::QuantizationConfig& config = job.config();
+  std::cout << "  made for " << (config.target_cpu() == v1::TARGET_CPU_VNNI ? "VNNI" : "AVX2")
+            << " CPUs, " << config.weights().bits() << "-bit weights ("
+            << config.target_cpu_reason() << ")\n";
   std::cout << absl::StrFormat("  %-22s %12s %12s\n", "", "float", "quantized");
   if (e.samples() > 0) {
     std::cout << absl::StrFormat("  %-22s %12s %12s\n", "top-1", Percent(e.float_top1()),
@@ -132,8 +156,8 @@ struct QuantizeOptions {
   int64_t version = 0;
   std::string mode = "weights-and-activations", weight_scheme = "symmetric",
               granularity = "per-channel", rounding, activation_scheme = "asymmetric", method,
-              narrow = "true";
-  int weight_bits = 8, batches = 0, batch_size = 0;
+              narrow = "true", target_cpu = "auto";
+  int weight_bits = 0, batches = 0, batch_size = 0;
   double percentile = 0, averaging_constant = 0;
   uint64_t seed = 0;
   bool promote = false, wait = false, no_bias_correction = false, empirical_bias_correction = false;
@@ -148,6 +172,9 @@ void FillConfig(const QuantizeOptions& o, v1::QuantizationConfig* config) {
   weights->set_granularity(o.granularity == "per-tensor" ? v1::GRANULARITY_PER_TENSOR
                                                          : v1::GRANULARITY_PER_CHANNEL);
   weights->set_bits(o.weight_bits);
+  config->set_target_cpu(o.target_cpu == "avx2"   ? v1::TARGET_CPU_AVX2
+                         : o.target_cpu == "vnni" ? v1::TARGET_CPU_VNNI
+                                                  : v1::TARGET_CPU_AUTO);
   weights->set_narrow_range(o.narrow == "true");
   weights->set_rounding(o.rounding == "stochastic" ? v1::ROUNDING_STOCHASTIC
                         : o.rounding == "gptq"     ? v1::ROUNDING_GPTQ
@@ -186,10 +213,11 @@ int Quantize(CommandContext& context, const QuantizeOptions& o) {
   v1::Job job = Check(context.client.CreateJob(request));
   if (o.wait) {
     if (!context.json) std::cerr << "job " << job.id() << "\n";
+    ProgressPrinter progress;
     job = Check(context.client.WatchJob(job.id(), [&](const v1::Job& j) {
-      if (!context.json) DrawProgress(j);
+      if (!context.json) progress(j);
     }));
-    if (!context.json && isatty(STDERR_FILENO)) std::cerr << "\n";
+    if (!context.json) progress.Finish();
   }
   if (context.json) {
     std::cout << JobJson(job).dump(2) << "\n";
@@ -223,8 +251,13 @@ void AddQuantizeCommand(CLI::App& app, CommandTable& table) {
       ->capture_default_str();
   quantize
       ->add_option("--weight-bits", o->weight_bits,
-                   "2 to 8; 7 runs exactly on int8 kernels of CPUs without VNNI")
-      ->check(CLI::Range(2, 8))
+                   "2 to 8 (default: the target CPU's, 8 with VNNI, 7 without)")
+      ->check(CLI::Range(2, 8));
+  quantize
+      ->add_option("--target-cpu", o->target_cpu,
+                   "The CPU the model will be served on; auto: the server's (its default weight "
+                   "bits follow: 8 with VNNI, 7 on AVX2 without, where 8 would not run in int8)")
+      ->check(CLI::IsMember({"auto", "avx2", "vnni"}))
       ->capture_default_str();
   quantize->add_option("--weight-narrow-range", o->narrow, "[-127,127] for 8-bit symmetric weights")
       ->check(CLI::IsMember({"true", "false"}))
@@ -287,15 +320,16 @@ int ShowJob(CommandContext& context, const v1::Job& job) {
 }
 
 int WatchJob(CommandContext& context, const JobOptions& o) {
+  ProgressPrinter progress;
   const v1::Job job = Check(context.client.WatchJob(o.id, [&](const v1::Job& j) {
     if (context.json) {
       std::cout << JobJson(j).dump() << "\n" << std::flush;
     } else {
-      DrawProgress(j);
+      progress(j);
     }
   }));
   if (!context.json) {
-    if (isatty(STDERR_FILENO)) std::cerr << "\n";
+    progress.Finish();
     PrintJobLine(job);
   }
   return job.state() == v1::JOB_STATE_SUCCEEDED ? 0 : 1;

@@ -79,7 +79,9 @@ void PrintModel(const octet::v1::Model& model) {
 void PrintRuntime(const octet::v1::ModelRuntime& runtime) {
   std::cout << runtime.name() << " version " << runtime.version() << ": " << runtime.steps_size()
             << " steps, " << runtime.int8_nodes_size() << " int8 nodes, "
-            << runtime.simulated_nodes_size() << " quantized patterns left in float\n";
+            << runtime.simulated_nodes_size() << " quantized patterns left in float\n"
+            << "  this server's CPU: " << runtime.cpu() << "\n";
+  if (!runtime.description().empty()) std::cout << "  " << runtime.description() << "\n";
   for (const octet::v1::RuntimeStep& step : runtime.steps()) {
     std::cout << absl::StrFormat("  %-22s %-34s %s", step.op_type(), step.implementation(),
                                  step.nodes())

@@ -55,6 +55,10 @@ Json ConfigJson(const QuantizationConfig& config) {
   const bool weights_only = config.mode == QuantizationMode::kWeightsOnly;
   Json json;
   json["mode"] = weights_only ? "weights_only" : "weights_and_activations";
+  if (!config.target_cpu.empty()) {
+    json["target_cpu"] = config.target_cpu;
+    json["target_cpu_reason"] = config.target_cpu_reason;
+  }
   json["weights"] = {{"scheme", SchemeName(config.weights.scheme)},
                      {"granularity", config.weights.per_channel ? "per_channel" : "per_tensor"},
                      {"bits", config.weights.bits},

@@ -50,7 +50,16 @@ struct QuantizationConfig {
   int max_batches = 100;
   // The output whose argmax the top-1 metrics compare; "" means the first.
   std::string evaluation_output;
+  // The CPU the model is made for ("avx2", "vnni"; "" when not said) and how it was chosen, for
+  // the report. The weights' default precision follows it (DefaultWeightBits).
+  std::string target_cpu;
+  std::string target_cpu_reason;
 };
+
+// The weight precision that runs exactly on a CPU's int8 kernels: 8 bits where u8 x s8 products
+// are summed in 32 bits (VNNI), 7 where oneDNN sums pairs of them in 16 bits (AVX2 without VNNI),
+// as ONNX Runtime's and PyTorch's reduce_range advise for such CPUs.
+inline int DefaultWeightBits(bool vnni) { return vnni ? 8 : 7; }
 
 // INVALID_ARGUMENT naming the first field out of range.
 absl::Status ValidateConfig(const QuantizationConfig& config);

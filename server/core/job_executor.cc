@@ -60,7 +60,10 @@ std::string ConfigSummary(const QuantizationConfig& config) {
   return absl::StrCat(
       "W", config.weights.bits, config.weights.per_channel ? " per channel" : " per tensor", " A8 ",
       config.activation_scheme == QuantizationScheme::kSymmetric ? "symmetric" : "asymmetric", ", ",
-      CalibrationMethodName(config.calibration.method), " calibration");
+      CalibrationMethodName(config.calibration.method), " calibration",
+      config.target_cpu.empty()
+          ? ""
+          : (config.target_cpu == "vnni" ? ", for VNNI CPUs" : ", for AVX2 CPUs"));
 }
 
 std::optional<ArtifactInput> InputOf(const std::optional<LoadedDataset>& loaded) {

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "engine/runtime/cpu/cpu_features.h"
 
 namespace octet::server {
 namespace {
@@ -49,9 +50,9 @@ absl::Status WeightsFromProto(const v1::WeightQuantization& weights, WeightQuant
   }
   if (weights.bits() != 0 && (weights.bits() < kMinWeightBits || weights.bits() > kMaxWeightBits)) {
     return Invalid("weights.bits", absl::StrCat("must be ", kMinWeightBits, " to ", kMaxWeightBits,
-                                                " (0 means 8), got ", weights.bits()));
+                                                " (0: the target CPU's), got ", weights.bits()));
   }
-  out->bits = weights.bits() == 0 ? 8 : weights.bits();
+  out->bits = weights.bits();  // 0: the target CPU's, once FromProto knows it
   if (weights.has_narrow_range()) out->narrow_range = weights.narrow_range();
   switch (weights.rounding()) {
     case v1::ROUNDING_UNSPECIFIED:
@@ -131,6 +132,30 @@ absl::Status CalibrationFromProto(const v1::Calibration& calibration, Quantizati
   return absl::OkStatus();
 }
 
+// AUTO: this process's CPU as its int8 kernels see it (runtime/cpu/cpu_features.h).
+absl::Status ResolveTargetCpu(v1::TargetCpu target, const std::string& reason,
+                              QuantizationConfig* out) {
+  switch (target) {
+    case v1::TARGET_CPU_AUTO: {
+      const cpu::CpuFeatures& here = cpu::Cpu();
+      out->target_cpu = here.vnni ? "vnni" : "avx2";
+      out->target_cpu_reason =
+          absl::StrCat("auto: the CPU of the octetd that ran the job (", here.Describe(), ")");
+      return absl::OkStatus();
+    }
+    case v1::TARGET_CPU_AVX2:
+      out->target_cpu = "avx2";
+      out->target_cpu_reason = reason.empty() ? "asked for: AVX2 without VNNI" : reason;
+      return absl::OkStatus();
+    case v1::TARGET_CPU_VNNI:
+      out->target_cpu = "vnni";
+      out->target_cpu_reason = reason.empty() ? "asked for: AVX-VNNI or AVX-512 VNNI" : reason;
+      return absl::OkStatus();
+    default:
+      return Invalid("target_cpu", absl::StrCat("has the unknown value ", target));
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<QuantizationConfig> FromProto(const v1::QuantizationConfig& config) {
@@ -155,6 +180,8 @@ absl::StatusOr<QuantizationConfig> FromProto(const v1::QuantizationConfig& confi
   if (config.has_bias_correction()) out.bias_correction = config.bias_correction();
   out.empirical_bias_correction = config.empirical_bias_correction();
   out.evaluation_output = config.evaluation_output();
+  OCTET_RETURN_IF_ERROR(ResolveTargetCpu(config.target_cpu(), config.target_cpu_reason(), &out));
+  if (out.weights.bits == 0) out.weights.bits = DefaultWeightBits(out.target_cpu == "vnni");
   if (absl::Status s = ValidateConfig(out); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("config: ", s.message()));
   }
@@ -171,6 +198,10 @@ v1::QuantizationConfig ToProto(const QuantizationConfig& config, uint64_t seed) 
   weights->set_granularity(config.weights.per_channel ? v1::GRANULARITY_PER_CHANNEL
                                                       : v1::GRANULARITY_PER_TENSOR);
   weights->set_bits(config.weights.bits);
+  out.set_target_cpu(config.target_cpu == "vnni"   ? v1::TARGET_CPU_VNNI
+                     : config.target_cpu == "avx2" ? v1::TARGET_CPU_AVX2
+                                                   : v1::TARGET_CPU_AUTO);
+  out.set_target_cpu_reason(config.target_cpu_reason);
   weights->set_narrow_range(config.weights.narrow_range);
   weights->set_rounding(config.weights.rounding == Rounding::kStochastic ? v1::ROUNDING_STOCHASTIC
                         : config.weights.rounding == Rounding::kGptq     ? v1::ROUNDING_GPTQ

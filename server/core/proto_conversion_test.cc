@@ -1,6 +1,7 @@
 #include "server/core/proto_conversion.h"
 
 #include "engine/base/status_matchers.h"
+#include "engine/runtime/cpu/cpu_features.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -18,7 +19,10 @@ TEST(JobConfigTest, AnEmptyConfigTakesOctetsDefaults) {
   EXPECT_EQ(config.mode, QuantizationMode::kWeightsAndActivations);
   EXPECT_EQ(config.weights.scheme, QuantizationScheme::kSymmetric);
   EXPECT_TRUE(config.weights.per_channel);
-  EXPECT_EQ(config.weights.bits, 8);
+  // AUTO: the CPU of this process, and the weight bits its int8 kernels run exactly.
+  EXPECT_EQ(config.target_cpu, cpu::Cpu().vnni ? "vnni" : "avx2");
+  EXPECT_THAT(config.target_cpu_reason, HasSubstr(cpu::Cpu().Describe()));
+  EXPECT_EQ(config.weights.bits, cpu::Cpu().vnni ? 8 : 7);
   EXPECT_TRUE(config.weights.narrow_range);
   EXPECT_EQ(config.activation_scheme, QuantizationScheme::kAsymmetric);
   EXPECT_EQ(config.calibration.method, kDefaultCalibrationMethod);
@@ -27,6 +31,30 @@ TEST(JobConfigTest, AnEmptyConfigTakesOctetsDefaults) {
   EXPECT_EQ(config.max_batches, defaults.max_batches);
   EXPECT_TRUE(config.bias_correction);
   EXPECT_FALSE(config.empirical_bias_correction);
+}
+
+TEST(JobConfigTest, TheTargetCpuDecidesTheDefaultWeightBitsAndExplicitBitsWin) {
+  v1::QuantizationConfig wire;
+  wire.set_target_cpu(v1::TARGET_CPU_AVX2);
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationConfig avx2, FromProto(wire));
+  EXPECT_EQ(avx2.weights.bits, 7);
+  EXPECT_EQ(avx2.target_cpu, "avx2");
+  EXPECT_EQ(ToProto(avx2, 0).weights().bits(), 7);
+  EXPECT_EQ(ToProto(avx2, 0).target_cpu(), v1::TARGET_CPU_AVX2);
+  wire.set_target_cpu(v1::TARGET_CPU_VNNI);
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationConfig vnni, FromProto(wire));
+  EXPECT_EQ(vnni.weights.bits, 8);
+  wire.set_target_cpu(v1::TARGET_CPU_AVX2);
+  wire.mutable_weights()->set_bits(8);
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationConfig explicit_bits, FromProto(wire));
+  EXPECT_EQ(explicit_bits.weights.bits, 8);
+  // A stored config keeps how AUTO was resolved.
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationConfig resolved, FromProto(v1::QuantizationConfig()));
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationConfig again, FromProto(ToProto(resolved, 0)));
+  EXPECT_EQ(again.target_cpu_reason, resolved.target_cpu_reason);
+  wire.set_target_cpu(static_cast<v1::TargetCpu>(9));
+  EXPECT_THAT(FromProto(wire),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("target_cpu")));
 }
 
 TEST(JobConfigTest, EveryFieldIsCarriedAndReportedBack) {
@@ -46,6 +74,8 @@ TEST(JobConfigTest, EveryFieldIsCarriedAndReportedBack) {
   wire.set_bias_correction(false);
   wire.set_empirical_bias_correction(true);
   wire.set_evaluation_output("logits");
+  wire.set_target_cpu(v1::TARGET_CPU_AVX2);
+  wire.set_target_cpu_reason("asked for: AVX2 without VNNI");
   OCTET_ASSERT_OK_AND_ASSIGN(QuantizationConfig config, FromProto(wire));
   EXPECT_EQ(config.weights.bits, 4);
   EXPECT_FALSE(config.weights.per_channel);

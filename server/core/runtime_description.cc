@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "engine/runtime/cpu/cpu_features.h"
 
 namespace octet::server {
 namespace {
@@ -102,6 +103,8 @@ absl::StatusOr<octet::v1::ModelRuntime> DescribeRuntime(
   octet::v1::ModelRuntime description;
   description.set_name(model.version.name());
   description.set_version(model.version.version());
+  description.set_cpu(cpu::Cpu().Describe());
+  description.set_description(model.version.description());
   for (const StepDescription& step : steps) {
     octet::v1::RuntimeStep* out = description.add_steps();
     out->set_nodes(step.nodes);

@@ -12,6 +12,7 @@
 #include "client/octet_client.h"
 #include "engine/base/status_matchers.h"
 #include "engine/quant/post_training_quantizer.h"
+#include "engine/runtime/cpu/cpu_features.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/octetd_process.h"
@@ -38,8 +39,9 @@ Tensor Images(int64_t count, uint32_t seed) {
   return Tensor::FromVector<float>({count, 1, 8, 8}, values);
 }
 
-// TinyCnn quantized by Octet's own PTQ (8-bit weights, int8 activations): a QDQ model the server
-// runs with int8 kernels.
+// TinyCnn quantized by Octet's own PTQ with the weight precision a job targeting this CPU takes
+// (8 bits with VNNI, 7 without): a QDQ model whose convolutions and Gemm the server runs with int8
+// kernels, whatever the CPU.
 std::string QuantizedTinyCnn() {
   const std::string model = TinyCnn().Serialize();
   SampleSet calibration;
@@ -47,6 +49,7 @@ std::string QuantizedTinyCnn() {
   QuantizationRequest request;
   request.model = model;
   request.calibration = &calibration;
+  request.config.weights.bits = DefaultWeightBits(cpu::Cpu().vnni);
   absl::StatusOr<QuantizationResult> result = QuantizeModel(request);
   EXPECT_THAT(result, IsOk());
   return result.ok() ? result->model : "";
@@ -88,6 +91,10 @@ TEST_F(ServingTest, BatchedInt8AnswersAreTheBytesOfTheSameRequestSentAlone) {
   const std::string qdq = QuantizedTinyCnn();
   ASSERT_FALSE(qdq.empty());
   Upload("tiny_int8", qdq);
+  absl::StatusOr<octet::v1::ModelRuntime> runtime = client_->DescribeRuntime("tiny_int8", 0, 1, {});
+  ASSERT_THAT(runtime, IsOk());
+  EXPECT_GT(runtime->int8_nodes_size(), 0);
+  EXPECT_EQ(runtime->simulated_nodes_size(), 0) << "every quantized pattern runs in int8";
 
   constexpr int kClients = 8, kRequests = 12;
   auto request_of = [](int client, int i) {
