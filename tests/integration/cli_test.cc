@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -225,12 +226,16 @@ TEST_F(CliTest, UploadsDatasetsAndQuantizesWithProgressAndJson) {
   EXPECT_THAT(wait.err, HasSubstr("calibrate  batch 1/"));
   EXPECT_THAT(wait.err, HasSubstr("100%  SUCCEEDED"));
   EXPECT_THAT(wait.out, HasSubstr("tiny version 2 from version 1"));
+  EXPECT_THAT(wait.out, HasSubstr("-bit weights (auto: the CPU of the octetd that ran the job"));
+  // Into a pipe, a handful of lines: states, stages and tenths, not one per batch.
+  EXPECT_LE(std::count(wait.err.begin(), wait.err.end(), '\n'), 40) << wait.err;
   EXPECT_THAT(wait.out, HasSubstr("top-1 agreement"));
   EXPECT_THAT(wait.out, HasSubstr("worst layers by SQNR"));
 
   // --json: one object with the job and its report.
   Result json = Octet({"--json", "quantize", "--model", "tiny", "--calibration", "calib", "--eval",
-                       "eval", "--weight-granularity", "per-tensor", "--wait"});
+                       "eval", "--weight-granularity", "per-tensor", "--target-cpu", "avx2",
+                       "--wait"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
   const nlohmann::json job = nlohmann::json::parse(json.out);
   EXPECT_EQ(job["state"], "SUCCEEDED");
@@ -243,6 +248,12 @@ TEST_F(CliTest, UploadsDatasetsAndQuantizesWithProgressAndJson) {
   }
   EXPECT_EQ(job["report"]["config"]["weights"]["granularity"], "per_tensor")
       << job["report"]["config"];
+  // Made for AVX2 CPUs: 7-bit weights, which oneDNN's AVX2 int8 kernels sum exactly.
+  EXPECT_EQ(job["report"]["config"]["target_cpu"], "avx2");
+  EXPECT_EQ(job["report"]["config"]["weights"]["bits"], 7);
+  Result describe = Octet({"models", "describe", "tiny", "--version", "3"});
+  EXPECT_THAT(describe.out, HasSubstr("this server's CPU: "));
+  EXPECT_THAT(describe.out, HasSubstr("for AVX2 CPUs"));
 
   Result jobs = Octet({"jobs", "list", "--state", "succeeded"});
   EXPECT_THAT(jobs.out, HasSubstr("tiny v1 -> v3"));
