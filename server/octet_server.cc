@@ -126,6 +126,11 @@ absl::Status OctetServer::StartCore(const ServerOptions& options, Parts* parts) 
   scheduling.threads = threads;
   scheduling.max_queue_size = options.max_queue_size;
   parts->scheduler = std::make_unique<InferenceScheduler>(scheduling, parts->metrics.get());
+  // Sessions and plans are built on the workers too: every OpenMP team of the process forms there.
+  parts->model_registry->SetComputeRunner(
+      [scheduler = parts->scheduler.get()](const std::function<absl::Status()>& work) {
+        return scheduler->RunTask(work);
+      });
   JobRunnerOptions job_options;
   job_options.workers = options.job_workers;
   // Job batches run on the inference workers, so by default with as many threads.

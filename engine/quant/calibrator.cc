@@ -33,8 +33,9 @@ absl::StatusOr<CalibrationStatistics> CalibrateRanges(const Graph& graph,
   SessionOptions session_options;
   session_options.num_threads = run.num_threads;
   session_options.lower_int8 = false;
-  OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
-                         Session::Create(WithExtraOutputs(graph, tensors), session_options));
+  OCTET_ASSIGN_OR_RETURN(
+      std::unique_ptr<Session> session,
+      CreateSession(run.batch_runner, WithExtraOutputs(graph, tensors), session_options));
   std::vector<std::unique_ptr<RangeObserver>> observers;
   for (size_t i = 0; i < tensors.size(); ++i) {
     OCTET_ASSIGN_OR_RETURN(std::unique_ptr<RangeObserver> observer, MakeRangeObserver(run.options));

@@ -76,10 +76,12 @@ absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& ca
   options.num_threads = run.num_threads;
   // Simulated quantization: the pipeline's reference (the int8 kernels are held to it).
   options.lower_int8 = false;
-  OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Session> a,
-                         Session::Create(WithExtraOutputs(reference, run.tensors), options));
-  OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Session> b,
-                         Session::Create(WithExtraOutputs(candidate, run.tensors), options));
+  OCTET_ASSIGN_OR_RETURN(
+      std::unique_ptr<Session> a,
+      CreateSession(run.batch_runner, WithExtraOutputs(reference, run.tensors), options));
+  OCTET_ASSIGN_OR_RETURN(
+      std::unique_ptr<Session> b,
+      CreateSession(run.batch_runner, WithExtraOutputs(candidate, run.tensors), options));
   const int64_t batch_size = BatchSizeFor(reference, run.batch_size);
   const bool fixed_batch = batch_size != run.batch_size;
   std::vector<ErrorSums> sums(fetched.size());

@@ -386,12 +386,16 @@ class Pipeline {
     SessionOptions runtime_options;
     runtime_options.num_threads = request_.num_threads;
     OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Session> runtime,
-                           Session::Create(quantized.graph, runtime_options));
+                           CreateSession(request_.batch_runner, quantized.graph, runtime_options));
     int64_t batch = BatchSizeFor(quantized.graph, request_.config.batch_size);
     if (batch == request_.config.batch_size) batch = std::min<int64_t>(batch, p.evaluation.size());
     if (p.evaluation.size() < batch) return std::nullopt;
-    OCTET_ASSIGN_OR_RETURN(std::vector<StepDescription> steps,
-                           runtime->Describe(SliceSamples(p.evaluation, 0, batch)));
+    absl::StatusOr<std::vector<StepDescription>> described;
+    OCTET_RETURN_IF_ERROR(RunBatch(request_.batch_runner, [&] {
+      described = runtime->Describe(SliceSamples(p.evaluation, 0, batch));
+      return absl::OkStatus();
+    }));
+    OCTET_ASSIGN_OR_RETURN(std::vector<StepDescription> steps, std::move(described));
     Json runtime_json;
     runtime_json["batch_size"] = batch;
     Json steps_json = Json::array();

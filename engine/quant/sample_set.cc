@@ -69,4 +69,15 @@ int64_t BatchSizeFor(const Graph& graph, int64_t requested) {
   return requested;
 }
 
+absl::StatusOr<std::unique_ptr<Session>> CreateSession(const BatchRunner& runner, Graph graph,
+                                                       const SessionOptions& options) {
+  absl::StatusOr<std::unique_ptr<Session>> session;
+  const absl::Status ran = RunBatch(runner, [&] {
+    session = Session::Create(std::move(graph), options);
+    return absl::OkStatus();
+  });
+  if (!ran.ok()) return ran;
+  return session;
+}
+
 }  // namespace octet

@@ -24,6 +24,13 @@ inline absl::Status RunBatch(const BatchRunner& runner, const std::function<absl
   return runner ? runner(work) : work();
 }
 
+// Session::Create through `runner`: with static shapes it builds a plan at once, whose weight
+// reorders run OpenMP teams, and a server keeps every OpenMP team on its workers (libgomp shortens
+// every team's spin-waits for good once more threads have ever joined teams than there are
+// cores).
+absl::StatusOr<std::unique_ptr<Session>> CreateSession(const BatchRunner& runner, Graph graph,
+                                                       const SessionOptions& options);
+
 struct SampleSet {
   std::vector<NamedTensor> inputs;
   std::vector<int64_t> labels;  // empty, or one per sample

@@ -9,6 +9,10 @@
 namespace octet::server {
 namespace {
 
+// Set on the scheduler's workers: a task they submit runs in place (a worker waiting for a worker
+// could wait for itself).
+thread_local bool on_worker = false;
+
 std::string VersionLabel(const LoadedModel& model) { return absl::StrCat(model.version.version()); }
 
 std::string Describe(const LoadedModel& model) {
@@ -71,6 +75,7 @@ absl::Status InferenceScheduler::Submit(Request request) {
 }
 
 absl::Status InferenceScheduler::RunTask(const std::function<absl::Status()>& work) {
+  if (on_worker) return work();
   Task task;
   task.work = &work;
   absl::MutexLock lock(&mu_);
@@ -110,6 +115,7 @@ void InferenceScheduler::Shutdown() {
 }
 
 void InferenceScheduler::WorkerLoop() {
+  on_worker = true;
   while (true) {
     Batch batch;
     std::vector<Pending> dropped;

@@ -70,6 +70,7 @@ class InferenceScheduler {
   absl::Status Submit(Request request);
 
   // Runs `work` on a worker, in turn with the requests, and returns its status; blocks the caller.
+  // Called on a worker, runs `work` in place.
   absl::Status RunTask(const std::function<absl::Status()>& work);
 
   // Finishes every queued request with UNAVAILABLE, lets computations in progress end, and stops

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
@@ -17,14 +18,14 @@ using ::octet::testing::PseudoRandom;
 using ::octet::testing::TinyCnn;
 using ::testing::HasSubstr;
 
-std::shared_ptr<const LoadedModel> TinyModel(int64_t version = 1) {
+std::shared_ptr<const LoadedModel> TinyModel(int64_t version = 1, int threads = 1) {
   auto model = std::make_shared<LoadedModel>();
   model->version.set_name("tiny");
   model->version.set_version(version);
   absl::StatusOr<Graph> graph = ImportOnnxModel(TinyCnn().Serialize());
   EXPECT_TRUE(graph.ok()) << graph.status();
   SessionOptions options;
-  options.num_threads = 1;
+  options.num_threads = threads;
   absl::StatusOr<std::unique_ptr<Session>> session = Session::Create(*std::move(graph), options);
   EXPECT_TRUE(session.ok()) << session.status();
   model->session = *std::move(session);
@@ -260,6 +261,51 @@ TEST(InferenceSchedulerTest, ARequestFindingTheWorkerIdleStartsWithoutWaitingFor
     outcome.done.WaitForNotification();
     EXPECT_LT(outcome.timing.queued, absl::Seconds(1));
   }
+}
+
+// The threads of this process.
+int ThreadCount() {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
+    (void)entry;
+    ++count;
+  }
+  return count;
+}
+
+// libgomp shortens every team's spin-waits for good once more threads have joined OpenMP teams
+// than there are cores, which made a server 5x slower after one plan was built on a gRPC thread.
+// Engine work submitted as a task forms its team on the worker, as requests do.
+TEST(InferenceSchedulerTest, EngineWorkRunAsATaskFormsNoOpenMpTeamOutsideTheWorkers) {
+  InferenceScheduler::Options options;
+  options.threads = 2;
+  InferenceScheduler scheduler(options, nullptr);
+  const auto model = TinyModel(1, /*threads=*/2);
+  Outcome warm;
+  ASSERT_TRUE(scheduler.Submit(MakeRequest(model, Images(8, 1), &warm)).ok());
+  warm.done.WaitForNotification();
+  const int before = ThreadCount();
+  // A plan for a new shape, built and run from this thread through the scheduler.
+  ASSERT_TRUE(scheduler
+                  .RunTask([&] {
+                    absl::StatusOr<std::vector<StepDescription>> steps =
+                        model->session->Describe(Images(16, 2));
+                    return steps.ok() ? model->session->Run(Images(16, 2)).status()
+                                      : steps.status();
+                  })
+                  .ok());
+  EXPECT_EQ(ThreadCount(), before);
+  // The same from a thread of its own forms a team there (the check above has teeth).
+  absl::Notification ran, finish;
+  std::thread outside([&] {
+    EXPECT_TRUE(model->session->Run(Images(32, 3)).ok());
+    ran.Notify();
+    finish.WaitForNotification();
+  });
+  ran.WaitForNotification();
+  EXPECT_GT(ThreadCount(), before + 1) << "a team formed outside the workers";
+  finish.Notify();
+  outside.join();
 }
 
 }  // namespace

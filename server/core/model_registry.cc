@@ -77,7 +77,7 @@ absl::StatusOr<AddedVersion> ModelRegistry::Add(const ModelVersion& provenance, 
   version.set_source_version(provenance.source_version());
   version.set_job_id(provenance.job_id());
   absl::StatusOr<std::unique_ptr<Session>> session =
-      Session::Create(*std::move(graph), session_options_);
+      CreateSession(runner_, *std::move(graph), session_options_);
   if (!session.ok()) {
     // The model is fine as ONNX but not something this engine runs.
     return absl::InvalidArgumentError(
@@ -129,7 +129,8 @@ absl::StatusOr<std::shared_ptr<const LoadedModel>> ModelRegistry::Get(const std:
   OCTET_ASSIGN_OR_RETURN(Graph graph, ImportOnnxModel(bytes));
   auto loaded = std::make_shared<LoadedModel>();
   loaded->version = resolved;
-  OCTET_ASSIGN_OR_RETURN(loaded->session, Session::Create(std::move(graph), session_options_));
+  OCTET_ASSIGN_OR_RETURN(loaded->session,
+                         CreateSession(runner_, std::move(graph), session_options_));
   absl::MutexLock lock(&mu_);
   // Only fills a gap: SetDefaultVersion may have moved the default since the store was read.
   if (version == 0) default_versions_.try_emplace(name, resolved.version());

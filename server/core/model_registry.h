@@ -11,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/quant/sample_set.h"
 #include "engine/runtime/session.h"
 #include "octet/v1/model_service.pb.h"
 #include "server/core/batching.h"
@@ -59,6 +60,14 @@ class ModelRegistry {
 
   absl::StatusOr<octet::v1::Model> SetDefaultVersion(const std::string& name, int64_t version);
 
+  // Where the registry builds sessions and plans (the inference workers, so that OpenMP teams
+  // form on them only); unset, on the calling thread. Set once, before the registry is used.
+  void SetComputeRunner(BatchRunner runner) { runner_ = std::move(runner); }
+  // Runs engine work `work` where sessions are built (a description's plan).
+  absl::Status Compute(const std::function<absl::Status()>& work) {
+    return RunBatch(runner_, work);
+  }
+
   // How requests to `name` are batched: its own settings over the server's.
   BatchingPolicy Batching(const std::string& name);
   // Stores `name`'s own settings. INVALID_ARGUMENT for values out of range, NOT_FOUND for an
@@ -82,6 +91,7 @@ class ModelRegistry {
   BlobStore* const blobs_;
   const SessionOptions session_options_;
   const BatchingPolicy batching_;
+  BatchRunner runner_;
 
   // Serving answers from these without touching the database; every change of versions or
   // defaults goes through this class, which keeps them current.

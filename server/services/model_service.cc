@@ -80,7 +80,13 @@ grpc::Status ModelServiceImpl::DescribeRuntime(grpc::ServerContext*,
   absl::StatusOr<std::shared_ptr<const LoadedModel>> loaded =
       registry_->Get(request->name(), request->version());
   if (!loaded.ok()) return ToGrpcStatus(loaded.status());
-  return Respond(octet::server::DescribeRuntime(**loaded, *request), response);
+  absl::StatusOr<octet::v1::ModelRuntime> description;
+  const absl::Status ran = registry_->Compute([&] {
+    description = octet::server::DescribeRuntime(**loaded, *request);
+    return absl::OkStatus();
+  });
+  if (!ran.ok()) return ToGrpcStatus(ran);
+  return Respond(std::move(description), response);
 }
 
 grpc::Status ModelServiceImpl::ListModels(grpc::ServerContext*,
