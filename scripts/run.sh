@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, starts octetd with its embedded defaults (gRPC on
-# 127.0.0.1:8500, metrics on 127.0.0.1:9464, data in ./octet-data), shows a short demo with the
-# octet CLI, then keeps serving until Ctrl-C. Extra arguments go to octetd.
+# 127.0.0.1:8500, metrics on 127.0.0.1:9464, data in ./octet-data), and shows Octet's main job
+# against it with the octet CLI: a float Fashion-MNIST ResNet uploaded, quantized with the
+# default settings on Fashion-MNIST images (Debian's dataset-fashion-mnist), and both versions
+# compared as this server serves them. octetd then keeps serving until Ctrl-C. Extra arguments go
+# to octetd.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${OCTET_BUILD_DIR:-$root/build}
-"$root/scripts/setup.sh"
+"$root/scripts/setup.sh" --demo
 "$root/scripts/build.sh"
 
 ready=$(mktemp -u /tmp/octetd-ready.XXXXXX)
@@ -23,12 +26,34 @@ rm -f "$ready"
 
 demo=$(mktemp -d)
 octet() { "$build/client/octet" --server "127.0.0.1:$port" "$@"; }
-echo "== demo: a small CNN, uploaded and served in float through oneDNN =="
-"$build/tests/make_tiny_cnn" "$demo/tiny_cnn.onnx" "$demo/images.npy"
+model=fashion-resnet
+echo "== 1. a float model: a small ResNet trained on Fashion-MNIST =="
 octet health
-octet models upload "$demo/tiny_cnn.onnx" --name tiny-cnn --description "scripts/run.sh demo"
-octet models get tiny-cnn
-octet infer --model tiny-cnn --input "$demo/images.npy"
+octet models upload "$root/tests/data/fashion_mnist/resnet_small.onnx" --name "$model" \
+  --description "scripts/run.sh demo: float" | tee "$demo/upload.txt"
+float_version=$(sed -n 's/.* version \([0-9]*\) (.*/\1/p' "$demo/upload.txt")
+echo "== 2. calibration and evaluation data from Debian's dataset-fashion-mnist =="
+"$build/tests/make_fashion_mnist_npz" train 0 1000 "$demo/calibration.npz"
+"$build/tests/make_fashion_mnist_npz" test 0 1000 "$demo/evaluation.npz"
+for set in calibration evaluation; do
+  octet datasets get "demo-$set" > /dev/null 2>&1 ||
+    octet datasets upload "$demo/$set.npz" --name "demo-$set"
+done
+echo "== 3. post-training quantization with the default settings, as a job on the server =="
+octet quantize --model "$model" --version "$float_version" --calibration demo-calibration \
+  --eval demo-evaluation --wait | tee "$demo/job.txt"
+quantized_version=$(sed -n 's/^[^ ]* version \([0-9]*\) from version.*/\1/p' "$demo/job.txt")
+echo "== 4. both versions as this server serves them (latency: one client, round trip) =="
+octet models compare "$model" --versions "$float_version,$quantized_version"
+echo "== 5. four test images through the quantized version =="
+"$build/tests/make_fashion_mnist_npz" test 1000 4 "$demo/images.npy"
+octet infer --model "$model" --version "$quantized_version" --input "$demo/images.npy"
 rm -rf "$demo"
-echo "== octetd serves gRPC on port $port and http://127.0.0.1:$metrics_port/metrics; Ctrl-C stops it =="
+cat <<TEXT
+== octetd keeps serving: gRPC on 127.0.0.1:$port, metrics on http://127.0.0.1:$metrics_port/metrics ==
+   octet --server 127.0.0.1:$port models describe $model --version $quantized_version   # what runs in int8, step by step
+   octet --server 127.0.0.1:$port bench --model $model --concurrency 16 --duration 10   # load, with the server's own times
+   curl -s 127.0.0.1:$metrics_port/metrics | grep octet_inference                          # what Prometheus scrapes
+   Ctrl-C stops it.
+TEXT
 wait $octetd

@@ -2,6 +2,7 @@
 # Installs the Debian 12 packages Octet needs, and only those missing (fast when nothing is).
 #   scripts/setup.sh            build and runtime packages (deploy/packages/build.txt)
 #   scripts/setup.sh --tests    also the test-only packages (deploy/packages/test.txt)
+#   scripts/setup.sh --demo     also the data of scripts/run.sh's demo (deploy/packages/demo.txt)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 lists=("$root/deploy/packages/build.txt")
@@ -9,6 +10,7 @@ for arg in "$@"; do
   case "$arg" in
     --tests) lists+=("$root/deploy/packages/test.txt") ;;
     --fixtures) lists+=("$root/deploy/packages/fixtures.txt") ;;
+    --demo) lists+=("$root/deploy/packages/demo.txt") ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done

@@ -225,6 +225,16 @@ int Bench(CommandContext& context, const BenchOptions& options) {
 
 }  // namespace
 
+std::vector<std::pair<std::string, Tensor>> DeclaredRandomInputs(CommandContext& context,
+                                                                 const std::string& model,
+                                                                 int64_t version, int64_t batch) {
+  BenchOptions options;
+  options.model = model;
+  options.version = version;
+  options.batch = batch;
+  return BenchInputs(context, options);
+}
+
 void AddBenchCommand(CLI::App& app, CommandTable& table) {
   auto options = std::make_shared<BenchOptions>();
   CLI::App* bench = app.add_subcommand(

@@ -68,6 +68,14 @@ void AddModelCommands(CLI::App& app, CommandTable& table);      // models ...
 void AddDatasetCommands(CLI::App& app, CommandTable& table);    // datasets ...
 void AddJobCommands(CLI::App& app, CommandTable& table);        // quantize, jobs ...
 void AddBenchCommand(CLI::App& app, CommandTable& table);       // bench
+// models compare (under the `models` subcommand).
+void AddCompareCommand(CLI::App& models, CommandTable& table);
+
+// Random inputs (uniform [0, 1) floats, zeros otherwise) of the shapes a model version declares,
+// the first axis set to `batch`; CommandError for another dynamic axis.
+std::vector<std::pair<std::string, Tensor>> DeclaredRandomInputs(CommandContext& context,
+                                                                 const std::string& model,
+                                                                 int64_t version, int64_t batch);
 
 }  // namespace octet::client
 

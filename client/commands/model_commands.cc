@@ -1,4 +1,5 @@
-// octet models upload | list | get | delete | serving | set-default | describe | download.
+// octet models upload | list | get | delete | serving | set-default | describe | download
+// (compare: compare_command.cc).
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -208,6 +209,7 @@ void AddModelCommands(CLI::App& app, CommandTable& table) {
   CLI::App* models = app.add_subcommand("models", "Manage models and their versions");
   models->require_subcommand(1);
   models->fallthrough();
+  AddCompareCommand(*models, table);
 
   CLI::App* upload = models->add_subcommand("upload", "Upload an ONNX model");
   upload->add_option("file", o->file, "ONNX file")->required();

@@ -40,8 +40,8 @@ struct JobRunnerOptions {
 
 class JobRunner {
  public:
-  // Every calibration and evaluation batch runs on `scheduler`'s workers, those inference uses, so that a
-  // job and inference share the cores batch by batch.
+  // Every calibration and evaluation batch runs on `scheduler`'s workers, those inference uses, so
+  // that a job and inference share the cores batch by batch.
   JobRunner(const JobRunnerOptions& options, Storage* storage, JobStore* jobs,
             DatasetStore* datasets, ModelRegistry* registry, InferenceScheduler* scheduler,
             ServerMetrics* metrics);
