@@ -5,7 +5,8 @@
 # batching on: --max_batch_size 32, --max_queue_delay_us 2000), loads come from `octet bench`.
 #  1. Overhead. For each model (the Fashion-MNIST fixtures, and torchvision ResNet-18 and
 #     MobileNetV2 when build/bench-models holds their exports), float and int8 (Octet's default
-#     quantization of it, octet_bench_quantize with 8-bit weights), batch 1 and 32, one client:
+#     quantization of it for this CPU, octet_bench_quantize auto: 8-bit weights with VNNI, 7-bit
+#     without, ONEDNN_MAX_CPU_ISA included), batch 1 and 32, one client:
 #     octet_float_bench's in-process median (RUNS runs) beside the round trip's p50 and the
 #     server's mean compute time (its octet_inference_compute_duration_seconds) over SECONDS.
 #  2. Throughput. 64 clients sending batch-1 requests to the ResNet fixture for 2 x SECONDS:
@@ -69,7 +70,7 @@ for entry in "${entries[@]}"; do
   IFS=: read -r model calibration <<< "$entry"
   name=$(basename "$model" .onnx)
   qdq="$work/$name.qdq.onnx"
-  "$build/bench/octet_bench_quantize" "$model" "$qdq" 8 $calibration > /dev/null 2>&1
+  "$build/bench/octet_bench_quantize" "$model" "$qdq" auto $calibration > /dev/null 2>&1
   octet models upload "$model" --name "$name" > /dev/null
   octet models upload "$qdq" --name "$name-int8" > /dev/null
   for precision in float int8; do

@@ -24,4 +24,15 @@ std::string ToJson(const google::protobuf::Message& message) {
   return json;
 }
 
+std::string PrecisionName(octet::v1::Precision precision) {
+  switch (precision) {
+    case octet::v1::PRECISION_INT8:
+      return "int8";
+    case octet::v1::PRECISION_WEIGHT_ONLY:
+      return "weight-only";
+    default:
+      return "float";
+  }
+}
+
 }  // namespace octet::client

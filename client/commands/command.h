@@ -31,6 +31,9 @@ T Check(absl::StatusOr<T> value) {
   return *std::move(value);
 }
 
+// "float", "int8" or "weight-only".
+std::string PrecisionName(octet::v1::Precision precision);
+
 // `message` as indented JSON with the proto's field names.
 std::string ToJson(const google::protobuf::Message& message);
 

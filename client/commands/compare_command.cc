@@ -27,17 +27,6 @@ struct VersionFigures {
   std::vector<double> p50_ms;  // per batch size
 };
 
-std::string Precision(octet::v1::Precision precision) {
-  switch (precision) {
-    case octet::v1::PRECISION_INT8:
-      return "int8";
-    case octet::v1::PRECISION_WEIGHT_ONLY:
-      return "weight-only";
-    default:
-      return "float";
-  }
-}
-
 // The p50 round trip of `concurrency` 1 at each batch size, over `duration` after a short warm-up.
 std::vector<double> Latencies(CommandContext& context, const CompareOptions& o, int64_t version) {
   std::vector<double> p50;
@@ -94,7 +83,7 @@ int Compare(CommandContext& context, const CompareOptions& o) {
     nlohmann::json out = {{"model", o.name}, {"cpu", figures[0].runtime.cpu()}};
     for (const VersionFigures& f : figures) {
       nlohmann::json v = {{"version", f.version.version()},
-                          {"precision", Precision(f.version.precision())},
+                          {"precision", PrecisionName(f.version.precision())},
                           {"size_bytes", f.version.size_bytes()},
                           {"int8_nodes", f.runtime.int8_nodes_size()},
                           {"float_patterns", f.runtime.simulated_nodes_size()}};
@@ -122,7 +111,7 @@ int Compare(CommandContext& context, const CompareOptions& o) {
             << b.version.version() << " on this server (" << a.runtime.cpu() << ")\n";
   row("", absl::StrCat("version ", a.version.version()),
       absl::StrCat("version ", b.version.version()));
-  row("precision", Precision(a.version.precision()), Precision(b.version.precision()));
+  row("precision", PrecisionName(a.version.precision()), PrecisionName(b.version.precision()));
   row("file size", absl::StrFormat("%.2f MiB", a.version.size_bytes() / 1048576.0),
       absl::StrFormat("%.2f MiB", b.version.size_bytes() / 1048576.0));
   if (evaluation.has_value()) {

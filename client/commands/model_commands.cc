@@ -28,17 +28,6 @@ struct ModelOptions {
   bool reset = false;
 };
 
-std::string PrecisionName(octet::v1::Precision precision) {
-  switch (precision) {
-    case octet::v1::PRECISION_INT8:
-      return "int8";
-    case octet::v1::PRECISION_WEIGHT_ONLY:
-      return "weight-only";
-    default:
-      return "float";
-  }
-}
-
 std::string Specs(const google::protobuf::RepeatedPtrField<octet::v1::TensorSpec>& specs) {
   return absl::StrJoin(specs, ", ", [](std::string* out, const octet::v1::TensorSpec& spec) {
     std::vector<std::string> dims;
