@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "engine/base/status_matchers.h"
 #include "engine/onnx/onnx_importer.h"
+#include "engine/runtime/cpu/cpu_features.h"
 #include "engine/runtime/cpu/int8_depthwise_conv.h"
 #include "engine/runtime/session.h"
 #include "gmock/gmock.h"
@@ -136,6 +137,16 @@ TEST_P(Int8ConvTest, MatchesTheFloatSimulationWithinOneStep) {
     EXPECT_EQ(int8->int8_nodes().size(), 1u);
     EXPECT_EQ(conv->implementation, "octet:avx2");
     EXPECT_THAT(conv->notes, ::testing::StartsWith("depthwise"));
+  }
+  // 1x1 convolutions with an activation in output units run in int8 on every CPU with AVX2:
+  // oneDNN's kernels with VNNI or 7-bit weights, Octet's VPMADDWD product otherwise.
+  const bool pointwise = c.kernel == 1 && c.stride == 1 && c.pad == 0 && c.group == 1;
+  if (pointwise && c.activation != "HardSwish" && cpu::Cpu().avx2) {
+    EXPECT_EQ(int8->int8_nodes().size(), 1u);
+    if (c.max_weight > 64 && !cpu::Cpu().vnni) {
+      EXPECT_EQ(conv->implementation, "octet:int8 gemm avx2 (vpmaddwd)");
+      EXPECT_THAT(conv->notes, ::testing::HasSubstr("VPMADDWD"));
+    }
   }
   if (conv->op_type == "Int8Conv") {
     EXPECT_THAT(conv->notes, ::testing::HasSubstr(absl::StrCat("source zero point ", c.x_zero)));
@@ -469,6 +480,8 @@ INSTANTIATE_TEST_SUITE_P(
                                DataType::kUint8, 100, 7, "", true},
                       ConvCase{"pointwise", 3, 16, 32, 7, 1, 1, 0, 1, true, DataType::kUint8,
                                DataType::kUint8, 0, 0, "Relu", false},
+                      ConvCase{"pointwise_signed_zero_points_clip", 2, 24, 20, 5, 1, 1, 0, 1, true,
+                               DataType::kInt8, DataType::kInt8, 17, -3, "Clip", true},
                       ConvCase{"depthwise", 2, 16, 16, 8, 3, 1, 1, 16, true, DataType::kUint8,
                                DataType::kUint8, 0, 0, "Clip", true},
                       ConvCase{"grouped", 1, 8, 12, 6, 3, 1, 1, 4, false, DataType::kUint8,

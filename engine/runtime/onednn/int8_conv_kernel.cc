@@ -1,12 +1,13 @@
 // ai.octet.Int8Conv, the int8 convolution the lowering makes of DQ -> Conv [-> activation] -> Q:
 // Octet's AVX2 depthwise kernel where it applies, else oneDNN's int8 convolution where that is
-// exact on the CPU at hand.
+// exact on the CPU at hand, else (1x1, AVX2 without VNNI, 8-bit weights) Octet's exact product.
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/runtime/cpu/int8_depthwise_conv.h"
+#include "engine/runtime/cpu/int8_gemm.h"
 #include "engine/runtime/onednn/conv_common.h"
 #include "engine/runtime/onednn/int8_support.h"
 #include "engine/runtime/op_families.h"
@@ -387,6 +388,94 @@ absl::StatusOr<BuiltKernel> BuildOneDnnInt8Conv(const KernelBuildContext& contex
   }
 }
 
+// A 1x1 Int8Conv (one group, stride 1, no padding) on Octet's exact AVX2 product (cpu/int8_gemm.h):
+// the pixels as rows, the input channels as K. Where oneDNN's AVX2 kernels would saturate on
+// 8-bit weights; activations it applies in output units only; no fused residual.
+absl::Status OctetPointwiseApplies(const KernelBuildContext& context) {
+  if (!cpu::Int8GemmAvailable()) {
+    return absl::FailedPreconditionError("needs AVX2 without VNNI (oneDNN is exact with VNNI)");
+  }
+  const Node& node = context.node;
+  const Tensor* w = context.constant(3);
+  OCTET_ASSIGN_OR_RETURN(const int64_t group, node.GetInt("group", 1));
+  OCTET_ASSIGN_OR_RETURN(const std::vector<int64_t> strides, node.GetInts("strides", {}));
+  OCTET_ASSIGN_OR_RETURN(const std::vector<int64_t> pads, node.GetInts("pads", {}));
+  OCTET_ASSIGN_OR_RETURN(const std::string auto_pad, node.GetString("auto_pad", "NOTSET"));
+  OCTET_ASSIGN_OR_RETURN(const onednn::Int8Activation activation, onednn::ReadInt8Activation(node));
+  const bool pointwise =
+      w != nullptr && w->type() == DataType::kInt8 && w->rank() == 4 && w->dim(2) == 1 &&
+      w->dim(3) == 1 && group == 1 &&
+      std::all_of(strides.begin(), strides.end(), [](int64_t v) { return v == 1; }) &&
+      std::all_of(pads.begin(), pads.end(), [](int64_t v) { return v == 0; }) &&
+      (auto_pad == "NOTSET" || auto_pad == "VALID");
+  const bool applies_activation = activation.kind.empty() || activation.kind == "Relu" ||
+                                  activation.kind == "LeakyRelu" || activation.kind == "Clip";
+  if (!pointwise || !applies_activation) {
+    return absl::FailedPreconditionError(
+        "runs 2-D 1x1 convolutions of one group, stride 1 and no padding, with at most a Relu, "
+        "LeakyRelu or Clip, on CPUs with AVX2 and without VNNI");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BuiltKernel> BuildOctetPointwiseConv(const KernelBuildContext& context) {
+  OCTET_ASSIGN_OR_RETURN(Int8ConvParams p, ReadInt8Conv(context));
+  if (p.residual.has_value()) {
+    return absl::UnimplementedError(
+        absl::StrCat(context.node.Describe(), ": Octet's 1x1 kernel adds no residual"));
+  }
+  const TensorDesc& x = context.input(0);
+  const Tensor& w = *context.constant(3);
+  if (x.shape.size() != 4 || (!x.plain() && !x.channels_last)) {
+    return absl::InternalError(
+        absl::StrCat(context.node.Describe(), ": a 2-D source, plain or channels-last"));
+  }
+  const int64_t in_channels = w.dim(1), out_channels = w.dim(0);
+  cpu::Int8GemmSpec spec;
+  spec.k = in_channels;
+  spec.n = out_channels;
+  spec.a_type = x.type;
+  spec.weights.resize(in_channels * out_channels);
+  for (int64_t o = 0; o < out_channels; ++o) {
+    for (int64_t i = 0; i < in_channels; ++i) {
+      spec.weights[i * out_channels + o] = w.data<int8_t>()[o * in_channels + i];
+    }
+  }
+  spec.scales = p.scales;
+  spec.addend.resize(out_channels);
+  for (int64_t o = 0; o < out_channels; ++o) {
+    spec.addend[o] = p.bias.has_value() ? p.bias->data<float>()[o] * p.scales[o] : 0.0f;
+  }
+  if (p.activation.kind == "Relu") {
+    spec.negative_slope = 0.0f;
+  } else if (p.activation.kind == "LeakyRelu") {
+    spec.negative_slope = p.activation.alpha;
+  } else if (p.activation.kind == "Clip") {
+    spec.low = p.activation.alpha / p.y_scale;
+    spec.high = p.activation.beta / p.y_scale;
+  }
+  spec.y_type = p.y_type;
+  spec.y_zero = p.y_zero;
+  const int64_t pixels = x.shape[2] * x.shape[3];
+  if (x.plain() && pixels > 1) {
+    spec.pixels = pixels;
+    spec.rows = x.shape[0] * pixels;
+  }
+  BuiltKernel built;
+  OCTET_ASSIGN_OR_RETURN(built.kernel, cpu::MakeInt8GemmKernel(std::move(spec)));
+  TensorDesc y_desc{p.y_type, p.g.y_shape};
+  y_desc.channels_last = true;
+  built.outputs.push_back(y_desc);
+  built.notes = absl::StrCat(
+      "1x1, ", DataTypeName(x.type), " source zero point ", p.x_zero,
+      p.x_zero == 0 ? "" : " (folded into the bias)",
+      x.plain() && pixels > 1 ? ", plain source read through a channels-last copy" : "",
+      ", s8 weights (exact at 8 bits: int32 sums of 16-bit products, VPMADDWD), ",
+      DataTypeName(p.y_type), " destination zero point ", p.y_zero,
+      p.activation.kind.empty() ? std::string() : absl::StrCat(", fused ", p.activation.kind));
+  return built;
+}
+
 }  // namespace
 
 std::vector<OpDefinition> Int8ConvOps() {
@@ -397,7 +486,8 @@ std::vector<OpDefinition> Int8ConvOps() {
   int8_conv.sum_op = "Int8Add";
   int8_conv.implementations = {
       {"octet:int8 depthwise", OctetDepthwiseApplies, BuildOctetDepthwiseConv},
-      {"onednn", onednn::OneDnnInt8ProductExact, BuildOneDnnInt8Conv}};
+      {"onednn", onednn::OneDnnInt8ProductExact, BuildOneDnnInt8Conv},
+      {"octet:int8 1x1 avx2 (vpmaddwd)", OctetPointwiseApplies, BuildOctetPointwiseConv}};
   return {int8_conv};
 }
 

@@ -1,0 +1,250 @@
+#include "engine/runtime/cpu/int8_gemm.h"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/runtime/cpu/cpu_features.h"
+
+namespace octet::cpu {
+namespace {
+
+constexpr int64_t kRows = 6;      // rows of a register tile
+constexpr int64_t kColumns = 16;  // columns of a register tile (two vectors of 8 int32)
+
+class Int8GemmKernel final : public Kernel {
+ public:
+  explicit Int8GemmKernel(Int8GemmSpec spec)
+      : spec_(std::move(spec)),
+        pairs_((spec_.k + 1) / 2),
+        column_blocks_((spec_.n + kColumns - 1) / kColumns),
+        threads_(omp_get_max_threads()) {
+    // W as int16 pairs: block b, pair p, column c of the block -> (W[2p][j], W[2p + 1][j]).
+    packed_.assign(column_blocks_ * pairs_ * kColumns * 2, 0);
+    for (int64_t j = 0; j < spec_.n; ++j) {
+      const int64_t block = j / kColumns, c = j % kColumns;
+      for (int64_t i = 0; i < spec_.k; ++i) {
+        packed_[((block * pairs_ + i / 2) * kColumns + c) * 2 + i % 2] =
+            spec_.weights[i * spec_.n + j];
+      }
+    }
+    // Per-column constants padded to whole blocks.
+    const int64_t padded = column_blocks_ * kColumns;
+    scales_.assign(padded, 0.0f);
+    addend_.assign(padded, 0.0f);
+    std::copy(spec_.scales.begin(), spec_.scales.end(), scales_.begin());
+    std::copy(spec_.addend.begin(), spec_.addend.end(), addend_.begin());
+    if (spec_.y_type != DataType::kFloat32) {
+      // Saturation to the destination type, applied in output units with the zero point added.
+      const float type_low = spec_.y_type == DataType::kUint8 ? 0.0f : -128.0f;
+      const float type_high = spec_.y_type == DataType::kUint8 ? 255.0f : 127.0f;
+      saturate_low_ = type_low;
+      saturate_high_ = type_high;
+    }
+    row_bytes_ = AlignScratchpad(kRows * pairs_ * 2 * sizeof(int16_t));
+    transposed_bytes_ = spec_.pixels > 1 ? AlignScratchpad(spec_.rows * spec_.k) : 0;
+  }
+
+  size_t scratchpad_bytes() const override { return transposed_bytes_ + row_bytes_ * threads_; }
+  std::string implementation() const override { return "octet:int8 gemm avx2 (vpmaddwd)"; }
+
+  absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
+                   ExecutionContext& context) const override {
+    const Tensor& a = *inputs[0];
+    Tensor& y = *outputs[0];
+    const int64_t m = spec_.k == 0 ? 0 : a.element_count() / spec_.k;
+    const int64_t row_blocks = (m + kRows - 1) / kRows;
+    const int64_t items = row_blocks * column_blocks_;
+    char* scratch = static_cast<char*>(context.scratchpad);
+    const auto* rows = static_cast<const uint8_t*>(a.raw_data());
+    if (spec_.pixels > 1) {
+      if (m > spec_.rows) return absl::InternalError("the source outgrew the transposed copy");
+      Transpose(rows, m, reinterpret_cast<uint8_t*>(scratch));
+      rows = reinterpret_cast<const uint8_t*>(scratch);
+      scratch += transposed_bytes_;
+    }
+#pragma omp parallel num_threads(std::min(threads_, omp_get_max_threads()))
+    {
+      const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+      const int64_t begin = items * thread / threads, end = items * (thread + 1) / threads;
+      if (begin < end) {
+        Range(rows, m, y.raw_data(), begin, end,
+              reinterpret_cast<int16_t*>(scratch + row_bytes_ * thread));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // [images, k, pixels] -> [images * pixels, k], among the threads by image and channel.
+  void Transpose(const uint8_t* in, int64_t m, uint8_t* out) const {
+    const int64_t pixels = spec_.pixels, k = spec_.k, images = m / pixels;
+#pragma omp parallel for num_threads(std::min(threads_, omp_get_max_threads())) collapse(2)
+    for (int64_t image = 0; image < images; ++image) {
+      for (int64_t c = 0; c < k; ++c) {
+        const uint8_t* from = in + (image * k + c) * pixels;
+        uint8_t* to = out + image * pixels * k + c;
+        for (int64_t q = 0; q < pixels; ++q) to[q * k] = from[q];
+      }
+    }
+  }
+
+  // Tiles [begin, end) (row block major): each row block's rows widened once into `wide`.
+  __attribute__((target("avx2,fma"))) void Range(const uint8_t* a, int64_t m, void* y,
+                                                 int64_t begin, int64_t end, int16_t* wide) const {
+    int64_t widened = -1;
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t row_block = item / column_blocks_, column_block = item % column_blocks_;
+      const int64_t first = row_block * kRows, rows = std::min(kRows, m - first);
+      if (row_block != widened) {
+        for (int64_t r = 0; r < rows; ++r) Widen(a + (first + r) * spec_.k, wide + r * pairs_ * 2);
+        widened = row_block;
+      }
+      switch (rows) {
+        case 6:
+          Tile<6>(wide, first, column_block, y);
+          break;
+        case 5:
+          Tile<5>(wide, first, column_block, y);
+          break;
+        case 4:
+          Tile<4>(wide, first, column_block, y);
+          break;
+        case 3:
+          Tile<3>(wide, first, column_block, y);
+          break;
+        case 2:
+          Tile<2>(wide, first, column_block, y);
+          break;
+        default:
+          Tile<1>(wide, first, column_block, y);
+      }
+    }
+  }
+
+  // One row of A to int16 (zero- or sign-extended), with a zero after an odd k.
+  __attribute__((target("avx2,fma"))) void Widen(const uint8_t* row, int16_t* out) const {
+    const int64_t k = spec_.k;
+    int64_t i = 0;
+    if (spec_.a_type == DataType::kUint8) {
+      for (; i + 16 <= k; i += 16) {
+        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_cvtepu8_epi16(bytes));
+      }
+      for (; i < k; ++i) out[i] = row[i];
+    } else {
+      for (; i + 16 <= k; i += 16) {
+        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_cvtepi8_epi16(bytes));
+      }
+      for (; i < k; ++i) out[i] = static_cast<int8_t>(row[i]);
+    }
+    if (k % 2 != 0) out[k] = 0;
+  }
+
+  // Rows [first, first + R) x the 16 columns of `column_block`: the int32 sums in registers, then
+  // the requantization into y.
+  template <int R>
+  __attribute__((target("avx2,fma"))) void Tile(const int16_t* wide, int64_t first,
+                                                int64_t column_block, void* y) const {
+    const int16_t* b = packed_.data() + column_block * pairs_ * kColumns * 2;
+    const int64_t row_stride = pairs_ * 2;
+    __m256i acc[R][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    for (int64_t p = 0; p < pairs_; ++p) {
+      const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + p * 32));
+      const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + p * 32 + 16));
+#pragma GCC unroll 6
+      for (int r = 0; r < R; ++r) {
+        int32_t pair;
+        std::memcpy(&pair, wide + r * row_stride + 2 * p, sizeof(pair));
+        const __m256i a = _mm256_set1_epi32(pair);
+        acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(a, b0));
+        acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(a, b1));
+      }
+    }
+    const int64_t j0 = column_block * kColumns;
+    const int64_t columns = std::min<int64_t>(kColumns, spec_.n - j0);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      alignas(32) float values[kColumns];
+      for (int h = 0; h < 2; ++h) {
+        __m256 v = _mm256_cvtepi32_ps(acc[r][h]);
+        v = _mm256_fmadd_ps(v, _mm256_loadu_ps(scales_.data() + j0 + 8 * h),
+                            _mm256_loadu_ps(addend_.data() + j0 + 8 * h));
+        // x < 0 -> slope * x, then the clamp.
+        const __m256 negative = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
+        v = _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(spec_.negative_slope)), negative);
+        v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(spec_.low)), _mm256_set1_ps(spec_.high));
+        _mm256_store_ps(values + 8 * h, v);
+      }
+      Store(values, first + r, j0, columns, y);
+    }
+  }
+
+  // A row's values for columns [j0, j0 + columns) in output units: float as they are, else with
+  // the zero point, rounded half to even and saturated.
+  __attribute__((target("avx2,fma"))) void Store(const float* values, int64_t row, int64_t j0,
+                                                 int64_t columns, void* y) const {
+    const int64_t at = row * spec_.n + j0;
+    if (spec_.y_type == DataType::kFloat32) {
+      std::memcpy(static_cast<float*>(y) + at, values, columns * sizeof(float));
+      return;
+    }
+    alignas(32) int32_t rounded[kColumns];
+    for (int h = 0; h < 2; ++h) {
+      __m256 v = _mm256_add_ps(_mm256_load_ps(values + 8 * h),
+                               _mm256_set1_ps(static_cast<float>(spec_.y_zero)));
+      v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(saturate_low_)),
+                        _mm256_set1_ps(saturate_high_));
+      // The default rounding mode: half to even, as QuantizeLinear.
+      _mm256_store_si256(reinterpret_cast<__m256i*>(rounded + 8 * h), _mm256_cvtps_epi32(v));
+    }
+    if (spec_.y_type == DataType::kUint8) {
+      uint8_t* out = static_cast<uint8_t*>(y) + at;
+      for (int64_t c = 0; c < columns; ++c) out[c] = static_cast<uint8_t>(rounded[c]);
+    } else {
+      int8_t* out = static_cast<int8_t*>(y) + at;
+      for (int64_t c = 0; c < columns; ++c) out[c] = static_cast<int8_t>(rounded[c]);
+    }
+  }
+
+  Int8GemmSpec spec_;
+  int64_t pairs_, column_blocks_;
+  int threads_;
+  std::vector<int16_t> packed_;
+  std::vector<float> scales_, addend_;
+  float saturate_low_ = 0.0f, saturate_high_ = 0.0f;
+  size_t row_bytes_ = 0, transposed_bytes_ = 0;
+};
+
+}  // namespace
+
+bool Int8GemmAvailable() { return Cpu().avx2 && !Cpu().vnni; }
+
+absl::StatusOr<std::unique_ptr<Kernel>> MakeInt8GemmKernel(Int8GemmSpec spec) {
+  if (!Int8GemmAvailable()) {
+    return absl::FailedPreconditionError(
+        "Octet's int8 matrix product runs on CPUs with AVX2 and without VNNI");
+  }
+  const bool types = (spec.a_type == DataType::kUint8 || spec.a_type == DataType::kInt8) &&
+                     (spec.y_type == DataType::kUint8 || spec.y_type == DataType::kInt8 ||
+                      spec.y_type == DataType::kFloat32);
+  if (!types || spec.k < 1 || spec.n < 1 ||
+      static_cast<int64_t>(spec.weights.size()) != spec.k * spec.n ||
+      static_cast<int64_t>(spec.scales.size()) != spec.n ||
+      static_cast<int64_t>(spec.addend.size()) != spec.n || spec.k > (int64_t{1} << 16) ||
+      (spec.pixels > 1 && (spec.rows < 1 || spec.rows % spec.pixels != 0))) {
+    return absl::InvalidArgumentError(absl::StrCat("inconsistent int8 matrix product: K ", spec.k,
+                                                   ", N ", spec.n, ", ", spec.weights.size(),
+                                                   " weights"));
+  }
+  return std::make_unique<Int8GemmKernel>(std::move(spec));
+}
+
+}  // namespace octet::cpu
