@@ -213,7 +213,7 @@ INSTANTIATE_TEST_SUITE_P(
         MatMulCase{
             "gemm_8bit_weights", "Gemm", {2, 32}, 8, true, true, true, true, 0, "", false, 0, 127},
         // 8-bit weights with every activation Octet's AVX2 kernel applies, and its edges: rows
-        // not a multiple of its 6-row tile, odd K, N not a multiple of 16, a zero point.
+        // not a multiple of its 4-row tile, odd K, N not a multiple of 16, a zero point.
         MatMulCase{"gemm_8bit_relu_edges",
                    "Gemm",
                    {13, 37},

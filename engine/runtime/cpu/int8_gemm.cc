@@ -13,7 +13,7 @@
 namespace octet::cpu {
 namespace {
 
-constexpr int64_t kRows = 6;      // rows of a register tile
+constexpr int64_t kRows = 4;      // rows of a register tile (with more, GCC spills accumulators)
 constexpr int64_t kColumns = 16;  // columns of a register tile (two vectors of 8 int32)
 
 class Int8GemmKernel final : public Kernel {
@@ -45,6 +45,19 @@ class Int8GemmKernel final : public Kernel {
       saturate_low_ = type_low;
       saturate_high_ = type_high;
     }
+    // Without a leaky slope the activation is a clamp, and the destination zero point can join the
+    // addend and the clamp's bounds: one FMA, one max, one min per vector before the conversion.
+    leaky_ = spec_.negative_slope != 0.0f && spec_.negative_slope != 1.0f;
+    float low = spec_.negative_slope == 0.0f ? std::max(spec_.low, 0.0f) : spec_.low;
+    float high = spec_.high;
+    folded_addend_ = addend_;
+    if (spec_.y_type != DataType::kFloat32 && !leaky_) {
+      for (float& a : folded_addend_) a += static_cast<float>(spec_.y_zero);
+      low = std::max(low + static_cast<float>(spec_.y_zero), saturate_low_);
+      high = std::min(high + static_cast<float>(spec_.y_zero), saturate_high_);
+    }
+    clamp_low_ = low;
+    clamp_high_ = high;
     row_bytes_ = AlignScratchpad(kRows * pairs_ * 2 * sizeof(int16_t));
     transposed_bytes_ = spec_.pixels > 1 ? AlignScratchpad(spec_.rows * spec_.k) : 0;
   }
@@ -153,64 +166,111 @@ class Int8GemmKernel final : public Kernel {
                                                 int64_t column_block, void* y) const {
     const int16_t* b = packed_.data() + column_block * pairs_ * kColumns * 2;
     const int64_t row_stride = pairs_ * 2;
-    __m256i acc[R][2];
-#pragma GCC unroll 6
-    for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    // Named accumulators (an array would be kept in memory): rows 0-5, two vectors each; the rows
+    // beyond R compile away.
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+            c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    // Row r's pair (k = 2p, 2p + 1) of int16 in both halves of every 32-bit lane.
+#define OCTET_INT8_GEMM_ROW(r)                                         \
+  if (R > r) {                                                         \
+    int32_t value;                                                     \
+    std::memcpy(&value, wide + r * row_stride + 2 * p, sizeof(value)); \
+    const __m256i a = _mm256_set1_epi32(value);                        \
+    c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(a, b0));     \
+    c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(a, b1));     \
+  }
     for (int64_t p = 0; p < pairs_; ++p) {
       const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + p * 32));
       const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + p * 32 + 16));
-#pragma GCC unroll 6
-      for (int r = 0; r < R; ++r) {
-        int32_t pair;
-        std::memcpy(&pair, wide + r * row_stride + 2 * p, sizeof(pair));
-        const __m256i a = _mm256_set1_epi32(pair);
-        acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(a, b0));
-        acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(a, b1));
-      }
+      OCTET_INT8_GEMM_ROW(0)
+      OCTET_INT8_GEMM_ROW(1)
+      OCTET_INT8_GEMM_ROW(2)
+      OCTET_INT8_GEMM_ROW(3)
+      OCTET_INT8_GEMM_ROW(4)
+      OCTET_INT8_GEMM_ROW(5)
     }
+#undef OCTET_INT8_GEMM_ROW
+    const __m256i acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21},
+                               {c30, c31}, {c40, c41}, {c50, c51}};
     const int64_t j0 = column_block * kColumns;
     const int64_t columns = std::min<int64_t>(kColumns, spec_.n - j0);
+    const __m256 scale[2] = {_mm256_loadu_ps(scales_.data() + j0),
+                             _mm256_loadu_ps(scales_.data() + j0 + 8)};
+    if (!leaky_) {
+      const __m256 addend[2] = {_mm256_loadu_ps(folded_addend_.data() + j0),
+                                _mm256_loadu_ps(folded_addend_.data() + j0 + 8)};
+      const __m256 low = _mm256_set1_ps(clamp_low_), high = _mm256_set1_ps(clamp_high_);
+#pragma GCC unroll 6
+      for (int r = 0; r < R; ++r) {
+        __m256 v[2];
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+          v[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[r][h]), scale[h], addend[h]);
+          v[h] = _mm256_min_ps(_mm256_max_ps(v[h], low), high);
+        }
+        Store(v, first + r, j0, columns, y);
+      }
+      return;
+    }
+    // LeakyRelu: x < 0 -> slope * x, the clamp, then the zero point and the saturation.
+    const __m256 addend[2] = {_mm256_loadu_ps(addend_.data() + j0),
+                              _mm256_loadu_ps(addend_.data() + j0 + 8)};
+    const __m256 slope = _mm256_set1_ps(spec_.negative_slope), zero = _mm256_setzero_ps();
+    const __m256 low = _mm256_set1_ps(spec_.low), high = _mm256_set1_ps(spec_.high);
+    const bool quantized = spec_.y_type != DataType::kFloat32;
+    const __m256 y_zero = _mm256_set1_ps(static_cast<float>(spec_.y_zero));
+    const __m256 type_low = _mm256_set1_ps(saturate_low_),
+                 type_high = _mm256_set1_ps(saturate_high_);
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
-      alignas(32) float values[kColumns];
+      __m256 v[2];
+#pragma GCC unroll 2
       for (int h = 0; h < 2; ++h) {
-        __m256 v = _mm256_cvtepi32_ps(acc[r][h]);
-        v = _mm256_fmadd_ps(v, _mm256_loadu_ps(scales_.data() + j0 + 8 * h),
-                            _mm256_loadu_ps(addend_.data() + j0 + 8 * h));
-        // x < 0 -> slope * x, then the clamp.
-        const __m256 negative = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
-        v = _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(spec_.negative_slope)), negative);
-        v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(spec_.low)), _mm256_set1_ps(spec_.high));
-        _mm256_store_ps(values + 8 * h, v);
+        v[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[r][h]), scale[h], addend[h]);
+        v[h] = _mm256_blendv_ps(v[h], _mm256_mul_ps(v[h], slope),
+                                _mm256_cmp_ps(v[h], zero, _CMP_LT_OQ));
+        v[h] = _mm256_min_ps(_mm256_max_ps(v[h], low), high);
+        if (quantized) {
+          v[h] = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v[h], y_zero), type_low), type_high);
+        }
       }
-      Store(values, first + r, j0, columns, y);
+      Store(v, first + r, j0, columns, y);
     }
   }
 
-  // A row's values for columns [j0, j0 + columns) in output units: float as they are, else with
-  // the zero point, rounded half to even and saturated.
-  __attribute__((target("avx2,fma"))) void Store(const float* values, int64_t row, int64_t j0,
-                                                 int64_t columns, void* y) const {
+  // A row's 16 values for columns [j0, j0 + columns), in output units with the zero point and
+  // within the type's range: float as they are, else rounded half to even (the default rounding
+  // mode, as QuantizeLinear) and packed to bytes.
+  __attribute__((target("avx2,fma"), always_inline)) inline void Store(const __m256* v, int64_t row,
+                                                                       int64_t j0, int64_t columns,
+                                                                       void* y) const {
     const int64_t at = row * spec_.n + j0;
     if (spec_.y_type == DataType::kFloat32) {
-      std::memcpy(static_cast<float*>(y) + at, values, columns * sizeof(float));
+      float* out = static_cast<float*>(y) + at;
+      if (columns == kColumns) {
+        _mm256_storeu_ps(out, v[0]);
+        _mm256_storeu_ps(out + 8, v[1]);
+      } else {
+        alignas(32) float staged[kColumns];
+        _mm256_store_ps(staged, v[0]);
+        _mm256_store_ps(staged + 8, v[1]);
+        std::memcpy(out, staged, columns * sizeof(float));
+      }
       return;
     }
-    alignas(32) int32_t rounded[kColumns];
-    for (int h = 0; h < 2; ++h) {
-      __m256 v = _mm256_add_ps(_mm256_load_ps(values + 8 * h),
-                               _mm256_set1_ps(static_cast<float>(spec_.y_zero)));
-      v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(saturate_low_)),
-                        _mm256_set1_ps(saturate_high_));
-      // The default rounding mode: half to even, as QuantizeLinear.
-      _mm256_store_si256(reinterpret_cast<__m256i*>(rounded + 8 * h), _mm256_cvtps_epi32(v));
-    }
-    if (spec_.y_type == DataType::kUint8) {
-      uint8_t* out = static_cast<uint8_t*>(y) + at;
-      for (int64_t c = 0; c < columns; ++c) out[c] = static_cast<uint8_t>(rounded[c]);
+    // packs work within 128-bit lanes; the permute restores the column order.
+    const __m256i words = _mm256_permute4x64_epi64(
+        _mm256_packs_epi32(_mm256_cvtps_epi32(v[0]), _mm256_cvtps_epi32(v[1])), 0xd8);
+    const __m128i low = _mm256_castsi256_si128(words), high = _mm256_extracti128_si256(words, 1);
+    const __m128i bytes =
+        spec_.y_type == DataType::kUint8 ? _mm_packus_epi16(low, high) : _mm_packs_epi16(low, high);
+    uint8_t* out = static_cast<uint8_t*>(y) + at;
+    if (columns == kColumns) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out), bytes);
     } else {
-      int8_t* out = static_cast<int8_t*>(y) + at;
-      for (int64_t c = 0; c < columns; ++c) out[c] = static_cast<int8_t>(rounded[c]);
+      alignas(16) uint8_t staged[kColumns];
+      _mm_store_si128(reinterpret_cast<__m128i*>(staged), bytes);
+      std::memcpy(out, staged, columns);
     }
   }
 
@@ -218,8 +278,10 @@ class Int8GemmKernel final : public Kernel {
   int64_t pairs_, column_blocks_;
   int threads_;
   std::vector<int16_t> packed_;
-  std::vector<float> scales_, addend_;
+  std::vector<float> scales_, addend_, folded_addend_;
   float saturate_low_ = 0.0f, saturate_high_ = 0.0f;
+  bool leaky_ = false;
+  float clamp_low_ = 0.0f, clamp_high_ = 0.0f;
   size_t row_bytes_ = 0, transposed_bytes_ = 0;
 };
 

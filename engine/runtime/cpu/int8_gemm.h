@@ -3,7 +3,7 @@
 // multiply with VPMADDUBSW, whose int16 pair sums saturate for weights beyond +-64, so 8-bit
 // weights would have to run in float; here sources and weights are widened to int16 and summed
 // in pairs by VPMADDWD into int32, exactly (as Octet's depthwise kernel does). A register tile of
-// 6 rows x 16 columns; weights packed once as int16 pairs [N/16][K/2][16][2].
+// 4 rows x 16 columns; weights packed once as int16 pairs [N/16][K/2][16][2].
 #ifndef OCTET_ENGINE_RUNTIME_CPU_INT8_GEMM_H_
 #define OCTET_ENGINE_RUNTIME_CPU_INT8_GEMM_H_
 
