@@ -142,20 +142,14 @@ class Int8GemmKernel final : public Kernel {
   // One row of A to int16 (zero- or sign-extended), with a zero after an odd k.
   __attribute__((target("avx2,fma"))) void Widen(const uint8_t* row, int16_t* out) const {
     const int64_t k = spec_.k;
+    const bool is_signed = spec_.a_type == DataType::kInt8;
     int64_t i = 0;
-    if (spec_.a_type == DataType::kUint8) {
-      for (; i + 16 <= k; i += 16) {
-        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_cvtepu8_epi16(bytes));
-      }
-      for (; i < k; ++i) out[i] = row[i];
-    } else {
-      for (; i + 16 <= k; i += 16) {
-        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_cvtepi8_epi16(bytes));
-      }
-      for (; i < k; ++i) out[i] = static_cast<int8_t>(row[i]);
+    for (; i + 16 <= k; i += 16) {
+      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
+                          is_signed ? _mm256_cvtepi8_epi16(bytes) : _mm256_cvtepu8_epi16(bytes));
     }
+    for (; i < k; ++i) out[i] = is_signed ? int16_t{static_cast<int8_t>(row[i])} : int16_t{row[i]};
     if (k % 2 != 0) out[k] = 0;
   }
 

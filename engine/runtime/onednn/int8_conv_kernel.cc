@@ -392,28 +392,20 @@ absl::StatusOr<BuiltKernel> BuildOneDnnInt8Conv(const KernelBuildContext& contex
 // the pixels as rows, the input channels as K. Where oneDNN's AVX2 kernels would saturate on
 // 8-bit weights; activations it applies in output units only; no fused residual.
 absl::Status OctetPointwiseApplies(const KernelBuildContext& context) {
-  if (!cpu::Int8GemmAvailable()) {
-    return absl::FailedPreconditionError("needs AVX2 without VNNI (oneDNN is exact with VNNI)");
-  }
+  OCTET_RETURN_IF_ERROR(onednn::OctetInt8ProductApplies(context));
   const Node& node = context.node;
-  const Tensor* w = context.constant(3);
+  const Tensor& w = *context.constant(3);
   OCTET_ASSIGN_OR_RETURN(const int64_t group, node.GetInt("group", 1));
   OCTET_ASSIGN_OR_RETURN(const std::vector<int64_t> strides, node.GetInts("strides", {}));
   OCTET_ASSIGN_OR_RETURN(const std::vector<int64_t> pads, node.GetInts("pads", {}));
   OCTET_ASSIGN_OR_RETURN(const std::string auto_pad, node.GetString("auto_pad", "NOTSET"));
-  OCTET_ASSIGN_OR_RETURN(const onednn::Int8Activation activation, onednn::ReadInt8Activation(node));
-  const bool pointwise =
-      w != nullptr && w->type() == DataType::kInt8 && w->rank() == 4 && w->dim(2) == 1 &&
-      w->dim(3) == 1 && group == 1 &&
-      std::all_of(strides.begin(), strides.end(), [](int64_t v) { return v == 1; }) &&
-      std::all_of(pads.begin(), pads.end(), [](int64_t v) { return v == 0; }) &&
-      (auto_pad == "NOTSET" || auto_pad == "VALID");
-  const bool applies_activation = activation.kind.empty() || activation.kind == "Relu" ||
-                                  activation.kind == "LeakyRelu" || activation.kind == "Clip";
-  if (!pointwise || !applies_activation) {
+  auto all = [](const std::vector<int64_t>& values, int64_t v) {
+    return std::all_of(values.begin(), values.end(), [v](int64_t x) { return x == v; });
+  };
+  if (w.rank() != 4 || w.dim(2) != 1 || w.dim(3) != 1 || group != 1 || !all(strides, 1) ||
+      !all(pads, 0) || (auto_pad != "NOTSET" && auto_pad != "VALID")) {
     return absl::FailedPreconditionError(
-        "runs 2-D 1x1 convolutions of one group, stride 1 and no padding, with at most a Relu, "
-        "LeakyRelu or Clip, on CPUs with AVX2 and without VNNI");
+        "runs 2-D 1x1 convolutions of one group, stride 1 and no padding");
   }
   return absl::OkStatus();
 }
@@ -446,14 +438,7 @@ absl::StatusOr<BuiltKernel> BuildOctetPointwiseConv(const KernelBuildContext& co
   for (int64_t o = 0; o < out_channels; ++o) {
     spec.addend[o] = p.bias.has_value() ? p.bias->data<float>()[o] * p.scales[o] : 0.0f;
   }
-  if (p.activation.kind == "Relu") {
-    spec.negative_slope = 0.0f;
-  } else if (p.activation.kind == "LeakyRelu") {
-    spec.negative_slope = p.activation.alpha;
-  } else if (p.activation.kind == "Clip") {
-    spec.low = p.activation.alpha / p.y_scale;
-    spec.high = p.activation.beta / p.y_scale;
-  }
+  onednn::SetInt8GemmActivation(p.activation, p.y_scale, &spec);
   spec.y_type = p.y_type;
   spec.y_zero = p.y_zero;
   const int64_t pixels = x.shape[2] * x.shape[3];

@@ -46,4 +46,36 @@ absl::Status OneDnnInt8ProductExact(const KernelBuildContext& context) {
   return absl::OkStatus();
 }
 
+absl::Status OctetInt8ProductApplies(const KernelBuildContext& context) {
+  if (!cpu::Int8GemmAvailable()) {
+    return absl::FailedPreconditionError("needs AVX2 without VNNI (oneDNN is exact with VNNI)");
+  }
+  const Tensor* w = context.constant(3);
+  const DataType x = context.input(0).type;
+  if (w == nullptr || w->type() != DataType::kInt8 ||
+      (x != DataType::kUint8 && x != DataType::kInt8)) {
+    return absl::FailedPreconditionError("needs a u8 or s8 source and constant s8 weights");
+  }
+  absl::StatusOr<Int8Activation> activation = ReadInt8Activation(context.node);
+  if (!activation.ok()) return activation.status();
+  const std::string& kind = activation->kind;
+  if (!kind.empty() && kind != "Relu" && kind != "LeakyRelu" && kind != "Clip") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("applies no ", kind, " (only Relu, LeakyRelu and Clip)"));
+  }
+  return absl::OkStatus();
+}
+
+void SetInt8GemmActivation(const Int8Activation& activation, float y_scale,
+                           cpu::Int8GemmSpec* spec) {
+  if (activation.kind == "Relu") {
+    spec->negative_slope = 0.0f;
+  } else if (activation.kind == "LeakyRelu") {
+    spec->negative_slope = activation.alpha;
+  } else if (activation.kind == "Clip") {
+    spec->low = activation.alpha / y_scale;
+    spec->high = activation.beta / y_scale;
+  }
+}
+
 }  // namespace octet::onednn

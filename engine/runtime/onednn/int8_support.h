@@ -5,7 +5,9 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "engine/runtime/cpu/int8_gemm.h"
 #include "engine/runtime/kernel.h"
+#include "engine/runtime/onednn/onednn_common.h"
 #include "engine/tensor/data_type.h"
 
 namespace octet::onednn {
@@ -22,6 +24,15 @@ std::string Int8ConvInexactReason(DataType source, int max_abs_weight);
 // FAILED_PRECONDITION with Int8ConvInexactReason. Reads only types and constants, so the int8
 // lowering asks it before shapes are known.
 absl::Status OneDnnInt8ProductExact(const KernelBuildContext& context);
+
+// The applicability of Octet's exact AVX2 product (cpu/int8_gemm.h) to an Int8Conv or Int8MatMul
+// node: AVX2 without VNNI, a u8/s8 source, constant s8 weights, and at most an activation it
+// applies in output units (Relu, LeakyRelu, Clip). Types, constants and attributes only.
+absl::Status OctetInt8ProductApplies(const KernelBuildContext& context);
+
+// `activation` as the product applies it, in output units (Clip's bounds divided by y_scale).
+void SetInt8GemmActivation(const Int8Activation& activation, float y_scale,
+                           cpu::Int8GemmSpec* spec);
 
 }  // namespace octet::onednn
 

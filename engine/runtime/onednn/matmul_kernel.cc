@@ -462,26 +462,6 @@ absl::StatusOr<BuiltKernel> BuildInt8MatMul(const KernelBuildContext& context) {
 
 // Octet's exact int8 product on AVX2 without VNNI, for weights oneDNN's AVX2 kernels would
 // saturate on (cpu/int8_gemm.h): activations it applies in output units only.
-absl::Status OctetInt8GemmApplies(const KernelBuildContext& context) {
-  if (!cpu::Int8GemmAvailable()) {
-    return absl::FailedPreconditionError("needs AVX2 without VNNI (oneDNN is exact with VNNI)");
-  }
-  const Tensor* w = context.constant(3);
-  const DataType x = context.input(0).type;
-  if (w == nullptr || w->type() != DataType::kInt8 ||
-      (x != DataType::kUint8 && x != DataType::kInt8)) {
-    return absl::FailedPreconditionError("needs a u8 or s8 source and constant s8 weights");
-  }
-  OCTET_ASSIGN_OR_RETURN(const onednn::Int8Activation activation,
-                         onednn::ReadInt8Activation(context.node));
-  if (!activation.kind.empty() && activation.kind != "Relu" && activation.kind != "LeakyRelu" &&
-      activation.kind != "Clip") {
-    return absl::FailedPreconditionError(
-        absl::StrCat("applies no ", activation.kind, " (only Relu, LeakyRelu and Clip)"));
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<BuiltKernel> BuildOctetInt8Gemm(const KernelBuildContext& context) {
   OCTET_ASSIGN_OR_RETURN(const Int8MatMulParams p, ReadInt8MatMul(context));
   cpu::Int8GemmSpec spec;
@@ -497,14 +477,7 @@ absl::StatusOr<BuiltKernel> BuildOctetInt8Gemm(const KernelBuildContext& context
   }
   spec.scales = p.scales;
   spec.addend = p.addend;
-  if (p.activation.kind == "Relu") {
-    spec.negative_slope = 0.0f;
-  } else if (p.activation.kind == "LeakyRelu") {
-    spec.negative_slope = p.activation.alpha;
-  } else if (p.activation.kind == "Clip") {
-    spec.low = p.activation.alpha / p.y_scale;
-    spec.high = p.activation.beta / p.y_scale;
-  }
+  onednn::SetInt8GemmActivation(p.activation, p.y_scale, &spec);
   spec.y_type = p.y_type;
   spec.y_zero = p.y_zero;
   BuiltKernel built;
@@ -520,7 +493,7 @@ std::vector<OpDefinition> MatMulOps() {
   OpDefinition int8_matmul{"Int8MatMul", CheckInt8MatMul, nullptr};
   int8_matmul.implementations = {
       {"onednn", onednn::OneDnnInt8ProductExact, BuildInt8MatMul},
-      {"octet:int8 gemm avx2 (vpmaddwd)", OctetInt8GemmApplies, BuildOctetInt8Gemm}};
+      {"octet:int8 gemm avx2 (vpmaddwd)", onednn::OctetInt8ProductApplies, BuildOctetInt8Gemm}};
   int8_matmul.domain = kOctetDomain;
   return {{"Gemm", CheckGemm, BuildGemm, 0, /*fuses_activation=*/true},
           {"MatMul", CheckMatMul, BuildMatMul, 0, /*fuses_activation=*/true},
