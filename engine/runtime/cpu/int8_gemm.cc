@@ -117,13 +117,8 @@ class Int8GemmKernel final : public Kernel {
         for (int64_t r = 0; r < rows; ++r) Widen(a + (first + r) * spec_.k, wide + r * pairs_ * 2);
         widened = row_block;
       }
+      static_assert(kRows == 4, "a case per tile height");
       switch (rows) {
-        case 6:
-          Tile<6>(wide, first, column_block, y);
-          break;
-        case 5:
-          Tile<5>(wide, first, column_block, y);
-          break;
         case 4:
           Tile<4>(wide, first, column_block, y);
           break;
