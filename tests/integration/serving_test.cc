@@ -39,6 +39,18 @@ Tensor Images(int64_t count, uint32_t seed) {
   return Tensor::FromVector<float>({count, 1, 8, 8}, values);
 }
 
+// `concurrency` closed loops sending `rows` images (seeded by `seed`) to "tiny" for `duration`,
+// counted from the start.
+LoadOptions TinyLoad(int64_t rows, uint32_t seed, int concurrency, absl::Duration duration) {
+  LoadOptions load;
+  load.model = "tiny";
+  load.inputs = {{"image", Images(rows, seed)}};
+  load.concurrency = concurrency;
+  load.warmup = absl::ZeroDuration();
+  load.duration = duration;
+  return load;
+}
+
 // TinyCnn quantized by Octet's own PTQ with the weight precision a job targeting this CPU takes
 // (8 bits with VNNI, 7 without): a QDQ model whose convolutions and Gemm the server runs with int8
 // kernels, whatever the CPU.
@@ -162,12 +174,7 @@ TEST_F(ServingTest, AFullQueueRefusesTheExcessWhileTheRestSucceedAndHealthAnswer
       absl::SleepFor(absl::Milliseconds(20));
     }
   });
-  LoadOptions load;
-  load.model = "tiny";
-  load.inputs = {{"image", Images(8, 1)}};
-  load.concurrency = 64;
-  load.warmup = absl::ZeroDuration();
-  load.duration = absl::Milliseconds(800);
+  const LoadOptions load = TinyLoad(8, 1, 64, absl::Milliseconds(800));
   absl::StatusOr<LoadResult> result = client::RunLoad(client_->channel(), load);
   loading = false;
   health.join();
@@ -188,12 +195,7 @@ TEST_F(ServingTest, AFullQueueRefusesTheExcessWhileTheRestSucceedAndHealthAnswer
 TEST_F(ServingTest, DeletingAVersionUnderLoadLeavesNoRequestHanging) {
   Start({"--inference_workers=1"});
   Upload("tiny", TinyCnn().Serialize());
-  LoadOptions load;
-  load.model = "tiny";
-  load.inputs = {{"image", Images(16, 2)}};
-  load.concurrency = 32;
-  load.warmup = absl::ZeroDuration();
-  load.duration = absl::Milliseconds(600);
+  LoadOptions load = TinyLoad(16, 2, 32, absl::Milliseconds(600));
   load.timeout = absl::Seconds(20);  // a hung request would show as DEADLINE_EXCEEDED
   absl::StatusOr<LoadResult> result;
   std::thread loader([&] { result = client::RunLoad(client_->channel(), load); });
@@ -226,12 +228,7 @@ TEST_F(ServingTest, AModelsOwnServingSettingsOverrideTheFlagsAndSurviveARestart)
   EXPECT_EQ(model->serving().max_batch_size(), 1);
   EXPECT_FALSE(model->serving().has_max_queue_delay_us());
 
-  LoadOptions load;
-  load.model = "tiny";
-  load.inputs = {{"image", Images(1, 5)}};
-  load.concurrency = 16;
-  load.warmup = absl::ZeroDuration();
-  load.duration = absl::Milliseconds(300);
+  const LoadOptions load = TinyLoad(1, 5, 16, absl::Milliseconds(300));
   absl::StatusOr<LoadResult> result = client::RunLoad(client_->channel(), load);
   ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->errors, 0) << result->first_error;
