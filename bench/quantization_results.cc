@@ -50,6 +50,8 @@ std::vector<NamedConfig> StudyConfigs() {
   };
   add("default (W8 sym per-channel GPTQ-rounded, A8 asym, MSE calibration)",
       [](QuantizationConfig&) {});
+  // What a job makes by default for an AVX2 CPU without VNNI (--target-cpu avx2 or auto there).
+  add("default for AVX2 without VNNI (W7)", [](QuantizationConfig& c) { c.weights.bits = 7; });
   add("default with nearest rounding",
       [](QuantizationConfig& c) { c.weights.rounding = Rounding::kNearest; });
   add("default without bias correction", [](QuantizationConfig& c) { c.bias_correction = false; });
@@ -67,6 +69,7 @@ std::vector<NamedConfig> StudyConfigs() {
     c.weights.narrow_range = false;
   });
   add("W8A8 symmetric per-channel weights", [](QuantizationConfig&) {});
+  add("W7A8 symmetric per-channel weights", [](QuantizationConfig& c) { c.weights.bits = 7; });
   add("W8A8 asymmetric per-channel weights", [](QuantizationConfig& c) {
     c.weights.scheme = QuantizationScheme::kAsymmetric;
     c.weights.narrow_range = false;
