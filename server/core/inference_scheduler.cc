@@ -66,11 +66,9 @@ absl::Status InferenceScheduler::Submit(Request request) {
   const bool found_idle = computing_workers_ < std::max(1, options_.workers);
   queue.pending.push_back(Pending{std::move(request), absl::Now(), rows, found_idle});
   PublishDepth(queue);
-  if (found_idle) {
-    work_available_.Signal();
-  } else if (filling_workers_ > 0) {
-    batch_grew_.SignalAll();
-  }
+  if (found_idle) work_available_.Signal();
+  // A worker filling a batch of this version may take it (and leave once the batch is full).
+  if (filling_workers_ > 0) batch_grew_.SignalAll();
   return absl::OkStatus();
 }
 
