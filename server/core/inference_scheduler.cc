@@ -88,28 +88,30 @@ void InferenceScheduler::Shutdown() {
   std::vector<Pending> abandoned;
   {
     absl::MutexLock lock(&mu_);
-    if (stopping_ && workers_.empty()) return;
-    stopping_ = true;
-    for (auto& [key, queue] : queues_) {
-      for (Pending& pending : queue.pending) abandoned.push_back(std::move(pending));
-      queue.pending.clear();
-      PublishDepth(queue);
+    if (!stopping_) {
+      stopping_ = true;
+      for (auto& [key, queue] : queues_) {
+        for (Pending& pending : queue.pending) abandoned.push_back(std::move(pending));
+        queue.pending.clear();
+        PublishDepth(queue);
+      }
+      queues_.clear();
+      for (Task* task : tasks_) {
+        task->status = absl::UnavailableError("the server is shutting down");
+        task->done = true;
+      }
+      tasks_.clear();
+      work_available_.SignalAll();
+      batch_grew_.SignalAll();
     }
-    queues_.clear();
-    for (Task* task : tasks_) {
-      task->status = absl::UnavailableError("the server is shutting down");
-      task->done = true;
-    }
-    tasks_.clear();
-    work_available_.SignalAll();
-    batch_grew_.SignalAll();
   }
   for (Pending& pending : abandoned) {
     pending.request.done(absl::UnavailableError("the server is shutting down"), InferenceTiming{});
   }
-  for (std::thread& worker : workers_) worker.join();
-  absl::MutexLock lock(&mu_);
-  workers_.clear();
+  // A concurrent caller waits here until the workers have ended.
+  std::call_once(joined_, [this] {
+    for (std::thread& worker : workers_) worker.join();
+  });
 }
 
 void InferenceScheduler::WorkerLoop() {
@@ -145,9 +147,7 @@ bool InferenceScheduler::TakeWork(Batch* batch, std::vector<Pending>* dropped) {
       }
     }
     if (oldest == nullptr) {
-      ++idle_workers_;
       work_available_.Wait(&mu_);
-      --idle_workers_;
       continue;
     }
     batch->model = oldest->model;

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -128,12 +129,12 @@ class InferenceScheduler {
   absl::CondVar work_available_;  // idle workers wait here
   absl::CondVar batch_grew_;      // workers filling a batch wait here
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  int idle_workers_ ABSL_GUARDED_BY(mu_) = 0;       // waiting for work
   int computing_workers_ ABSL_GUARDED_BY(mu_) = 0;  // between taking work and its end
   int filling_workers_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<const LoadedModel*, VersionQueue> queues_ ABSL_GUARDED_BY(mu_);
   std::deque<Task*> tasks_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::thread> workers_;
+  std::vector<std::thread> workers_;  // set in the constructor, never changed
+  std::once_flag joined_;
 };
 
 // "int8", "weight_only" or "float": the precision label of a served version.
