@@ -84,8 +84,20 @@ absl::Status InferenceScheduler::RunTask(const std::function<absl::Status()>& wo
   return task.status;
 }
 
+bool InferenceScheduler::OfferBackground(absl::AnyInvocable<void()> work) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_ ||
+      background_.size() >= static_cast<size_t>(std::max(0, options_.max_background))) {
+    return false;
+  }
+  background_.push_back(std::move(work));
+  work_available_.Signal();
+  return true;
+}
+
 void InferenceScheduler::Shutdown() {
   std::vector<Pending> abandoned;
+  std::deque<absl::AnyInvocable<void()>> unrun;
   {
     absl::MutexLock lock(&mu_);
     if (!stopping_) {
@@ -101,6 +113,7 @@ void InferenceScheduler::Shutdown() {
         task->done = true;
       }
       tasks_.clear();
+      unrun.swap(background_);
       work_available_.SignalAll();
       batch_grew_.SignalAll();
     }
@@ -147,6 +160,12 @@ bool InferenceScheduler::TakeWork(Batch* batch, std::vector<Pending>* dropped) {
       }
     }
     if (oldest == nullptr) {
+      if (!background_.empty()) {
+        // Not counted as computing: a request arriving meanwhile found no batch to wait for.
+        batch->background = std::move(background_.front());
+        background_.pop_front();
+        return true;
+      }
       work_available_.Wait(&mu_);
       continue;
     }
@@ -232,6 +251,10 @@ void InferenceScheduler::Drop(Pending& pending) {
 }
 
 void InferenceScheduler::RunBatch(Batch& batch) {
+  if (batch.background) {
+    batch.background();
+    return;
+  }
   if (batch.task != nullptr) {
     absl::Status status = (*batch.task->work)();
     absl::MutexLock lock(&mu_);

@@ -43,6 +43,8 @@ class InferenceScheduler {
     int threads = 1;
     // Requests waiting per served version before Submit refuses.
     int max_queue_size = 256;
+    // Background work items waiting before OfferBackground refuses.
+    int max_background = 64;
   };
 
   struct Request {
@@ -74,8 +76,14 @@ class InferenceScheduler {
   // Called on a worker, runs `work` in place.
   absl::Status RunTask(const std::function<absl::Status()>& work);
 
-  // Finishes every queued request with UNAVAILABLE, lets computations in progress end, and stops
-  // the workers. Idempotent.
+  // Queues `work` to run on a worker when no request and no task waits: below both in priority,
+  // so a live request waits at most for the background work a worker has already started (and
+  // such a wait does not make it wait for a batch to fill). False, and `work` is destroyed
+  // unrun, when `max_background` items already wait or after Shutdown.
+  bool OfferBackground(absl::AnyInvocable<void()> work);
+
+  // Finishes every queued request with UNAVAILABLE, drops the background work that waits, lets
+  // computations in progress end, and stops the workers. Idempotent.
   void Shutdown();
 
   const Options& options() const { return options_; }
@@ -97,9 +105,11 @@ class InferenceScheduler {
     absl::Status status;
     bool done = false;
   };
-  // What a worker takes at once: one task, or a batch of requests to one version.
+  // What a worker takes at once: one task, one background item, or a batch of requests to one
+  // version.
   struct Batch {
     Task* task = nullptr;
+    absl::AnyInvocable<void()> background;
     std::shared_ptr<const LoadedModel> model;
     std::vector<Pending> requests;
     int64_t rows = 0;
@@ -133,6 +143,7 @@ class InferenceScheduler {
   int filling_workers_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<const LoadedModel*, VersionQueue> queues_ ABSL_GUARDED_BY(mu_);
   std::deque<Task*> tasks_ ABSL_GUARDED_BY(mu_);
+  std::deque<absl::AnyInvocable<void()>> background_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> workers_;  // set in the constructor, never changed
   std::once_flag joined_;
 };

@@ -263,6 +263,82 @@ TEST(InferenceSchedulerTest, ARequestFindingTheWorkerIdleStartsWithoutWaitingFor
   }
 }
 
+TEST(InferenceSchedulerTest, BackgroundWorkRunsOnlyWhenNoRequestWaits) {
+  InferenceScheduler scheduler({}, nullptr);
+  const auto model = TinyModel();
+  std::vector<std::string> order;
+  absl::Mutex order_mu;
+  auto note = [&](std::string what) {
+    absl::MutexLock lock(&order_mu);
+    order.push_back(std::move(what));
+  };
+  absl::Notification background_ran;
+  {
+    BusyWorker busy(scheduler);
+    ASSERT_TRUE(scheduler.OfferBackground([&] {
+      note("background");
+      background_ran.Notify();
+    }));
+    Outcome outcome;
+    InferenceScheduler::Request request = MakeRequest(model, Images(1, 1), &outcome);
+    request.done = [&](absl::StatusOr<std::vector<Tensor>> result, const InferenceTiming&) {
+      note(result.ok() ? "request" : "failed request");
+      outcome.done.Notify();
+    };
+    ASSERT_TRUE(scheduler.Submit(std::move(request)).ok());
+    busy.Release();
+    outcome.done.WaitForNotification();
+  }
+  background_ran.WaitForNotification();
+  EXPECT_THAT(order, ::testing::ElementsAre("request", "background"));
+}
+
+TEST(InferenceSchedulerTest, ARequestArrivingDuringBackgroundWorkDoesNotWaitForABatch) {
+  InferenceScheduler scheduler({}, nullptr);
+  const auto model = TinyModel();
+  absl::Notification started, release;
+  ASSERT_TRUE(scheduler.OfferBackground([&] {
+    started.Notify();
+    release.WaitForNotification();
+  }));
+  started.WaitForNotification();
+  BatchingPolicy slow;
+  slow.max_queue_delay = absl::Seconds(5);
+  Outcome outcome;
+  ASSERT_TRUE(scheduler.Submit(MakeRequest(model, Images(1, 1), &outcome, slow)).ok());
+  absl::SleepFor(absl::Milliseconds(20));
+  release.Notify();
+  outcome.done.WaitForNotification();
+  ASSERT_TRUE(outcome.result.ok());
+  // It waited for the background item (about 20 ms), not for the 5 s batching delay.
+  EXPECT_LT(outcome.timing.queued, absl::Seconds(1));
+}
+
+TEST(InferenceSchedulerTest, BackgroundWorkBeyondItsBoundIsRefusedAndShutdownDropsTheRest) {
+  InferenceScheduler::Options options;
+  options.max_background = 2;
+  InferenceScheduler scheduler(options, nullptr);
+  std::atomic<int> ran{0};
+  auto destroyed = std::make_shared<int>(0);
+  {
+    BusyWorker busy(scheduler);
+    EXPECT_TRUE(scheduler.OfferBackground([&ran, destroyed] { ++ran; }));
+    EXPECT_TRUE(scheduler.OfferBackground([&ran, destroyed] { ++ran; }));
+    EXPECT_FALSE(scheduler.OfferBackground([&ran, destroyed] { ++ran; }));
+    EXPECT_EQ(destroyed.use_count(), 3);  // the refused item is gone
+    busy.Release();
+  }
+  while (ran.load() < 2) absl::SleepFor(absl::Milliseconds(1));
+  BusyWorker busy(scheduler);
+  EXPECT_TRUE(scheduler.OfferBackground([&ran, destroyed] { ++ran; }));
+  std::thread stop([&] { scheduler.Shutdown(); });
+  busy.Release();
+  stop.join();
+  EXPECT_EQ(ran.load(), 2);
+  EXPECT_EQ(destroyed.use_count(), 1);
+  EXPECT_FALSE(scheduler.OfferBackground([] {}));
+}
+
 // The threads of this process.
 int ThreadCount() {
   int count = 0;
