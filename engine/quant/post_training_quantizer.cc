@@ -14,6 +14,7 @@
 #include "engine/passes/batch_norm_folding.h"
 #include "engine/quant/calibrated_passes.h"
 #include "engine/quant/calibrator.h"
+#include "engine/quant/drift_statistics.h"
 #include "engine/quant/gptq_rounding.h"
 #include "engine/quant/precision.h"
 #include "engine/quant/qdq_insertion.h"
@@ -325,6 +326,7 @@ class Pipeline {
     report["notes"] = notes;
     report["tensors"] = TensorsJson(c, quantized);
     report["layers"] = LayersJson(p, e);
+    if (p.calibration.size() > 0) report["drift_reference"] = DriftReferenceJson(p, c);
     Json float_ops = Json::array();
     std::vector<bool> is_layer(p.graph.nodes.size(), false);
     for (const QuantizedLayer& layer : p.sites.layers) is_layer[layer.node] = true;
@@ -360,6 +362,42 @@ class Pipeline {
       tensors[name] = entry;
     }
     return tensors;
+  }
+
+  // What the server's drift monitor compares live inputs with: per float input, the range it is
+  // held to (its quantization's, or the calibration data's own when the input is not quantized)
+  // and the calibration data's histogram over it.
+  static Json DriftReferenceJson(const Prepared& p, const Calibrated& c) {
+    Json inputs = Json::array();
+    for (const NamedTensor& named : p.calibration.inputs) {
+      const Tensor& values = named.second;
+      if (values.type() != DataType::kFloat32 || values.element_count() == 0) continue;
+      const absl::Span<const float> data(values.data<float>(), values.element_count());
+      std::optional<ValueRange> range;
+      std::string source = "quantization";
+      const auto params = c.activation_params.find(named.first);
+      if (params != c.activation_params.end() && !params->second.per_channel()) {
+        absl::StatusOr<ValueRange> quantized = QuantizedRange(
+            params->second.scales[0], params->second.zero_points[0], params->second.format.type);
+        if (quantized.ok()) range = *quantized;
+      }
+      if (!range.has_value()) {
+        const auto [lo, hi] = std::minmax_element(data.begin(), data.end());
+        range = ValueRange{*lo, *hi};
+        source = "calibration data";
+      }
+      BinnedHistogram histogram(*range);
+      histogram.Add(data);
+      RangeCoverage coverage;
+      coverage.Add(data, *range);
+      inputs.push_back({{"name", named.first},
+                        {"range", {range->min, range->max}},
+                        {"range_source", source},
+                        {"histogram", histogram.counts()},
+                        {"values", coverage.values},
+                        {"out_of_range", coverage.out_of_range}});
+    }
+    return {{"data", "calibration samples"}, {"inputs", inputs}};
   }
 
   static Json LayersJson(const Prepared& p, const Evaluated& e) {

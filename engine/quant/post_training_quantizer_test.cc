@@ -233,6 +233,22 @@ TEST_F(QuantizeTinyCnnTest, ReportHasEveryTensorAndLayerWithErrorSplit) {
   EXPECT_EQ(conv_entries, 2) << runtime;
   // The residual Add of two quantized tensors runs in int8 on any CPU.
   EXPECT_THAT(runtime["int8_nodes"].dump(), HasSubstr("Int8Add")) << runtime;
+  // What the drift monitor compares live inputs with: the image's quantized range and the
+  // calibration samples' histogram over it (10 bins, one below, one above), every value counted.
+  const nlohmann::json& drift = report["drift_reference"]["inputs"];
+  ASSERT_EQ(drift.size(), 1u) << report["drift_reference"];
+  EXPECT_EQ(drift[0]["name"], "image");
+  EXPECT_EQ(drift[0]["range_source"], "quantization");
+  const float scale = report["tensors"]["image"]["scales"][0].get<float>();
+  const int zero_point = report["tensors"]["image"]["zero_points"][0].get<int>();
+  EXPECT_FLOAT_EQ(drift[0]["range"][1].get<float>(), (255 - zero_point) * scale);
+  const std::vector<int64_t> counts = drift[0]["histogram"].get<std::vector<int64_t>>();
+  ASSERT_EQ(counts.size(), 12u);
+  int64_t total = 0;
+  for (int64_t count : counts) total += count;
+  EXPECT_EQ(total, drift[0]["values"].get<int64_t>());
+  EXPECT_EQ(counts.front() + counts.back(), drift[0]["out_of_range"].get<int64_t>());
+  EXPECT_GT(total, 0);
 }
 
 TEST_F(QuantizeTinyCnnTest, QuantizedModelsAreClassifiedAndNotQuantizedAgain) {
