@@ -178,8 +178,20 @@ absl::StatusOr<octet::v1::Model> OctetClient::SetServingConfig(
   request.set_name(name);
   *request.mutable_serving() = config;
   octet::v1::Model response;
-  if (absl::Status s = FromGrpc(models_->SetServingConfig(&context, request, &response));
-      !s.ok()) {
+  if (absl::Status s = FromGrpc(models_->SetServingConfig(&context, request, &response)); !s.ok()) {
+    return s;
+  }
+  return response;
+}
+
+absl::StatusOr<octet::v1::DriftReport> OctetClient::GetDrift(const std::string& name,
+                                                             int64_t version) {
+  grpc::ClientContext context;
+  octet::v1::GetDriftRequest request;
+  request.set_name(name);
+  request.set_version(version);
+  octet::v1::DriftReport response;
+  if (absl::Status s = FromGrpc(models_->GetDrift(&context, request, &response)); !s.ok()) {
     return s;
   }
   return response;

@@ -50,6 +50,8 @@ class OctetClient {
   // Replaces the model's own serving settings.
   absl::StatusOr<octet::v1::Model> SetServingConfig(const std::string& name,
                                                     const octet::v1::ServingConfig& config);
+  // The live drift of a quantized version (0: the default) over the monitor's window.
+  absl::StatusOr<octet::v1::DriftReport> GetDrift(const std::string& name, int64_t version);
   // How the server runs the version (0: the default) for inputs of `batch_size` (0: 1) and the
   // given shapes (by input name).
   absl::StatusOr<octet::v1::ModelRuntime> DescribeRuntime(

@@ -12,9 +12,11 @@
 #include "grpcpp/server_builder.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
+#include "server/core/drift_monitor.h"
 #include "server/core/inference_scheduler.h"
 #include "server/core/job_runner.h"
 #include "server/core/model_registry.h"
+#include "server/metrics/drift_metrics.h"
 #include "server/metrics/server_metrics.h"
 #include "server/services/dataset_service.h"
 #include "server/services/inference_service.h"
@@ -32,6 +34,7 @@ namespace octet::server {
 struct OctetServer::Parts {
   std::shared_ptr<prometheus::Registry> metrics_registry;
   std::unique_ptr<ServerMetrics> metrics;
+  std::unique_ptr<DriftMetrics> drift_metrics;
   std::unique_ptr<Storage> storage;
   std::unique_ptr<ModelStore> model_store;
   std::unique_ptr<DatasetStore> dataset_store;
@@ -40,6 +43,7 @@ struct OctetServer::Parts {
   std::unique_ptr<ModelRegistry> model_registry;
   std::unique_ptr<InferenceScheduler> scheduler;
   std::unique_ptr<JobRunner> job_runner;
+  std::unique_ptr<DriftMonitor> drift_monitor;
   std::unique_ptr<ModelServiceImpl> model_service;
   std::unique_ptr<InferenceServiceImpl> inference_service;
   std::unique_ptr<DatasetServiceImpl> dataset_service;
@@ -78,6 +82,13 @@ absl::Status ValidateOptions(const ServerOptions& options) {
     return absl::InvalidArgumentError(
         "max_batch_size and max_queue_size must be at least 1, max_queue_delay_us not negative");
   }
+  if (!(options.drift_sample_rate >= 0.0 && options.drift_sample_rate <= 1.0) ||
+      !(options.drift_max_per_second >= 0.0) || options.drift_window_seconds < 1 ||
+      options.drift_queue_size < 0) {
+    return absl::InvalidArgumentError(
+        "drift_sample_rate must be within 0 to 1, drift_max_per_second and drift_queue_size not "
+        "negative, drift_window_seconds at least 1");
+  }
 
   return absl::OkStatus();
 }
@@ -96,6 +107,7 @@ int InferenceThreads(const ServerOptions& options) {
 absl::Status OctetServer::OpenStores(const ServerOptions& options, Parts* parts) {
   parts->metrics_registry = std::make_shared<prometheus::Registry>();
   parts->metrics = std::make_unique<ServerMetrics>(*parts->metrics_registry);
+  parts->drift_metrics = std::make_unique<DriftMetrics>(*parts->metrics_registry);
   OCTET_ASSIGN_OR_RETURN(parts->storage, Storage::Open(options.data_dir));
   for (const std::string& sha256 : parts->storage->corrupt_blobs()) {
     absl::MutexLock lock(&parts->storage->mu());
@@ -125,6 +137,7 @@ absl::Status OctetServer::StartCore(const ServerOptions& options, Parts* parts) 
   scheduling.workers = options.inference_workers;
   scheduling.threads = threads;
   scheduling.max_queue_size = options.max_queue_size;
+  scheduling.max_background = options.drift_queue_size;
   parts->scheduler = std::make_unique<InferenceScheduler>(scheduling, parts->metrics.get());
   // Sessions and plans are built on the workers too: every OpenMP team of the process forms there.
   parts->model_registry->SetComputeRunner(
@@ -144,10 +157,26 @@ absl::Status OctetServer::StartCore(const ServerOptions& options, Parts* parts) 
       job_options, parts->storage.get(), parts->job_store.get(), parts->dataset_store.get(),
       parts->model_registry.get(), parts->scheduler.get(), parts->metrics.get());
   OCTET_RETURN_IF_ERROR(parts->job_runner->Start());
-  parts->model_service = std::make_unique<ModelServiceImpl>(
-      parts->model_registry.get(), &parts->storage->blobs(), options.max_model_bytes);
+  DriftOptions drift;
+  drift.sample_rate = options.drift_sample_rate;
+  drift.max_per_second = options.drift_max_per_second;
+  drift.window = absl::Seconds(options.drift_window_seconds);
+  drift.session_options = session_options;
+  parts->drift_monitor = std::make_unique<DriftMonitor>(
+      drift, parts->model_registry.get(), parts->scheduler.get(),
+      [runner = parts->job_runner.get()](const std::string& id) { return runner->Get(id); },
+      parts->drift_metrics.get());
+  parts->model_registry->SetDeletionListener(
+      [monitor = parts->drift_monitor.get()](const std::string& name,
+                                             const std::vector<int64_t>& deleted) {
+        monitor->Forget(name, deleted);
+      });
+  parts->model_service =
+      std::make_unique<ModelServiceImpl>(parts->model_registry.get(), &parts->storage->blobs(),
+                                         parts->drift_monitor.get(), options.max_model_bytes);
   parts->inference_service = std::make_unique<InferenceServiceImpl>(
-      parts->model_registry.get(), parts->scheduler.get(), parts->metrics.get(), OCTET_VERSION);
+      parts->model_registry.get(), parts->scheduler.get(), parts->drift_monitor.get(),
+      parts->metrics.get(), OCTET_VERSION);
   parts->dataset_catalog = std::make_unique<DatasetCatalog>(
       parts->dataset_store.get(), &parts->storage->blobs(), options.max_dataset_bytes);
   parts->dataset_service = std::make_unique<DatasetServiceImpl>(parts->dataset_catalog.get());

@@ -27,6 +27,13 @@ struct ServerOptions {
   int64_t max_queue_delay_us = 2000;
   int max_queue_size = 256;
   size_t plan_cache_capacity = 8;
+  // Drift monitoring (docs/drift.md): the share of requests to quantized versions run again on
+  // their float source, at most this many per second (0: no limit), figures over this window,
+  // samples waiting at most.
+  double drift_sample_rate = 0.01;
+  double drift_max_per_second = 20;
+  int64_t drift_window_seconds = 600;
+  int drift_queue_size = 64;
   // The largest dataset accepted (the uploaded file, and its arrays once unpacked).
   int64_t max_dataset_bytes = int64_t{1} << 30;
   // Quantization jobs running at once, OpenMP threads of each of their batches (0: as inference;

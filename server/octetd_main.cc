@@ -29,6 +29,15 @@ ABSL_FLAG(int64_t, max_queue_delay_us, 2000,
           "fill; a request that finds a worker idle starts at once");
 ABSL_FLAG(int, max_queue_size, 256,
           "ModelInfer requests waiting per model version before RESOURCE_EXHAUSTED");
+ABSL_FLAG(double, drift_sample_rate, 0.01,
+          "Share of requests to quantized versions also run, after the reply, on the float "
+          "version they were made from (drift monitoring, 0 to 1; a model's own setting wins)");
+ABSL_FLAG(double, drift_max_per_second, 20,
+          "Most requests sampled for drift monitoring per second, over all models (0: no limit)");
+ABSL_FLAG(int64_t, drift_window_seconds, 600,
+          "Span of the live figures `octet models drift` shows");
+ABSL_FLAG(int, drift_queue_size, 64,
+          "Sampled requests waiting for their shadow run; beyond it samples are dropped (counted)");
 ABSL_FLAG(int, plan_cache_size, 8, "Execution plans kept per model for distinct input shapes");
 ABSL_FLAG(int64_t, max_dataset_bytes, int64_t{1} << 30,
           "Largest dataset accepted (the file, and its arrays once unpacked)");
@@ -71,6 +80,10 @@ int main(int argc, char** argv) {
   options.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
   options.max_queue_delay_us = absl::GetFlag(FLAGS_max_queue_delay_us);
   options.max_queue_size = absl::GetFlag(FLAGS_max_queue_size);
+  options.drift_sample_rate = absl::GetFlag(FLAGS_drift_sample_rate);
+  options.drift_max_per_second = absl::GetFlag(FLAGS_drift_max_per_second);
+  options.drift_window_seconds = absl::GetFlag(FLAGS_drift_window_seconds);
+  options.drift_queue_size = absl::GetFlag(FLAGS_drift_queue_size);
   options.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
   options.job_workers = absl::GetFlag(FLAGS_job_workers);
   options.job_threads = absl::GetFlag(FLAGS_job_threads);

@@ -73,6 +73,8 @@ void AddJobCommands(CLI::App& app, CommandTable& table);        // quantize, job
 void AddBenchCommand(CLI::App& app, CommandTable& table);       // bench
 // models compare (under the `models` subcommand).
 void AddCompareCommand(CLI::App& models, CommandTable& table);
+// models drift (under the `models` subcommand).
+void AddDriftCommand(CLI::App& models, CommandTable& table);
 
 // Random inputs (uniform [0, 1) floats, zeros otherwise) of the shapes a model version declares,
 // the first axis set to `batch`; CommandError for another dynamic axis.

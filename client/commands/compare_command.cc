@@ -128,7 +128,8 @@ int Compare(CommandContext& context, const CompareOptions& o) {
         absl::StrFormat("%.2fx", a.p50_ms[i] / b.p50_ms[i]));
   }
   auto int8 = [](const VersionFigures& f) {
-    if (f.runtime.int8_nodes_size() + f.runtime.simulated_nodes_size() == 0) return std::string("-");
+    if (f.runtime.int8_nodes_size() + f.runtime.simulated_nodes_size() == 0)
+      return std::string("-");
     return absl::StrCat(f.runtime.int8_nodes_size(), " int8, ", f.runtime.simulated_nodes_size(),
                         " float");
   };

@@ -1,5 +1,5 @@
 // octet models upload | list | get | delete | serving | set-default | describe | download
-// (compare: compare_command.cc).
+// (compare: compare_command.cc; drift: drift_command.cc).
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -25,6 +25,7 @@ struct ModelOptions {
   std::vector<std::string> shapes;
   std::optional<int> max_batch_size;
   std::optional<int64_t> max_queue_delay_us;
+  std::optional<double> drift_sample_rate;
   bool reset = false;
 };
 
@@ -50,7 +51,9 @@ std::string ServingText(const octet::v1::ServingConfig& serving) {
       serving.has_max_batch_size() ? absl::StrCat(serving.max_batch_size()) : "the server's",
       ", max_queue_delay_us ",
       serving.has_max_queue_delay_us() ? absl::StrCat(serving.max_queue_delay_us())
-                                       : "the server's");
+                                       : "the server's",
+      ", drift_sample_rate ",
+      serving.has_drift_sample_rate() ? absl::StrCat(serving.drift_sample_rate()) : "the server's");
 }
 
 void PrintModel(const octet::v1::Model& model) {
@@ -144,6 +147,7 @@ int Serving(CommandContext& context, const ModelOptions& o) {
   if (!o.reset) config = Check(context.client.GetModel(o.name)).serving();
   if (o.max_batch_size.has_value()) config.set_max_batch_size(*o.max_batch_size);
   if (o.max_queue_delay_us.has_value()) config.set_max_queue_delay_us(*o.max_queue_delay_us);
+  if (o.drift_sample_rate.has_value()) config.set_drift_sample_rate(*o.drift_sample_rate);
   const octet::v1::Model model = Check(context.client.SetServingConfig(o.name, config));
   if (context.json) {
     std::cout << ToJson(model.serving());
@@ -199,6 +203,7 @@ void AddModelCommands(CLI::App& app, CommandTable& table) {
   models->require_subcommand(1);
   models->fallthrough();
   AddCompareCommand(*models, table);
+  AddDriftCommand(*models, table);
 
   CLI::App* upload = models->add_subcommand("upload", "Upload an ONNX model");
   upload->add_option("file", o->file, "ONNX file")->required();
@@ -219,12 +224,18 @@ void AddModelCommands(CLI::App& app, CommandTable& table) {
   table.Add(remove, run(Delete));
 
   CLI::App* serving = models->add_subcommand(
-      "serving", "Set how the server batches the model's requests (unset: the server's flags)");
+      "serving",
+      "Set how the server batches and monitors the model's requests (unset: the server's flags)");
   serving->add_option("name", o->name)->required();
   serving->add_option("--max-batch-size", o->max_batch_size, "Rows per batch; 1: no batching")
       ->check(CLI::Range(1, 4096));
   serving->add_option("--max-queue-delay-us", o->max_queue_delay_us,
                       "How long a partial batch may wait for more requests");
+  serving
+      ->add_option("--drift-sample-rate", o->drift_sample_rate,
+                   "Share of requests to quantized versions also run on the float version "
+                   "(drift monitoring)")
+      ->check(CLI::Range(0.0, 1.0));
   serving->add_flag("--reset", o->reset, "Forget the model's own settings first");
   table.Add(serving, run(Serving));
 

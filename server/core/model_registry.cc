@@ -141,11 +141,23 @@ absl::StatusOr<std::shared_ptr<const LoadedModel>> ModelRegistry::Get(const std:
 absl::StatusOr<std::vector<int64_t>> ModelRegistry::Delete(const std::string& name,
                                                            int64_t version) {
   OCTET_ASSIGN_OR_RETURN(std::vector<int64_t> deleted, store_->Delete(name, version));
-  absl::MutexLock lock(&mu_);
-  for (int64_t v : deleted) loaded_.erase({name, v});
-  if (version == 0) default_versions_.erase(name);
-  serving_.erase(name);  // read again from the store, which drops it with the name
+  {
+    absl::MutexLock lock(&mu_);
+    for (int64_t v : deleted) loaded_.erase({name, v});
+    if (version == 0) default_versions_.erase(name);
+    serving_.erase(name);  // read again from the store, which drops it with the name
+  }
+  if (on_delete_) on_delete_(name, deleted);
   return deleted;
+}
+
+absl::StatusOr<Graph> ModelRegistry::ReadGraph(const std::string& name, int64_t version) {
+  OCTET_ASSIGN_OR_RETURN(ModelVersion resolved, store_->GetVersion(name, version));
+  OCTET_ASSIGN_OR_RETURN(
+      std::string bytes,
+      blobs_->ReadVerified(resolved.sha256(),
+                           absl::StrCat("model '", name, "' version ", resolved.version())));
+  return ImportOnnxModel(bytes);
 }
 
 absl::StatusOr<octet::v1::Model> ModelRegistry::SetDefaultVersion(const std::string& name,
@@ -158,20 +170,32 @@ absl::StatusOr<octet::v1::Model> ModelRegistry::SetDefaultVersion(const std::str
   return model;
 }
 
-BatchingPolicy ModelRegistry::Batching(const std::string& name) {
-  absl::MutexLock lock(&mu_);
+octet::v1::ServingConfig ModelRegistry::ServingOf(const std::string& name) {
   auto it = serving_.find(name);
   if (it == serving_.end()) {
     absl::StatusOr<octet::v1::Model> model = store_->GetModel(name);
-    if (!model.ok()) return batching_;
+    if (!model.ok()) return {};
     it = serving_.emplace(name, model->serving()).first;
   }
+  return it->second;
+}
+
+BatchingPolicy ModelRegistry::Batching(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  const octet::v1::ServingConfig config = ServingOf(name);
   BatchingPolicy policy = batching_;
-  if (it->second.has_max_batch_size()) policy.max_batch_size = it->second.max_batch_size();
-  if (it->second.has_max_queue_delay_us()) {
-    policy.max_queue_delay = absl::Microseconds(it->second.max_queue_delay_us());
+  if (config.has_max_batch_size()) policy.max_batch_size = config.max_batch_size();
+  if (config.has_max_queue_delay_us()) {
+    policy.max_queue_delay = absl::Microseconds(config.max_queue_delay_us());
   }
   return policy;
+}
+
+std::optional<double> ModelRegistry::DriftSampleRate(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  const octet::v1::ServingConfig config = ServingOf(name);
+  if (!config.has_drift_sample_rate()) return std::nullopt;
+  return config.drift_sample_rate();
 }
 
 absl::StatusOr<octet::v1::Model> ModelRegistry::SetServingConfig(
@@ -186,6 +210,11 @@ absl::StatusOr<octet::v1::Model> ModelRegistry::SetServingConfig(
     return absl::InvalidArgumentError(absl::StrCat("max_queue_delay_us ",
                                                    config.max_queue_delay_us(),
                                                    " is not within 0 to ", kMaxQueueDelayUs));
+  }
+  if (config.has_drift_sample_rate() &&
+      !(config.drift_sample_rate() >= 0.0 && config.drift_sample_rate() <= 1.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("drift_sample_rate ", config.drift_sample_rate(), " is not within 0 to 1"));
   }
   absl::MutexLock lock(&mu_);
   OCTET_ASSIGN_OR_RETURN(octet::v1::Model model, store_->SetServingConfig(name, config));

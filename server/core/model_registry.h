@@ -2,8 +2,10 @@
 #define OCTET_SERVER_CORE_MODEL_REGISTRY_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,8 +57,15 @@ class ModelRegistry {
   // The served version (0: the default), loading it on first use.
   absl::StatusOr<std::shared_ptr<const LoadedModel>> Get(const std::string& name, int64_t version);
 
-  // Deletes versions (0: all) and drops their sessions.
+  // The stored graph of a version (0: the default), as uploaded or exported (before int8
+  // lowering), verified against its sha256.
+  absl::StatusOr<Graph> ReadGraph(const std::string& name, int64_t version);
+
+  // Deletes versions (0: all), drops their sessions and tells the deletion listener.
   absl::StatusOr<std::vector<int64_t>> Delete(const std::string& name, int64_t version);
+  // Called after each Delete with the name and the versions deleted. Set once, before use.
+  using DeletionListener = std::function<void(const std::string&, const std::vector<int64_t>&)>;
+  void SetDeletionListener(DeletionListener listener) { on_delete_ = std::move(listener); }
 
   absl::StatusOr<octet::v1::Model> SetDefaultVersion(const std::string& name, int64_t version);
 
@@ -70,6 +79,8 @@ class ModelRegistry {
 
   // How requests to `name` are batched: its own settings over the server's.
   BatchingPolicy Batching(const std::string& name);
+  // `name`'s own drift sample rate, when it has one.
+  std::optional<double> DriftSampleRate(const std::string& name);
   // Stores `name`'s own settings. INVALID_ARGUMENT for values out of range, NOT_FOUND for an
   // unknown name.
   static constexpr int kMaxBatchSize = 4096;
@@ -82,6 +93,9 @@ class ModelRegistry {
  private:
   using Key = std::pair<std::string, int64_t>;
 
+  // `name`'s own serving settings (empty when none).
+  octet::v1::ServingConfig ServingOf(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // Checks `blob` as a model the engine serves and stores it; Upload and AddJobResult.
   absl::StatusOr<AddedVersion> Add(const octet::v1::ModelVersion& provenance, bool new_version,
                                    bool promote, BlobStore::Writer& blob,
@@ -92,6 +106,7 @@ class ModelRegistry {
   const SessionOptions session_options_;
   const BatchingPolicy batching_;
   BatchRunner runner_;
+  DeletionListener on_delete_;
 
   // Serving answers from these without touching the database; every change of versions or
   // defaults goes through this class, which keeps them current.

@@ -114,6 +114,17 @@ DriftMetrics::InputSeries DriftMetrics::AddInput(const std::string& model,
   return series;
 }
 
+void DriftMetrics::CountDropped(const std::string& model, const std::string& version,
+                                const std::string& reason) {
+  dropped_.Add({{"model", model}, {"version", version}, {"reason", reason}}).Increment();
+}
+
+void DriftMetrics::RemoveDropped(const std::string& model, const std::string& version) {
+  for (const char* reason : {"queue_full", "failed"}) {
+    dropped_.Remove(&dropped_.Add({{"model", model}, {"version", version}, {"reason", reason}}));
+  }
+}
+
 void DriftMetrics::Remove(const VersionSeries& series) {
   samples_.Remove(series.samples);
   agreements_.Remove(series.agreements);

@@ -51,6 +51,11 @@ class DriftMetrics {
                            const OfflineFigures& offline);
   InputSeries AddInput(const std::string& model, const std::string& version,
                        const std::string& input, bool with_psi);
+  // A sample of a version dropped before its series existed (the same counter as
+  // VersionSeries::dropped_*), and the removal of those counters.
+  void CountDropped(const std::string& model, const std::string& version,
+                    const std::string& reason);
+  void RemoveDropped(const std::string& model, const std::string& version);
   // Removes the series (a deleted version stops being exported).
   void Remove(const VersionSeries& series);
   void Remove(const InputSeries& series);

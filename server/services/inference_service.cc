@@ -122,18 +122,28 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::ModelInfer(
   work.batching = registry_->Batching(request->model_name());
   work.deadline = absl::FromChrono(context->deadline());
   work.cancelled = [context] { return context->IsCancelled(); };
-  work.done = [request, response, finish, served = *model, names = work.output_names](
-                  absl::StatusOr<std::vector<Tensor>> outputs, const InferenceTiming&) {
+  // A sampled request keeps its inputs (tensors share their buffers: no copy) for the shadow run
+  // that follows its reply.
+  std::optional<std::vector<NamedTensor>> sampled;
+  if (drift_ != nullptr && drift_->ShouldSample(**model)) sampled = work.inputs;
+  work.done = [this, request, response, finish, served = *model, names = work.output_names,
+               sampled = std::move(sampled)](absl::StatusOr<std::vector<Tensor>> outputs,
+                                             const InferenceTiming&) mutable {
+    std::vector<NamedTensor> named;
     if (outputs.ok()) {
       response->set_model_name(served->version.name());
       response->set_model_version(absl::StrCat(served->version.version()));
       response->set_id(request->id());
       const auto& graph_outputs = served->session->outputs();
       for (size_t i = 0; i < outputs->size(); ++i) {
-        AddOutput(names.empty() ? graph_outputs[i].name : names[i], (*outputs)[i], response);
+        const std::string& name = names.empty() ? graph_outputs[i].name : names[i];
+        AddOutput(name, (*outputs)[i], response);
+        if (sampled.has_value()) named.emplace_back(name, (*outputs)[i]);
       }
     }
+    const bool monitored = outputs.ok() && sampled.has_value();
     finish(outputs.status());
+    if (monitored) drift_->Offer(served, *std::move(sampled), std::move(named));
   };
   const absl::Status submitted = scheduler_->Submit(std::move(work));
   if (!submitted.ok()) finish(submitted);

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "inference/open_inference_grpc.grpc.pb.h"
+#include "server/core/drift_monitor.h"
 #include "server/core/inference_scheduler.h"
 #include "server/core/model_registry.h"
 #include "server/metrics/server_metrics.h"
@@ -18,10 +19,12 @@ class InferenceServiceImpl final
     : public inference::GRPCInferenceService::WithCallbackMethod_ModelInfer<
           inference::GRPCInferenceService::Service> {
  public:
-  InferenceServiceImpl(ModelRegistry* registry, InferenceScheduler* scheduler,
+  // `drift` may be null (no monitoring).
+  InferenceServiceImpl(ModelRegistry* registry, InferenceScheduler* scheduler, DriftMonitor* drift,
                        ServerMetrics* metrics, std::string server_version)
       : registry_(registry),
         scheduler_(scheduler),
+        drift_(drift),
         metrics_(metrics),
         server_version_(std::move(server_version)) {}
 
@@ -42,6 +45,7 @@ class InferenceServiceImpl final
  private:
   ModelRegistry* const registry_;
   InferenceScheduler* const scheduler_;
+  DriftMonitor* const drift_;
   ServerMetrics* const metrics_;
   const std::string server_version_;
 };

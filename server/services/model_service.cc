@@ -126,4 +126,13 @@ grpc::Status ModelServiceImpl::SetServingConfig(grpc::ServerContext*,
   return Respond(registry_->SetServingConfig(request->name(), request->serving()), response);
 }
 
+grpc::Status ModelServiceImpl::GetDrift(grpc::ServerContext*,
+                                        const octet::v1::GetDriftRequest* request,
+                                        octet::v1::DriftReport* response) {
+  if (request->version() < 0) {
+    return ToGrpcStatus(absl::InvalidArgumentError("version must not be negative"));
+  }
+  return Respond(drift_->Report(request->name(), request->version()), response);
+}
+
 }  // namespace octet::server

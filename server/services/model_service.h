@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "octet/v1/model_service.grpc.pb.h"
+#include "server/core/drift_monitor.h"
 #include "server/core/model_registry.h"
 #include "server/store/blob_store.h"
 
@@ -12,8 +13,9 @@ namespace octet::server {
 // octet.v1.ModelService over a ModelRegistry. Thread-safe.
 class ModelServiceImpl final : public octet::v1::ModelService::Service {
  public:
-  ModelServiceImpl(ModelRegistry* registry, BlobStore* blobs, int64_t max_model_bytes)
-      : registry_(registry), blobs_(blobs), max_model_bytes_(max_model_bytes) {}
+  ModelServiceImpl(ModelRegistry* registry, BlobStore* blobs, DriftMonitor* drift,
+                   int64_t max_model_bytes)
+      : registry_(registry), blobs_(blobs), drift_(drift), max_model_bytes_(max_model_bytes) {}
 
   grpc::Status UploadModel(grpc::ServerContext* context,
                            grpc::ServerReader<octet::v1::UploadModelRequest>* reader,
@@ -37,10 +39,13 @@ class ModelServiceImpl final : public octet::v1::ModelService::Service {
   grpc::Status SetServingConfig(grpc::ServerContext* context,
                                 const octet::v1::SetServingConfigRequest* request,
                                 octet::v1::Model* response) override;
+  grpc::Status GetDrift(grpc::ServerContext* context, const octet::v1::GetDriftRequest* request,
+                        octet::v1::DriftReport* response) override;
 
  private:
   ModelRegistry* const registry_;
   BlobStore* const blobs_;
+  DriftMonitor* const drift_;
   const int64_t max_model_bytes_;
 };
 

@@ -17,6 +17,7 @@
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/fashion_mnist.h"
 #include "tests/testing/octetd_process.h"
 #include "tests/testing/temp_dir.h"
 
@@ -25,6 +26,7 @@ namespace {
 
 namespace v1 = octet::v1;
 using ::octet::client::OctetClient;
+using ::octet::testing::FashionMnist;
 using ::octet::testing::IsOk;
 using ::octet::testing::OctetdProcess;
 using ::octet::testing::StatusIs;
@@ -32,29 +34,7 @@ using ::octet::testing::TempDir;
 using ::testing::_;
 using ::testing::HasSubstr;
 
-constexpr char kFashionMnist[] = "/usr/share/datasets/fashion-mnist";
 constexpr char kModel[] = OCTET_SOURCE_DIR "/tests/data/fashion_mnist/resnet_small.onnx";
-
-// `count` Fashion-MNIST test images from `first` as the fixture model's input, scaled to [0, 1].
-std::vector<NamedTensor> FashionMnist(int64_t first, int64_t count, bool labels) {
-  absl::StatusOr<Tensor> images =
-      ReadIdxFile(absl::StrCat(kFashionMnist, "/t10k-images-idx3-ubyte.gz"), first + count);
-  absl::StatusOr<Tensor> classes =
-      ReadIdxFile(absl::StrCat(kFashionMnist, "/t10k-labels-idx1-ubyte.gz"), first + count);
-  EXPECT_TRUE(images.ok() && classes.ok());
-  Tensor pixels = *Tensor::Create(DataType::kFloat32, {count, 1, 28, 28});
-  for (int64_t i = 0; i < pixels.element_count(); ++i) {
-    pixels.data<float>()[i] = images->data<uint8_t>()[first * 784 + i] / 255.0f;
-  }
-  std::vector<NamedTensor> arrays;
-  arrays.emplace_back("image", std::move(pixels));
-  if (labels) {
-    Tensor y = *Tensor::Create(DataType::kInt64, {count});
-    for (int64_t i = 0; i < count; ++i) y.data<int64_t>()[i] = classes->data<uint8_t>()[first + i];
-    arrays.emplace_back("labels", std::move(y));
-  }
-  return arrays;
-}
 
 class JobsTest : public ::testing::Test {
  protected:

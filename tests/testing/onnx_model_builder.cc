@@ -167,7 +167,8 @@ std::vector<float> TinyCnn::Reference(const std::vector<float>& images, int batc
     for (size_t i = 0; i < c2.size(); ++i) c2[i] += r1[i];
     for (int k = 0; k < kClasses; ++k) {
       double acc = fc_b[k];
-      for (int i = 0; i < c * s * s; ++i) acc += static_cast<double>(c2[i]) * fc_w[k * c * s * s + i];
+      for (int i = 0; i < c * s * s; ++i)
+        acc += static_cast<double>(c2[i]) * fc_w[k * c * s * s + i];
       logits[n * kClasses + k] = static_cast<float>(acc);
     }
   }

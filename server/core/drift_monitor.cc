@@ -1,0 +1,207 @@
+#include "server/core/drift_monitor.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+
+namespace octet::server {
+
+bool SampleGate::Admit(double rate, double uniform, absl::Time now) {
+  if (!(rate > 0.0) || uniform >= rate) return false;
+  if (max_per_second_ <= 0.0) return true;
+  const double capacity = std::max(1.0, max_per_second_);
+  absl::MutexLock lock(&mu_);
+  if (tokens_ < 0) {
+    tokens_ = capacity;
+  } else {
+    tokens_ = std::min(capacity, tokens_ + absl::ToDoubleSeconds(now - last_) * max_per_second_);
+  }
+  last_ = now;
+  if (tokens_ < 1.0) return false;
+  tokens_ -= 1.0;
+  return true;
+}
+
+DriftMonitor::DriftMonitor(DriftOptions options, ModelRegistry* registry,
+                           InferenceScheduler* scheduler, JobLookup jobs, DriftMetrics* metrics)
+    : options_(std::move(options)),
+      registry_(registry),
+      scheduler_(scheduler),
+      jobs_(std::move(jobs)),
+      metrics_(metrics),
+      gate_(options_.max_per_second) {}
+
+double DriftMonitor::RateOf(const std::string& name) {
+  return registry_->DriftSampleRate(name).value_or(options_.sample_rate);
+}
+
+bool DriftMonitor::ShouldSample(const LoadedModel& model) {
+  if (model.version.precision() != octet::v1::PRECISION_INT8 &&
+      model.version.precision() != octet::v1::PRECISION_WEIGHT_ONLY) {
+    return false;
+  }
+  const double rate = RateOf(model.version.name());
+  if (!(rate > 0.0)) return false;
+  thread_local absl::BitGen random;
+  return gate_.Admit(rate, absl::Uniform(random, 0.0, 1.0), absl::Now());
+}
+
+void DriftMonitor::Offer(std::shared_ptr<const LoadedModel> model, std::vector<NamedTensor> inputs,
+                         std::vector<NamedTensor> outputs) {
+  const Key key{model->version.name(), model->version.version()};
+  const bool queued = scheduler_->OfferBackground(
+      [this, model, inputs = std::move(inputs), outputs = std::move(outputs)] {
+        Shadow(*model, inputs, outputs);
+      });
+  if (queued) return;
+  absl::MutexLock lock(&mu_);
+  const auto monitor = monitors_.find(key);
+  if (monitor != monitors_.end()) {
+    monitor->second->CountDropped("queue_full");
+    return;
+  }
+  ++early_drops_[key];
+  if (metrics_ != nullptr) {
+    metrics_->CountDropped(key.first, absl::StrCat(key.second), "queue_full");
+  }
+}
+
+void DriftMonitor::Shadow(const LoadedModel& model, const std::vector<NamedTensor>& inputs,
+                          const std::vector<NamedTensor>& outputs) {
+  absl::StatusOr<std::shared_ptr<VersionDrift>> monitor = MonitorOf(model);
+  if (!monitor.ok()) return;  // kept in failures_, shown by Report
+  const absl::Status observed = (*monitor)->Observe(inputs, outputs, *model.session, absl::Now());
+  if (!observed.ok()) (*monitor)->CountDropped("failed", std::string(observed.message()));
+}
+
+absl::StatusOr<std::shared_ptr<VersionDrift>> DriftMonitor::MonitorOf(const LoadedModel& model) {
+  const octet::v1::ModelVersion& version = model.version;
+  const Key key{version.name(), version.version()};
+  {
+    absl::MutexLock lock(&mu_);
+    const auto it = monitors_.find(key);
+    if (it != monitors_.end()) return it->second;
+  }
+  auto build = [&]() -> absl::StatusOr<std::unique_ptr<VersionDrift>> {
+    VersionDriftSetup setup;
+    setup.version = version;
+    setup.session_options = options_.session_options;
+    setup.window = options_.window;
+    setup.metrics = metrics_;
+    OCTET_ASSIGN_OR_RETURN(Graph quantized, registry_->ReadGraph(key.first, key.second));
+    setup.quantized = &quantized;
+    std::shared_ptr<const LoadedModel> source;
+    if (version.source_version() > 0) {
+      absl::StatusOr<std::shared_ptr<const LoadedModel>> found =
+          registry_->Get(key.first, version.source_version());
+      if (found.ok()) {
+        source = *std::move(found);
+        setup.source = &source->session->graph();
+      } else if (!absl::IsNotFound(found.status())) {
+        return found.status();
+      }
+    }
+    if (!version.job_id().empty() && jobs_) {
+      absl::StatusOr<octet::v1::Job> job = jobs_(version.job_id());
+      if (job.ok()) {
+        setup.report_json = job->report_json();
+        setup.compared_output = job->config().evaluation_output();
+      }
+    }
+    return VersionDrift::Create(setup);
+  };
+  absl::StatusOr<std::unique_ptr<VersionDrift>> built = build();
+  absl::MutexLock lock(&mu_);
+  if (!built.ok()) {
+    failures_[key] = std::string(built.status().message());
+    return built.status();
+  }
+  // A version deleted while its monitor was being built is not monitored.
+  if (!registry_->store().GetVersion(key.first, key.second).ok()) {
+    return absl::NotFoundError(
+        absl::StrCat("model '", key.first, "' version ", key.second, " was deleted"));
+  }
+  auto [it, inserted] = monitors_.emplace(key, std::shared_ptr<VersionDrift>(*std::move(built)));
+  failures_.erase(key);
+  return it->second;
+}
+
+absl::StatusOr<octet::v1::DriftReport> DriftMonitor::Report(const std::string& name,
+                                                            int64_t version) {
+  auto quantized = [](const octet::v1::ModelVersion& v) {
+    return v.precision() == octet::v1::PRECISION_INT8 ||
+           v.precision() == octet::v1::PRECISION_WEIGHT_ONLY;
+  };
+  OCTET_ASSIGN_OR_RETURN(octet::v1::ModelVersion resolved,
+                         registry_->store().GetVersion(name, version));
+  if (version == 0 && !quantized(resolved)) {
+    // The default is the float original: the newest quantized version is the one to watch.
+    OCTET_ASSIGN_OR_RETURN(octet::v1::Model model, registry_->store().GetModel(name));
+    for (const octet::v1::ModelVersion& v : model.versions()) {
+      if (quantized(v)) resolved = v;
+    }
+  }
+  if (!quantized(resolved)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("model '", name, "' version ", resolved.version(),
+                     " is float: drift is monitored on quantized versions"));
+  }
+  const Key key{name, resolved.version()};
+  octet::v1::DriftReport report;
+  std::shared_ptr<VersionDrift> monitor;
+  {
+    absl::MutexLock lock(&mu_);
+    const auto it = monitors_.find(key);
+    if (it != monitors_.end()) monitor = it->second;
+    if (monitor == nullptr) {
+      report.set_name(name);
+      report.set_version(resolved.version());
+      report.set_source_version(resolved.source_version());
+      const auto failure = failures_.find(key);
+      report.add_notes(failure != failures_.end()
+                           ? absl::StrCat("monitoring could not start: ", failure->second)
+                           : "no request to this version has been sampled yet");
+    }
+  }
+  if (monitor != nullptr) report = monitor->Report(absl::Now());
+  {
+    // Samples dropped before the monitor existed (their Prometheus counter is the monitor's).
+    absl::MutexLock lock(&mu_);
+    const auto drops = early_drops_.find(key);
+    if (drops != early_drops_.end()) {
+      report.set_dropped_queue_full(report.dropped_queue_full() + drops->second);
+    }
+  }
+  report.set_sample_rate(RateOf(name));
+  return report;
+}
+
+void DriftMonitor::Forget(const std::string& name, const std::vector<int64_t>& deleted) {
+  std::vector<std::shared_ptr<VersionDrift>> stopped;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = monitors_.begin(); it != monitors_.end();) {
+      const bool gone =
+          it->first.first == name &&
+          (std::count(deleted.begin(), deleted.end(), it->first.second) > 0 ||
+           std::count(deleted.begin(), deleted.end(), it->second->source_version()) > 0);
+      if (gone) {
+        stopped.push_back(it->second);
+        it = monitors_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (int64_t v : deleted) {
+      early_drops_.erase({name, v});
+      failures_.erase({name, v});
+      if (metrics_ != nullptr) metrics_->RemoveDropped(name, absl::StrCat(v));
+    }
+  }
+  for (const auto& monitor : stopped) monitor->Detach();
+}
+
+}  // namespace octet::server
