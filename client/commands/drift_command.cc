@@ -1,5 +1,6 @@
 // octet models drift: a quantized version's live drift from its float original beside the job's
 // offline figures, and the inputs and activations whose values leave their calibrated range.
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -71,11 +72,16 @@ void PrintReport(const octet::v1::DriftReport& r, int top) {
   if (r.tensors_size() > 0) {
     std::cout << "activations most often outside their calibrated range (" << r.tensors_size()
               << " monitored)\n";
+    int width = 8;
+    for (int i = 0; i < r.tensors_size() && i < top; ++i) {
+      width = std::max(width, static_cast<int>(r.tensors(i).name().size()));
+    }
     for (int i = 0; i < r.tensors_size() && i < top; ++i) {
       const octet::v1::TensorCoverage& t = r.tensors(i);
-      std::cout << absl::StrFormat("  %-32s %8s of %-10d range [%g, %g]  seen [%g, %g]\n", t.name(),
-                                   Share(t.out_of_range(), t.values()), t.values(), t.range_min(),
-                                   t.range_max(), t.observed_min(), t.observed_max());
+      std::cout << absl::StrFormat("  %-*s %8s of %-10d range [%g, %g]  seen [%g, %g]\n", width,
+                                   t.name(), Share(t.out_of_range(), t.values()), t.values(),
+                                   t.range_min(), t.range_max(), t.observed_min(),
+                                   t.observed_max());
     }
   }
   for (const std::string& note : r.notes()) std::cout << "note: " << note << "\n";
