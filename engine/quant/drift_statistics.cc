@@ -82,10 +82,28 @@ absl::StatusOr<ValueRange> QuantizedRange(float scale, int32_t zero_point, DataT
 }
 
 void RangeCoverage::Add(absl::Span<const float> data, const ValueRange& range) {
+  Add(SummarizeValues(data, range).coverage);
+}
+
+ValueSummary SummarizeValues(absl::Span<const float> data, const ValueRange& range) {
+  const float* values = data.data();
+  const int64_t n = static_cast<int64_t>(data.size());
+  const float lo = range.min, hi = range.max;
   int64_t outside = 0;
-  for (float v : data) outside += !(v >= range.min && v <= range.max);
-  values += static_cast<int64_t>(data.size());
-  out_of_range += outside;
+  float seen_min = std::numeric_limits<float>::infinity();
+  float seen_max = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(+ : outside) reduction(min : seen_min) reduction(max : seen_max)
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = values[i];
+    outside += !(v >= lo && v <= hi);
+    seen_min = v < seen_min ? v : seen_min;  // false for NaN: skipped
+    seen_max = v > seen_max ? v : seen_max;
+  }
+  ValueSummary summary;
+  summary.coverage.values = n;
+  summary.coverage.out_of_range = outside;
+  summary.seen = ValueRange{seen_min, seen_max};
+  return summary;
 }
 
 void RangeCoverage::Add(const RangeCoverage& other) {

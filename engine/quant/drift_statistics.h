@@ -55,6 +55,14 @@ struct RangeCoverage {
   double share() const;
 };
 
+// `data` against `range`, and its own smallest and largest values (NaN skipped; +inf and -inf
+// when there is no other value), in one vectorized pass.
+struct ValueSummary {
+  RangeCoverage coverage;
+  ValueRange seen;
+};
+ValueSummary SummarizeValues(absl::Span<const float> data, const ValueRange& range);
+
 // Counts of values in `bins` equal bins over a closed range, plus one bin below it and one above
 // (where NaN goes too): the fixed-edge histogram the population stability index compares. A range
 // of zero width has one bin that holds the value itself.

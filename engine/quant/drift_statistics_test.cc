@@ -93,6 +93,21 @@ TEST(RangeCoverageTest, CountsValuesOutsideTheClosedRangeAndNaN) {
   EXPECT_DOUBLE_EQ(RangeCoverage{}.share(), 0.0);
 }
 
+TEST(SummarizeValuesTest, CountsAndFindsExtremesSkippingNaN) {
+  std::vector<float> values(1001, 0.5f);  // longer than any vector register, with a tail
+  values[3] = -2.0f;
+  values[500] = kNaN;
+  values[1000] = 7.0f;
+  const ValueSummary summary = SummarizeValues(values, ValueRange{0.0f, 1.0f});
+  EXPECT_EQ(summary.coverage.values, 1001);
+  EXPECT_EQ(summary.coverage.out_of_range, 3);
+  EXPECT_EQ(summary.seen.min, -2.0f);
+  EXPECT_EQ(summary.seen.max, 7.0f);
+  const ValueSummary empty = SummarizeValues({}, ValueRange{0.0f, 1.0f});
+  EXPECT_EQ(empty.coverage.values, 0);
+  EXPECT_EQ(empty.seen.min, std::numeric_limits<float>::infinity());
+}
+
 TEST(BinnedHistogramTest, PutsValuesInEqualBinsWithOneBelowAndOneAbove) {
   BinnedHistogram histogram(ValueRange{0.0f, 10.0f}, 5);
   histogram.Add({-1.0f, 0.0f, 1.99f, 2.0f, 9.99f, 10.0f, 11.0f, kNaN});

@@ -271,12 +271,9 @@ absl::Status VersionDrift::Observe(absl::Span<const NamedTensor> inputs,
     for (size_t j = 0; j < tensors_.size(); ++j) {
       const Tensor& t = tensors_[j].name == compared_output_ ? fetched[0] : fetched[next++];
       if (t.type() != DataType::kFloat32) continue;
-      const absl::Span<const float> values = FloatValues(t);
-      tensor_coverage[j].Add(values, tensors_[j].range);
-      if (!values.empty()) {
-        const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
-        tensor_seen[j] = ValueRange{*lo, *hi};
-      }
+      const ValueSummary summary = SummarizeValues(FloatValues(t), tensors_[j].range);
+      tensor_coverage[j] = summary.coverage;
+      tensor_seen[j] = summary.seen;
     }
   }
 
