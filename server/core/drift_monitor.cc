@@ -6,6 +6,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "server/core/batching.h"
 
 namespace octet::server {
 
@@ -49,9 +50,37 @@ bool DriftMonitor::ShouldSample(const LoadedModel& model) {
   return gate_.Admit(rate, absl::Uniform(random, 0.0, 1.0), absl::Now());
 }
 
+namespace {
+
+// The first `keep` rows of every tensor in `named`, or nullopt when they do not all have `rows`.
+std::optional<std::vector<NamedTensor>> FirstRows(const std::vector<NamedTensor>& named,
+                                                  int64_t rows, int64_t keep) {
+  std::vector<Tensor> tensors;
+  for (const NamedTensor& t : named) tensors.push_back(t.second);
+  const int64_t parts_rows[] = {keep, rows - keep};
+  absl::StatusOr<std::vector<std::vector<Tensor>>> parts = Split(tensors, parts_rows, rows);
+  if (!parts.ok()) return std::nullopt;
+  std::vector<NamedTensor> first;
+  for (size_t i = 0; i < named.size(); ++i) first.emplace_back(named[i].first, (*parts)[0][i]);
+  return first;
+}
+
+}  // namespace
+
 void DriftMonitor::Offer(std::shared_ptr<const LoadedModel> model, std::vector<NamedTensor> inputs,
                          std::vector<NamedTensor> outputs) {
   const Key key{model->version.name(), model->version.version()};
+  // A large request is sampled by its first rows: a shadow run keeps every quantized activation.
+  const std::optional<int64_t> rows = RowsOf(inputs);
+  if (rows.has_value() && *rows > kMaxShadowRows && Batchable(*model->session)) {
+    std::optional<std::vector<NamedTensor>> first_inputs = FirstRows(inputs, *rows, kMaxShadowRows);
+    std::optional<std::vector<NamedTensor>> first_outputs =
+        FirstRows(outputs, *rows, kMaxShadowRows);
+    if (first_inputs.has_value() && first_outputs.has_value()) {
+      inputs = *std::move(first_inputs);
+      outputs = *std::move(first_outputs);
+    }
+  }
   const bool queued = scheduler_->OfferBackground(
       [this, model, inputs = std::move(inputs), outputs = std::move(outputs)] {
         Shadow(*model, inputs, outputs);

@@ -67,8 +67,10 @@ class DriftMonitor {
   bool ShouldSample(const LoadedModel& model);
 
   // Queues the shadow run of a sampled request whose reply was sent: `inputs` as the client sent
-  // them, `outputs` what the version returned. Never blocks: when the background queue is full
-  // the sample is dropped and counted.
+  // them, `outputs` what the version returned; of a request of more than kMaxShadowRows rows,
+  // its first kMaxShadowRows. Never blocks: when the background queue is full the sample is
+  // dropped and counted.
+  static constexpr int64_t kMaxShadowRows = 32;
   void Offer(std::shared_ptr<const LoadedModel> model, std::vector<NamedTensor> inputs,
              std::vector<NamedTensor> outputs);
 

@@ -303,6 +303,10 @@ TEST_F(DriftTest, APerModelRateOverridesTheServersAndBadRequestsAreRefused) {
   v1::ServingConfig on;
   on.set_drift_sample_rate(1);
   ASSERT_THAT(client().SetServingConfig("resnet", on), IsOk());
+  // A large request is monitored by its first 32 rows.
+  ASSERT_THAT(client().Infer("resnet", 2, {FashionMnist(9200, 40, false)[0]}, {}), IsOk());
+  const v1::DriftReport large = WaitForSamples(client(), "resnet", 2, before + 32);
+  EXPECT_EQ(large.live().samples(), before + 32);
   EXPECT_THAT(client().GetDrift("resnet", 1),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("float")));
   EXPECT_THAT(client().GetDrift("resnet", 9), StatusIs(absl::StatusCode::kNotFound, _));
