@@ -78,8 +78,9 @@ void PrintReport(const octet::v1::DriftReport& r, int top) {
     }
     for (int i = 0; i < r.tensors_size() && i < top; ++i) {
       const octet::v1::TensorCoverage& t = r.tensors(i);
-      std::cout << absl::StrFormat("  %-*s %8s of %-10d range [%g, %g]  seen [%g, %g]\n", width,
-                                   t.name(), Share(t.out_of_range(), t.values()), t.values(),
+      std::cout << absl::StrFormat("  %-*s %8s of %-10d job %-8s range [%g, %g]  seen [%g, %g]\n",
+                                   width, t.name(), Share(t.out_of_range(), t.values()), t.values(),
+                                   Share(t.evaluation_out_of_range(), t.evaluation_values()),
                                    t.range_min(), t.range_max(), t.observed_min(),
                                    t.observed_max());
     }

@@ -72,19 +72,27 @@ absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& ca
   }
   std::vector<std::string> fetched = {output};
   fetched.insert(fetched.end(), run.tensors.begin(), run.tensors.end());
+  // The reference also gives the values held to a range, after the compared ones.
+  std::vector<std::string> reference_fetched = fetched;
+  std::vector<std::string> reference_extra = run.tensors;
+  for (const auto& [name, range] : run.coverage) {
+    reference_fetched.push_back(name);
+    reference_extra.push_back(name);
+  }
   SessionOptions options;
   options.num_threads = run.num_threads;
   // Simulated quantization: the pipeline's reference (the int8 kernels are held to it).
   options.lower_int8 = false;
   OCTET_ASSIGN_OR_RETURN(
       std::unique_ptr<Session> a,
-      CreateSession(run.batch_runner, WithExtraOutputs(reference, run.tensors), options));
+      CreateSession(run.batch_runner, WithExtraOutputs(reference, reference_extra), options));
   OCTET_ASSIGN_OR_RETURN(
       std::unique_ptr<Session> b,
       CreateSession(run.batch_runner, WithExtraOutputs(candidate, run.tensors), options));
   const int64_t batch_size = BatchSizeFor(reference, run.batch_size);
   const bool fixed_batch = batch_size != run.batch_size;
   std::vector<ErrorSums> sums(fetched.size());
+  std::vector<RangeCoverage> coverage(run.coverage.size());
   int64_t correct_a = 0, correct_b = 0, agree = 0, rows = 0;
   const int total_batches = static_cast<int>(
       fixed_batch ? data.size() / batch_size : (data.size() + batch_size - 1) / batch_size);
@@ -99,7 +107,7 @@ absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& ca
     const std::vector<NamedTensor> inputs = SliceSamples(data, first, count);
     std::vector<Tensor> x, y;
     OCTET_RETURN_IF_ERROR(RunBatch(run.batch_runner, [&]() -> absl::Status {
-      OCTET_ASSIGN_OR_RETURN(x, a->Run(inputs, fetched));
+      OCTET_ASSIGN_OR_RETURN(x, a->Run(inputs, reference_fetched));
       OCTET_ASSIGN_OR_RETURN(y, b->Run(inputs, fetched));
       return absl::OkStatus();
     }));
@@ -110,6 +118,12 @@ absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& ca
             absl::StrCat("'", fetched[i], "' is not float32 of one shape in both models"));
       }
       Accumulate(x[i], y[i], &sums[i]);
+    }
+    for (size_t j = 0; j < run.coverage.size(); ++j) {
+      const Tensor& values = x[fetched.size() + j];
+      if (values.type() != DataType::kFloat32) continue;
+      coverage[j].Add(absl::Span<const float>(values.data<float>(), values.element_count()),
+                      run.coverage[j].second);
     }
     const std::vector<int64_t> top_a = ArgMaxRows(x[0]);
     const std::vector<int64_t> top_b = ArgMaxRows(y[0]);
@@ -135,6 +149,7 @@ absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& ca
   }
   result.top1_agreement = static_cast<double>(agree) / rows;
   result.output_sqnr_db = SqnrDb(sums[0].signal, sums[0].noise);
+  result.coverage = std::move(coverage);
   for (size_t i = 1; i < sums.size(); ++i) {
     result.tensor_sqnr_db.push_back(SqnrDb(sums[i].signal, sums[i].noise));
   }

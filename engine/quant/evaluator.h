@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/ir/graph.h"
+#include "engine/quant/drift_statistics.h"
 #include "engine/quant/sample_set.h"
 
 namespace octet {
@@ -25,6 +26,8 @@ struct Comparison {
   double output_sqnr_db = 0.0;
   // One per requested tensor.
   std::vector<double> tensor_sqnr_db;
+  // One per ComparisonRun::coverage entry: the reference's values against the range.
+  std::vector<RangeCoverage> coverage;
 };
 
 struct ComparisonRun {
@@ -32,6 +35,8 @@ struct ComparisonRun {
   std::string output;
   // Values present in both graphs, compared by name.
   std::vector<std::string> tensors;
+  // Values of the reference held to a range (a quantized activation's): Comparison::coverage.
+  std::vector<std::pair<std::string, ValueRange>> coverage;
   int batch_size = 32;
   int num_threads = 1;
   // Called after each batch with the batches done and the total; returning false ends the

@@ -155,6 +155,8 @@ class Pipeline {
   // quantized (the whitepaper's split of where the error comes from).
   struct Evaluated {
     std::optional<Comparison> whole, weights_only, activations_only;
+    // The activations whole->coverage counts, in order.
+    std::vector<std::string> coverage_names;
   };
 
   // PREPARE: import, check, batch-norm folding, the layers to quantize, the samples' roles.
@@ -287,7 +289,18 @@ class Pipeline {
       return Report(QuantizationStage::kEvaluate, pass * total + done, passes * total).ok();
     };
     Evaluated e;
-    OCTET_ASSIGN_OR_RETURN(e.whole, CompareGraphs(p.graph, quantized.graph, p.evaluation, compare));
+    // The whole model's pass also holds the float activations to their quantized ranges: the
+    // evaluation data's own out-of-range share, beside which the drift monitor puts live traffic's.
+    ComparisonRun whole = compare;
+    for (const auto& [name, params] : options.activations) {
+      if (params.per_channel()) continue;
+      absl::StatusOr<ValueRange> range =
+          QuantizedRange(params.scales[0], params.zero_points[0], params.format.type);
+      if (!range.ok()) continue;
+      whole.coverage.emplace_back(name, *range);
+      e.coverage_names.push_back(name);
+    }
+    OCTET_ASSIGN_OR_RETURN(e.whole, CompareGraphs(p.graph, quantized.graph, p.evaluation, whole));
     if (!split) return e;
     QdqOptions weights_alone = options;
     weights_alone.activations.clear();
@@ -326,7 +339,7 @@ class Pipeline {
     report["notes"] = notes;
     report["tensors"] = TensorsJson(c, quantized);
     report["layers"] = LayersJson(p, e);
-    if (p.calibration.size() > 0) report["drift_reference"] = DriftReferenceJson(p, c);
+    if (p.calibration.size() > 0) report["drift_reference"] = DriftReferenceJson(p, c, e);
     Json float_ops = Json::array();
     std::vector<bool> is_layer(p.graph.nodes.size(), false);
     for (const QuantizedLayer& layer : p.sites.layers) is_layer[layer.node] = true;
@@ -366,8 +379,9 @@ class Pipeline {
 
   // What the server's drift monitor compares live inputs with: per float input, the range it is
   // held to (its quantization's, or the calibration data's own when the input is not quantized)
-  // and the calibration data's histogram over it.
-  static Json DriftReferenceJson(const Prepared& p, const Calibrated& c) {
+  // and the calibration data's histogram over it; per quantized activation, the evaluation
+  // data's values outside its range.
+  Json DriftReferenceJson(const Prepared& p, const Calibrated& c, const Evaluated& e) const {
     Json inputs = Json::array();
     for (const NamedTensor& named : p.calibration.inputs) {
       const Tensor& values = named.second;
@@ -397,7 +411,20 @@ class Pipeline {
                         {"values", coverage.values},
                         {"out_of_range", coverage.out_of_range}});
     }
-    return {{"data", "calibration samples"}, {"inputs", inputs}};
+    Json result = {{"data", "calibration samples"}, {"inputs", inputs}};
+    if (e.whole.has_value()) {
+      Json tensors = Json::array();
+      for (size_t j = 0; j < e.coverage_names.size() && j < e.whole->coverage.size(); ++j) {
+        const RangeCoverage& coverage = e.whole->coverage[j];
+        tensors.push_back({{"name", e.coverage_names[j]},
+                           {"values", coverage.values},
+                           {"out_of_range", coverage.out_of_range}});
+      }
+      result["tensors"] = tensors;
+      result["tensors_data"] =
+          request_.evaluation != nullptr ? "evaluation dataset" : "held-out calibration samples";
+    }
+    return result;
   }
 
   static Json LayersJson(const Prepared& p, const Evaluated& e) {

@@ -249,6 +249,18 @@ TEST_F(QuantizeTinyCnnTest, ReportHasEveryTensorAndLayerWithErrorSplit) {
   EXPECT_EQ(total, drift[0]["values"].get<int64_t>());
   EXPECT_EQ(counts.front() + counts.back(), drift[0]["out_of_range"].get<int64_t>());
   EXPECT_GT(total, 0);
+  // Every quantized activation's values on the evaluation samples against its range.
+  const nlohmann::json& tensors = report["drift_reference"]["tensors"];
+  int activations = 0;
+  for (const auto& [name, entry] : report["tensors"].items())
+    activations += entry["kind"] == "activation";
+  ASSERT_EQ(tensors.size(), static_cast<size_t>(activations));
+  for (const auto& tensor : tensors) {
+    EXPECT_EQ(report["tensors"][tensor["name"].get<std::string>()]["kind"], "activation") << tensor;
+    EXPECT_GT(tensor["values"].get<int64_t>(), 0) << tensor;
+    EXPECT_LE(tensor["out_of_range"].get<int64_t>(), tensor["values"].get<int64_t>()) << tensor;
+  }
+  EXPECT_EQ(report["drift_reference"]["tensors_data"], "held-out calibration samples");
 }
 
 TEST_F(QuantizeTinyCnnTest, QuantizedModelsAreClassifiedAndNotQuantizedAgain) {

@@ -141,6 +141,7 @@ TEST_F(VersionDriftTest, CountsEveryRowAndValueOfASampledRequest) {
   for (const auto& t : report.tensors()) {
     EXPECT_GT(t.values(), 0) << t.name();
     EXPECT_EQ(t.values() % 6, 0) << t.name();
+    EXPECT_GT(t.evaluation_values(), 0) << t.name();  // the job's, from report.json
   }
   EXPECT_TRUE(report.has_offline());
   EXPECT_GT(report.offline().samples(), 0);
@@ -169,6 +170,28 @@ TEST_F(VersionDriftTest, InputsOutsideTheCalibratedRangeAreCountedAndRaiseTheDis
               static_cast<double>(worst.out_of_range()) / worst.values());
   }
   EXPECT_GT(worst.observed_max(), worst.range_max());
+}
+
+TEST_F(VersionDriftTest, AReportOfTheWrongShapeIsRefusedNotTrusted) {
+  for (const std::string report :
+       {"[1, 2]", "{\"drift_reference\": {\"inputs\": [{\"name\": 3, \"range\": [0, 1]}]}}",
+        "{\"drift_reference\": {\"inputs\": [{\"name\": \"image\", \"range\": [0, 1]}]}}",
+        "{\"drift_reference\": {\"tensors\": [{\"name\": \"r1\", \"values\": \"many\"}]}}",
+        "{\"drift_reference\": {\"tensors\": [7]}}", "not json"}) {
+    report_json_ = report;
+    VersionDriftSetup setup;
+    setup.quantized = &quantized_;
+    setup.source = &source_;
+    setup.report_json = report_json_;
+    EXPECT_THAT(VersionDrift::Create(setup),
+                octet::testing::StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_))
+        << report;
+  }
+  // Missing parts are not errors: the monitor runs without them.
+  report_json_ = "{\"drift_reference\": {\"inputs\": 5}, \"evaluation\": []}";
+  std::unique_ptr<VersionDrift> drift = Create();
+  ASSERT_NE(drift, nullptr);
+  EXPECT_FALSE(drift->Report(kStart).has_offline());
 }
 
 TEST_F(VersionDriftTest, FiguresOlderThanTheWindowLeaveIt) {

@@ -77,6 +77,64 @@ std::optional<double> OptionalNumber(const Json& object, const char* key) {
   return object[key].get<double>();
 }
 
+// What report.json records for the monitor, read without trusting its shape.
+struct StoredInput {
+  ValueRange range;
+  std::string range_source;
+  std::vector<int64_t> histogram;
+};
+struct StoredFigures {
+  std::optional<octet::v1::OfflineDrift> offline;
+  std::map<std::string, StoredInput> inputs;
+  std::map<std::string, RangeCoverage> tensors;
+};
+
+// The array `key` of `object`, or an empty one.
+const Json& ArrayAt(const Json& object, const char* key) {
+  static const Json* const kEmpty = new Json(Json::array());
+  if (!object.is_object() || !object.contains(key) || !object[key].is_array()) return *kEmpty;
+  return object[key];
+}
+
+absl::StatusOr<StoredFigures> ReadReport(const std::string& text) {
+  StoredFigures figures;
+  if (text.empty()) return figures;
+  const Json report = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (report.is_discarded() || !report.is_object()) {
+    return absl::InvalidArgumentError("the version's report.json is not a JSON object");
+  }
+  try {
+    if (report.contains("evaluation") && report["evaluation"].is_object()) {
+      const Json& e = report["evaluation"];
+      octet::v1::OfflineDrift& offline = figures.offline.emplace();
+      offline.set_samples(static_cast<int64_t>(OptionalNumber(e, "samples").value_or(0)));
+      if (auto v = OptionalNumber(e, "float_top1")) offline.set_float_top1(*v);
+      if (auto v = OptionalNumber(e, "quantized_top1")) offline.set_quantized_top1(*v);
+      if (auto v = OptionalNumber(e, "top1_agreement")) offline.set_top1_agreement(*v);
+      offline.set_output_sqnr_db(OptionalNumber(e, "output_sqnr_db").value_or(0));
+    }
+    const Json& reference =
+        report.contains("drift_reference") ? report["drift_reference"] : Json::object();
+    for (const Json& entry : ArrayAt(reference, "inputs")) {
+      const std::vector<float> edges = entry.at("range").get<std::vector<float>>();
+      if (edges.size() != 2 || !(edges[0] <= edges[1])) continue;
+      StoredInput& input = figures.inputs[entry.at("name").get<std::string>()];
+      input.range = ValueRange{edges[0], edges[1]};
+      input.range_source = entry.value("range_source", "calibration data");
+      input.histogram = entry.at("histogram").get<std::vector<int64_t>>();
+    }
+    for (const Json& entry : ArrayAt(reference, "tensors")) {
+      RangeCoverage& coverage = figures.tensors[entry.at("name").get<std::string>()];
+      coverage.values = entry.at("values").get<int64_t>();
+      coverage.out_of_range = entry.at("out_of_range").get<int64_t>();
+    }
+  } catch (const Json::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the version's report.json has unexpected drift fields: ", e.what()));
+  }
+  return figures;
+}
+
 }  // namespace
 
 double ClampedSqnrDb(double sqnr_db) {
@@ -95,34 +153,21 @@ absl::StatusOr<std::unique_ptr<VersionDrift>> VersionDrift::Create(const Version
   }
   auto drift = absl::WrapUnique(new VersionDrift(setup));
   const Graph& quantized = *setup.quantized;
-  Json report;
-  if (!setup.report_json.empty()) {
-    report = Json::parse(setup.report_json, nullptr, /*allow_exceptions=*/false);
-    if (report.is_discarded() || !report.is_object()) {
-      return absl::InvalidArgumentError("the version's report.json is not a JSON object");
-    }
-  }
+  OCTET_ASSIGN_OR_RETURN(const StoredFigures stored, ReadReport(setup.report_json));
   DriftMetrics::OfflineFigures offline;
-  if (report.contains("evaluation") && report["evaluation"].is_object()) {
-    const Json& e = report["evaluation"];
+  if (stored.offline.has_value()) {
     drift->has_offline_ = true;
-    drift->offline_.set_samples(static_cast<int64_t>(OptionalNumber(e, "samples").value_or(0)));
-    offline.float_top1 = OptionalNumber(e, "float_top1");
-    offline.quantized_top1 = OptionalNumber(e, "quantized_top1");
-    offline.top1_agreement = OptionalNumber(e, "top1_agreement");
-    if (offline.float_top1) drift->offline_.set_float_top1(*offline.float_top1);
-    if (offline.quantized_top1) drift->offline_.set_quantized_top1(*offline.quantized_top1);
-    if (offline.top1_agreement) drift->offline_.set_top1_agreement(*offline.top1_agreement);
-    drift->offline_.set_output_sqnr_db(OptionalNumber(e, "output_sqnr_db").value_or(0));
-  }
-  std::map<std::string, const Json*> calibration;
-  if (report.contains("drift_reference") && report["drift_reference"].contains("inputs")) {
-    for (const Json& entry : report["drift_reference"]["inputs"]) {
-      if (entry.is_object() && entry.contains("name") && entry["name"].is_string()) {
-        calibration[entry["name"].get<std::string>()] = &entry;
-      }
+    drift->offline_ = *stored.offline;
+    if (stored.offline->has_float_top1()) offline.float_top1 = stored.offline->float_top1();
+    if (stored.offline->has_quantized_top1()) {
+      offline.quantized_top1 = stored.offline->quantized_top1();
+    }
+    if (stored.offline->has_top1_agreement()) {
+      offline.top1_agreement = stored.offline->top1_agreement();
     }
   }
+  const std::map<std::string, StoredInput>& calibration = stored.inputs;
+  const std::map<std::string, RangeCoverage>& evaluation = stored.tensors;
 
   const std::vector<std::pair<std::string, ValueRange>> activations =
       QuantizedActivations(quantized);
@@ -137,21 +182,16 @@ absl::StatusOr<std::unique_ptr<VersionDrift>> VersionDrift::Create(const Version
       if (name == input.name) range = r;
     }
     watch.range_source = "quantization";
-    const auto stored = calibration.find(input.name);
-    if (stored != calibration.end()) {
-      const Json& entry = *stored->second;
-      const std::vector<float> edges = entry.value("range", std::vector<float>{});
-      const std::vector<int64_t> counts = entry.value("histogram", std::vector<int64_t>{});
-      if (edges.size() == 2) {
-        const ValueRange stored_range{edges[0], edges[1]};
-        if (!range.has_value()) {
-          range = stored_range;
-          watch.range_source = entry.value("range_source", "calibration data");
-        }
-        absl::StatusOr<BinnedHistogram> histogram =
-            BinnedHistogram::FromCounts(stored_range, counts);
-        if (histogram.ok()) watch.calibration = *std::move(histogram);
+    const auto recorded = calibration.find(input.name);
+    if (recorded != calibration.end()) {
+      const StoredInput& entry = recorded->second;
+      if (!range.has_value()) {
+        range = entry.range;
+        watch.range_source = entry.range_source;
       }
+      absl::StatusOr<BinnedHistogram> histogram =
+          BinnedHistogram::FromCounts(entry.range, entry.histogram);
+      if (histogram.ok()) watch.calibration = *std::move(histogram);
     }
     if (!range.has_value()) {
       drift->notes_.push_back(absl::StrCat("input '", input.name,
@@ -204,7 +244,9 @@ absl::StatusOr<std::unique_ptr<VersionDrift>> VersionDrift::Create(const Version
       ++missing;
       continue;
     }
-    drift->tensors_.push_back(TensorWatch{name, range});
+    const auto offline = evaluation.find(name);
+    drift->tensors_.push_back(
+        TensorWatch{name, range, offline != evaluation.end() ? offline->second : RangeCoverage{}});
     if (name != drift->compared_output_) fetch.push_back(name);
   }
   if (missing > 0) {
@@ -453,6 +495,8 @@ octet::v1::DriftReport VersionDrift::Report(absl::Time now) const {
     tensor.set_range_max(tensors_[j].range.max);
     tensor.set_observed_min(total.tensor_seen[j].min);
     tensor.set_observed_max(total.tensor_seen[j].max);
+    tensor.set_evaluation_values(tensors_[j].evaluation.values);
+    tensor.set_evaluation_out_of_range(tensors_[j].evaluation.out_of_range);
   }
   return report;
 }

@@ -78,6 +78,7 @@ class VersionDrift {
   struct TensorWatch {
     std::string name;
     ValueRange range;
+    RangeCoverage evaluation;  // the job's, from report.json (empty when none)
   };
   struct Bucket {
     absl::Time start;
