@@ -6,8 +6,10 @@
 # float source. octetd then restarts on the same data directory in three configurations, in turn
 # ROUNDS times (so that the machine's drift in speed spreads over all of them):
 #   off      --drift_sample_rate=0
-#   default  the default flags (--drift_sample_rate=0.01, --drift_max_per_second=20)
-#   all      --drift_sample_rate=1 --drift_max_per_second=0 (every request, no rate limit)
+#   default  the default flags (--drift_sample_rate=0.01, --drift_max_per_second=20,
+#            --drift_max_compute_share=0.05)
+#   all      --drift_sample_rate=1 --drift_max_per_second=0 --drift_max_compute_share=0 (every
+#            request, no limit: the shadow queue fills and drops)
 # and `octet bench` loads the int8 version with a real test image: one client for SECONDS (p50,
 # p99), then 16 clients for SECONDS (requests/s, p50, p99, errors). After the loads, octetd's own
 # counters: rows compared, samples dropped because the shadow queue was full, and its RSS.
@@ -68,7 +70,7 @@ for round in $(seq "$rounds"); do
     case $config in
       off) start_server --drift_sample_rate=0 ;;
       default) start_server ;;
-      all) start_server --drift_sample_rate=1 --drift_max_per_second=0 ;;
+      all) start_server --drift_sample_rate=1 --drift_max_per_second=0 --drift_max_compute_share=0 ;;
     esac
     one=$(octet --json bench --model resnet --version 2 --input "image=$work/image.npy" \
       --concurrency 1 --duration "$seconds" --warmup 1 --metrics "$metrics" || true)

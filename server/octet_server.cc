@@ -83,11 +83,12 @@ absl::Status ValidateOptions(const ServerOptions& options) {
         "max_batch_size and max_queue_size must be at least 1, max_queue_delay_us not negative");
   }
   if (!(options.drift_sample_rate >= 0.0 && options.drift_sample_rate <= 1.0) ||
-      !(options.drift_max_per_second >= 0.0) || options.drift_window_seconds < 1 ||
-      options.drift_queue_size < 0) {
+      !(options.drift_max_per_second >= 0.0) ||
+      !(options.drift_max_compute_share >= 0.0 && options.drift_max_compute_share <= 1.0) ||
+      options.drift_window_seconds < 1 || options.drift_queue_size < 0) {
     return absl::InvalidArgumentError(
-        "drift_sample_rate must be within 0 to 1, drift_max_per_second and drift_queue_size not "
-        "negative, drift_window_seconds at least 1");
+        "drift_sample_rate and drift_max_compute_share must be within 0 to 1, "
+        "drift_max_per_second and drift_queue_size not negative, drift_window_seconds at least 1");
   }
 
   return absl::OkStatus();
@@ -160,6 +161,7 @@ absl::Status OctetServer::StartCore(const ServerOptions& options, Parts* parts) 
   DriftOptions drift;
   drift.sample_rate = options.drift_sample_rate;
   drift.max_per_second = options.drift_max_per_second;
+  drift.max_compute_share = options.drift_max_compute_share;
   drift.window = absl::Seconds(options.drift_window_seconds);
   drift.session_options = session_options;
   parts->drift_monitor = std::make_unique<DriftMonitor>(

@@ -28,10 +28,11 @@ struct ServerOptions {
   int max_queue_size = 256;
   size_t plan_cache_capacity = 8;
   // Drift monitoring (docs/drift.md): the share of requests to quantized versions run again on
-  // their float source, at most this many per second (0: no limit), figures over this window,
-  // samples waiting at most.
+  // their float source, at most this many per second and this share of wall time computing
+  // (0: no limit), figures over this window, samples waiting at most.
   double drift_sample_rate = 0.01;
   double drift_max_per_second = 20;
+  double drift_max_compute_share = 0.05;
   int64_t drift_window_seconds = 600;
   int drift_queue_size = 64;
   // The largest dataset accepted (the uploaded file, and its arrays once unpacked).

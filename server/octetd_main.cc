@@ -34,6 +34,8 @@ ABSL_FLAG(double, drift_sample_rate, 0.01,
           "version they were made from (drift monitoring, 0 to 1; a model's own setting wins)");
 ABSL_FLAG(double, drift_max_per_second, 20,
           "Most requests sampled for drift monitoring per second, over all models (0: no limit)");
+ABSL_FLAG(double, drift_max_compute_share, 0.05,
+          "Most share of wall time drift shadow runs may compute, 0 to 1 (0: no limit)");
 ABSL_FLAG(int64_t, drift_window_seconds, 600,
           "Span of the live figures `octet models drift` shows");
 ABSL_FLAG(int, drift_queue_size, 64,
@@ -82,6 +84,7 @@ int main(int argc, char** argv) {
   options.max_queue_size = absl::GetFlag(FLAGS_max_queue_size);
   options.drift_sample_rate = absl::GetFlag(FLAGS_drift_sample_rate);
   options.drift_max_per_second = absl::GetFlag(FLAGS_drift_max_per_second);
+  options.drift_max_compute_share = absl::GetFlag(FLAGS_drift_max_compute_share);
   options.drift_window_seconds = absl::GetFlag(FLAGS_drift_window_seconds);
   options.drift_queue_size = absl::GetFlag(FLAGS_drift_queue_size);
   options.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);

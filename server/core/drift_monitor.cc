@@ -10,20 +10,39 @@
 
 namespace octet::server {
 
+void SampleGate::Refill(absl::Time now) {
+  const double rate_capacity = std::max(1.0, max_per_second_);
+  const double compute_capacity = max_compute_share_;  // one second's worth
+  if (!started_) {
+    started_ = true;
+    tokens_ = rate_capacity;
+    compute_credit_ = compute_capacity;
+  } else if (now > last_) {
+    const double elapsed = absl::ToDoubleSeconds(now - last_);
+    tokens_ = std::min(rate_capacity, tokens_ + elapsed * max_per_second_);
+    compute_credit_ = std::min(compute_capacity, compute_credit_ + elapsed * max_compute_share_);
+  }
+  last_ = std::max(last_, now);
+}
+
 bool SampleGate::Admit(double rate, double uniform, absl::Time now) {
   if (!(rate > 0.0) || uniform >= rate) return false;
-  if (max_per_second_ <= 0.0) return true;
-  const double capacity = std::max(1.0, max_per_second_);
+  if (max_per_second_ <= 0.0 && max_compute_share_ <= 0.0) return true;
   absl::MutexLock lock(&mu_);
-  if (tokens_ < 0) {
-    tokens_ = capacity;
-  } else {
-    tokens_ = std::min(capacity, tokens_ + absl::ToDoubleSeconds(now - last_) * max_per_second_);
+  Refill(now);
+  if (max_compute_share_ > 0.0 && compute_credit_ <= 0.0) return false;
+  if (max_per_second_ > 0.0) {
+    if (tokens_ < 1.0) return false;
+    tokens_ -= 1.0;
   }
-  last_ = now;
-  if (tokens_ < 1.0) return false;
-  tokens_ -= 1.0;
   return true;
+}
+
+void SampleGate::Charge(absl::Duration computation, absl::Time now) {
+  if (max_compute_share_ <= 0.0) return;
+  absl::MutexLock lock(&mu_);
+  Refill(now);
+  compute_credit_ -= absl::ToDoubleSeconds(computation);
 }
 
 DriftMonitor::DriftMonitor(DriftOptions options, ModelRegistry* registry,
@@ -33,7 +52,7 @@ DriftMonitor::DriftMonitor(DriftOptions options, ModelRegistry* registry,
       scheduler_(scheduler),
       jobs_(std::move(jobs)),
       metrics_(metrics),
-      gate_(options_.max_per_second) {}
+      gate_(options_.max_per_second, options_.max_compute_share) {}
 
 double DriftMonitor::RateOf(const std::string& name) {
   return registry_->DriftSampleRate(name).value_or(options_.sample_rate);
@@ -102,7 +121,10 @@ void DriftMonitor::Shadow(const LoadedModel& model, const std::vector<NamedTenso
                           const std::vector<NamedTensor>& outputs) {
   absl::StatusOr<std::shared_ptr<VersionDrift>> monitor = MonitorOf(model);
   if (!monitor.ok()) return;  // kept in failures_, shown by Report
-  const absl::Status observed = (*monitor)->Observe(inputs, outputs, *model.session, absl::Now());
+  const absl::Time start = absl::Now();
+  const absl::Status observed = (*monitor)->Observe(inputs, outputs, *model.session, start);
+  const absl::Time end = absl::Now();
+  gate_.Charge(end - start, end);
   if (!observed.ok()) (*monitor)->CountDropped("failed", std::string(observed.message()));
 }
 

@@ -31,24 +31,38 @@ struct DriftOptions {
   double sample_rate = 0.01;
   // Samples admitted per second over all versions; 0: no limit.
   double max_per_second = 20;
+  // Share of wall time the shadow runs may compute (what they took is charged after each run,
+  // so that a model whose float run is slow is sampled less often); 0: no limit.
+  double max_compute_share = 0.05;
   absl::Duration window = absl::Minutes(10);
   // For the shadow sessions.
   SessionOptions session_options;
 };
 
-// Admits each request with the probability of its rate, and at most `max_per_second` (a token
-// bucket holding one second's worth, at least one sample). Thread-safe.
+// Admits each request with the probability of its rate, at most `max_per_second` (a token bucket
+// holding one second's worth, at least one sample), and while the shadow runs' computation stays
+// within `max_compute_share` of wall time (a credit of compute seconds refilled at that share,
+// holding one second's worth, charged by Charge). 0 lifts either limit. Thread-safe.
 class SampleGate {
  public:
-  explicit SampleGate(double max_per_second) : max_per_second_(max_per_second) {}
+  explicit SampleGate(double max_per_second, double max_compute_share = 0)
+      : max_per_second_(max_per_second), max_compute_share_(max_compute_share) {}
 
   // Whether a request drawn `uniform` (in [0, 1)) at `now` is sampled under `rate`.
   bool Admit(double rate, double uniform, absl::Time now);
+  // Charges the computation of a shadow run that ended at `now`.
+  void Charge(absl::Duration computation, absl::Time now);
 
  private:
+  // Brings both budgets to `now`.
+  void Refill(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const double max_per_second_;
+  const double max_compute_share_;
   absl::Mutex mu_;
-  double tokens_ ABSL_GUARDED_BY(mu_) = -1;  // negative until the first call
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  double tokens_ ABSL_GUARDED_BY(mu_) = 0;
+  double compute_credit_ ABSL_GUARDED_BY(mu_) = 0;  // seconds
   absl::Time last_ ABSL_GUARDED_BY(mu_);
 };
 

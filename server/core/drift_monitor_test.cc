@@ -50,6 +50,19 @@ TEST(SampleGateTest, AdmitsAtMostTheLimitPerSecondWithOneSecondsBurst) {
   EXPECT_TRUE(slow.Admit(0.1, 0.05, kStart + absl::Seconds(2)));
 }
 
+TEST(SampleGateTest, KeepsShadowComputationWithinItsShareOfWallTime) {
+  SampleGate gate(/*max_per_second=*/0, /*max_compute_share=*/0.1);
+  EXPECT_TRUE(gate.Admit(1.0, 0.5, kStart));  // a credit of 0.1 s to start
+  gate.Charge(absl::Milliseconds(300), kStart);
+  EXPECT_FALSE(gate.Admit(1.0, 0.5, kStart));
+  // 0.1 s of credit per second of wall time: -0.2 s + 1 s * 0.1 is still in debt.
+  EXPECT_FALSE(gate.Admit(1.0, 0.5, kStart + absl::Seconds(1)));
+  EXPECT_TRUE(gate.Admit(1.0, 0.5, kStart + absl::Seconds(3)));
+  // The credit holds one second's worth, however long the pause.
+  gate.Charge(absl::Milliseconds(150), kStart + absl::Seconds(100));
+  EXPECT_FALSE(gate.Admit(1.0, 0.5, kStart + absl::Seconds(100)));
+}
+
 Tensor Images(int64_t count, uint32_t seed, float scale = 1.0f) {
   std::vector<float> values = PseudoRandom(static_cast<size_t>(count) * 64, seed);
   for (float& v : values) v = scale * (v + 1.0f) / 2.0f;  // [0, scale)

@@ -87,9 +87,9 @@ class DriftTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     shared = new Shared;
-    absl::StatusOr<std::unique_ptr<OctetdProcess>> server =
-        OctetdProcess::Start(OCTETD_PATH, shared->dir.path() + "/data",
-                             {"--drift_sample_rate=1", "--drift_max_per_second=0"});
+    absl::StatusOr<std::unique_ptr<OctetdProcess>> server = OctetdProcess::Start(
+        OCTETD_PATH, shared->dir.path() + "/data",
+        {"--drift_sample_rate=1", "--drift_max_per_second=0", "--drift_max_compute_share=0"});
     ASSERT_THAT(server, IsOk());
     shared->server = *std::move(server);
     shared->prometheus =
