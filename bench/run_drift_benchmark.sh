@@ -6,7 +6,7 @@
 # float source. octetd then restarts on the same data directory in three configurations, in turn
 # ROUNDS times (so that the machine's drift in speed spreads over all of them):
 #   off      --drift_sample_rate=0
-#   default  the default flags (--drift_sample_rate=0.01, --drift_max_per_second=20,
+#   default  the default flags (--drift_sample_rate=0.01, --drift_max_per_second=5,
 #            --drift_max_compute_share=0.05)
 #   all      --drift_sample_rate=1 --drift_max_per_second=0 --drift_max_compute_share=0 (every
 #            request, no limit: the shadow queue fills and drops)

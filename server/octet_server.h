@@ -31,7 +31,7 @@ struct ServerOptions {
   // their float source, at most this many per second and this share of wall time computing
   // (0: no limit), figures over this window, samples waiting at most.
   double drift_sample_rate = 0.01;
-  double drift_max_per_second = 20;
+  double drift_max_per_second = 5;
   double drift_max_compute_share = 0.05;
   int64_t drift_window_seconds = 600;
   int drift_queue_size = 64;

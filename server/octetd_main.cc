@@ -32,7 +32,7 @@ ABSL_FLAG(int, max_queue_size, 256,
 ABSL_FLAG(double, drift_sample_rate, 0.01,
           "Share of requests to quantized versions also run, after the reply, on the float "
           "version they were made from (drift monitoring, 0 to 1; a model's own setting wins)");
-ABSL_FLAG(double, drift_max_per_second, 20,
+ABSL_FLAG(double, drift_max_per_second, 5,
           "Most requests sampled for drift monitoring per second, over all models (0: no limit)");
 ABSL_FLAG(double, drift_max_compute_share, 0.05,
           "Most share of wall time drift shadow runs may compute, 0 to 1 (0: no limit)");

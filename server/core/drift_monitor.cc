@@ -136,6 +136,12 @@ absl::StatusOr<std::shared_ptr<VersionDrift>> DriftMonitor::MonitorOf(const Load
     const auto it = monitors_.find(key);
     if (it != monitors_.end()) return it->second;
   }
+  absl::MutexLock building(&build_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    const auto it = monitors_.find(key);
+    if (it != monitors_.end()) return it->second;  // built while this thread waited
+  }
   auto build = [&]() -> absl::StatusOr<std::unique_ptr<VersionDrift>> {
     VersionDriftSetup setup;
     setup.version = version;
@@ -175,7 +181,7 @@ absl::StatusOr<std::shared_ptr<VersionDrift>> DriftMonitor::MonitorOf(const Load
     return absl::NotFoundError(
         absl::StrCat("model '", key.first, "' version ", key.second, " was deleted"));
   }
-  auto [it, inserted] = monitors_.emplace(key, std::shared_ptr<VersionDrift>(*std::move(built)));
+  const auto it = monitors_.emplace(key, std::shared_ptr<VersionDrift>(*std::move(built))).first;
   failures_.erase(key);
   return it->second;
 }
@@ -231,8 +237,9 @@ absl::StatusOr<octet::v1::DriftReport> DriftMonitor::Report(const std::string& n
 }
 
 void DriftMonitor::Forget(const std::string& name, const std::vector<int64_t>& deleted) {
-  std::vector<std::shared_ptr<VersionDrift>> stopped;
+  std::vector<std::shared_ptr<VersionDrift>> stopped;  // released outside the lock
   {
+    // Detached under the lock: a monitor built next for the same version adds its series anew.
     absl::MutexLock lock(&mu_);
     for (auto it = monitors_.begin(); it != monitors_.end();) {
       const bool gone =
@@ -240,6 +247,7 @@ void DriftMonitor::Forget(const std::string& name, const std::vector<int64_t>& d
           (std::count(deleted.begin(), deleted.end(), it->first.second) > 0 ||
            std::count(deleted.begin(), deleted.end(), it->second->source_version()) > 0);
       if (gone) {
+        it->second->Detach();
         stopped.push_back(it->second);
         it = monitors_.erase(it);
       } else {
@@ -252,7 +260,6 @@ void DriftMonitor::Forget(const std::string& name, const std::vector<int64_t>& d
       if (metrics_ != nullptr) metrics_->RemoveDropped(name, absl::StrCat(v));
     }
   }
-  for (const auto& monitor : stopped) monitor->Detach();
 }
 
 }  // namespace octet::server

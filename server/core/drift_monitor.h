@@ -30,7 +30,7 @@ struct DriftOptions {
   // ServingConfig.drift_sample_rate overrides it).
   double sample_rate = 0.01;
   // Samples admitted per second over all versions; 0: no limit.
-  double max_per_second = 20;
+  double max_per_second = 5;
   // Share of wall time the shadow runs may compute (what they took is charged after each run,
   // so that a model whose float run is slow is sampled less often); 0: no limit.
   double max_compute_share = 0.05;
@@ -113,6 +113,9 @@ class DriftMonitor {
   DriftMetrics* const metrics_;
   SampleGate gate_;
 
+  // Held while a monitor is built: two monitors of one version would share (and one would
+  // remove) the same Prometheus series. Taken before mu_.
+  absl::Mutex build_mu_;
   absl::Mutex mu_;
   std::map<Key, std::shared_ptr<VersionDrift>> monitors_ ABSL_GUARDED_BY(mu_);
   // Samples dropped before the version's monitor existed (kept: the monitor does not count them),

@@ -235,8 +235,9 @@ absl::StatusOr<std::unique_ptr<VersionDrift>> VersionDrift::Create(const Version
         "the version has no float source version: only calibration coverage is monitored");
   }
   std::set<std::string> produced;
-  for (const Node& node : reference->nodes)
+  for (const Node& node : reference->nodes) {
     produced.insert(node.outputs.begin(), node.outputs.end());
+  }
   int missing = 0;
   for (const auto& [name, range] : activations) {
     if (input_names.count(name) > 0) continue;
@@ -244,9 +245,9 @@ absl::StatusOr<std::unique_ptr<VersionDrift>> VersionDrift::Create(const Version
       ++missing;
       continue;
     }
-    const auto offline = evaluation.find(name);
+    const auto job = evaluation.find(name);
     drift->tensors_.push_back(
-        TensorWatch{name, range, offline != evaluation.end() ? offline->second : RangeCoverage{}});
+        TensorWatch{name, range, job != evaluation.end() ? job->second : RangeCoverage{}});
     if (name != drift->compared_output_) fetch.push_back(name);
   }
   if (missing > 0) {
