@@ -262,7 +262,7 @@ int Main(int argc, char** argv) {
       }
       const Comparison& c = *result->evaluation;
       if (named.name.rfind("calibration: ", 0) == 0) {
-        method_scores[named.name].first += c.top1_agreement;
+        method_scores[named.name].first += c.top1_agreement.value_or(0.0);
         method_scores[named.name].second += c.output_sqnr_db;
         ++method_models[named.name];
       }
@@ -273,8 +273,8 @@ int Main(int argc, char** argv) {
       } else {
         std::cout << "n/a | n/a | n/a";
       }
-      std::cout << " | " << Percent(c.top1_agreement) << " | " << Decibels(c.output_sqnr_db) << " |"
-                << std::endl;
+      std::cout << " | " << (c.top1_agreement ? Percent(*c.top1_agreement) : std::string("n/a"))
+                << " | " << Decibels(c.output_sqnr_db) << " |" << std::endl;
     }
   }
   if (!method_scores.empty() && !random_inputs) {

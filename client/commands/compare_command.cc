@@ -66,14 +66,16 @@ int Compare(CommandContext& context, const CompareOptions& o) {
       if (job.evaluation().samples() > 0) {
         evaluation = job.evaluation();
         evaluation_version = job.model_version();
-        figures[i].top1 = job.evaluation().quantized_top1();
+        if (job.evaluation().has_quantized_top1()) {
+          figures[i].top1 = job.evaluation().quantized_top1();
+        }
       }
     }
   }
   // The float top-1 the job measured belongs to the version it quantized.
   for (VersionFigures& f : figures) {
     if (!f.top1.has_value() && evaluation.has_value() &&
-        f.version.version() == evaluation_version) {
+        f.version.version() == evaluation_version && evaluation->has_float_top1()) {
       f.top1 = evaluation->float_top1();
     }
   }
@@ -94,7 +96,7 @@ int Compare(CommandContext& context, const CompareOptions& o) {
       out["versions"].push_back(v);
     }
     if (evaluation.has_value()) {
-      out["top1_agreement"] = evaluation->top1_agreement();
+      if (evaluation->has_top1_agreement()) out["top1_agreement"] = evaluation->top1_agreement();
       out["samples"] = evaluation->samples();
     }
     std::cout << out.dump(2) << "\n";
@@ -117,7 +119,10 @@ int Compare(CommandContext& context, const CompareOptions& o) {
   if (evaluation.has_value()) {
     row(absl::StrCat("top-1 (", evaluation->samples(), " samples)"), percent(a.top1),
         percent(b.top1));
-    row("top-1 agreement", "", percent(evaluation->top1_agreement()));
+    row("top-1 agreement", "",
+        percent(evaluation->has_top1_agreement()
+                    ? std::optional<double>(evaluation->top1_agreement())
+                    : std::nullopt));
   }
   for (size_t i = 0; i < o.batches.size(); ++i) {
     row(absl::StrCat("p50 round trip, batch ", o.batches[i]),

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -123,6 +124,44 @@ void PrintWorstLayers(const v1::Job& job) {
   }
 }
 
+// Every output's figures from the job's report, when the model has several outputs or the one
+// evaluated has no class per sample; then the evaluation's notes.
+void PrintOutputs(const v1::Job& job) {
+  const nlohmann::json report =
+      nlohmann::json::parse(job.report_json(), nullptr, /*allow_exceptions=*/false);
+  if (!report.is_object() || !report.contains("evaluation")) return;
+  const nlohmann::json& evaluation = report["evaluation"];
+  if (!evaluation.is_object() || !evaluation.contains("outputs") ||
+      !evaluation["outputs"].is_array()) {
+    return;
+  }
+  const nlohmann::json& outputs = evaluation["outputs"];
+  if (outputs.size() > 1 || job.evaluation().has_top1_agreement() == false) {
+    std::cout << "  outputs:\n";
+    for (const auto& o : outputs) {
+      if (!o.is_object()) continue;
+      std::string line = absl::StrCat("    ", o.value("name", std::string()), ": ");
+      if (o.contains("skipped")) {
+        absl::StrAppend(&line, "not compared (", o.value("skipped", std::string()), ")");
+      } else {
+        absl::StrAppend(&line, absl::StrFormat("SQNR %.1f dB, cosine %.4f, max error %.4g",
+                                               o.value("sqnr_db", 0.0), o.value("cosine", 0.0),
+                                               o.value("max_abs_error", 0.0)));
+        if (o.contains("agreement")) {
+          absl::StrAppend(&line, ", ", o.value("agreement_metric", std::string()), " ",
+                          Percent(o.value("agreement", 0.0)));
+        }
+      }
+      std::cout << line << "\n";
+    }
+  }
+  if (evaluation.contains("notes") && evaluation["notes"].is_array()) {
+    for (const auto& note : evaluation["notes"]) {
+      if (note.is_string()) std::cout << "  note: " << note.get<std::string>() << "\n";
+    }
+  }
+}
+
 // The table `quantize --wait` ends with.
 void PrintSummary(const v1::Job& job, const v1::Model& model) {
   int64_t float_size = 0, int8_size = 0;
@@ -138,21 +177,27 @@ void PrintSummary(const v1::Job& job, const v1::Model& model) {
             << " CPUs, " << config.weights().bits() << "-bit weights ("
             << config.target_cpu_reason() << ")\n";
   std::cout << absl::StrFormat("  %-22s %12s %12s\n", "", "float", "quantized");
-  if (e.samples() > 0) {
+  if (e.has_float_top1()) {
     std::cout << absl::StrFormat("  %-22s %12s %12s\n", "top-1", Percent(e.float_top1()),
                                  Percent(e.quantized_top1()));
   }
   std::cout << absl::StrFormat("  %-22s %12d %12d\n", "size (bytes)", float_size, int8_size);
   if (e.samples() > 0) {
-    std::cout << absl::StrFormat("  %-22s %25s\n", "top-1 agreement", Percent(e.top1_agreement()))
-              << absl::StrFormat("  %-22s %22.1f dB\n", "output SQNR", e.output_sqnr_db())
+    if (e.has_top1_agreement()) {
+      std::cout << absl::StrFormat("  %-22s %25s\n", "top-1 agreement",
+                                   Percent(e.top1_agreement()));
+    }
+    std::cout << absl::StrFormat("  %-22s %22.1f dB\n", "output SQNR", e.output_sqnr_db())
               << absl::StrFormat("  %-22s %25d\n", "samples compared", e.samples());
   }
+  PrintOutputs(job);
   PrintWorstLayers(job);
 }
 
 struct QuantizeOptions {
   std::string model, calibration, evaluation, idempotency_key, evaluation_output;
+  std::optional<int64_t> evaluation_axis;
+  std::optional<float> evaluation_threshold;
   int64_t version = 0;
   std::string mode = "weights-and-activations", weight_scheme = "symmetric",
               granularity = "per-channel", rounding, activation_scheme = "asymmetric", method,
@@ -199,6 +244,10 @@ void FillConfig(const QuantizeOptions& o, v1::QuantizationConfig* config) {
   if (o.no_bias_correction) config->set_bias_correction(false);
   config->set_empirical_bias_correction(o.empirical_bias_correction);
   config->set_evaluation_output(o.evaluation_output);
+  if (o.evaluation_axis.has_value()) config->set_evaluation_class_axis(*o.evaluation_axis);
+  if (o.evaluation_threshold.has_value()) {
+    config->set_evaluation_threshold(*o.evaluation_threshold);
+  }
 }
 
 int Quantize(CommandContext& context, const QuantizeOptions& o) {
@@ -282,7 +331,11 @@ void AddQuantizeCommand(CLI::App& app, CommandTable& table) {
   quantize->add_flag("--empirical-bias-correction", o->empirical_bias_correction,
                      "Correct each layer's measured output mean shift, layer by layer");
   quantize->add_option("--evaluation-output", o->evaluation_output,
-                       "Output compared for top-1 (default: the first)");
+                       "Output of the summary figures (default: the first float32 one)");
+  quantize->add_option("--evaluation-axis", o->evaluation_axis,
+                       "Class axis of the outputs for agreement (default: from each shape)");
+  quantize->add_option("--evaluation-threshold", o->evaluation_threshold,
+                       "Single-channel maps agree on values above this (default 0.5)");
   quantize->add_option("--idempotency-key", o->idempotency_key,
                        "A retried command with the same key returns the first job");
   quantize->add_flag("--promote", o->promote, "Make the result the model's default version");

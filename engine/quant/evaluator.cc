@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/quant/calibrator.h"
+#include "engine/quant/drift_statistics.h"
 #include "engine/runtime/session.h"
 
 namespace octet {
@@ -28,17 +29,64 @@ void Accumulate(const Tensor& x, const Tensor& y, ErrorSums* sums) {
   }
 }
 
-// The argmax over the last axis of each row of `t` (float32, rank >= 1).
-std::vector<int64_t> ArgMaxRows(const Tensor& t) {
-  const int64_t classes = t.rank() == 0 ? 1 : t.dim(t.rank() - 1);
-  const int64_t rows = classes == 0 ? 0 : t.element_count() / classes;
-  std::vector<int64_t> result(rows);
-  const float* data = t.data<float>();
-  for (int64_t r = 0; r < rows; ++r) {
-    result[r] =
-        std::max_element(data + r * classes, data + (r + 1) * classes) - (data + r * classes);
+// One output's running figures over the batches.
+struct OutputSums {
+  ErrorSums error;
+  double cosine_sum = 0.0;
+  int64_t cosine_rows = 0;
+  double max_abs_error = 0.0;
+  bool started = false;
+  AgreementRule rule;
+  AgreementCount agreement;
+  std::string skipped;
+};
+
+void AccumulateOutput(const Tensor& x, const Tensor& y, int64_t samples, const ComparisonRun& run,
+                      OutputSums* sums) {
+  if (!sums->skipped.empty()) return;
+  if (x.type() != DataType::kFloat32 || y.type() != DataType::kFloat32 || x.shape() != y.shape()) {
+    sums->skipped = "its shapes differ between the float and the quantized model";
+    return;
   }
-  return result;
+  if (x.rank() == 0) {
+    sums->skipped = "it is a scalar, not one value per sample";
+    return;
+  }
+  if (!sums->started) {
+    sums->started = true;
+    sums->rule = ChooseAgreement(x.shape(), run.class_axis, run.threshold);
+    if (sums->rule.kind == AgreementRule::Kind::kClass && x.dim(0) != samples) {
+      sums->rule = AgreementRule();
+      sums->rule.note = "it does not have one row per sample: no agreement metric applies";
+    }
+  }
+  Accumulate(x, y, &sums->error);
+  absl::StatusOr<std::vector<RowDrift>> rows = CompareRows(x, y);
+  if (rows.ok()) {
+    for (const RowDrift& row : *rows) {
+      sums->cosine_sum += row.cosine;
+      sums->max_abs_error = std::max(sums->max_abs_error, row.max_abs_error);
+    }
+    sums->cosine_rows += static_cast<int64_t>(rows->size());
+  }
+  const AgreementCount count = CountAgreement(x, y, sums->rule);
+  sums->agreement.agree += count.agree;
+  sums->agreement.positions += count.positions;
+}
+
+OutputComparison Finish(const std::string& name, const OutputSums& sums) {
+  OutputComparison o;
+  o.name = name;
+  o.skipped = sums.skipped;
+  o.rule = sums.rule;
+  if (!sums.skipped.empty()) return o;
+  o.sqnr_db = SqnrDb(sums.error.signal, sums.error.noise);
+  o.cosine = sums.cosine_rows == 0 ? 0.0 : sums.cosine_sum / sums.cosine_rows;
+  o.max_abs_error = sums.max_abs_error;
+  if (sums.agreement.positions > 0) {
+    o.agreement = static_cast<double>(sums.agreement.agree) / sums.agreement.positions;
+  }
+  return o;
 }
 
 }  // namespace
@@ -52,25 +100,31 @@ double SqnrDb(double signal, double noise) {
 absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& candidate,
                                          const SampleSet& data, const ComparisonRun& run) {
   OCTET_RETURN_IF_ERROR(ValidateSampleSet(reference, data));
-  // The named output, or the first float32 one (a model may put integer results first).
+  // Every float32 output; the summary's is the named one, or the first float32 one (a model may
+  // put integer results first).
+  std::vector<std::string> outputs;
+  for (const ValueInfo& o : reference.outputs) {
+    if (o.type == DataType::kFloat32) outputs.push_back(o.name);
+  }
   std::string output = run.output;
   if (output.empty()) {
-    for (const ValueInfo& o : reference.outputs) {
-      if (o.type == DataType::kFloat32) {
-        output = o.name;
-        break;
-      }
-    }
-    if (output.empty()) {
+    if (outputs.empty()) {
       return absl::InvalidArgumentError("the model has no float32 output to compare");
     }
+    output = outputs[0];
   }
   bool known_output = false;
   for (const ValueInfo& o : reference.outputs) known_output |= o.name == output;
   if (!known_output) {
     return absl::InvalidArgumentError(absl::StrCat("the model has no output '", output, "'"));
   }
-  std::vector<std::string> fetched = {output};
+  const auto main = std::find(outputs.begin(), outputs.end(), output);
+  if (main == outputs.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("output '", output, "' is not float32: it cannot be compared"));
+  }
+  const size_t main_index = main - outputs.begin();
+  std::vector<std::string> fetched = outputs;
   fetched.insert(fetched.end(), run.tensors.begin(), run.tensors.end());
   // The reference also gives the values held to a range, after the compared ones.
   std::vector<std::string> reference_fetched = fetched;
@@ -92,8 +146,9 @@ absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& ca
   const int64_t batch_size = BatchSizeFor(reference, run.batch_size);
   const bool fixed_batch = batch_size != run.batch_size;
   std::vector<ErrorSums> sums(fetched.size());
+  std::vector<OutputSums> per_output(outputs.size());
   std::vector<RangeCoverage> coverage(run.coverage.size());
-  int64_t correct_a = 0, correct_b = 0, agree = 0, rows = 0;
+  int64_t correct_a = 0, correct_b = 0, rows = 0;
   const int total_batches = static_cast<int>(
       fixed_batch ? data.size() / batch_size : (data.size() + batch_size - 1) / batch_size);
   int batches_done = 0;
@@ -111,7 +166,10 @@ absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& ca
       OCTET_ASSIGN_OR_RETURN(y, b->Run(inputs, fetched));
       return absl::OkStatus();
     }));
-    for (size_t i = 0; i < fetched.size(); ++i) {
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      AccumulateOutput(x[i], y[i], count, run, &per_output[i]);
+    }
+    for (size_t i = outputs.size(); i < fetched.size(); ++i) {
       if (x[i].type() != DataType::kFloat32 || y[i].type() != DataType::kFloat32 ||
           x[i].shape() != y[i].shape()) {
         return absl::InvalidArgumentError(
@@ -125,15 +183,12 @@ absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& ca
       coverage[j].Add(absl::Span<const float>(values.data<float>(), values.element_count()),
                       run.coverage[j].second);
     }
-    const std::vector<int64_t> top_a = ArgMaxRows(x[0]);
-    const std::vector<int64_t> top_b = ArgMaxRows(y[0]);
-    if (static_cast<int64_t>(top_a.size()) != count) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("output '", output, "' does not have one row per sample"));
-    }
-    for (int64_t r = 0; r < count; ++r) {
-      agree += top_a[r] == top_b[r];
-      if (data.has_labels()) {
+    const OutputSums& summary = per_output[main_index];
+    if (data.has_labels() && summary.skipped.empty() &&
+        summary.rule.kind == AgreementRule::Kind::kClass && x[main_index].dim(0) == count) {
+      const std::vector<int64_t> top_a = ArgMaxAlong(x[main_index], summary.rule.axis);
+      const std::vector<int64_t> top_b = ArgMaxAlong(y[main_index], summary.rule.axis);
+      for (int64_t r = 0; r < count; ++r) {
         correct_a += top_a[r] == data.labels[first + r];
         correct_b += top_b[r] == data.labels[first + r];
       }
@@ -143,16 +198,32 @@ absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& ca
   if (rows == 0) return absl::InvalidArgumentError("no complete batch to evaluate");
   Comparison result;
   result.samples = rows;
-  if (data.has_labels()) {
+  result.output = output;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    result.outputs.push_back(Finish(outputs[i], per_output[i]));
+  }
+  const OutputComparison& summary = result.outputs[main_index];
+  result.output_sqnr_db = summary.sqnr_db;
+  const bool classes = summary.skipped.empty() && summary.rule.kind == AgreementRule::Kind::kClass;
+  if (classes) result.top1_agreement = summary.agreement;
+  if (data.has_labels() && classes) {
     result.reference_top1 = static_cast<double>(correct_a) / rows;
     result.candidate_top1 = static_cast<double>(correct_b) / rows;
+  } else if (data.has_labels()) {
+    result.notes.push_back(absl::StrCat("the samples have labels but output '", output,
+                                        "' has no class per sample: top-1 is not measured"));
   }
-  result.top1_agreement = static_cast<double>(agree) / rows;
-  result.output_sqnr_db = SqnrDb(sums[0].signal, sums[0].noise);
-  result.coverage = std::move(coverage);
-  for (size_t i = 1; i < sums.size(); ++i) {
+  for (const OutputComparison& o : result.outputs) {
+    if (!o.skipped.empty()) {
+      result.notes.push_back(absl::StrCat("output '", o.name, "' not compared: ", o.skipped));
+    } else if (!o.rule.note.empty()) {
+      result.notes.push_back(absl::StrCat("output '", o.name, "': ", o.rule.note));
+    }
+  }
+  for (size_t i = outputs.size(); i < sums.size(); ++i) {
     result.tensor_sqnr_db.push_back(SqnrDb(sums[i].signal, sums[i].noise));
   }
+  result.coverage = std::move(coverage);
   return result;
 }
 

@@ -1,5 +1,6 @@
 // The EVALUATE stage: how far a quantized graph drifts from its float original, on the same
-// samples: top-1 of each (with labels), top-1 agreement, output SQNR, and SQNR at given tensors
+// samples, for any kind of output: per output SQNR, cosine and max error, and agreement (top-1,
+// per-pixel or per-step argmax, thresholded maps); top-1 against labels; SQNR at given tensors
 // (the per-layer report).
 #ifndef OCTET_ENGINE_QUANT_EVALUATOR_H_
 #define OCTET_ENGINE_QUANT_EVALUATOR_H_
@@ -12,27 +13,54 @@
 #include "absl/status/statusor.h"
 #include "engine/ir/graph.h"
 #include "engine/quant/drift_statistics.h"
+#include "engine/quant/output_agreement.h"
 #include "engine/quant/sample_set.h"
 
 namespace octet {
 
+// One float32 output of both models compared over every sample.
+struct OutputComparison {
+  std::string name;
+  // 10 log10(sum x^2 / sum (x - y)^2) over the output; +inf when identical.
+  double sqnr_db = 0.0;
+  // The mean over rows (first-axis indices) of each row's cosine similarity.
+  double cosine = 0.0;
+  double max_abs_error = 0.0;
+  // How agreement is taken for this output (output_agreement.h), and its value where one applies.
+  AgreementRule rule;
+  std::optional<double> agreement;
+  // Set when the output could not be compared (its shapes differ between the models, ...).
+  std::string skipped;
+};
+
 struct Comparison {
   int64_t samples = 0;
-  // Set when the samples have labels.
+  // The output the summary figures are of: the configured one, or the first float32 one.
+  std::string output;
+  // Top-1 of each model against the labels: when the samples have labels and `output` has one
+  // class per sample.
   std::optional<double> reference_top1;
   std::optional<double> candidate_top1;
-  double top1_agreement = 0.0;
-  // 10 log10(sum x^2 / sum (x - y)^2) over the compared output; +inf when identical.
+  // When `output` has one class per sample.
+  std::optional<double> top1_agreement;
   double output_sqnr_db = 0.0;
+  // Every float32 output, in graph order.
+  std::vector<OutputComparison> outputs;
   // One per requested tensor.
   std::vector<double> tensor_sqnr_db;
   // One per ComparisonRun::coverage entry: the reference's values against the range.
   std::vector<RangeCoverage> coverage;
+  // What was not measured, and why.
+  std::vector<std::string> notes;
 };
 
 struct ComparisonRun {
-  // The output compared ("" = the first float32 one).
+  // The output of the summary figures ("" = the first float32 one).
   std::string output;
+  // The class axis of every output (negative from the end); unset: each output's shape says.
+  std::optional<int64_t> class_axis;
+  // Single-channel maps agree where both values are above this or both are not.
+  float threshold = 0.5f;
   // Values present in both graphs, compared by name.
   std::vector<std::string> tensors;
   // Values of the reference held to a range (a quantized activation's): Comparison::coverage.
@@ -45,8 +73,10 @@ struct ComparisonRun {
   BatchRunner batch_runner;
 };
 
-// Runs `reference` and `candidate` (same inputs and outputs) over `data` and compares them. The
-// top-1 class is the argmax over the output's last axis.
+// Runs `reference` and `candidate` (same inputs and outputs) over `data` and compares every float32
+// output: SQNR, cosine and max error always; agreement where the output's shape (or the configured
+// axis) gives one (output_agreement.h). An output that cannot be compared is skipped with the
+// reason, never an error.
 absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& candidate,
                                          const SampleSet& data, const ComparisonRun& run);
 

@@ -91,15 +91,38 @@ Json ParamsJson(const QuantizationParams& params) {
           {"zero_points", params.zero_points}};
 }
 
+// The evaluation: the summary output's figures at the top level (top-1 ones where they apply),
+// every float32 output's under "outputs", and what was not measured under "notes".
 Json ComparisonJson(const Comparison& c) {
   Json json;
   json["samples"] = c.samples;
+  json["output"] = c.output;
   if (c.reference_top1.has_value()) {
     json["float_top1"] = *c.reference_top1;
     json["quantized_top1"] = *c.candidate_top1;
   }
-  json["top1_agreement"] = c.top1_agreement;
+  if (c.top1_agreement.has_value()) json["top1_agreement"] = *c.top1_agreement;
   json["output_sqnr_db"] = Db(c.output_sqnr_db);
+  Json outputs = Json::array();
+  for (const OutputComparison& o : c.outputs) {
+    Json entry = {{"name", o.name}};
+    if (!o.skipped.empty()) {
+      entry["skipped"] = o.skipped;
+    } else {
+      entry["sqnr_db"] = Db(o.sqnr_db);
+      entry["cosine"] = o.cosine;
+      entry["max_abs_error"] = o.max_abs_error;
+      if (o.agreement.has_value()) {
+        entry["agreement_metric"] = o.rule.metric;
+        entry["agreement"] = *o.agreement;
+      } else {
+        entry["agreement_note"] = o.rule.note;
+      }
+    }
+    outputs.push_back(entry);
+  }
+  json["outputs"] = outputs;
+  json["notes"] = c.notes;
   return json;
 }
 
@@ -278,6 +301,8 @@ class Pipeline {
     OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kEvaluate, 0, 0));
     ComparisonRun compare;
     compare.output = config.evaluation_output;
+    compare.class_axis = config.evaluation_class_axis;
+    compare.threshold = config.evaluation_threshold;
     for (const QuantizedLayer& layer : p.sites.layers) compare.tensors.push_back(layer.output);
     compare.batch_size = config.batch_size;
     compare.num_threads = request_.num_threads;
@@ -507,6 +532,16 @@ absl::Status ValidateConfig(const QuantizationConfig& config) {
   if (config.max_batches < 1 || config.max_batches > 100000) {
     return absl::InvalidArgumentError(
         absl::StrCat("max batches ", config.max_batches, " is not in [1, 100000]"));
+  }
+  if (!std::isfinite(config.evaluation_threshold)) {
+    return absl::InvalidArgumentError("evaluation threshold must be finite");
+  }
+  if (config.evaluation_class_axis.has_value() &&
+      (*config.evaluation_class_axis < -8 || *config.evaluation_class_axis > 8 ||
+       *config.evaluation_class_axis == 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("evaluation class axis ", *config.evaluation_class_axis,
+                     " is not an axis after the samples' (1 to 8, or -8 to -1 from the end)"));
   }
   return MakeRangeObserver(config.calibration).status();
 }

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_matchers.h"
 #include "engine/onnx/onnx_importer.h"
 #include "engine/passes/batch_norm_folding.h"
+#include "engine/quant/output_agreement.h"
 #include "engine/quant/precision.h"
 #include "engine/runtime/session.h"
 #include "gmock/gmock.h"
@@ -489,6 +491,62 @@ TEST_F(QuantizeTinyCnnTest, EvaluatesTheFirstFloatOutputOrTheNamedOne) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not float32")));
 }
 
+// A dense-prediction model: a 3-class segmentation map, a single-channel probability map and a
+// scalar, none of them one class per sample.
+std::string DenseModel() {
+  OnnxModelBuilder b;
+  b.Input("x", {-1, 2, 6, 6})
+      .Output("segmentation", {-1, 3, 6, 6})
+      .Output("probability", {-1, 1, 6, 6})
+      .Output("mean", {});
+  b.Initializer("w1", Tensor::FromVector<float>({3, 2, 3, 3}, PseudoRandom(54, 21)));
+  b.Initializer("w2", Tensor::FromVector<float>({1, 2, 3, 3}, PseudoRandom(18, 22)));
+  SetAttribute(b.Node("Conv", {"x", "w1"}, {"segmentation"}), "pads",
+               std::vector<int64_t>{1, 1, 1, 1});
+  SetAttribute(b.Node("Conv", {"x", "w2"}, {"logit"}), "pads", std::vector<int64_t>{1, 1, 1, 1});
+  b.Node("Sigmoid", {"logit"}, {"probability"});
+  SetAttribute(b.Node("ReduceMean", {"segmentation"}, {"mean"}), "keepdims", int64_t{0});
+  return b.Serialize();
+}
+
+TEST(EvaluationTest, DenseOutputsGetPerPixelAgreementAndNothingFailsTheJob) {
+  const std::string model = DenseModel();
+  SampleSet samples;
+  samples.inputs.emplace_back("x", Tensor::FromVector<float>({40, 2, 6, 6}, PseudoRandom(2880, 9)));
+  samples.labels.assign(40, 1);  // labels, but no output has a class per sample
+  QuantizationRequest request;
+  request.model = model;
+  request.calibration = &samples;
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, QuantizeModel(request));
+  const Comparison& c = *result.evaluation;
+  EXPECT_EQ(c.output, "segmentation");
+  EXPECT_FALSE(c.top1_agreement.has_value());
+  EXPECT_FALSE(c.reference_top1.has_value());
+  EXPECT_GT(c.output_sqnr_db, 20.0);
+  ASSERT_EQ(c.outputs.size(), 3u);
+  EXPECT_EQ(c.outputs[0].rule.kind, AgreementRule::Kind::kArgmaxMap);
+  ASSERT_TRUE(c.outputs[0].agreement.has_value());
+  EXPECT_GT(*c.outputs[0].agreement, 0.9);
+  EXPECT_GT(c.outputs[0].cosine, 0.99);
+  EXPECT_EQ(c.outputs[1].rule.kind, AgreementRule::Kind::kThreshold);
+  EXPECT_GT(c.outputs[1].agreement.value_or(0), 0.9);
+  EXPECT_THAT(c.outputs[2].skipped, HasSubstr("scalar"));
+  EXPECT_THAT(c.notes, ::testing::Contains(HasSubstr("no class per sample")));
+  const nlohmann::json report = nlohmann::json::parse(result.report_json);
+  const nlohmann::json& evaluation = report["evaluation"];
+  EXPECT_FALSE(evaluation.contains("top1_agreement")) << evaluation;
+  EXPECT_EQ(evaluation["outputs"][0]["agreement_metric"], "per-position argmax over axis 1");
+  EXPECT_EQ(evaluation["outputs"][1]["agreement_metric"], "agreement of values above 0.5");
+  EXPECT_TRUE(evaluation["outputs"][2].contains("skipped"));
+  // The class axis and threshold are configurable: channels as classes of a probability map
+  // make no sense, so axis 1 of [N, 1, H, W] thresholds; a threshold of 2 makes every value agree.
+  request.config.evaluation_output = "probability";
+  request.config.evaluation_threshold = 2.0f;
+  OCTET_ASSERT_OK_AND_ASSIGN(result, QuantizeModel(request));
+  EXPECT_EQ(result.evaluation->output, "probability");
+  EXPECT_EQ(result.evaluation->outputs[1].agreement, 1.0);
+}
+
 TEST_F(QuantizeTinyCnnTest, RejectsInvalidConfigs) {
   QuantizationConfig config;
   config.weights.bits = 9;
@@ -502,6 +560,14 @@ TEST_F(QuantizeTinyCnnTest, RejectsInvalidConfigs) {
   config.calibration.percentile = 150;
   EXPECT_THAT(Quantize(config),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("percentile 150")));
+  config = {};
+  config.evaluation_class_axis = 0;
+  EXPECT_THAT(Quantize(config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("class axis 0")));
+  config = {};
+  config.evaluation_threshold = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THAT(Quantize(config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("threshold")));
 }
 
 TEST_F(QuantizeTinyCnnTest, EveryCalibrationMethodProducesAWorkingModel) {

@@ -5,6 +5,7 @@
 #define OCTET_ENGINE_QUANT_QUANTIZATION_CONFIG_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -48,8 +49,13 @@ struct QuantizationConfig {
   bool empirical_bias_correction = false;
   int batch_size = 32;
   int max_batches = 100;
-  // The output whose argmax the top-1 metrics compare; "" means the first.
+  // The output the evaluation's summary figures are of; "" means the first float32 one.
   std::string evaluation_output;
+  // The class axis of every output (negative from the end); unset: each output's shape says
+  // (output_agreement.h). Single-channel maps agree where both values are above the threshold or
+  // both are not.
+  std::optional<int64_t> evaluation_class_axis;
+  float evaluation_threshold = 0.5f;
   // The CPU the model is made for ("avx2", "vnni"; "" when not said) and how it was chosen, for
   // the report. The weights' default precision follows it (DefaultWeightBits).
   std::string target_cpu;

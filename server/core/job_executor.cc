@@ -81,9 +81,10 @@ v1::Job Succeeded(v1::Job job, const QuantizationResult& result) {
   if (result.evaluation.has_value()) {
     v1::EvaluationSummary* summary = job.mutable_evaluation();
     summary->set_samples(result.evaluation->samples);
-    summary->set_float_top1(result.evaluation->reference_top1.value_or(0));
-    summary->set_quantized_top1(result.evaluation->candidate_top1.value_or(0));
-    summary->set_top1_agreement(result.evaluation->top1_agreement);
+    const Comparison& e = *result.evaluation;
+    if (e.reference_top1.has_value()) summary->set_float_top1(*e.reference_top1);
+    if (e.candidate_top1.has_value()) summary->set_quantized_top1(*e.candidate_top1);
+    if (e.top1_agreement.has_value()) summary->set_top1_agreement(*e.top1_agreement);
     summary->set_output_sqnr_db(result.evaluation->output_sqnr_db);
   }
   return job;

@@ -180,6 +180,10 @@ absl::StatusOr<QuantizationConfig> FromProto(const v1::QuantizationConfig& confi
   if (config.has_bias_correction()) out.bias_correction = config.bias_correction();
   out.empirical_bias_correction = config.empirical_bias_correction();
   out.evaluation_output = config.evaluation_output();
+  if (config.has_evaluation_class_axis()) {
+    out.evaluation_class_axis = config.evaluation_class_axis();
+  }
+  if (config.has_evaluation_threshold()) out.evaluation_threshold = config.evaluation_threshold();
   OCTET_RETURN_IF_ERROR(ResolveTargetCpu(config.target_cpu(), config.target_cpu_reason(), &out));
   if (out.weights.bits == 0) out.weights.bits = DefaultWeightBits(out.target_cpu == "vnni");
   if (absl::Status s = ValidateConfig(out); !s.ok()) {
@@ -235,6 +239,10 @@ v1::QuantizationConfig ToProto(const QuantizationConfig& config, uint64_t seed) 
   calibration->set_max_batches(config.max_batches);
   out.set_seed(seed);
   out.set_evaluation_output(config.evaluation_output);
+  if (config.evaluation_class_axis.has_value()) {
+    out.set_evaluation_class_axis(*config.evaluation_class_axis);
+  }
+  out.set_evaluation_threshold(config.evaluation_threshold);
   out.set_bias_correction(config.bias_correction);
   out.set_empirical_bias_correction(config.empirical_bias_correction);
   return out;

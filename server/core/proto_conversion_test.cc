@@ -76,7 +76,11 @@ TEST(JobConfigTest, EveryFieldIsCarriedAndReportedBack) {
   wire.set_evaluation_output("logits");
   wire.set_target_cpu(v1::TARGET_CPU_AVX2);
   wire.set_target_cpu_reason("asked for: AVX2 without VNNI");
+  wire.set_evaluation_class_axis(-1);
+  wire.set_evaluation_threshold(0.25f);
   OCTET_ASSERT_OK_AND_ASSIGN(QuantizationConfig config, FromProto(wire));
+  EXPECT_EQ(config.evaluation_class_axis, -1);
+  EXPECT_EQ(config.evaluation_threshold, 0.25f);
   EXPECT_EQ(config.weights.bits, 4);
   EXPECT_FALSE(config.weights.per_channel);
   EXPECT_EQ(config.weights.rounding, Rounding::kStochastic);

@@ -19,6 +19,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/testing/fashion_mnist.h"
 #include "tests/testing/octetd_process.h"
+#include "tests/testing/onnx_model_builder.h"
 #include "tests/testing/temp_dir.h"
 
 namespace octet {
@@ -187,6 +188,48 @@ TEST_F(JobsTest, JobQuantizesAnUploadedModelIntoAServedInt8Version) {
       ::octet::testing::MetricValue(metrics, "octet_quantization_job_duration_seconds_count", {}),
       1);
   EXPECT_EQ(::octet::testing::MetricValue(metrics, "octet_quantization_jobs_running", {}), 0);
+}
+
+// A text-detection-like network: symbolic height and width, a single-channel probability map per
+// image. Calibration data of one size; the job evaluates the map pixel by pixel and the version
+// serves other sizes.
+TEST_F(JobsTest, ADenseMapModelWithSymbolicSizesQuantizesAndIsEvaluatedPerPixel) {
+  Start();
+  testing::OnnxModelBuilder b;
+  b.Input("image", {-1, 3, -1, -1}).Output("probability", {-1, 1, -1, -1});
+  b.Initializer("w1", Tensor::FromVector<float>({8, 3, 3, 3}, testing::PseudoRandom(216, 5)));
+  b.Initializer("w2", Tensor::FromVector<float>({1, 8, 1, 1}, testing::PseudoRandom(8, 6)));
+  testing::SetAttribute(b.Node("Conv", {"image", "w1"}, {"c1"}), "pads",
+                        std::vector<int64_t>{1, 1, 1, 1});
+  b.Node("Relu", {"c1"}, {"r1"});
+  b.Node("Conv", {"r1", "w2"}, {"logit"});
+  b.Node("Sigmoid", {"logit"}, {"probability"});
+  const std::string path = dir_.path() + "/detector.onnx";
+  std::ofstream(path, std::ios::binary) << b.Serialize();
+  ASSERT_THAT(client_->UploadModel(path, "detector", "", false), IsOk());
+  std::vector<float> pixels = testing::PseudoRandom(40 * 3 * 20 * 24, 7);
+  for (float& p : pixels) p = (p + 1.0f) / 2.0f;
+  ASSERT_THAT(UploadArrays("maps", {{"image", Tensor::FromVector<float>({40, 3, 20, 24}, pixels)}}),
+              IsOk());
+  v1::CreateJobRequest request;
+  request.set_model("detector");
+  request.set_calibration_dataset("maps");
+  OCTET_ASSERT_OK_AND_ASSIGN(v1::Job job, client_->CreateJob(request));
+  const v1::Job done = WaitForEnd(job.id());
+  ASSERT_EQ(done.state(), v1::JOB_STATE_SUCCEEDED) << done.error();
+  EXPECT_FALSE(done.evaluation().has_top1_agreement());
+  EXPECT_GT(done.evaluation().output_sqnr_db(), 20.0);
+  const nlohmann::json report = nlohmann::json::parse(done.report_json());
+  const nlohmann::json& output = report["evaluation"]["outputs"][0];
+  EXPECT_EQ(output["agreement_metric"], "agreement of values above 0.5") << output;
+  EXPECT_GT(output["agreement"].get<double>(), 0.95) << output;
+  // The quantized version serves another size than the calibration's.
+  std::vector<float> other = testing::PseudoRandom(3 * 32 * 40, 8);
+  OCTET_ASSERT_OK_AND_ASSIGN(
+      client::InferResult served,
+      client_->Infer("detector", 2, {{"image", Tensor::FromVector<float>({1, 3, 32, 40}, other)}},
+                     {}));
+  EXPECT_EQ(served.outputs[0].second.shape(), (Shape{1, 1, 32, 40}));
 }
 
 TEST_F(JobsTest, PromoteMovesTheDefaultAndWeightsOnlyNeedsNoData) {
