@@ -12,10 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/base/unsupported.h"
+#include "engine/onnx/opset_upgrade.h"
 #include "engine/onnx/qoperator_rewrite.h"
-#include "onnx/checker.h"
 #include "onnx/onnx_pb.h"
-#include "onnx/version_converter/convert.h"
 
 namespace octet {
 namespace {
@@ -381,20 +380,15 @@ absl::StatusOr<Graph> ImportOnnxModel(const onnx::ModelProto& original, int64_t 
                                 kMinOnnxOpset, " to ", kMaxOnnxOpset, ")"));
   }
   if (opset >= min_opset) return ImportValidated(original);
-  // Older models are brought up to the oldest opset wanted with ONNX's own version converter,
-  // which rewrites each op whose definition changed. The converter trusts its
-  // input (it crashes on a graph whose outputs nothing produces, found by fuzzing), so the model
-  // passes Octet's own checks and ONNX's checker first.
-  OCTET_RETURN_IF_ERROR(ImportValidated(original).status());
-  onnx::ModelProto converted;
-  try {
-    onnx::checker::check_model(original);
-    converted = onnx::version_conversion::ConvertVersion(original, static_cast<int>(min_opset));
-  } catch (const std::exception& e) {
-    return Invalid(absl::StrCat("ONNX opset ", opset, " could not be converted to opset ",
-                                min_opset, ": ", e.what()));
+  // Older models are brought up to the oldest opset wanted by Octet's own upgrade, on the graph
+  // its checks accepted (ONNX's version converter needs shapes exporters often leave out, and
+  // trusts its input).
+  OCTET_ASSIGN_OR_RETURN(Graph graph, ImportValidated(original));
+  if (absl::Status upgraded = UpgradeOpset(&graph, min_opset); !upgraded.ok()) {
+    return Invalid(absl::StrCat("ONNX opset ", opset, " could not be upgraded to opset ", min_opset,
+                                ": ", upgraded.message()));
   }
-  return ImportValidated(converted);
+  return graph;
 }
 
 // The graph of `model`, every structural check applied; the opset may be below the supported
@@ -471,6 +465,7 @@ static absl::StatusOr<Graph> ImportValidated(const onnx::ModelProto& model) {
   InferValueTypes(&graph);
   OCTET_RETURN_IF_ERROR(RewriteQOperatorsToQdq(&graph));
   RemovePassThroughNodes(&graph);
+  if (graph.opset < 10) OCTET_RETURN_IF_ERROR(RewriteUpsampleAsResize(&graph));
   return graph;
 }
 

@@ -26,8 +26,10 @@ inline constexpr int64_t kMaxOnnxOpset = 17;
 // Also records every value's element type in Graph::value_types, removes Identity nodes and
 // inference-mode Dropout nodes, and rewrites QOperator nodes to QDQ (qoperator_rewrite.h).
 //
-// Models older than `min_opset` (at least kMinOnnxOpset) are brought up to it with ONNX's version
-// converter: quantization asks for 13, the first with per-axis QuantizeLinear/DequantizeLinear.
+// Upsample (opsets 7 to 9) becomes the Resize that computes it. Models older than `min_opset` (at
+// least kMinOnnxOpset, at most kMaxUpgradeOpset) are brought up to it by Octet's own upgrade
+// (opset_upgrade.h): quantization asks for 13, the first with per-axis QuantizeLinear and
+// DequantizeLinear.
 absl::StatusOr<Graph> ImportOnnxModel(absl::string_view serialized,
                                       int64_t min_opset = kMinOnnxOpset);
 absl::StatusOr<Graph> ImportOnnxModel(const onnx::ModelProto& model,

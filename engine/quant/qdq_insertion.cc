@@ -108,16 +108,32 @@ QuantizationSites FindQuantizationSites(const Graph& graph) {
   }
   absl::flat_hash_set<std::string> model_outputs;
   for (const ValueInfo& output : graph.outputs) model_outputs.insert(output.name);
+  // Values computed from constants alone (an exporter's Resize scales built by Concat, shapes):
+  // not activations, whatever op makes them.
+  absl::flat_hash_set<std::string> constant_derived;
+  auto is_constant = [&](const std::string& name) {
+    return graph.FindConstant(name) != nullptr || constant_derived.contains(name);
+  };
+  for (const Node& node : graph.nodes) {
+    bool from_constants = !node.inputs.empty();
+    for (const std::string& input : node.inputs) {
+      from_constants &= input.empty() || is_constant(input);
+    }
+    if (from_constants) constant_derived.insert(node.outputs.begin(), node.outputs.end());
+  }
   QuantizationSites sites;
   absl::flat_hash_set<std::string> chosen;
   auto choose = [&](const std::string& name) {
-    if (name.empty() || graph.FindConstant(name) != nullptr) return;
+    if (name.empty() || is_constant(name)) return;
     if (graph.TypeOf(name).value_or(DataType::kFloat32) != DataType::kFloat32) return;
     if (chosen.insert(name).second) sites.activations.push_back(name);
   };
   for (size_t index = 0; index < graph.nodes.size(); ++index) {
     const Node& node = graph.nodes[index];
-    if (!node.domain.empty() || !IsLayerOp(node.op_type) || node.outputs.size() != 1) continue;
+    if (!node.domain.empty() || !IsLayerOp(node.op_type) || node.outputs.size() != 1 ||
+        constant_derived.contains(node.outputs[0])) {
+      continue;
+    }
     QuantizedLayer layer;
     layer.node = index;
     layer.name = node.name.empty() ? node.outputs[0] : node.name;
