@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <thread>
 
@@ -332,6 +333,15 @@ TEST(InferenceSchedulerTest, BackgroundWorkBeyondItsBoundIsRefusedAndShutdownDro
   BusyWorker busy(scheduler);
   EXPECT_TRUE(scheduler.OfferBackground([&ran, destroyed] { ++ran; }));
   std::thread stop([&] { scheduler.Shutdown(); });
+  // The worker is released only once Shutdown has begun (a request is then refused), so that it
+  // cannot take the waiting item first; the requests accepted before get UNAVAILABLE.
+  const auto model = TinyModel();
+  std::deque<Outcome> probes;
+  while (true) {
+    probes.emplace_back();
+    if (!scheduler.Submit(MakeRequest(model, Images(1, 1), &probes.back())).ok()) break;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
   busy.Release();
   stop.join();
   EXPECT_EQ(ran.load(), 2);
