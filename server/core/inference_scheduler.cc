@@ -84,6 +84,14 @@ absl::Status InferenceScheduler::RunTask(const std::function<absl::Status()>& wo
   return task.status;
 }
 
+bool InferenceScheduler::Post(absl::AnyInvocable<void(bool run)> work) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return false;
+  posted_.push_back(std::move(work));
+  work_available_.Signal();
+  return true;
+}
+
 bool InferenceScheduler::OfferBackground(absl::AnyInvocable<void()> work) {
   absl::MutexLock lock(&mu_);
   if (stopping_ ||
@@ -98,6 +106,7 @@ bool InferenceScheduler::OfferBackground(absl::AnyInvocable<void()> work) {
 void InferenceScheduler::Shutdown() {
   std::vector<Pending> abandoned;
   std::deque<absl::AnyInvocable<void()>> unrun;
+  std::deque<absl::AnyInvocable<void(bool)>> unstarted;
   {
     absl::MutexLock lock(&mu_);
     if (!stopping_) {
@@ -114,10 +123,12 @@ void InferenceScheduler::Shutdown() {
       }
       tasks_.clear();
       unrun.swap(background_);
+      unstarted.swap(posted_);
       work_available_.SignalAll();
       batch_grew_.SignalAll();
     }
   }
+  for (auto& work : unstarted) work(false);
   for (Pending& pending : abandoned) {
     pending.request.done(absl::UnavailableError("the server is shutting down"), InferenceTiming{});
   }
@@ -149,6 +160,12 @@ bool InferenceScheduler::TakeWork(Batch* batch, std::vector<Pending>* dropped) {
       batch->task = tasks_.front();
       tasks_.pop_front();
       ++computing_workers_;
+      return true;
+    }
+    if (!posted_.empty()) {
+      // Not counted as computing: the request it submits (a first load's) starts at once after.
+      batch->posted = std::move(posted_.front());
+      posted_.pop_front();
       return true;
     }
     // The version whose first request has waited longest.
@@ -253,6 +270,10 @@ void InferenceScheduler::Drop(Pending& pending) {
 void InferenceScheduler::RunBatch(Batch& batch) {
   if (batch.background) {
     batch.background();
+    return;
+  }
+  if (batch.posted) {
+    batch.posted(true);
     return;
   }
   if (batch.task != nullptr) {

@@ -76,6 +76,12 @@ class InferenceScheduler {
   // Called on a worker, runs `work` in place.
   absl::Status RunTask(const std::function<absl::Status()>& work);
 
+  // Queues `work` to run as `work(true)` on a worker, in turn with the tasks (before waiting
+  // requests), without waiting for it: what a gRPC callback hands over instead of blocking. Work
+  // not started at Shutdown gets `work(false)` there instead. False, and `work` is destroyed
+  // uncalled, after Shutdown.
+  bool Post(absl::AnyInvocable<void(bool run)> work);
+
   // Queues `work` to run on a worker when no request and no task waits: below both in priority,
   // so a live request waits at most for the background work a worker has already started (and
   // such a wait does not make it wait for a batch to fill). False, and `work` is destroyed
@@ -109,6 +115,7 @@ class InferenceScheduler {
   // version.
   struct Batch {
     Task* task = nullptr;
+    absl::AnyInvocable<void(bool)> posted;
     absl::AnyInvocable<void()> background;
     std::shared_ptr<const LoadedModel> model;
     std::vector<Pending> requests;
@@ -143,6 +150,7 @@ class InferenceScheduler {
   int filling_workers_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<const LoadedModel*, VersionQueue> queues_ ABSL_GUARDED_BY(mu_);
   std::deque<Task*> tasks_ ABSL_GUARDED_BY(mu_);
+  std::deque<absl::AnyInvocable<void(bool)>> posted_ ABSL_GUARDED_BY(mu_);
   std::deque<absl::AnyInvocable<void()>> background_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> workers_;  // set in the constructor, never changed
   std::once_flag joined_;

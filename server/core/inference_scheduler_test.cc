@@ -264,6 +264,55 @@ TEST(InferenceSchedulerTest, ARequestFindingTheWorkerIdleStartsWithoutWaitingFor
   }
 }
 
+TEST(InferenceSchedulerTest, PostedWorkRunsOnAWorkerAheadOfWaitingRequestsWithoutBlocking) {
+  InferenceScheduler scheduler({}, nullptr);
+  const auto model = TinyModel();
+  std::vector<std::string> order;
+  absl::Mutex order_mu;
+  std::thread::id ran_on;
+  absl::Notification posted_ran;
+  Outcome outcome;
+  {
+    BusyWorker busy(scheduler);
+    InferenceScheduler::Request request = MakeRequest(model, Images(1, 1), &outcome);
+    request.done = [&](absl::StatusOr<std::vector<Tensor>>, const InferenceTiming&) {
+      absl::MutexLock lock(&order_mu);
+      order.push_back("request");
+      outcome.done.Notify();
+    };
+    ASSERT_TRUE(scheduler.Submit(std::move(request)).ok());
+    // Post returns at once although the only worker is busy.
+    ASSERT_TRUE(scheduler.Post([&](bool run) {
+      EXPECT_TRUE(run);
+      ran_on = std::this_thread::get_id();
+      absl::MutexLock lock(&order_mu);
+      order.push_back("posted");
+      posted_ran.Notify();
+    }));
+    EXPECT_FALSE(posted_ran.HasBeenNotified());
+  }
+  posted_ran.WaitForNotification();
+  outcome.done.WaitForNotification();
+  EXPECT_NE(ran_on, std::this_thread::get_id());
+  EXPECT_THAT(order, ::testing::ElementsAre("posted", "request"));
+}
+
+TEST(InferenceSchedulerTest, PostedWorkNotStartedAtShutdownIsToldSoAndLaterPostsAreRefused) {
+  InferenceScheduler scheduler({}, nullptr);
+  std::atomic<int> ran{0}, refused{0};
+  BusyWorker busy(scheduler);
+  ASSERT_TRUE(scheduler.Post([&](bool run) { ++(run ? ran : refused); }));
+  std::thread stop([&] { scheduler.Shutdown(); });
+  // Released once Shutdown has begun (a new post is then refused).
+  while (scheduler.Post([&](bool run) { ++(run ? ran : refused); })) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  busy.Release();
+  stop.join();
+  EXPECT_EQ(ran.load(), 0);
+  EXPECT_GE(refused.load(), 1);
+}
+
 TEST(InferenceSchedulerTest, BackgroundWorkRunsOnlyWhenNoRequestWaits) {
   InferenceScheduler scheduler({}, nullptr);
   const auto model = TinyModel();

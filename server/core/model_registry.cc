@@ -106,18 +106,21 @@ absl::StatusOr<AddedVersion> ModelRegistry::Add(const ModelVersion& provenance, 
   return added;
 }
 
+std::shared_ptr<const LoadedModel> ModelRegistry::Loaded(const std::string& name, int64_t version) {
+  absl::MutexLock lock(&mu_);
+  int64_t wanted = version;
+  if (wanted == 0) {
+    auto d = default_versions_.find(name);
+    if (d == default_versions_.end()) return nullptr;
+    wanted = d->second;
+  }
+  auto it = loaded_.find({name, wanted});
+  return it != loaded_.end() ? it->second : nullptr;
+}
+
 absl::StatusOr<std::shared_ptr<const LoadedModel>> ModelRegistry::Get(const std::string& name,
                                                                       int64_t version) {
-  {
-    absl::MutexLock lock(&mu_);
-    int64_t wanted = version;
-    if (wanted == 0) {
-      auto d = default_versions_.find(name);
-      if (d != default_versions_.end()) wanted = d->second;
-    }
-    auto it = loaded_.find({name, wanted});
-    if (it != loaded_.end()) return it->second;
-  }
+  if (std::shared_ptr<const LoadedModel> loaded = Loaded(name, version)) return loaded;
   OCTET_ASSIGN_OR_RETURN(ModelVersion resolved, store_->GetVersion(name, version));
   const Key key{name, resolved.version()};
   // Loaded outside the lock; two concurrent first requests may both load, and the first to

@@ -56,6 +56,9 @@ class ModelRegistry {
 
   // The served version (0: the default), loading it on first use.
   absl::StatusOr<std::shared_ptr<const LoadedModel>> Get(const std::string& name, int64_t version);
+  // The served version when it is loaded already (no database, file or engine work); null
+  // otherwise, Get then loads it.
+  std::shared_ptr<const LoadedModel> Loaded(const std::string& name, int64_t version);
 
   // The stored graph of a version (0: the default), as uploaded or exported (before int8
   // lowering), verified against its sha256.

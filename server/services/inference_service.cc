@@ -95,15 +95,41 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::ModelInfer(
     reactor->Finish(ToGrpcStatus(version.status()));
     return reactor;
   }
-  absl::StatusOr<std::shared_ptr<const LoadedModel>> model =
-      registry_->Get(request->model_name(), *version);
-  // Unknown names are not labels: a client must not be able to grow the metric series.
-  if (!model.ok()) {
-    reactor->Finish(ToGrpcStatus(model.status()));
+  if (std::shared_ptr<const LoadedModel> loaded =
+          registry_->Loaded(request->model_name(), *version)) {
+    Serve(context, request, response, reactor, std::move(loaded), start);
     return reactor;
   }
+  // A version not loaded yet is looked up and loaded on a worker (database, file and engine
+  // work), not on this gRPC thread.
+  const bool posted = scheduler_->Post(
+      [this, context, request, response, reactor, start, version = *version](bool run) {
+        if (!run) {
+          reactor->Finish(ToGrpcStatus(absl::UnavailableError("the server is shutting down")));
+          return;
+        }
+        absl::StatusOr<std::shared_ptr<const LoadedModel>> model =
+            registry_->Get(request->model_name(), version);
+        // Unknown names are not labels: a client must not be able to grow the metric series.
+        if (!model.ok()) {
+          reactor->Finish(ToGrpcStatus(model.status()));
+          return;
+        }
+        Serve(context, request, response, reactor, *std::move(model), start);
+      });
+  if (!posted) {
+    reactor->Finish(ToGrpcStatus(absl::UnavailableError("the server is shutting down")));
+  }
+  return reactor;
+}
+
+void InferenceServiceImpl::Serve(grpc::CallbackServerContext* context,
+                                 const inference::ModelInferRequest* request,
+                                 inference::ModelInferResponse* response,
+                                 grpc::ServerUnaryReactor* reactor,
+                                 std::shared_ptr<const LoadedModel> model, absl::Time start) {
   // Counts the request under its model version, whatever its end.
-  auto finish = [this, reactor, start, served = *model](const absl::Status& status) {
+  auto finish = [this, reactor, start, served = model](const absl::Status& status) {
     const grpc::Status result = ToGrpcStatus(status);
     metrics_->RecordInference(served->version.name(), absl::StrCat(served->version.version()),
                               PrecisionLabel(served->version), GrpcCodeName(result.error_code()),
@@ -113,10 +139,10 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::ModelInfer(
   absl::StatusOr<std::vector<NamedTensor>> inputs = InputsFromRequest(*request);
   if (!inputs.ok()) {
     finish(inputs.status());
-    return reactor;
+    return;
   }
   InferenceScheduler::Request work;
-  work.model = *model;
+  work.model = model;
   work.inputs = *std::move(inputs);
   for (const auto& output : request->outputs()) work.output_names.push_back(output.name());
   work.batching = registry_->Batching(request->model_name());
@@ -125,8 +151,8 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::ModelInfer(
   // A sampled request keeps its inputs (tensors share their buffers: no copy) for the shadow run
   // that follows its reply.
   std::optional<std::vector<NamedTensor>> sampled;
-  if (drift_ != nullptr && drift_->ShouldSample(**model)) sampled = work.inputs;
-  work.done = [this, request, response, finish, served = *model, names = work.output_names,
+  if (drift_ != nullptr && drift_->ShouldSample(*model)) sampled = work.inputs;
+  work.done = [this, request, response, finish, served = model, names = work.output_names,
                sampled = std::move(sampled)](absl::StatusOr<std::vector<Tensor>> outputs,
                                              const InferenceTiming&) mutable {
     std::vector<NamedTensor> named;
@@ -147,7 +173,6 @@ grpc::ServerUnaryReactor* InferenceServiceImpl::ModelInfer(
   };
   const absl::Status submitted = scheduler_->Submit(std::move(work));
   if (!submitted.ok()) finish(submitted);
-  return reactor;
 }
 
 }  // namespace octet::server

@@ -43,6 +43,11 @@ class InferenceServiceImpl final
                                        inference::ModelInferResponse* response) override;
 
  private:
+  // Decodes `request` and submits it for `model`; the worker replies.
+  void Serve(grpc::CallbackServerContext* context, const inference::ModelInferRequest* request,
+             inference::ModelInferResponse* response, grpc::ServerUnaryReactor* reactor,
+             std::shared_ptr<const LoadedModel> model, absl::Time start);
+
   ModelRegistry* const registry_;
   InferenceScheduler* const scheduler_;
   DriftMonitor* const drift_;
