@@ -4,7 +4,9 @@
 // exact too), per-channel scales, no zero points: what the int8 lowering gives either kernel.
 //   octet_depthwise_bench THREADS RUNS
 // Prints one line per shape: each kernel's median and min ms over RUNS runs, oneDNN's
-// implementation, and the ratio oneDNN / Octet of the medians (above 1: Octet is faster).
+// implementation, and the ratio oneDNN / Octet of the medians (above 1: Octet is faster); then
+// oneDNN's float depthwise convolution on the same shape (its median, implementation and the ratio
+// float / Octet int8: what quantizing the layer gains).
 #include <omp.h>
 
 #include <algorithm>
@@ -90,6 +92,33 @@ int Run(int runs, int64_t batch, const Shape2& shape) {
     stream.wait();
   });
 
+  // oneDNN's float depthwise convolution on the same shape, in the layouts it picks (what a
+  // float plan runs): what the int8 kernel has to beat.
+  const memory::desc src_f32({batch, c, size, size}, memory::data_type::f32,
+                             memory::format_tag::any);
+  const memory::desc dst_f32({batch, c, out, out}, memory::data_type::f32, memory::format_tag::any);
+  const memory::desc weights_f32({c, 1, 1, 3, 3}, memory::data_type::f32, memory::format_tag::any);
+  dnnl::convolution_forward::desc float_desc(
+      dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_f32, weights_f32,
+      bias_desc, dst_f32, {stride, stride}, {1, 1}, {1, 1});
+  dnnl::primitive_attr float_attr;
+  float_attr.set_post_ops(ops);
+  dnnl::convolution_forward::primitive_desc float_pd(float_desc, float_attr, engine);
+  memory float_src(float_pd.src_desc(), engine), float_dst(float_pd.dst_desc(), engine),
+      float_weights(float_pd.weights_desc(), engine);
+  std::fill_n(static_cast<float*>(float_src.get_data_handle()),
+              float_pd.src_desc().get_size() / sizeof(float), 1.0f);
+  std::fill_n(static_cast<float*>(float_weights.get_data_handle()),
+              float_pd.weights_desc().get_size() / sizeof(float), 0.5f);
+  dnnl::convolution_forward float_conv(float_pd);
+  const Timing float_timing = Time(runs, [&] {
+    float_conv.execute(stream, {{DNNL_ARG_SRC, float_src},
+                                {DNNL_ARG_WEIGHTS, float_weights},
+                                {DNNL_ARG_BIAS, bias_memory},
+                                {DNNL_ARG_DST, float_dst}});
+    stream.wait();
+  });
+
   octet::cpu::Int8DepthwiseConvSpec spec;
   spec.batch = batch;
   spec.channels = c;
@@ -113,7 +142,9 @@ int Run(int runs, int64_t batch, const Shape2& shape) {
                                              src_bytes, src.get_size())
                         .value();
   octet::Tensor y = octet::Tensor::Create(octet::DataType::kUint8, {batch, c, out, out}).value();
+  std::vector<char> scratch((*kernel)->scratchpad_bytes());
   octet::ExecutionContext context;
+  context.scratchpad = scratch.data();
   const octet::Tensor* inputs[] = {&x};
   octet::Tensor* outputs[] = {&y};
   const Timing octet = Time(runs, [&] { (void)(*kernel)->Run(inputs, outputs, context); });
@@ -121,11 +152,15 @@ int Run(int runs, int64_t batch, const Shape2& shape) {
   const bool same = std::equal(static_cast<const uint8_t*>(y.raw_data()),
                                static_cast<const uint8_t*>(y.raw_data()) + dst.get_size(),
                                static_cast<const uint8_t*>(dst_memory.get_data_handle()));
-  std::printf("%5lld %4lld %3lldx%-3lld /%lld  %8.3f %8.3f   %8.3f %8.3f  %-22s %5.2f  %s\n",
-              static_cast<long long>(batch), static_cast<long long>(c),
-              static_cast<long long>(size), static_cast<long long>(size),
-              static_cast<long long>(stride), octet.median, octet.min, onednn.median, onednn.min,
-              pd.impl_info_str(), onednn.median / octet.median, same ? "same bytes" : "DIFFERENT");
+  std::printf(
+      "%5lld %4lld %3lldx%-3lld /%lld  %8.3f %8.3f   %8.3f %8.3f  %-22s %5.2f   %8.3f  %-12s %5.2f "
+      " "
+      "%s\n",
+      static_cast<long long>(batch), static_cast<long long>(c), static_cast<long long>(size),
+      static_cast<long long>(size), static_cast<long long>(stride), octet.median, octet.min,
+      onednn.median, onednn.min, pd.impl_info_str(), onednn.median / octet.median,
+      float_timing.median, float_pd.impl_info_str(), float_timing.median / octet.median,
+      same ? "same bytes" : "DIFFERENT");
   return same ? 0 : 1;
 }
 
@@ -148,7 +183,7 @@ int main(int argc, char** argv) {
                            {192, 28, 2}, {384, 14, 1}, {576, 14, 1}, {576, 14, 2}, {960, 7, 1}};
   std::printf(
       "batch    C  size /stride  octet med    min    onednn med    min  onednn implementation "
-      "onednn/octet\n");
+      "onednn/octet  f32 med  f32 implementation  f32/octet\n");
   int status = 0;
   for (const int64_t batch : {1, 32}) {
     for (const Shape2& shape : shapes) status |= Run(runs, batch, shape);

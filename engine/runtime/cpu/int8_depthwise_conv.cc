@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <utility>
 
@@ -18,6 +19,13 @@ using Spec = Int8DepthwiseConvSpec;
 
 // Channels per AVX2 step: 16 bytes of source widen to 16 int16 lanes.
 constexpr int64_t kBlock = 16;
+// Channels per step of the 4-tap body (u8 source, weights whose pair sums fit 16 bits): 32 bytes.
+constexpr int64_t kQuadBlock = 32;
+
+// The channel (0..31) of int32 element e (0..7) of accumulator k (0..3) of the 4-tap body: the
+// byte and word unpacks work per 128-bit lane, so accumulator k holds channels 4k..4k+3 of each
+// lane's 16 (and the packs that narrow the accumulators restore the order).
+int64_t QuadChannelOf(int k, int element) { return (element >> 2) * 16 + 4 * k + (element & 3); }
 
 // The channel (0..15) of element e (0..7) of half h of a block after VPUNPCK{L,H}WD and VPMADDWD:
 // half 0 holds channels 0-3 and 8-11, half 1 channels 4-7 and 12-15 (the unpacks work per 128-bit
@@ -95,6 +103,7 @@ class Int8DepthwiseConvKernel final : public Kernel {
         }
       }
     }
+    PackQuads();
     zero_line_.assign(s.in_w * s.channels, static_cast<uint8_t>(s.x_zero));
     // The result is clamped once before rounding: to the destination type's range in units
     // relative to the zero point, narrowed by a Relu or Clip (clamps that compose).
@@ -120,7 +129,10 @@ class Int8DepthwiseConvKernel final : public Kernel {
                : static_cast<size_t>(spec_.batch * spec_.channels * spec_.in_h * spec_.in_w);
   }
 
-  std::string implementation() const override { return "octet:avx2"; }
+  std::string implementation() const override {
+    return quad_blocks_ > 0 ? "octet:avx2 (u8 x 7-bit weights, 4 taps by VPMADDUBSW)"
+                            : "octet:avx2";
+  }
 
   absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
                    ExecutionContext& context) const override {
@@ -177,6 +189,126 @@ class Int8DepthwiseConvKernel final : public Kernel {
       uint8_t* to = out + nh * s.in_w * s.channels;
       for (int64_t w = 0; w < s.in_w; ++w) {
         for (int64_t c = 0; c < s.channels; ++c) to[w * s.channels + c] = from[c * plane + w];
+      }
+    }
+  }
+
+  // The 4-tap body applies to u8 sources when every pair of taps it sums in 16 bits (taps 4g and
+  // 4g + 1, 4g + 2 and 4g + 3, row-major) has |w_a| + |w_b| <= 128: then 255 (|w_a| + |w_b|) fits
+  // VPMADDUBSW's saturating int16 sum, and the result is exact (the weights a 7-bit job makes
+  // always qualify). Weights per 32-channel block and group of 4 taps, one vector per accumulator:
+  // element e holds the group's 4 weights of channel QuadChannelOf(k, e), 0 past the last tap.
+  void PackQuads() {
+    const Spec& s = spec_;
+    if (s.x_type != DataType::kUint8) return;
+    if (!((s.kernel_h == 3 && s.kernel_w == 3) || (s.kernel_h == 5 && s.kernel_w == 5))) return;
+    for (int64_t c = 0; c < s.channels; ++c) {
+      for (int64_t t = 0; t < taps_; t += 2) {
+        const int a = std::abs(int{s.weights[c * taps_ + t]});
+        const int b = t + 1 < taps_ ? std::abs(int{s.weights[c * taps_ + t + 1]}) : 0;
+        if (a + b > 128) return;
+      }
+    }
+    quad_blocks_ = s.channels / kQuadBlock;
+    const int64_t groups = (taps_ + 3) / 4;
+    quad_weights_.assign(quad_blocks_ * groups * 4 * kQuadBlock, 0);
+    quad_bias_.resize(quad_blocks_ * kQuadBlock);
+    quad_scale_.resize(quad_blocks_ * kQuadBlock);
+    for (int64_t b = 0; b < quad_blocks_; ++b) {
+      for (int k = 0; k < 4; ++k) {
+        for (int e = 0; e < 8; ++e) {
+          const int64_t c = b * kQuadBlock + QuadChannelOf(k, e);
+          quad_bias_[(b * 4 + k) * 8 + e] = s.bias[c];
+          quad_scale_[(b * 4 + k) * 8 + e] = s.scale[c];
+          for (int64_t g = 0; g < groups; ++g) {
+            for (int64_t i = 0; i < 4 && 4 * g + i < taps_; ++i) {
+              quad_weights_[((b * groups + g) * 4 + k) * kQuadBlock + 4 * e + i] =
+                  s.weights[c * taps_ + 4 * g + i];
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // Tap t's 32 bytes (row-major in a kKh x kKw kernel; zeros past the last tap).
+  template <int kTaps, int kKw>
+  __attribute__((target("avx2"), always_inline)) static inline __m256i Tap(
+      const uint8_t* const* first, int t, int64_t offset, int64_t dilation) {
+    return t < kTaps ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(first[t / kKw] + offset +
+                                                                           (t % kKw) * dilation))
+                     : _mm256_setzero_si256();
+  }
+
+  // The columns [inner_begin, inner_end) of one output row for channels [0, quad_blocks_ * 32):
+  // per group of 4 taps, the taps' 32 bytes interleaved by byte and word unpacks into four vectors
+  // of (tap 0, 1, 2, 3) per channel, VPMADDUBSW by the weights (two exact int16 pair sums per
+  // channel) and VPMADDWD by ones (their int32 sum), added to four int32 accumulators.
+  template <bool kSignedY, int kKh, int kKw>
+  __attribute__((target("avx2"))) void InnerQuads(const uint8_t* const* rows, int64_t inner_begin,
+                                                  int64_t inner_end, uint8_t* out_row) const {
+    constexpr int kTaps = kKh * kKw, kGroups = (kTaps + 3) / 4;
+    const Spec& s = spec_;
+    const int64_t channels = s.channels;
+    const int64_t step = s.stride_w * channels, dilation = s.dilation_w * channels;
+    const OutputConstants output = MakeOutputConstants();
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t b = 0; b < quad_blocks_; ++b) {
+      const uint8_t* first[kKh];
+      for (int kh = 0; kh < kKh; ++kh) {
+        first[kh] = rows[kh] + (inner_begin * s.stride_w - s.pad_left) * channels + b * kQuadBlock;
+      }
+      const auto* w =
+          reinterpret_cast<const __m256i*>(quad_weights_.data() + b * kGroups * 4 * kQuadBlock);
+      const float* bias = quad_bias_.data() + b * kQuadBlock;
+      const float* scale = quad_scale_.data() + b * kQuadBlock;
+      const __m256 bias0 = _mm256_loadu_ps(bias), bias1 = _mm256_loadu_ps(bias + 8),
+                   bias2 = _mm256_loadu_ps(bias + 16), bias3 = _mm256_loadu_ps(bias + 24);
+      const __m256 scale0 = _mm256_loadu_ps(scale), scale1 = _mm256_loadu_ps(scale + 8),
+                   scale2 = _mm256_loadu_ps(scale + 16), scale3 = _mm256_loadu_ps(scale + 24);
+      uint8_t* out = out_row + inner_begin * channels + b * kQuadBlock;
+      int64_t offset = 0;
+      for (int64_t ow = inner_begin; ow < inner_end; ++ow, offset += step, out += channels) {
+        __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+#pragma GCC unroll 8
+        for (int g = 0; g < kGroups; ++g) {
+          const __m256i t0 = Tap<kTaps, kKw>(first, 4 * g, offset, dilation);
+          const __m256i t1 = Tap<kTaps, kKw>(first, 4 * g + 1, offset, dilation);
+          const __m256i t2 = Tap<kTaps, kKw>(first, 4 * g + 2, offset, dilation);
+          const __m256i t3 = Tap<kTaps, kKw>(first, 4 * g + 3, offset, dilation);
+          const __m256i low01 = _mm256_unpacklo_epi8(t0, t1), high01 = _mm256_unpackhi_epi8(t0, t1);
+          const __m256i low23 = _mm256_unpacklo_epi8(t2, t3), high23 = _mm256_unpackhi_epi8(t2, t3);
+          const __m256i* wg = w + g * 4;
+          acc0 = _mm256_add_epi32(
+              acc0, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_unpacklo_epi16(low01, low23),
+                                                           _mm256_loadu_si256(wg)),
+                                      ones));
+          acc1 = _mm256_add_epi32(
+              acc1, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_unpackhi_epi16(low01, low23),
+                                                           _mm256_loadu_si256(wg + 1)),
+                                      ones));
+          acc2 = _mm256_add_epi32(
+              acc2, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_unpacklo_epi16(high01, high23),
+                                                           _mm256_loadu_si256(wg + 2)),
+                                      ones));
+          acc3 = _mm256_add_epi32(
+              acc3, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_unpackhi_epi16(high01, high23),
+                                                           _mm256_loadu_si256(wg + 3)),
+                                      ones));
+        }
+        // Accumulators 0 and 1 pack to channels 0-7 of each lane, 2 and 3 to 8-15; the byte pack
+        // of the two then gives channels 0-15 and 16-31 in order.
+        const __m256i words01 =
+            _mm256_add_epi16(_mm256_packs_epi32(RequantizeHalf(acc0, bias0, scale0, output),
+                                                RequantizeHalf(acc1, bias1, scale1, output)),
+                             output.zero);
+        const __m256i words23 =
+            _mm256_add_epi16(_mm256_packs_epi32(RequantizeHalf(acc2, bias2, scale2, output),
+                                                RequantizeHalf(acc3, bias3, scale3, output)),
+                             output.zero);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
+                            kSignedY ? _mm256_packs_epi16(words01, words23)
+                                     : _mm256_packus_epi16(words01, words23));
       }
     }
   }
@@ -303,7 +435,12 @@ class Int8DepthwiseConvKernel final : public Kernel {
         const int64_t step = s.stride_w * channels;
         const int64_t dilation = s.dilation_w * channels;
         const OutputConstants output = MakeOutputConstants();
-        for (int64_t c = 0; c + kBlock <= channels; c += kBlock) {
+        int64_t c_begin = 0;
+        if (!kSignedX && quad_blocks_ > 0) {
+          InnerQuads<kSignedY, kKh, kKw>(rows, inner_begin, inner_end, out_row);
+          c_begin = quad_blocks_ * kQuadBlock;
+        }
+        for (int64_t c = c_begin; c + kBlock <= channels; c += kBlock) {
           const auto* w = reinterpret_cast<const __m256i*>(packed_weights_.data() +
                                                            c / kBlock * pairs_ * 2 * kBlock);
           const uint8_t* p[kKh];
@@ -353,6 +490,11 @@ class Int8DepthwiseConvKernel final : public Kernel {
   std::vector<int16_t> packed_weights_;
   // Per block, 16 floats in the halves' channel order.
   std::vector<float> packed_bias_, packed_scale_;
+  // The 4-tap body's blocks of 32 channels (0 where it does not apply; PackQuads), its weights
+  // and the blocks' bias and scale in the accumulators' channel order (QuadChannelOf).
+  int64_t quad_blocks_ = 0;
+  std::vector<int8_t> quad_weights_;
+  std::vector<float> quad_bias_, quad_scale_;
   // An input row of x_zero bytes: where taps outside the input read.
   std::vector<uint8_t> zero_line_;
   float low_ = 0.0f, high_ = 0.0f;

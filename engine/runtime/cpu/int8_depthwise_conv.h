@@ -6,7 +6,9 @@
 // machine's speed on the thin layers of MobileNets. This kernel widens source and weights to 16
 // bits and sums pairs of taps with VPMADDWD into int32: exact for any u8/s8 source and s8 weights,
 // channels-last in and out (what the int8 convolutions around it read and write), with the
-// requantization and the activation applied in registers before the single store.
+// requantization and the activation applied in registers before the single store. For u8 sources
+// and weights whose summed pairs stay within VPMADDUBSW's 16 bits (7-bit jobs), 3x3 and 5x5
+// filters take a second body that sums 4 taps per channel by VPMADDUBSW and VPMADDWD by ones.
 #ifndef OCTET_ENGINE_RUNTIME_CPU_INT8_DEPTHWISE_CONV_H_
 #define OCTET_ENGINE_RUNTIME_CPU_INT8_DEPTHWISE_CONV_H_
 

@@ -1,8 +1,8 @@
 // Octet's int8 depthwise convolution against a plain reference implementation of what its spec
 // says (int32 sums, then the same float operations in the same order): every byte equal, over
 // random shapes (strides, dilations, pads, odd channel counts, kernels with and without a
-// specialised body), 8-bit weights, u8 and s8 sources and results, zero points and activations,
-// sources channels-last and plain.
+// specialised body), 8- and 7-bit weights (the 4-tap VPMADDUBSW body), u8 and s8 sources and
+// results, zero points and activations, sources channels-last and plain.
 #include "engine/runtime/cpu/int8_depthwise_conv.h"
 
 #include <algorithm>
@@ -37,7 +37,9 @@ int64_t OutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t dilation,
   return (in + begin + end - ((kernel - 1) * dilation + 1)) / stride + 1;
 }
 
-Int8DepthwiseConvSpec MakeSpec(const DepthwiseCase& c, std::mt19937& rng) {
+// weight_bits 8: the whole 8-bit range; 7: [-64, 64], what a 7-bit job makes (and where the
+// 4-tap VPMADDUBSW body takes u8 sources).
+Int8DepthwiseConvSpec MakeSpec(const DepthwiseCase& c, int weight_bits, std::mt19937& rng) {
   Int8DepthwiseConvSpec s;
   s.x_type = c.x_type;
   s.y_type = c.y_type;
@@ -56,8 +58,10 @@ Int8DepthwiseConvSpec MakeSpec(const DepthwiseCase& c, std::mt19937& rng) {
   s.out_w = OutputSize(c.in_w, c.kernel_w, c.stride, c.dilation, c.pad_left, c.pad_right);
   s.x_zero = c.x_zero;
   s.y_zero = c.y_zero;
-  // The whole 8-bit range, -128 included: the products oneDNN's AVX2 kernels saturate.
-  std::uniform_int_distribution<int> weight(-128, 127);
+  // 8 bits: the whole range, -128 included (the products oneDNN's AVX2 kernels saturate); 7 bits:
+  // both ends of [-64, 64] included, where VPMADDUBSW's pair sums come closest to saturating.
+  std::uniform_int_distribution<int> weight(weight_bits == 8 ? -128 : -64,
+                                            weight_bits == 8 ? 127 : 64);
   s.weights.resize(c.channels * c.kernel_h * c.kernel_w);
   for (int8_t& w : s.weights) w = static_cast<int8_t>(weight(rng));
   std::uniform_real_distribution<float> bias(-3000.0f, 3000.0f);
@@ -134,13 +138,22 @@ std::vector<uint8_t> Reference(const Int8DepthwiseConvSpec& s, const std::vector
 
 class Int8DepthwiseConvTest : public ::testing::TestWithParam<DepthwiseCase> {};
 
+void CheckAgainstReference(const DepthwiseCase& c, int weight_bits);
+
 TEST_P(Int8DepthwiseConvTest, EqualsThePlainReference) {
   if (!Int8DepthwiseConvAvailable()) {
     GTEST_SKIP() << "this CPU runs oneDNN's depthwise kernels (no AVX2, or VNNI)";
   }
   const DepthwiseCase& c = GetParam();
+  for (const int weight_bits : {8, 7}) {
+    SCOPED_TRACE(absl::StrCat(weight_bits, "-bit weights"));
+    CheckAgainstReference(c, weight_bits);
+  }
+}
+
+void CheckAgainstReference(const DepthwiseCase& c, int weight_bits) {
   std::mt19937 rng(17);
-  const Int8DepthwiseConvSpec spec = MakeSpec(c, rng);
+  const Int8DepthwiseConvSpec spec = MakeSpec(c, weight_bits, rng);
   std::uniform_int_distribution<int> byte(c.x_type == DataType::kUint8 ? 0 : -128,
                                           c.x_type == DataType::kUint8 ? 255 : 127);
   std::vector<int32_t> values(c.batch * c.channels * c.in_h * c.in_w);
@@ -165,7 +178,11 @@ TEST_P(Int8DepthwiseConvTest, EqualsThePlainReference) {
   OCTET_ASSERT_OK_AND_ASSIGN(
       Tensor y, Tensor::Create(c.y_type, {c.batch, c.channels, spec.out_h, spec.out_w}));
   OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Kernel> kernel, MakeInt8DepthwiseConvKernel(spec));
-  EXPECT_EQ(kernel->implementation(), "octet:avx2");
+  // The 4-tap body takes u8 sources with 7-bit weights, 3x3 and 5x5, 32 channels at a time.
+  const bool quads = weight_bits == 7 && c.x_type == DataType::kUint8 && c.channels >= 32 &&
+                     c.kernel_h == c.kernel_w && (c.kernel_h == 3 || c.kernel_h == 5);
+  EXPECT_EQ(kernel->implementation(),
+            quads ? "octet:avx2 (u8 x 7-bit weights, 4 taps by VPMADDUBSW)" : "octet:avx2");
   std::vector<char> scratch(kernel->scratchpad_bytes());
   ExecutionContext context;
   context.scratchpad = scratch.data();
@@ -192,7 +209,7 @@ TEST(Int8DepthwiseConvSpecTest, InconsistentSpecsAreRefused) {
   Int8DepthwiseConvSpec spec =
       MakeSpec({"ok", 1, 16, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, DataType::kUint8, DataType::kUint8, 0, 0,
                 Activation::kNone, true},
-               rng);
+               8, rng);
   OCTET_EXPECT_OK(MakeInt8DepthwiseConvKernel(spec).status());
   Int8DepthwiseConvSpec short_weights = spec;
   short_weights.weights.pop_back();
@@ -249,6 +266,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Activation::kNone, true},
         DepthwiseCase{"seven_by_seven_stride3", 2, 24, 15, 16, 7, 7, 3, 1, 3, 3, 0, 1, kU8, kU8, 90,
                       0, Activation::kClip, true},
+        // Blocks of 32 channels then one of 16 (stride 2, s8 result, HardSwish).
+        DepthwiseCase{"wide", 2, 80, 9, 11, 3, 3, 2, 1, 1, 1, 1, 1, kU8, kS8, 17, -3,
+                      Activation::kHardSwish, true},
         DepthwiseCase{"dilated", 1, 32, 10, 10, 3, 3, 1, 2, 2, 2, 2, 2, kU8, kU8, 0, 0,
                       Activation::kNone, true},
         DepthwiseCase{"unpadded", 3, 16, 5, 6, 3, 3, 1, 1, 0, 0, 0, 0, kU8, kU8, 50, 0,
