@@ -6,7 +6,7 @@
 #  1. Overhead. For each model (the Fashion-MNIST fixtures, and torchvision ResNet-18 and
 #     MobileNetV2 when build/bench-models holds their exports), float and int8 (Octet's default
 #     quantization of it for this CPU, octet_bench_quantize auto: 8-bit weights with VNNI, 7-bit
-#     without, ONEDNN_MAX_CPU_ISA included), batch 1 and 32, one client:
+#     without, ONEDNN_MAX_CPU_ISA included), batch 1, 16 and 32, one client:
 #     octet_float_bench's in-process median (RUNS runs) beside the round trip's p50 and the
 #     server's mean compute time (its octet_inference_compute_duration_seconds) over SECONDS.
 #  2. Throughput. 64 clients sending batch-1 requests to the ResNet fixture for 2 x SECONDS:
@@ -76,23 +76,42 @@ for entry in "${entries[@]}"; do
   for precision in float int8; do
     served=$name file=$model
     [ "$precision" = int8 ] && served=$name-int8 file=$qdq
-    for batch in 1 32; do
+    for batch in 1 16 32; do
       local_runs=$runs
-      [ "$batch" = 32 ] && local_runs=$((runs / 8 > 10 ? runs / 8 : 10))
+      [ "$batch" != 1 ] && local_runs=$((runs / 8 > 10 ? runs / 8 : 10))
       inproc=$("$build/bench/octet_float_bench" "$file" "$batch" "$threads" "$local_runs" | field median_ms)
       report=$(octet --json bench --model "$served" --batch "$batch" --concurrency 1 \
         --duration "$seconds" --warmup 1 --metrics "$metrics")
-      /usr/bin/python3 - "$name" "$precision" "$batch" "$inproc" "$report" <<'PY'
+      /usr/bin/python3 - "$name" "$precision" "$batch" "$inproc" "$report" "$work/overhead.jsonl" <<'PY'
 import json, sys
 name, precision, batch, inproc, report = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), json.loads(sys.argv[5])
 compute = report["server"]["compute_ms"] if report["server"] else float("nan")
 p50 = report["p50_ms"]
 print(f"| {name} | {precision} | {batch} | {inproc:.3f} | {compute:.3f} | {compute / inproc:.2f} | "
       f"{p50:.3f} | {1000 * (p50 - inproc):.0f} |")
+with open(sys.argv[6], "a") as f:
+    f.write(json.dumps({"model": name, "precision": precision, "batch": int(batch),
+                        "compute": compute, "p50": p50}) + "\n")
 PY
     done
   done
 done
+
+echo
+echo "### The quantized version against its float original through octetd (from the table above)"
+echo
+/usr/bin/python3 - "$work/overhead.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+by = {(r["model"], r["precision"], r["batch"]): r for r in rows}
+print("| model | batch | float / int8, server compute | float / int8, round trip p50 |")
+print("|---|---|---|---|")
+for (model, precision, batch), f in by.items():
+    q = by.get((model, "int8", batch))
+    if precision != "float" or q is None:
+        continue
+    print(f"| {model} | {batch} | {f['compute'] / q['compute']:.2f}x | {f['p50'] / q['p50']:.2f}x |")
+PY
 
 echo
 echo "### Throughput: 64 clients, batch-1 requests, resnet_small float, $((2 * seconds)) s"
