@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/base/unsupported.h"
+#include "engine/onnx/float16_rewrite.h"
 #include "engine/onnx/opset_upgrade.h"
 #include "engine/onnx/qoperator_rewrite.h"
 #include "onnx/onnx_pb.h"
@@ -463,6 +464,7 @@ static absl::StatusOr<Graph> ImportValidated(const onnx::ModelProto& model) {
   }
   if (graph.outputs.empty()) return Invalid("the graph declares no outputs");
   InferValueTypes(&graph);
+  ComputeFloat16InFloat32(&graph);
   OCTET_RETURN_IF_ERROR(RewriteQOperatorsToQdq(&graph));
   RemovePassThroughNodes(&graph);
   if (graph.opset < 10) OCTET_RETURN_IF_ERROR(RewriteUpsampleAsResize(&graph));

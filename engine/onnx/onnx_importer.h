@@ -26,6 +26,9 @@ inline constexpr int64_t kMaxOnnxOpset = 17;
 // Also records every value's element type in Graph::value_types, removes Identity nodes and
 // inference-mode Dropout nodes, and rewrites QOperator nodes to QDQ (qoperator_rewrite.h).
 //
+// Float16 exports are computed in float32 (float16_rewrite.h); inputs and outputs declared
+// float16 keep their type.
+//
 // Upsample (opsets 7 to 9) becomes the Resize that computes it. Models older than `min_opset` (at
 // least kMinOnnxOpset, at most kMaxUpgradeOpset) are brought up to it by Octet's own upgrade
 // (opset_upgrade.h): quantization asks for 13, the first with per-axis QuantizeLinear and

@@ -2,12 +2,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/base/unsupported.h"
 #include "engine/runtime/cpu/index_map.h"
 #include "engine/runtime/op_families.h"
+#include "engine/tensor/float16.h"
 
 namespace octet {
 namespace {
@@ -134,7 +136,8 @@ absl::StatusOr<BuiltKernel> BuildSlice(const KernelBuildContext& context) {
       return step > 0 ? std::clamp<int64_t>(v, 0, n)
                       : std::clamp<int64_t>(v, is_end ? -1 : 0, n - 1);
     };
-    const int64_t start = clamp(std::min(starts[i], std::numeric_limits<int64_t>::max() / 2), false);
+    const int64_t start =
+        clamp(std::min(starts[i], std::numeric_limits<int64_t>::max() / 2), false);
     const int64_t end = clamp(std::min(ends[i], std::numeric_limits<int64_t>::max() / 2), true);
     const int64_t count =
         step > 0 ? (end - start + step - 1) / step : (start - end + (-step) - 1) / (-step);
@@ -173,8 +176,8 @@ absl::StatusOr<BuiltKernel> BuildPad(const KernelBuildContext& context) {
     OCTET_ASSIGN_OR_RETURN(pads, ConstantInts(context, 1));
     if (const Tensor* value = context.constant(2)) {
       if (value->type() != x.type || value->element_count() != 1) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            node.Describe(), ": constant_value must be one ", DataTypeName(x.type)));
+        return absl::InvalidArgumentError(
+            absl::StrCat(node.Describe(), ": constant_value must be one ", DataTypeName(x.type)));
       }
       std::memcpy(&fill, value->raw_data(), value->byte_size());
     }
@@ -190,8 +193,8 @@ absl::StatusOr<BuiltKernel> BuildPad(const KernelBuildContext& context) {
     const int64_t out = n + begin + end;
     if (out < 0 || (mode != "constant" && n == 0 && out > 0) ||
         (mode == "reflect" && (begin >= n || end >= n) && (begin > 0 || end > 0))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(node.Describe(), ": pads do not fit dim ", d, " of ", ShapeToString(x.shape)));
+      return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": pads do not fit dim ", d,
+                                                     " of ", ShapeToString(x.shape)));
     }
     std::vector<int64_t> source(out);
     for (int64_t o = 0; o < out; ++o) {
@@ -258,9 +261,9 @@ absl::StatusOr<BuiltKernel> BuildConcat(const KernelBuildContext& context) {
     bool fits = x.type == first.type && x.shape.size() == first.shape.size();
     for (int64_t d = 0; fits && d < rank; ++d) fits = d == axis || x.shape[d] == first.shape[d];
     if (!fits) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          node.Describe(), ": input ", i, " ", ShapeToString(x.shape), " does not fit ",
-          ShapeToString(first.shape), " along axis ", axis));
+      return absl::InvalidArgumentError(
+          absl::StrCat(node.Describe(), ": input ", i, " ", ShapeToString(x.shape),
+                       " does not fit ", ShapeToString(first.shape), " along axis ", axis));
     }
     y[axis] += x.shape[axis];
     blocks.push_back(Product(x.shape, axis, rank) * ElementSize(x.type));
@@ -399,13 +402,15 @@ absl::StatusOr<BuiltKernel> BuildGather(const KernelBuildContext& context) {
   y.insert(y.end(), x.shape.begin() + axis + 1, x.shape.end());
   BuiltKernel built;
   built.outputs.push_back({x.type, y});
-  built.kernel = std::make_unique<GatherKernel>(
-      Product(x.shape, 0, axis), x.shape[axis],
-      Product(x.shape, axis + 1, rank) * ElementSize(x.type));
+  built.kernel =
+      std::make_unique<GatherKernel>(Product(x.shape, 0, axis), x.shape[axis],
+                                     Product(x.shape, axis + 1, rank) * ElementSize(x.type));
   return built;
 }
 
-// Cast between numeric types and bool (float16 is not held).
+// Cast between numeric types, float16 and bool. float16 goes through float32 (which holds every
+// half exactly); to float16 rounds to nearest even (from float64 and int64 after a rounding to
+// float32 first).
 template <typename To, typename From>
 void ConvertAll(const From* in, To* out, int64_t count) {
   for (int64_t i = 0; i < count; ++i) {
@@ -428,15 +433,52 @@ template <typename To>
 void ConvertFrom(const Tensor& in, To* out) {
   const int64_t n = in.element_count();
   switch (in.type()) {
-    case DataType::kFloat32: ConvertAll(in.data<float>(), out, n); break;
-    case DataType::kFloat64: ConvertAll(in.data<double>(), out, n); break;
-    case DataType::kUint8: ConvertAll(in.data<uint8_t>(), out, n); break;
-    case DataType::kInt8: ConvertAll(in.data<int8_t>(), out, n); break;
-    case DataType::kInt32: ConvertAll(in.data<int32_t>(), out, n); break;
-    case DataType::kInt64: ConvertAll(in.data<int64_t>(), out, n); break;
-    case DataType::kBool: ConvertAll(in.data<bool>(), out, n); break;
-    case DataType::kFloat16: break;
+    case DataType::kFloat32:
+      ConvertAll(in.data<float>(), out, n);
+      break;
+    case DataType::kFloat64:
+      ConvertAll(in.data<double>(), out, n);
+      break;
+    case DataType::kUint8:
+      ConvertAll(in.data<uint8_t>(), out, n);
+      break;
+    case DataType::kInt8:
+      ConvertAll(in.data<int8_t>(), out, n);
+      break;
+    case DataType::kInt32:
+      ConvertAll(in.data<int32_t>(), out, n);
+      break;
+    case DataType::kInt64:
+      ConvertAll(in.data<int64_t>(), out, n);
+      break;
+    case DataType::kBool:
+      ConvertAll(in.data<bool>(), out, n);
+      break;
+    case DataType::kFloat16: {
+      const auto* half = static_cast<const uint16_t*>(in.raw_data());
+      for (int64_t i = 0; i < n; ++i) {
+        const float value = HalfToFloat(half[i]);
+        ConvertAll(&value, out + i, 1);
+      }
+      break;
+    }
   }
+}
+
+void ConvertToHalf(const Tensor& in, uint16_t* out) {
+  const int64_t n = in.element_count();
+  if (in.type() == DataType::kFloat16) {
+    std::memcpy(out, in.raw_data(), n * sizeof(uint16_t));
+    return;
+  }
+  if (in.type() == DataType::kFloat32) {
+    const float* values = in.data<float>();
+    for (int64_t i = 0; i < n; ++i) out[i] = FloatToHalf(values[i]);
+    return;
+  }
+  std::vector<float> values(n);
+  ConvertFrom(in, values.data());
+  for (int64_t i = 0; i < n; ++i) out[i] = FloatToHalf(values[i]);
 }
 
 class CastKernel final : public Kernel {
@@ -445,14 +487,29 @@ class CastKernel final : public Kernel {
                    ExecutionContext&) const override {
     Tensor& out = *outputs[0];
     switch (out.type()) {
-      case DataType::kFloat32: ConvertFrom(*inputs[0], out.data<float>()); break;
-      case DataType::kFloat64: ConvertFrom(*inputs[0], out.data<double>()); break;
-      case DataType::kUint8: ConvertFrom(*inputs[0], out.data<uint8_t>()); break;
-      case DataType::kInt8: ConvertFrom(*inputs[0], out.data<int8_t>()); break;
-      case DataType::kInt32: ConvertFrom(*inputs[0], out.data<int32_t>()); break;
-      case DataType::kInt64: ConvertFrom(*inputs[0], out.data<int64_t>()); break;
-      case DataType::kBool: ConvertFrom(*inputs[0], out.data<bool>()); break;
-      case DataType::kFloat16: break;
+      case DataType::kFloat32:
+        ConvertFrom(*inputs[0], out.data<float>());
+        break;
+      case DataType::kFloat64:
+        ConvertFrom(*inputs[0], out.data<double>());
+        break;
+      case DataType::kUint8:
+        ConvertFrom(*inputs[0], out.data<uint8_t>());
+        break;
+      case DataType::kInt8:
+        ConvertFrom(*inputs[0], out.data<int8_t>());
+        break;
+      case DataType::kInt32:
+        ConvertFrom(*inputs[0], out.data<int32_t>());
+        break;
+      case DataType::kInt64:
+        ConvertFrom(*inputs[0], out.data<int64_t>());
+        break;
+      case DataType::kBool:
+        ConvertFrom(*inputs[0], out.data<bool>());
+        break;
+      case DataType::kFloat16:
+        ConvertToHalf(*inputs[0], static_cast<uint16_t*>(out.raw_data()));
     }
     return absl::OkStatus();
   }
@@ -462,22 +519,22 @@ absl::Status CheckCast(const CheckContext& context) {
   OCTET_RETURN_IF_ERROR(RequireInputCount(context.node, 1, 1, 1));
   OCTET_ASSIGN_OR_RETURN(int64_t to, context.node.GetInt("to", 0));
   const std::optional<DataType> type = DataTypeFromOnnx(static_cast<int32_t>(to));
-  if (!type.has_value() || *type == DataType::kFloat16) {
+  if (!type.has_value()) {
     return UnsupportedError(UnsupportedKind::kElementType,
                             absl::StrCat(context.node.Describe(), ": cast to ONNX type ", to));
   }
-  return RequireInputType(context, 0,
-                          {DataType::kFloat32, DataType::kFloat64, DataType::kUint8,
-                           DataType::kInt8, DataType::kInt32, DataType::kInt64, DataType::kBool});
+  return RequireInputType(
+      context, 0,
+      {DataType::kFloat32, DataType::kFloat64, DataType::kFloat16, DataType::kUint8,
+       DataType::kInt8, DataType::kInt32, DataType::kInt64, DataType::kBool});
 }
 
 absl::StatusOr<BuiltKernel> BuildCast(const KernelBuildContext& context) {
   OCTET_ASSIGN_OR_RETURN(int64_t to, context.node.GetInt("to", 0));
   const std::optional<DataType> type = DataTypeFromOnnx(static_cast<int32_t>(to));
-  if (!type.has_value() || *type == DataType::kFloat16 ||
-      context.input(0).type == DataType::kFloat16) {
+  if (!type.has_value()) {
     return UnsupportedError(UnsupportedKind::kElementType,
-                            absl::StrCat(context.node.Describe(), ": float16"));
+                            absl::StrCat(context.node.Describe(), ": cast to ONNX type ", to));
   }
   BuiltKernel built;
   built.outputs.push_back({*type, context.input(0).shape});
