@@ -17,6 +17,7 @@ namespace {
 struct ErrorSums {
   double signal = 0.0;
   double noise = 0.0;
+  bool incomparable = false;
 };
 
 void Accumulate(const Tensor& x, const Tensor& y, ErrorSums* sums) {
@@ -170,10 +171,12 @@ absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& ca
       AccumulateOutput(x[i], y[i], count, run, &per_output[i]);
     }
     for (size_t i = outputs.size(); i < fetched.size(); ++i) {
+      // A tensor the two models do not both hold as float32 of one shape has no SQNR (NaN, not
+      // reported); it does not fail the evaluation.
       if (x[i].type() != DataType::kFloat32 || y[i].type() != DataType::kFloat32 ||
           x[i].shape() != y[i].shape()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("'", fetched[i], "' is not float32 of one shape in both models"));
+        sums[i].incomparable = true;
+        continue;
       }
       Accumulate(x[i], y[i], &sums[i]);
     }
@@ -221,7 +224,8 @@ absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& ca
     }
   }
   for (size_t i = outputs.size(); i < sums.size(); ++i) {
-    result.tensor_sqnr_db.push_back(SqnrDb(sums[i].signal, sums[i].noise));
+    result.tensor_sqnr_db.push_back(sums[i].incomparable ? std::numeric_limits<double>::quiet_NaN()
+                                                         : SqnrDb(sums[i].signal, sums[i].noise));
   }
   result.coverage = std::move(coverage);
   return result;

@@ -547,6 +547,38 @@ TEST(EvaluationTest, DenseOutputsGetPerPixelAgreementAndNothingFailsTheJob) {
   EXPECT_EQ(result.evaluation->outputs[1].agreement, 1.0);
 }
 
+// Sizes computed from a value's shape at run time (Shape -> Slice -> Concat -> Resize, as U-Net
+// style exports upsample to a skip connection's size): the int64 Concat is not a layer, and
+// the job compares only float values.
+TEST(EvaluationTest, ShapeComputationsAreNotLayers) {
+  OnnxModelBuilder b;
+  b.Input("x", {-1, 2, 6, 6}).Output("y", {-1, 3, 12, 12});
+  b.Initializer("w", Tensor::FromVector<float>({3, 2, 3, 3}, PseudoRandom(54, 31)));
+  b.Initializer("starts", Tensor::FromVector<int64_t>({1}, {0}));
+  b.Initializer("ends", Tensor::FromVector<int64_t>({1}, {2}));
+  b.Initializer("size", Tensor::FromVector<int64_t>({2}, {12, 12}));
+  b.Initializer("roi", Tensor::FromVector<float>({0}, {}));
+  b.Initializer("scales", Tensor::FromVector<float>({0}, {}));
+  SetAttribute(b.Node("Conv", {"x", "w"}, {"conv"}), "pads", std::vector<int64_t>{1, 1, 1, 1});
+  b.Node("Shape", {"conv"}, {"shape"});
+  b.Node("Slice", {"shape", "starts", "ends"}, {"batch_channels"});
+  SetAttribute(b.Node("Concat", {"batch_channels", "size"}, {"sizes"}), "axis", int64_t{0});
+  b.Node("Resize", {"conv", "roi", "scales", "sizes"}, {"y"});
+  SampleSet samples;
+  samples.inputs.emplace_back("x",
+                              Tensor::FromVector<float>({16, 2, 6, 6}, PseudoRandom(1152, 32)));
+  const std::string model = b.Serialize();
+  QuantizationRequest request;
+  request.model = model;
+  request.calibration = &samples;
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, QuantizeModel(request));
+  EXPECT_GT(result.evaluation->output_sqnr_db, 20.0);
+  const nlohmann::json report = nlohmann::json::parse(result.report_json);
+  for (const nlohmann::json& layer : report["layers"]) {
+    EXPECT_NE(layer.value("op_type", ""), "Concat") << layer;
+  }
+}
+
 TEST_F(QuantizeTinyCnnTest, RejectsInvalidConfigs) {
   QuantizationConfig config;
   config.weights.bits = 9;

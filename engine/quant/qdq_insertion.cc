@@ -130,8 +130,11 @@ QuantizationSites FindQuantizationSites(const Graph& graph) {
   };
   for (size_t index = 0; index < graph.nodes.size(); ++index) {
     const Node& node = graph.nodes[index];
+    // Layers compute float activations: not shapes or indices (a Concat of Shape slices that
+    // sizes a Resize), whatever op makes them.
     if (!node.domain.empty() || !IsLayerOp(node.op_type) || node.outputs.size() != 1 ||
-        constant_derived.contains(node.outputs[0])) {
+        constant_derived.contains(node.outputs[0]) ||
+        graph.TypeOf(node.outputs[0]).value_or(DataType::kFloat32) != DataType::kFloat32) {
       continue;
     }
     QuantizedLayer layer;
