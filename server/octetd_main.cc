@@ -11,6 +11,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/quant/gptq_rounding.h"
 #include "server/octet_server.h"
 
 ABSL_FLAG(std::string, grpc_address, "127.0.0.1:8500", "Address for the gRPC services");
@@ -108,6 +109,9 @@ int main(int argc, char** argv) {
   std::cerr << "octetd " << OCTET_VERSION << ": gRPC on port " << (*server)->grpc_port()
             << ", metrics on port " << (*server)->metrics_port() << ", data in " << options.data_dir
             << std::endl;
+  if (const std::string advice = octet::LinearAlgebraAdvice(); !advice.empty()) {
+    std::cerr << "octetd: " << advice << std::endl;
+  }
 
   const std::string ready_file = absl::GetFlag(FLAGS_ready_file);
   if (!ready_file.empty()) {

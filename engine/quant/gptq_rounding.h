@@ -11,6 +11,7 @@
 #define OCTET_ENGINE_QUANT_GPTQ_ROUNDING_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -82,6 +83,14 @@ class LayerInputGram {
 absl::StatusOr<QuantizedTensor> RoundWeightsToGram(const Tensor& weights, int64_t channel_axis,
                                                    const WeightQuantizationSpec& spec,
                                                    const LayerInputGram& gram);
+
+// GPTQ factorises H with LAPACK (OpenBLAS). OpenBLAS chooses its kernels from CPUID when it loads;
+// on a CPU newer than the library it falls back to SSE3 ones (three times slower here), and only
+// OPENBLAS_CORETYPE, read at load, overrides that. Which kernels it runs ("Haswell", "SkylakeX",
+// "Zen", "Prescott", ...), and a line of advice when they are older than what this CPU runs
+// (empty otherwise), for the server's log.
+std::string LinearAlgebraKernels();
+std::string LinearAlgebraAdvice();
 
 }  // namespace octet
 
