@@ -123,8 +123,9 @@ bool ComputeFloat16InFloat32(Graph* graph) {
     first.push_back(MakeCast(input.name, inside, kOnnxFloat, "float16 input to float32:"));
   }
   std::vector<Node> last;
+  absl::flat_hash_set<std::string> cast_back;
   for (const ValueInfo& output : graph->outputs) {
-    if (output.type != DataType::kFloat16) continue;
+    if (output.type != DataType::kFloat16 || !cast_back.insert(output.name).second) continue;
     const bool is_input = std::any_of(graph->inputs.begin(), graph->inputs.end(),
                                       [&](const ValueInfo& v) { return v.name == output.name; });
     if (is_input) continue;  // a float16 input returned as it is
