@@ -61,7 +61,7 @@ run() {
   octet --json quantize --model "$model" --calibration "$model-calibration" \
     --eval "$model-evaluation" --wait "$@" > "$work/job.json" || true
   end=$(date +%s)
-  /usr/bin/python3 - "$model" "$label" "$((end - start))" "$work/job.json" "$(stat -c %s "$work/$model.onnx")" <<'PY'
+  /usr/bin/python3 - "$model" "$label" "$((end - start))" "$work/job.json" "$(stat -L -c %s "$work/$model.onnx")" <<'PY'
 import json, sys
 model, label, seconds, float_bytes = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[5])
 job = json.load(open(sys.argv[4]))
