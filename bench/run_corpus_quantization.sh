@@ -3,7 +3,8 @@
 # rows; scripts/fixtures/fetch_corpus.sh fetches them). Each model is uploaded as shipped and
 # quantized by jobs with the default configuration, per-tensor weights, and min-max ranges with
 # nearest rounding and no bias correction; per job: the main output's SQNR, cosine and agreement
-# (values above 0.5), the worst layer's weights-only SQNR, the job's time and the file sizes.
+# (values above 0.5), the worst layer's weights-only SQNR, the job's time and the file sizes;
+# then the default job's version served beside the float one (`octet models compare`).
 #   bench/run_corpus_quantization.sh [CALIBRATION] [EVAL]      (defaults: 4, 2)
 # - ISNet (imgly's float16 segmentation export): CALIBRATION rendered scenes to calibrate, EVAL
 #   others to evaluate (bench/corpus_scenes.py: Fashion-MNIST garments on gradients).
@@ -93,4 +94,13 @@ for model in hello_deepa namaste_deepa isnet; do
   run "$model" "per-tensor weights" --weight-granularity per-tensor
   run "$model" "min-max, nearest, no bias correction" --calibration-method min-max \
     --weight-rounding nearest --no-bias-correction
+done
+# The default job's version (2) served beside its float original (1), at batch 1.
+for model in hello_deepa namaste_deepa isnet; do
+  echo
+  echo "\`octet models compare $model --versions 1,2 --batch 1 --duration 3\`:"
+  echo
+  echo '```'
+  octet models compare "$model" --versions 1,2 --batch 1 --duration 3
+  echo '```'
 done
