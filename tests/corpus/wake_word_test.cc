@@ -81,7 +81,7 @@ TEST_P(WakeWordCorpusTest, QuantizesWithTheDefaultsAndServesTheResult) {
   std::cout << GetParam() << ": default job, output SQNR " << job.evaluation().output_sqnr_db()
             << " dB over " << job.evaluation().samples() << " samples\n";
   EXPECT_EQ(job.evaluation().samples(), 100);
-  EXPECT_GE(job.evaluation().output_sqnr_db(), 30.0);
+  EXPECT_GE(job.evaluation().output_sqnr_db(), 25.0);
   // The probability output [1, 1] is compared by its values above 0.5 (these samples give
   // probabilities from 0.001 to 0.999, most above 0.5).
   const nlohmann::json evaluation = nlohmann::json::parse(job.report_json())["evaluation"];
