@@ -56,13 +56,8 @@ bool ComputeFloat16InFloat32(Graph* graph) {
   for (auto& [name, tensor] : graph->constants) {
     if (IsHalf(tensor)) tensor = HalfTensorToFloat(tensor);
   }
-  // What was float16 before the rewrite, for the Casts and the boundary.
-  absl::flat_hash_set<std::string> was_half;
   for (auto& [name, type] : graph->value_types) {
-    if (type == DataType::kFloat16) {
-      was_half.insert(name);
-      type = DataType::kFloat32;
-    }
+    if (type == DataType::kFloat16) type = DataType::kFloat32;
   }
   for (Node& node : graph->nodes) {
     if (!node.domain.empty()) continue;
@@ -80,23 +75,12 @@ bool ComputeFloat16InFloat32(Graph* graph) {
     }
     if (node.op_type != "Cast") continue;
     const int64_t to = node.GetInt("to", 0).value_or(0);
-    const std::optional<DataType> from = graph->TypeOf(node.input(0));
-    if (to == kOnnxFloat && was_half.contains(node.input(0))) {
-      // float16 to float32 of a value now float32 already.
+    if (to != kOnnxFloat && to != kOnnxFloat16) continue;
+    // Both now mean float32: from float32 (as every float16 value now is) a Cast is an Identity,
+    // so nothing is rounded to float16 and back; from any other type, a Cast to float32.
+    if (graph->TypeOf(node.input(0)) == DataType::kFloat32) {
       node.op_type = "Identity";
       node.attributes.clear();
-      continue;
-    }
-    if (to != kOnnxFloat16) continue;
-    if (from == DataType::kFloat32 || from == DataType::kFloat64 ||
-        was_half.contains(node.input(0))) {
-      // float32 to float16 and back would round; computed in float32 it stays.
-      if (from == DataType::kFloat64) {
-        node.attributes["to"] = kOnnxFloat;
-      } else {
-        node.op_type = "Identity";
-        node.attributes.clear();
-      }
     } else {
       node.attributes["to"] = kOnnxFloat;
     }

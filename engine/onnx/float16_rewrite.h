@@ -11,12 +11,11 @@
 
 namespace octet {
 
-// Rewrites `graph` in place: float16 constants (and float16 tensor attributes) become float32;
-// a Cast to float16 becomes a Cast to float32 (an Identity when its source is float32 or was
-// float16), and a Cast to float32 of what was float16 an Identity;
-// float16 graph inputs are cast to float32 by a first node, float16 graph outputs computed in
-// float32 and cast back by a last one. Keeps topological order. REQUIRES: value types inferred.
-// Returns whether the graph had float16 values.
+// Rewrites `graph` in place: float16 constants (and float16 tensor attributes) become float32; a
+// Cast to float16 or float32 becomes an Identity when its source is (now) float32, else a Cast to
+// float32; float16 graph inputs are cast to float32 by a first node, float16 graph outputs
+// computed in float32 and cast back by a last one. Keeps topological order. REQUIRES: value types
+// inferred. Returns whether the graph had float16 values.
 bool ComputeFloat16InFloat32(Graph* graph);
 
 }  // namespace octet
