@@ -5,7 +5,6 @@
 // scene held to ONNX Runtime's (tests/data/corpus/isnet_scene_mask64.npy, made by
 // scripts/fixtures/isnet_reference.js) block by block.
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +13,7 @@
 #include "engine/io/npy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/corpus.h"
 #include "tests/testing/octetd_process.h"
 #include "tests/testing/temp_dir.h"
 
@@ -21,17 +21,12 @@ namespace octet {
 namespace {
 
 using ::octet::client::OctetClient;
+using ::octet::testing::CorpusDir;
 using ::octet::testing::IsOk;
 using ::octet::testing::OctetdProcess;
 using ::octet::testing::TempDir;
 
 constexpr int64_t kSize = 1024, kBlock = 16, kCells = kSize / kBlock;
-
-std::string CorpusDir() {
-  if (const char* dir = std::getenv("OCTET_CORPUS_DIR"); dir != nullptr) return dir;
-  const char* home = std::getenv("HOME");
-  return absl::StrCat(home != nullptr ? home : "", "/.cache/octet/corpus");
-}
 
 // The scene of isnet_reference.js: an ellipse of shaded red on a two-way gradient, normalized as
 // imgly does, (pixel - 128) / 256, computed in doubles and rounded to float32.

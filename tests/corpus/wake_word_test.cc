@@ -6,7 +6,6 @@
 // Their input is 24 or 25 frames of openWakeWord's 96-value speech embeddings, made by a model the
 // package downloads at run time and does not ship: the samples here are seeded normal values of
 // that shape, not speech.
-#include <cstdlib>
 #include <filesystem>
 #include <random>
 
@@ -17,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/corpus.h"
 #include "tests/testing/octetd_process.h"
 #include "tests/testing/temp_dir.h"
 
@@ -25,15 +25,10 @@ namespace {
 
 namespace v1 = octet::v1;
 using ::octet::client::OctetClient;
+using ::octet::testing::CorpusDir;
 using ::octet::testing::IsOk;
 using ::octet::testing::OctetdProcess;
 using ::octet::testing::TempDir;
-
-std::string CorpusDir() {
-  if (const char* dir = std::getenv("OCTET_CORPUS_DIR"); dir != nullptr) return dir;
-  const char* home = std::getenv("HOME");
-  return absl::StrCat(home != nullptr ? home : "", "/.cache/octet/corpus");
-}
 
 // `count` samples of `frames` embeddings of 96 values.
 Tensor Embeddings(int64_t count, int64_t frames, uint32_t seed) {
