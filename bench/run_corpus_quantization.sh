@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Quantization of the corpus's real exports through a real octetd (the results table's corpus
 # rows; scripts/fixtures/fetch_corpus.sh fetches them). Each model is uploaded as shipped and
-# quantized by jobs with the default configuration, per-tensor weights, and min-max ranges with
-# nearest rounding and no bias correction; per job: the main output's SQNR, cosine and agreement
+# quantized by jobs with the default configuration, per-tensor weights, min-max ranges with
+# nearest rounding and no bias correction, and percentile and entropy ranges; per job: the main output's SQNR, cosine and agreement
 # (values above 0.5), the worst layer's weights-only SQNR, the job's time and the file sizes;
 # then the default job's version served beside the float one (`octet models compare`).
 #   bench/run_corpus_quantization.sh [CALIBRATION] [EVAL]      (defaults: 4, 2)
@@ -94,6 +94,8 @@ for model in hello_deepa namaste_deepa isnet; do
   run "$model" "per-tensor weights" --weight-granularity per-tensor
   run "$model" "min-max, nearest, no bias correction" --calibration-method min-max \
     --weight-rounding nearest --no-bias-correction
+  run "$model" "percentile ranges" --calibration-method percentile
+  run "$model" "entropy ranges" --calibration-method entropy
 done
 # The default job's version (2) served beside its float original (1), at batch 1.
 for model in hello_deepa namaste_deepa isnet; do
