@@ -27,6 +27,7 @@
 #include "engine/onnx/onnx_importer.h"
 #include "engine/quant/post_training_quantizer.h"
 #include "engine/runtime/session.h"
+#include "nlohmann/json.hpp"
 
 namespace octet {
 namespace {
@@ -48,7 +49,7 @@ std::vector<NamedConfig> StudyConfigs() {
     edit(config);
     configs.push_back({std::move(name), config});
   };
-  add("default (W8 sym per-channel GPTQ-rounded, A8 asym, MSE calibration)",
+  add("default (W8 sym per-channel GPTQ-rounded, A8 asym, auto calibration)",
       [](QuantizationConfig&) {});
   // What a job makes by default for an AVX2 CPU without VNNI (--target-cpu avx2 or auto there).
   add("default for AVX2 without VNNI (W7)", [](QuantizationConfig& c) { c.weights.bits = 7; });
@@ -94,9 +95,9 @@ std::vector<NamedConfig> StudyConfigs() {
     c.weights.bits = 4;
     c.weights.rounding = Rounding::kGptq;
   });
-  for (auto method :
-       {CalibrationMethod::kMinMax, CalibrationMethod::kMovingAverageMinMax,
-        CalibrationMethod::kPercentile, CalibrationMethod::kEntropy, CalibrationMethod::kMse}) {
+  for (auto method : {CalibrationMethod::kMinMax, CalibrationMethod::kMovingAverageMinMax,
+                      CalibrationMethod::kPercentile, CalibrationMethod::kEntropy,
+                      CalibrationMethod::kMse, CalibrationMethod::kAuto}) {
     add(absl::StrCat("calibration: ", CalibrationMethodName(method)),
         [method](QuantizationConfig& c) { c.calibration.method = method; });
   }
@@ -266,7 +267,15 @@ int Main(int argc, char** argv) {
         method_scores[named.name].second += c.output_sqnr_db;
         ++method_models[named.name];
       }
-      std::cout << "| " << model_name << " | " << named.name << " | ";
+      std::string label = named.name;
+      if (named.config.mode != QuantizationMode::kWeightsOnly &&
+          named.config.calibration.method == CalibrationMethod::kAuto) {
+        // Which candidate the job kept.
+        const nlohmann::json report = nlohmann::json::parse(result->report_json);
+        label +=
+            absl::StrCat(" [auto kept ", report["calibration"]["method"].get<std::string>(), "]");
+      }
+      std::cout << "| " << model_name << " | " << label << " | ";
       if (c.reference_top1.has_value()) {
         std::cout << Percent(*c.reference_top1) << " | " << Percent(*c.candidate_top1) << " | "
                   << absl::StrFormat("%+.2f", 100.0 * (*c.candidate_top1 - *c.reference_top1));

@@ -233,7 +233,8 @@ void FillConfig(const QuantizeOptions& o, v1::QuantizationConfig* config) {
       {"moving-average", v1::CALIBRATION_METHOD_MOVING_AVERAGE_MIN_MAX},
       {"percentile", v1::CALIBRATION_METHOD_PERCENTILE},
       {"entropy", v1::CALIBRATION_METHOD_ENTROPY},
-      {"mse", v1::CALIBRATION_METHOD_MSE}};
+      {"mse", v1::CALIBRATION_METHOD_MSE},
+      {"auto", v1::CALIBRATION_METHOD_AUTO}};
   v1::Calibration* calibration = config->mutable_calibration();
   if (!o.method.empty()) calibration->set_method(kMethods.at(o.method));
   calibration->set_percentile(o.percentile);
@@ -319,9 +320,13 @@ void AddQuantizeCommand(CLI::App& app, CommandTable& table) {
   quantize->add_option("--activation-scheme", o->activation_scheme)
       ->check(CLI::IsMember({"symmetric", "asymmetric"}))
       ->capture_default_str();
-  quantize->add_option("--calibration-method", o->method, "Default: the server's (mse)")
-      ->check(CLI::IsMember({"min-max", "moving-average", "percentile", "entropy", "mse"}));
-  quantize->add_option("--percentile", o->percentile, "With --calibration-method percentile");
+  quantize
+      ->add_option("--calibration-method", o->method,
+                   "Default: the server's (auto: the best of mse, percentile and entropy on "
+                   "the calibration samples)")
+      ->check(CLI::IsMember({"min-max", "moving-average", "percentile", "entropy", "mse", "auto"}));
+  quantize->add_option("--percentile", o->percentile,
+                       "With --calibration-method percentile or auto");
   quantize->add_option("--averaging-constant", o->averaging_constant,
                        "With --calibration-method moving-average");
   quantize->add_option("--batches", o->batches, "Calibration batches at most (default 100)");

@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "engine/quant/observers/auto_observer.h"
 #include "engine/runtime/session.h"
 
 namespace octet {
@@ -93,7 +94,18 @@ absl::StatusOr<CalibrationStatistics> CalibrateRanges(const Graph& graph,
   }
   CalibrationStatistics statistics;
   for (size_t i = 0; i < tensors.size(); ++i) {
-    OCTET_ASSIGN_OR_RETURN(statistics.ranges[tensors[i]], observers[i]->Range(run.target));
+    RangeTarget target = run.target;
+    const auto space = run.error_spaces.find(tensors[i]);
+    if (space != run.error_spaces.end()) target.error_space = space->second;
+    OCTET_ASSIGN_OR_RETURN(statistics.ranges[tensors[i]], observers[i]->Range(target));
+    if (const auto* automatic = dynamic_cast<const AutoObserver*>(observers[i].get())) {
+      OCTET_ASSIGN_OR_RETURN(auto candidates, automatic->CandidateRanges(target));
+      statistics.candidate_ranges.resize(candidates.size());
+      for (size_t k = 0; k < candidates.size(); ++k) {
+        statistics.candidate_ranges[k].first = candidates[k].first;
+        statistics.candidate_ranges[k].second[tensors[i]] = candidates[k].second;
+      }
+    }
     if (counts[i] == 0) continue;
     std::vector<double>& means = statistics.channel_means[tensors[i]];
     for (double sum : sums[i]) means.push_back(sum / counts[i]);

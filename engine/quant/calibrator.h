@@ -23,6 +23,8 @@ struct CalibrationRun {
   int batch_size = 32;
   int max_batches = 100;
   RangeTarget target;
+  // Per tensor, where its error counts when not in its values (target.error_space otherwise).
+  std::map<std::string, ErrorSpace> error_spaces;
   int num_threads = 1;
   BatchRunner batch_runner;
 };
@@ -30,6 +32,9 @@ struct CalibrationRun {
 struct CalibrationStatistics {
   // Per tensor, the range its observer proposes.
   std::map<std::string, RealRange> ranges;
+  // With the "auto" method: per candidate method (kAutoCandidates, in order), every tensor's
+  // range; `ranges` then holds the first candidate's.
+  std::vector<std::pair<CalibrationMethod, std::map<std::string, RealRange>>> candidate_ranges;
   // Per tensor of rank 2 or more, the mean of each channel (axis 1) over all samples: what bias
   // correction needs.
   std::map<std::string, std::vector<double>> channel_means;

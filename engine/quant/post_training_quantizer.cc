@@ -140,7 +140,7 @@ class Pipeline {
     }
     QdqOptions options;
     std::vector<std::string> notes;
-    OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, Quantize(prepared, calibrated, &options, &notes));
+    OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, Quantize(prepared, &calibrated, &options, &notes));
     Evaluated evaluated;
     if (prepared.have_evaluation) {
       OCTET_ASSIGN_OR_RETURN(evaluated, Evaluate(prepared, quantized, options));
@@ -169,10 +169,21 @@ class Pipeline {
     SampleSet calibration, evaluation;
     bool have_evaluation = false;
   };
+  // One candidate of the "auto" calibration method, and how its quantized model compared.
+  struct CandidateCalibration {
+    CalibrationMethod method = CalibrationMethod::kMse;
+    std::map<std::string, RealRange> ranges;
+    std::map<std::string, QuantizationParams> params;
+    double output_sqnr_db = 0.0;
+  };
   struct Calibrated {
     std::map<std::string, QuantizationParams> activation_params;
     std::map<std::string, RealRange> ranges;
     std::map<std::string, std::vector<double>> channel_means;
+    // "auto": every candidate (the chosen one's ranges and params are the ones above).
+    std::vector<CandidateCalibration> candidates;
+    CalibrationMethod chosen = CalibrationMethod::kMse;
+    int64_t selection_samples = 0;
   };
   // Float against quantized: the whole model, and with only the weights or only the activations
   // quantized (the whitepaper's split of where the error comes from).
@@ -230,6 +241,7 @@ class Pipeline {
     run.batch_size = config.batch_size;
     run.max_batches = config.max_batches;
     run.target = RangeTarget{config.activation_scheme, activation_format};
+    run.error_spaces = p.sites.error_spaces;
     run.num_threads = request_.num_threads;
     run.batch_runner = request_.batch_runner;
     OCTET_ASSIGN_OR_RETURN(
@@ -239,9 +251,28 @@ class Pipeline {
                           return Report(QuantizationStage::kCalibrate, done, total).ok();
                         }));
     Calibrated c;
+    c.chosen = config.calibration.method;
     c.ranges = std::move(statistics.ranges);
     c.channel_means = std::move(statistics.channel_means);
-    for (const auto& [name, range] : c.ranges) {
+    OCTET_ASSIGN_OR_RETURN(c.activation_params, ParamsOf(p, c.ranges));
+    for (auto& [method, ranges] : statistics.candidate_ranges) {
+      CandidateCalibration candidate;
+      candidate.method = method;
+      OCTET_ASSIGN_OR_RETURN(candidate.params, ParamsOf(p, ranges));
+      candidate.ranges = std::move(ranges);
+      c.candidates.push_back(std::move(candidate));
+    }
+    return c;
+  }
+
+  // Each activation's scale and zero point for `ranges`; values that only pick or move their
+  // input's take the input's (QuantizationSites::same_params).
+  absl::StatusOr<std::map<std::string, QuantizationParams>> ParamsOf(
+      const Prepared& p, const std::map<std::string, RealRange>& ranges) const {
+    const QuantizationConfig& config = request_.config;
+    const IntegerFormat activation_format = ActivationFormat(config);
+    std::map<std::string, QuantizationParams> all;
+    for (const auto& [name, range] : ranges) {
       OCTET_ASSIGN_OR_RETURN(ScaleAndZeroPoint sz,
                              ChooseScaleAndZeroPoint(range.min, range.max, config.activation_scheme,
                                                      activation_format));
@@ -249,15 +280,50 @@ class Pipeline {
       params.format = activation_format;
       params.scales = {sz.scale};
       params.zero_points = {sz.zero_point};
-      c.activation_params[name] = params;
+      all[name] = params;
     }
     for (const auto& [output, input] : p.sites.same_params) {
-      auto from = c.activation_params.find(input);
-      if (from != c.activation_params.end() && c.activation_params.count(output) != 0) {
-        c.activation_params[output] = from->second;
-      }
+      auto from = all.find(input);
+      if (from != all.end() && all.count(output) != 0) all[output] = from->second;
     }
-    return c;
+    return all;
+  }
+
+  // The "auto" method's choice: the candidate whose quantized model (weights as `options` has
+  // them) has the highest output SQNR against float on the first kSelectionSamples calibration
+  // samples; the first candidate on ties. Never the evaluation data, which stays unseen.
+  absl::Status ChooseCalibration(const Prepared& p, const QdqOptions& options,
+                                 Calibrated* c) const {
+    constexpr int64_t kSelectionSamples = 64;
+    const QuantizationConfig& config = request_.config;
+    c->selection_samples = std::min(p.calibration.size(), kSelectionSamples);
+    const SampleSet samples = SubSet(p.calibration, 0, c->selection_samples);
+    ComparisonRun compare;
+    compare.output = config.evaluation_output;
+    compare.class_axis = config.evaluation_class_axis;
+    compare.threshold = config.evaluation_threshold;
+    compare.batch_size = config.batch_size;
+    compare.num_threads = request_.num_threads;
+    compare.batch_runner = request_.batch_runner;
+    const CandidateCalibration* best = nullptr;
+    for (size_t k = 0; k < c->candidates.size(); ++k) {
+      CandidateCalibration& candidate = c->candidates[k];
+      QdqOptions trial = options;
+      trial.activations = candidate.params;
+      OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, InsertQdq(p.graph, p.sites, trial));
+      OCTET_ASSIGN_OR_RETURN(Comparison comparison,
+                             CompareGraphs(p.graph, quantized.graph, samples, compare));
+      candidate.output_sqnr_db = comparison.output_sqnr_db;
+      // NaN (no comparable output) never wins.
+      if (best == nullptr || candidate.output_sqnr_db > best->output_sqnr_db) best = &candidate;
+      OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kQuantize, static_cast<int>(k + 1),
+                                   static_cast<int>(c->candidates.size())));
+    }
+    if (best == nullptr) return absl::OkStatus();
+    c->chosen = best->method;
+    c->ranges = best->ranges;
+    c->activation_params = best->params;
+    return absl::OkStatus();
   }
 
   static IntegerFormat ActivationFormat(const QuantizationConfig& config) {
@@ -268,11 +334,11 @@ class Pipeline {
 
   // QUANTIZE: weights (rounded as configured), biases, QDQ around every quantized tensor; the
   // options used land in `options`, what the report should say in `notes`.
-  absl::StatusOr<QdqGraph> Quantize(const Prepared& p, const Calibrated& c, QdqOptions* options,
+  absl::StatusOr<QdqGraph> Quantize(const Prepared& p, Calibrated* calibrated, QdqOptions* options,
                                     std::vector<std::string>* notes) const {
     const QuantizationConfig& config = request_.config;
+    const Calibrated& c = *calibrated;
     OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kQuantize, 0, 0));
-    options->activations = c.activation_params;
     options->weight_spec = config.weights;
     if (config.bias_correction) options->input_channel_means = c.channel_means;
     if (config.weights.rounding == Rounding::kGptq && request_.calibration == nullptr) {
@@ -283,6 +349,9 @@ class Pipeline {
       OCTET_ASSIGN_OR_RETURN(options->weight_overrides,
                              RoundWeightsByGptq(p.graph, p.sites, p.calibration, Passes(), notes));
     }
+    if (!calibrated->candidates.empty())
+      OCTET_RETURN_IF_ERROR(ChooseCalibration(p, *options, calibrated));
+    options->activations = c.activation_params;
     OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, InsertQdq(p.graph, p.sites, *options));
     if (config.empirical_bias_correction && config.mode != QuantizationMode::kWeightsOnly) {
       OCTET_ASSIGN_OR_RETURN(quantized,
@@ -350,6 +419,21 @@ class Pipeline {
     Json report;
     report["octet_version"] = request_.octet_version;
     report["config"] = ConfigJson(config);
+    if (config.mode != QuantizationMode::kWeightsOnly) {
+      // The method whose ranges the model has; with "auto", every candidate's figure.
+      Json calibration = {{"method", CalibrationMethodName(c.chosen)}};
+      if (!c.candidates.empty()) {
+        Json candidates = Json::array();
+        for (const CandidateCalibration& candidate : c.candidates) {
+          candidates.push_back({{"method", CalibrationMethodName(candidate.method)},
+                                {"output_sqnr_db", Db(candidate.output_sqnr_db)}});
+        }
+        calibration["chosen_by"] = "output SQNR against float on calibration samples";
+        calibration["samples"] = c.selection_samples;
+        calibration["candidates"] = candidates;
+      }
+      report["calibration"] = calibration;
+    }
     report["batch_norms_folded"] = p.batch_norms_folded;
     report["opset"] = quantized.graph.opset;
     Json notes = Json::array();
@@ -362,7 +446,7 @@ class Pipeline {
     if (!p.have_evaluation) notes.push_back("no samples were given: no evaluation");
     for (std::string& note : rounding_notes) notes.push_back(std::move(note));
     report["notes"] = notes;
-    report["tensors"] = TensorsJson(c, quantized);
+    report["tensors"] = TensorsJson(p, c, quantized);
     report["layers"] = LayersJson(p, e);
     if (p.calibration.size() > 0) report["drift_reference"] = DriftReferenceJson(p, c, e);
     Json float_ops = Json::array();
@@ -385,7 +469,7 @@ class Pipeline {
     return report;
   }
 
-  static Json TensorsJson(const Calibrated& c, const QdqGraph& quantized) {
+  static Json TensorsJson(const Prepared& p, const Calibrated& c, const QdqGraph& quantized) {
     Json tensors = Json::object();
     for (const auto& [name, params] : quantized.constants) {
       Json entry = ParamsJson(params);
@@ -397,6 +481,10 @@ class Pipeline {
       entry["kind"] = "activation";
       const RealRange& range = c.ranges.at(name);
       entry["range"] = {range.min, range.max};
+      const auto space = p.sites.error_spaces.find(name);
+      if (space != p.sites.error_spaces.end()) {
+        entry["range_error_space"] = ErrorSpaceName(space->second);
+      }
       tensors[name] = entry;
     }
     return tensors;

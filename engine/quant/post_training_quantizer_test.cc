@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_matchers.h"
@@ -190,7 +191,7 @@ TEST_F(QuantizeTinyCnnTest, ReportHasEveryTensorAndLayerWithErrorSplit) {
   OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, Quantize({}));
   const nlohmann::json report = nlohmann::json::parse(result.report_json);
   EXPECT_EQ(report["config"]["weights"]["granularity"], "per_channel");
-  EXPECT_EQ(report["config"]["calibration"]["method"], "mse");
+  EXPECT_EQ(report["config"]["calibration"]["method"], "auto");
   // The ReLU output keeps zero point 0; the image (pixels >= 0) too.
   EXPECT_EQ(report["tensors"]["r1"]["zero_points"][0], 0);
   EXPECT_EQ(report["tensors"]["r1"]["type"], "uint8");
@@ -603,14 +604,78 @@ TEST_F(QuantizeTinyCnnTest, RejectsInvalidConfigs) {
 }
 
 TEST_F(QuantizeTinyCnnTest, EveryCalibrationMethodProducesAWorkingModel) {
-  for (auto method :
-       {CalibrationMethod::kMinMax, CalibrationMethod::kMovingAverageMinMax,
-        CalibrationMethod::kPercentile, CalibrationMethod::kEntropy, CalibrationMethod::kMse}) {
+  for (auto method : {CalibrationMethod::kMinMax, CalibrationMethod::kMovingAverageMinMax,
+                      CalibrationMethod::kPercentile, CalibrationMethod::kEntropy,
+                      CalibrationMethod::kMse, CalibrationMethod::kAuto}) {
     QuantizationConfig config;
     config.calibration.method = method;
     OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, Quantize(config));
     EXPECT_GT(result.evaluation->output_sqnr_db, 10.0) << CalibrationMethodName(method);
   }
+}
+
+TEST_F(QuantizeTinyCnnTest, AutoCalibrationKeepsTheCandidateClosestToFloat) {
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult automatic, Quantize({}));
+  const nlohmann::json report = nlohmann::json::parse(automatic.report_json);
+  const nlohmann::json& calibration = report["calibration"];
+  ASSERT_EQ(calibration["candidates"].size(), 3u) << calibration;
+  EXPECT_GT(calibration["samples"].get<int>(), 0);
+  std::string best;
+  double best_sqnr = -1e9;
+  for (const nlohmann::json& candidate : calibration["candidates"]) {
+    ASSERT_TRUE(candidate["output_sqnr_db"].is_number()) << candidate;
+    if (candidate["output_sqnr_db"].get<double>() > best_sqnr) {
+      best_sqnr = candidate["output_sqnr_db"].get<double>();
+      best = candidate["method"].get<std::string>();
+    }
+  }
+  EXPECT_EQ(calibration["method"], best);
+  // The chosen method, asked for by name, gives the same artifact.
+  QuantizationConfig named;
+  for (auto method : kAutoCandidates) {
+    if (CalibrationMethodName(method) == best) named.calibration.method = method;
+  }
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult explicit_method, Quantize(named));
+  EXPECT_EQ(automatic.model, explicit_method.model);
+  const nlohmann::json named_report = nlohmann::json::parse(explicit_method.report_json);
+  EXPECT_EQ(named_report["calibration"]["method"], best);
+  EXPECT_FALSE(named_report["calibration"].contains("candidates"));
+}
+
+// Logits with a long negative tail read only by a Sigmoid through a Resize (a segmentation
+// network's last layer): their range is chosen for the error after the Sigmoid (observer_test
+// measures that it is smaller there), which keeps the levels near 0 instead of on the tail.
+TEST(CalibrationTest, LogitsReadBySigmoidAreCalibratedForTheSigmoidsError) {
+  OnnxModelBuilder b;
+  b.Input("x", {-1, 1, 4, 4}).Output("y", {-1, 1, 8, 8});
+  b.Initializer("w", Tensor::FromVector<float>({1, 1, 1, 1}, {1.0f}));
+  b.Initializer("roi", Tensor::FromVector<float>({0}, {}));
+  b.Initializer("scales", Tensor::FromVector<float>({4}, {1, 1, 2, 2}));
+  b.Node("Conv", {"x", "w"}, {"logits"});
+  b.Node("Resize", {"logits", "roi", "scales"}, {"resized"});
+  b.Node("Sigmoid", {"resized"}, {"y"});
+  // Most pixels far below 0 (background at -200 to -1000), a few near the decision.
+  std::vector<float> values;
+  std::mt19937 generator(3);
+  std::uniform_real_distribution<float> background(-1000.0f, -200.0f), edge(-6.0f, 6.0f);
+  for (int i = 0; i < 64 * 16; ++i) {
+    values.push_back(i % 4 == 0 ? edge(generator) : background(generator));
+  }
+  SampleSet samples;
+  samples.inputs.emplace_back("x", Tensor::FromVector<float>({64, 1, 4, 4}, values));
+  const std::string model = b.Serialize();
+  QuantizationRequest request;
+  request.model = model;
+  request.config.calibration.method = CalibrationMethod::kMse;
+  request.calibration = &samples;
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, QuantizeModel(request));
+  const nlohmann::json report = nlohmann::json::parse(result.report_json);
+  const nlohmann::json& logits = report["tensors"]["logits"];
+  EXPECT_EQ(logits["range_error_space"], "sigmoid") << logits;
+  EXPECT_GT(logits["range"][0].get<float>(), -100.0f) << logits;
+  EXPECT_GT(logits["range"][1].get<float>(), 5.0f) << logits;
+  // The input is read by the Conv itself: its error counts as it is.
+  EXPECT_FALSE(report["tensors"]["x"].contains("range_error_space"));
 }
 
 }  // namespace

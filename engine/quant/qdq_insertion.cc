@@ -10,6 +10,8 @@
 namespace octet {
 namespace {
 
+constexpr int64_t kOnnxFloat = 1;  // TensorProto.DataType FLOAT
+
 bool IsLayerOp(const std::string& op) {
   static const char* const kOps[] = {
       "Conv", "Gemm", "MatMul", "Add", "Concat", "AveragePool", "GlobalAveragePool", "MaxPool"};
@@ -95,6 +97,46 @@ Tensor ZeroPointTensor(const QuantizationParams& params) {
   }
   return Tensor::FromVector<int8_t>(
       shape, std::vector<int8_t>(params.zero_points.begin(), params.zero_points.end()));
+}
+
+// Where the values of `name` are read: the saturating function every reader applies (through
+// value-moving ops), kValue when any reader uses the values otherwise, nullopt when nothing reads
+// them.
+std::optional<ErrorSpace> ReadSpace(
+    const Graph& graph, const absl::flat_hash_map<std::string, std::vector<size_t>>& consumers,
+    const absl::flat_hash_set<std::string>& model_outputs, const std::string& name, int depth = 0) {
+  static const char* const kValueMoving[] = {"Identity",  "Resize",  "Upsample",
+                                             "Reshape",   "Flatten", "Squeeze",
+                                             "Unsqueeze", "MaxPool", "Transpose"};
+  if (model_outputs.contains(name) || depth > 8) return ErrorSpace::kValue;
+  const auto it = consumers.find(name);
+  if (it == consumers.end()) return std::nullopt;
+  std::optional<ErrorSpace> space;
+  for (size_t index : it->second) {
+    const Node& node = graph.nodes[index];
+    std::optional<ErrorSpace> read;
+    if (node.domain.empty() && (node.op_type == "Shape" || node.op_type == "Size")) {
+      continue;  // reads no value
+    }
+    if (!node.domain.empty() || node.input(0) != name) {
+      read = ErrorSpace::kValue;
+    } else if (node.op_type == "Sigmoid") {
+      read = ErrorSpace::kSigmoid;
+    } else if (node.op_type == "Tanh") {
+      read = ErrorSpace::kTanh;
+    } else if ((std::find(std::begin(kValueMoving), std::end(kValueMoving), node.op_type) !=
+                    std::end(kValueMoving) ||
+                (node.op_type == "Cast" && node.GetInt("to", 0).value_or(0) == kOnnxFloat)) &&
+               (node.outputs.size() == 1 || node.outputs[1].empty())) {
+      read = ReadSpace(graph, consumers, model_outputs, node.outputs[0], depth + 1);
+    } else {
+      read = ErrorSpace::kValue;
+    }
+    if (!read.has_value()) continue;
+    if (space.has_value() && *space != *read) return ErrorSpace::kValue;
+    space = read;
+  }
+  return space;
 }
 
 }  // namespace
@@ -186,6 +228,10 @@ QuantizationSites FindQuantizationSites(const Graph& graph) {
     layer.output = output;
     if (!model_outputs.contains(output)) choose(output);
     sites.layers.push_back(std::move(layer));
+  }
+  for (const std::string& activation : sites.activations) {
+    const std::optional<ErrorSpace> space = ReadSpace(graph, consumers, model_outputs, activation);
+    if (space.has_value() && *space != ErrorSpace::kValue) sites.error_spaces[activation] = *space;
   }
   static const char* const kValuePreserving[] = {"MaxPool",   "Flatten", "Reshape",
                                                  "Transpose", "Squeeze", "Unsqueeze"};

@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "engine/ir/graph.h"
+#include "engine/quant/observers/range_observer.h"
 #include "engine/quant/weight_quantizer.h"
 
 namespace octet {
@@ -46,6 +47,11 @@ struct QuantizationSites {
   // is exactly the op applied to the quantized input (no rounding added, and the int8 runtime
   // runs the op on the integers without requantizing).
   std::vector<std::pair<std::string, std::string>> same_params;
+  // Activations whose every reader applies the same saturating function to them, directly or
+  // through ops that only move, resample or copy values (Cast to float, Identity, Resize,
+  // Upsample, Reshape, Transpose, Flatten, Squeeze, Unsqueeze, MaxPool): where their
+  // quantization error counts (RangeTarget::error_space). Absent: in the values themselves.
+  std::map<std::string, ErrorSpace> error_spaces;
 };
 
 QuantizationSites FindQuantizationSites(const Graph& graph);

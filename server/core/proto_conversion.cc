@@ -93,13 +93,19 @@ absl::Status CalibrationFromProto(const v1::Calibration& calibration, Quantizati
     case v1::CALIBRATION_METHOD_MSE:
       out->calibration.method = CalibrationMethod::kMse;
       break;
+    case v1::CALIBRATION_METHOD_AUTO:
+      out->calibration.method = CalibrationMethod::kAuto;
+      break;
     default:
       return Invalid("calibration.method",
                      absl::StrCat("has the unknown value ", calibration.method()));
   }
   if (calibration.percentile() != 0) {
-    if (calibration.method() != v1::CALIBRATION_METHOD_PERCENTILE) {
-      return Invalid("calibration.percentile", "is only meaningful with method PERCENTILE");
+    if (calibration.method() != v1::CALIBRATION_METHOD_PERCENTILE &&
+        calibration.method() != v1::CALIBRATION_METHOD_AUTO &&
+        calibration.method() != v1::CALIBRATION_METHOD_UNSPECIFIED) {
+      return Invalid("calibration.percentile",
+                     "is only meaningful with method PERCENTILE or AUTO (the default)");
     }
     if (!(calibration.percentile() > 0 && calibration.percentile() <= 100)) {
       return Invalid("calibration.percentile",
@@ -228,8 +234,12 @@ v1::QuantizationConfig ToProto(const QuantizationConfig& config, uint64_t seed) 
     case CalibrationMethod::kMse:
       calibration->set_method(v1::CALIBRATION_METHOD_MSE);
       break;
+    case CalibrationMethod::kAuto:
+      calibration->set_method(v1::CALIBRATION_METHOD_AUTO);
+      break;
   }
-  if (config.calibration.method == CalibrationMethod::kPercentile) {
+  if (config.calibration.method == CalibrationMethod::kPercentile ||
+      config.calibration.method == CalibrationMethod::kAuto) {
     calibration->set_percentile(config.calibration.percentile);
   }
   if (config.calibration.method == CalibrationMethod::kMovingAverageMinMax) {

@@ -112,6 +112,7 @@ TEST(JobConfigTest, RefusesValuesOutOfRangeNamingTheField) {
   EXPECT_THAT(FromProto(wire), StatusIs(absl::StatusCode::kInvalidArgument,
                                         HasSubstr("config.weights.bits must be 2 to 8")));
   wire = v1::QuantizationConfig();
+  wire.mutable_calibration()->set_method(v1::CALIBRATION_METHOD_MSE);
   wire.mutable_calibration()->set_percentile(99.9);
   EXPECT_THAT(FromProto(wire), StatusIs(absl::StatusCode::kInvalidArgument,
                                         HasSubstr("config.calibration.percentile is only")));

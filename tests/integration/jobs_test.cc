@@ -114,7 +114,7 @@ TEST_F(JobsTest, JobQuantizesAnUploadedModelIntoAServedInt8Version) {
   EXPECT_EQ(created.state(), v1::JOB_STATE_QUEUED);
   EXPECT_EQ(created.model_version(), 1);
   // The job reports the config it runs with, defaults filled in.
-  EXPECT_EQ(created.config().calibration().method(), v1::CALIBRATION_METHOD_MSE);
+  EXPECT_EQ(created.config().calibration().method(), v1::CALIBRATION_METHOD_AUTO);
   EXPECT_EQ(created.config().weights().granularity(), v1::GRANULARITY_PER_CHANNEL);
 
   std::vector<v1::JobStage> stages;

@@ -48,11 +48,16 @@ absl::Status HistogramObserver::Observe(absl::Span<const float> values) {
 }
 
 absl::StatusOr<RealRange> HistogramObserver::Range(const RangeTarget& target) const {
-  if (histogram_.empty()) return absl::FailedPreconditionError("no values were observed");
-  if (histogram_.limit() == 0.0f) return RealRange{0.0f, 0.0f};
-  RealRange range = RangeFromHistogram(histogram_, target);
-  range.min = std::max(range.min, histogram_.min());
-  range.max = std::min(range.max, histogram_.max());
+  return RangeOf(histogram_, target);
+}
+
+absl::StatusOr<RealRange> HistogramObserver::RangeOf(const Histogram& histogram,
+                                                     const RangeTarget& target) const {
+  if (histogram.empty()) return absl::FailedPreconditionError("no values were observed");
+  if (histogram.limit() == 0.0f) return RealRange{0.0f, 0.0f};
+  RealRange range = RangeFromHistogram(histogram, target);
+  range.min = std::max(range.min, histogram.min());
+  range.max = std::min(range.max, histogram.max());
   return range;
 }
 

@@ -45,6 +45,11 @@ class HistogramObserver : public RangeObserver {
   absl::Status Observe(absl::Span<const float> values) override;
   absl::StatusOr<RealRange> Range(const RangeTarget& target) const override;
 
+  // The range this method chooses for the values `histogram` holds (what Range() gives after
+  // observing them): how the "auto" method asks several methods about one histogram.
+  absl::StatusOr<RealRange> RangeOf(const Histogram& histogram, const RangeTarget& target) const;
+  const Histogram& histogram() const { return histogram_; }
+
  protected:
   // REQUIRES: !histogram.empty().
   virtual RealRange RangeFromHistogram(const Histogram& histogram,

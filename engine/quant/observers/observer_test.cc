@@ -1,7 +1,9 @@
 #include <cmath>
+#include <iterator>
 #include <random>
 
 #include "engine/base/status_matchers.h"
+#include "engine/quant/observers/auto_observer.h"
 #include "engine/quant/observers/range_observer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -172,6 +174,90 @@ TEST(MseObserverTest, KeepsTheFullRangeOfUniformData) {
   ASSERT_THAT(observer->Observe(values), IsOk());
   OCTET_ASSERT_OK_AND_ASSIGN(RealRange range, observer->Range(kUint8Target));
   EXPECT_GT(range.max, 0.98f);
+}
+
+// Squared error of quantizing `values` with `range`, after `f`.
+template <typename F>
+double ErrorAfter(const std::vector<float>& values, RealRange range, const RangeTarget& target,
+                  F f) {
+  auto sz = ChooseScaleAndZeroPoint(range.min, range.max, target.scheme, target.format);
+  double error = 0.0;
+  for (float v : values) {
+    const float q =
+        DequantizeValue(QuantizeValue(v, sz->scale, sz->zero_point, target.format.range()),
+                        sz->scale, sz->zero_point);
+    const double d = f(v) - f(q);
+    error += d * d;
+  }
+  return error;
+}
+
+TEST(MseObserverTest, MeasuresTheErrorAfterASigmoidWhenThatIsHowTheTensorIsRead) {
+  // Logits: most far below 0, a quarter near the decision.
+  std::mt19937 generator(5);
+  std::uniform_real_distribution<float> background(-1000.0f, -200.0f), edge(-6.0f, 6.0f);
+  std::vector<float> values;
+  for (int i = 0; i < 40000; ++i) {
+    values.push_back(i % 4 == 0 ? edge(generator) : background(generator));
+  }
+  auto sigmoid = [](float x) { return 1.0 / (1.0 + std::exp(-static_cast<double>(x))); };
+  RangeTarget in_values = kUint8Target;
+  RangeTarget after_sigmoid = kUint8Target;
+  after_sigmoid.error_space = ErrorSpace::kSigmoid;
+  auto observer = Make(CalibrationMethod::kMse);
+  ASSERT_THAT(observer->Observe(values), IsOk());
+  OCTET_ASSERT_OK_AND_ASSIGN(RealRange for_values, observer->Range(in_values));
+  OCTET_ASSERT_OK_AND_ASSIGN(RealRange for_sigmoid, observer->Range(after_sigmoid));
+  EXPECT_LT(for_values.min, -500.0f);
+  // The tail is clipped, the positive side kept (the ends move on their own).
+  EXPECT_GT(for_sigmoid.min, -50.0f);
+  EXPECT_GT(for_sigmoid.max, 5.0f);
+  const double sigmoid_error = ErrorAfter(values, for_sigmoid, after_sigmoid, sigmoid);
+  EXPECT_LT(sigmoid_error, 0.01 * ErrorAfter(values, for_values, after_sigmoid, sigmoid));
+  auto identity = [](float x) { return static_cast<double>(x); };
+  EXPECT_LT(ErrorAfter(values, for_values, in_values, identity),
+            ErrorAfter(values, for_sigmoid, in_values, identity));
+}
+
+TEST(MseObserverTest, ShrinksTheEndsOfAnAsymmetricRangeSeparately) {
+  // A long thin negative tail and a dense positive side: shrinking both ends by one factor
+  // would clip the positive values to clip the tail.
+  std::mt19937 generator(9);
+  std::uniform_real_distribution<float> dense(0.0f, 4.0f), tail(-400.0f, 0.0f);
+  std::vector<float> values;
+  for (int i = 0; i < 40000; ++i)
+    values.push_back(i % 1000 == 0 ? tail(generator) : dense(generator));
+  auto observer = Make(CalibrationMethod::kMse);
+  ASSERT_THAT(observer->Observe(values), IsOk());
+  OCTET_ASSERT_OK_AND_ASSIGN(RealRange range, observer->Range(kUint8Target));
+  EXPECT_GT(range.max, 3.9f);
+  EXPECT_GT(range.min, -400.0f);
+  EXPECT_LT(QuantizationError(values, range, kUint8Target),
+            QuantizationError(values, {-400.0f, 4.0f}, kUint8Target));
+}
+
+TEST(AutoObserverTest, GivesEachCandidatesRangeFromOneHistogram) {
+  const std::vector<float> values = LaplaceSamples();
+  CalibrationOptions options;
+  options.method = CalibrationMethod::kAuto;
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RangeObserver> automatic, MakeRangeObserver(options));
+  ASSERT_THAT(automatic->Observe(values), IsOk());
+  OCTET_ASSERT_OK_AND_ASSIGN(auto candidates,
+                             static_cast<AutoObserver&>(*automatic).CandidateRanges(kUint8Target));
+  ASSERT_EQ(candidates.size(), std::size(kAutoCandidates));
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    EXPECT_EQ(candidates[i].first, kAutoCandidates[i]);
+    auto alone = Make(kAutoCandidates[i]);
+    ASSERT_THAT(alone->Observe(values), IsOk());
+    OCTET_ASSERT_OK_AND_ASSIGN(RealRange expected, alone->Range(kUint8Target));
+    EXPECT_EQ(candidates[i].second.min, expected.min) << CalibrationMethodName(kAutoCandidates[i]);
+    EXPECT_EQ(candidates[i].second.max, expected.max) << CalibrationMethodName(kAutoCandidates[i]);
+  }
+  OCTET_ASSERT_OK_AND_ASSIGN(RealRange first, automatic->Range(kUint8Target));
+  EXPECT_EQ(first.max, candidates[0].second.max);
+  options.percentile = 0;
+  EXPECT_THAT(MakeRangeObserver(options).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("percentile 0")));
 }
 
 }  // namespace

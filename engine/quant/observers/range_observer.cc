@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+#include "engine/quant/observers/auto_observer.h"
 #include "engine/quant/observers/entropy_observer.h"
 #include "engine/quant/observers/min_max_observer.h"
 #include "engine/quant/observers/moving_average_observer.h"
@@ -23,6 +25,20 @@ const char* CalibrationMethodName(CalibrationMethod method) {
       return "entropy";
     case CalibrationMethod::kMse:
       return "mse";
+    case CalibrationMethod::kAuto:
+      return "auto";
+  }
+  return "unknown";
+}
+
+const char* ErrorSpaceName(ErrorSpace space) {
+  switch (space) {
+    case ErrorSpace::kValue:
+      return "value";
+    case ErrorSpace::kSigmoid:
+      return "sigmoid";
+    case ErrorSpace::kTanh:
+      return "tanh";
   }
   return "unknown";
 }
@@ -48,6 +64,12 @@ absl::StatusOr<std::unique_ptr<RangeObserver>> MakeRangeObserver(
       return std::make_unique<EntropyObserver>();
     case CalibrationMethod::kMse:
       return std::make_unique<MseObserver>();
+    case CalibrationMethod::kAuto: {
+      CalibrationOptions candidate = options;
+      candidate.method = CalibrationMethod::kPercentile;
+      OCTET_RETURN_IF_ERROR(MakeRangeObserver(candidate).status());
+      return std::make_unique<AutoObserver>(options);
+    }
   }
   return absl::InvalidArgumentError("unknown calibration method");
 }

@@ -18,10 +18,20 @@ struct RealRange {
   float max = 0.0f;
 };
 
+// Where a tensor's quantization error counts: in its own values, or after the saturating function
+// every reader applies to it (a segmentation network's logits read only by a Sigmoid, through a
+// Resize: errors deep in the saturated tails do not change the result, errors near 0 do).
+enum class ErrorSpace { kValue, kSigmoid, kTanh };
+
+// "value", "sigmoid", "tanh".
+const char* ErrorSpaceName(ErrorSpace space);
+
 // What the range is for, so that methods that search (entropy, MSE) search for this format.
 struct RangeTarget {
   QuantizationScheme scheme = QuantizationScheme::kAsymmetric;
   IntegerFormat format;
+  // Where the MSE method measures the error (the other methods ignore it).
+  ErrorSpace error_space = ErrorSpace::kValue;
 };
 
 // Not thread-safe: one observer per tensor, fed from one thread.
@@ -37,7 +47,14 @@ class RangeObserver {
   virtual absl::StatusOr<RealRange> Range(const RangeTarget& target) const = 0;
 };
 
-enum class CalibrationMethod { kMinMax, kMovingAverageMinMax, kPercentile, kEntropy, kMse };
+// kAuto: the ranges of each of kAutoCandidates from one histogram per tensor (AutoObserver); the
+// quantization pipeline keeps the set whose quantized model is closest to float on calibration
+// samples.
+enum class CalibrationMethod { kMinMax, kMovingAverageMinMax, kPercentile, kEntropy, kMse, kAuto };
+
+// What kAuto chooses between, in order of preference on ties.
+inline constexpr CalibrationMethod kAutoCandidates[] = {
+    CalibrationMethod::kMse, CalibrationMethod::kPercentile, CalibrationMethod::kEntropy};
 
 struct CalibrationOptions {
   CalibrationMethod method = CalibrationMethod::kMinMax;
@@ -47,7 +64,7 @@ struct CalibrationOptions {
   double averaging_constant = 0.01;
 };
 
-// "min_max", "moving_average_min_max", "percentile", "entropy", "mse".
+// "min_max", "moving_average_min_max", "percentile", "entropy", "mse", "auto".
 const char* CalibrationMethodName(CalibrationMethod method);
 
 // INVALID_ARGUMENT for a percentile outside (0, 100] or an averaging constant outside (0, 1].
