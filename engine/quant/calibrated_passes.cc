@@ -12,6 +12,7 @@
 #include "engine/quant/calibrator.h"
 #include "engine/quant/gptq_rounding.h"
 #include "engine/runtime/session.h"
+#include "engine/tensor/affine_quantization.h"
 
 namespace octet {
 
@@ -64,9 +65,29 @@ std::vector<GptqLayer> GptqLayers(const Graph& graph, const QuantizationSites& s
 
 }  // namespace
 
+namespace {
+
+// `values` (float32) as a per-tensor QuantizeLinear -> DequantizeLinear pair leaves them; other
+// tensors and per-channel parameters are left as they are.
+void QuantizeDequantize(const QuantizationParams& params, Tensor* values) {
+  if (params.per_channel() || params.scales.empty() || values->type() != DataType::kFloat32) {
+    return;
+  }
+  const float scale = params.scales[0];
+  const int32_t zero_point = params.zero_points[0];
+  const IntegerRange range = params.format.range();
+  float* data = values->data<float>();
+  for (int64_t k = 0; k < values->element_count(); ++k) {
+    data[k] = DequantizeValue(QuantizeValue(data[k], scale, zero_point, range), scale, zero_point);
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<std::map<std::string, QuantizedTensor>> RoundWeightsByGptq(
     const Graph& graph, const QuantizationSites& sites, const SampleSet& calibration,
-    const PassContext& context, std::vector<std::string>* notes) {
+    const std::map<std::string, QuantizationParams>& activations, const PassContext& context,
+    std::vector<std::string>* notes) {
   const QuantizationConfig& config = context.config;
   std::vector<GptqLayer> entries = GptqLayers(graph, sites, notes);
   std::map<std::string, QuantizedTensor> rounded;
@@ -103,6 +124,10 @@ absl::StatusOr<std::map<std::string, QuantizedTensor>> RoundWeightsByGptq(
       OCTET_RETURN_IF_ERROR(RunBatch(context.batch_runner, [&]() -> absl::Status {
         OCTET_ASSIGN_OR_RETURN(std::vector<Tensor> values,
                                session->Run(SliceSamples(data, first, count), inputs));
+        for (size_t i = 0; i < inputs.size(); ++i) {
+          const auto params = activations.find(inputs[i]);
+          if (params != activations.end()) QuantizeDequantize(params->second, &values[i]);
+        }
         for (size_t e = begin; e < end; ++e) {
           const uint64_t seed =
               config.weights.seed ^ (static_cast<uint64_t>(e) << 32) ^ static_cast<uint64_t>(b);
@@ -135,6 +160,64 @@ absl::StatusOr<std::map<std::string, QuantizedTensor>> RoundWeightsByGptq(
     begin = end;
   }
   return rounded;
+}
+
+absl::StatusOr<std::map<std::string, std::vector<double>>> QuantizedChannelMeans(
+    const Graph& graph, const std::map<std::string, QuantizationParams>& activations,
+    const SampleSet& calibration, const PassContext& context) {
+  std::vector<std::string> tensors;
+  for (const auto& [name, params] : activations) {
+    if (!params.per_channel() && !params.scales.empty()) tensors.push_back(name);
+  }
+  std::map<std::string, std::vector<double>> means;
+  if (tensors.empty()) return means;
+  const SampleSet data = SubSet(calibration, 0, std::min<int64_t>(calibration.size(), 256));
+  const int64_t batch_size = BatchSizeFor(graph, context.config.batch_size);
+  const int64_t batches = batch_size != context.config.batch_size
+                              ? data.size() / batch_size
+                              : (data.size() + batch_size - 1) / batch_size;
+  SessionOptions session_options;
+  session_options.num_threads = context.num_threads;
+  session_options.lower_int8 = false;
+  OCTET_ASSIGN_OR_RETURN(
+      std::unique_ptr<Session> session,
+      CreateSession(context.batch_runner, WithExtraOutputs(graph, tensors), session_options));
+  std::vector<int64_t> counts(tensors.size(), 0);
+  for (int64_t b = 0; b < batches; ++b) {
+    const int64_t first = b * batch_size;
+    const int64_t count = std::min(batch_size, data.size() - first);
+    OCTET_RETURN_IF_ERROR(RunBatch(context.batch_runner, [&]() -> absl::Status {
+      OCTET_ASSIGN_OR_RETURN(std::vector<Tensor> values,
+                             session->Run(SliceSamples(data, first, count), tensors));
+      for (size_t i = 0; i < tensors.size(); ++i) {
+        Tensor& t = values[i];
+        if (t.type() != DataType::kFloat32 || t.rank() < 2 || t.element_count() == 0) continue;
+        QuantizeDequantize(activations.at(tensors[i]), &t);
+        const int64_t channels = t.dim(1);
+        const int64_t inner = t.element_count() / (t.dim(0) * channels);
+        std::vector<double>& sums = means[tensors[i]];
+        sums.resize(channels, 0.0);
+        const float* v = t.data<float>();
+        for (int64_t n = 0; n < t.dim(0); ++n) {
+          for (int64_t c = 0; c < channels; ++c) {
+            const float* block = v + (n * channels + c) * inner;
+            double sum = 0.0;
+            for (int64_t k = 0; k < inner; ++k) sum += block[k];
+            sums[c] += sum;
+          }
+        }
+        counts[i] += t.dim(0) * inner;
+      }
+      return absl::OkStatus();
+    }));
+    OCTET_RETURN_IF_ERROR(context.progress());
+  }
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    auto it = means.find(tensors[i]);
+    if (it == means.end() || counts[i] == 0) continue;
+    for (double& sum : it->second) sum /= counts[i];
+  }
+  return means;
 }
 
 absl::StatusOr<QdqGraph> CorrectBiasesEmpirically(const Graph& graph,

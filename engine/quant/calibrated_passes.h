@@ -32,10 +32,24 @@ struct PassContext {
 // whose statistics fit 1 GiB, one pass over the samples per group, and a layer whose input
 // vectors are longer than 8192 values (a 512 MiB Gram matrix) keeps nearest rounding, as do
 // weights it cannot treat (shared by several layers, 3-D convolutions, a Gemm with transA);
-// each such layer is named in `notes`.
+// each such layer is named in `notes`. A layer input that `activations` quantizes (per tensor)
+// enters the Gram matrix as the quantized model reads it, quantized and dequantized: GPTQ's
+// compensation leans on how the inputs correlate, and must not lean on differences the
+// activations' rounding erases (small channels that round to a level or two).
 absl::StatusOr<std::map<std::string, QuantizedTensor>> RoundWeightsByGptq(
     const Graph& graph, const QuantizationSites& sites, const SampleSet& calibration,
-    const PassContext& context, std::vector<std::string>* notes);
+    const std::map<std::string, QuantizationParams>& activations, const PassContext& context,
+    std::vector<std::string>* notes);
+
+// Per activation of `activations` (per-tensor parameters), the mean of each channel (axis 1) of
+// its values as the quantized model reads them, quantized and dequantized, over at most 256
+// calibration samples: one pass of the float model. Bias correction subtracts W_q E[Q(x)] -
+// W E[x], so that what rounding and clipping shift the layer's input by on average (a constant
+// region, as the black border of a letterboxed image, rounds to the same level everywhere) does
+// not shift its output.
+absl::StatusOr<std::map<std::string, std::vector<double>>> QuantizedChannelMeans(
+    const Graph& graph, const std::map<std::string, QuantizationParams>& activations,
+    const SampleSet& calibration, const PassContext& context);
 
 // Empirical bias correction, layer by layer (QuantizationConfig::empirical_bias_correction):
 // returns the graph with every Conv/Gemm bias corrected; `options` ends up holding the shifts.

@@ -345,13 +345,23 @@ class Pipeline {
       notes->push_back(
           "GPTQ rounding needs calibration data (statistics of each layer's inputs); none was "
           "given, so the weights were rounded to nearest");
-    } else if (config.weights.rounding == Rounding::kGptq) {
-      OCTET_ASSIGN_OR_RETURN(options->weight_overrides,
-                             RoundWeightsByGptq(p.graph, p.sites, p.calibration, Passes(), notes));
     }
-    if (!calibrated->candidates.empty())
+    // "auto" chooses the ranges with weights rounded to nearest: GPTQ's rounding depends on the
+    // ranges (below), and runs once, not once per candidate.
+    if (!calibrated->candidates.empty()) {
       OCTET_RETURN_IF_ERROR(ChooseCalibration(p, *options, calibrated));
+    }
+    if (config.weights.rounding == Rounding::kGptq && request_.calibration != nullptr) {
+      OCTET_ASSIGN_OR_RETURN(options->weight_overrides,
+                             RoundWeightsByGptq(p.graph, p.sites, p.calibration,
+                                                c.activation_params, Passes(), notes));
+    }
     options->activations = c.activation_params;
+    if (config.bias_correction && request_.calibration != nullptr) {
+      OCTET_ASSIGN_OR_RETURN(
+          options->input_quantized_channel_means,
+          QuantizedChannelMeans(p.graph, c.activation_params, p.calibration, Passes()));
+    }
     OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, InsertQdq(p.graph, p.sites, *options));
     if (config.empirical_bias_correction && config.mode != QuantizationMode::kWeightsOnly) {
       OCTET_ASSIGN_OR_RETURN(quantized,
@@ -398,6 +408,7 @@ class Pipeline {
     if (!split) return e;
     QdqOptions weights_alone = options;
     weights_alone.activations.clear();
+    weights_alone.input_quantized_channel_means.clear();
     OCTET_ASSIGN_OR_RETURN(QdqGraph w, InsertQdq(p.graph, p.sites, weights_alone));
     pass = 1;
     OCTET_ASSIGN_OR_RETURN(e.weights_only, CompareGraphs(p.graph, w.graph, p.evaluation, compare));

@@ -38,7 +38,13 @@ bool IsFloatConstant(const Graph& graph, const std::string& name) {
 // weights. Conv weights are [M, C/groups, k...]; Gemm weights [N, K] (transB) or [K, N].
 std::optional<Tensor> CorrectedBias(const Graph& graph, const Node& node,
                                     const QuantizedLayer& layer, const Tensor& weights,
-                                    const Tensor& dequantized, const std::vector<double>& means) {
+                                    const Tensor& dequantized, const std::vector<double>& means,
+                                    const std::vector<double>* quantized_means) {
+  // E[Q(x)] per channel when known (else E[x]): what the quantized weights are applied to.
+  if (quantized_means != nullptr && quantized_means->size() != means.size()) {
+    quantized_means = nullptr;
+  }
+  const std::vector<double>& applied = quantized_means != nullptr ? *quantized_means : means;
   const bool conv = node.op_type == "Conv";
   if (!conv && node.op_type != "Gemm") return std::nullopt;
   const int64_t outputs = weights.dim(layer.weight_channel_axis);
@@ -57,9 +63,10 @@ std::optional<Tensor> CorrectedBias(const Graph& graph, const Node& node,
       const int64_t group = m / (outputs / groups);
       for (int64_t c = 0; c < per_group_in; ++c) {
         const double mean = means[group * per_group_in + c];
+        const double applied_mean = applied[group * per_group_in + c];
         for (int64_t k = 0; k < kernel; ++k) {
           const int64_t i = (m * per_group_in + c) * kernel + k;
-          delta[m] += (static_cast<double>(q[i]) - w[i]) * mean;
+          delta[m] += static_cast<double>(q[i]) * applied_mean - w[i] * mean;
         }
       }
     }
@@ -70,7 +77,7 @@ std::optional<Tensor> CorrectedBias(const Graph& graph, const Node& node,
     for (int64_t n = 0; n < outputs; ++n) {
       for (int64_t k = 0; k < inputs; ++k) {
         const int64_t i = rows ? n * inputs + k : k * outputs + n;
-        delta[n] += (static_cast<double>(q[i]) - w[i]) * means[k];
+        delta[n] += static_cast<double>(q[i]) * applied[k] - w[i] * means[k];
       }
     }
   }
@@ -379,8 +386,11 @@ class QdqInserter {
     }
     auto means = options_.input_channel_means.find(node.input(0));
     if (means != options_.input_channel_means.end() && layer.takes_bias) {
+      const auto quantized_means = options_.input_quantized_channel_means.find(node.input(0));
       std::optional<Tensor> corrected = CorrectedBias(
-          graph_, node, layer, *graph_.FindConstant(w_name), DequantizeTensor(q), means->second);
+          graph_, node, layer, *graph_.FindConstant(w_name), DequantizeTensor(q), means->second,
+          quantized_means != options_.input_quantized_channel_means.end() ? &quantized_means->second
+                                                                          : nullptr);
       if (corrected.has_value()) {
         bias = std::move(corrected);
         *name = absl::StrCat(node.outputs[0], "/corrected_bias");
