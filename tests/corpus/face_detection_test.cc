@@ -228,13 +228,15 @@ TEST_F(FaceDetectionCorpusTest, QuantizesWithTheDefaultsAndFindsTheSameFace) {
   const nlohmann::json report = nlohmann::json::parse(job.report_json());
   std::cout << "calibration: " << report["calibration"].dump() << "\n";
   // Thresholds for this model: every face probability map at least 30 dB; the box and landmark
-  // regressions, compared over whole maps where most positions hold no face, at least 10 dB.
+  // regressions, compared over whole maps where most positions hold no face (a black border
+  // that rounds to one level everywhere: bias correction's E[Q(x)] keeps it from shifting them),
+  // at least 15 dB.
   ASSERT_EQ(report["evaluation"]["outputs"].size(), 9u);
   for (const nlohmann::json& output : report["evaluation"]["outputs"]) {
     const std::string name = output["name"];
     std::cout << name << ": " << output["sqnr_db"] << " dB\n";
     const bool probabilities = name.find("cls_prob") != std::string::npos;
-    EXPECT_GE(output["sqnr_db"].get<double>(), probabilities ? 30.0 : 10.0) << name;
+    EXPECT_GE(output["sqnr_db"].get<double>(), probabilities ? 30.0 : 15.0) << name;
   }
   // The served int8 version finds the astronaut's face where the float one does, with a box
   // that overlaps it.
