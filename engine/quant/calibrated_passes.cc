@@ -162,7 +162,7 @@ absl::StatusOr<std::map<std::string, QuantizedTensor>> RoundWeightsByGptq(
   return rounded;
 }
 
-absl::StatusOr<std::map<std::string, std::vector<double>>> QuantizedChannelMeans(
+absl::StatusOr<std::map<std::string, std::vector<double>>> QuantizationChannelShifts(
     const Graph& graph, const std::map<std::string, QuantizationParams>& activations,
     const SampleSet& calibration, const PassContext& context) {
   std::vector<std::string> tensors;
@@ -192,7 +192,10 @@ absl::StatusOr<std::map<std::string, std::vector<double>>> QuantizedChannelMeans
       for (size_t i = 0; i < tensors.size(); ++i) {
         Tensor& t = values[i];
         if (t.type() != DataType::kFloat32 || t.rank() < 2 || t.element_count() == 0) continue;
-        QuantizeDequantize(activations.at(tensors[i]), &t);
+        const QuantizationParams& params = activations.at(tensors[i]);
+        const float scale = params.scales[0];
+        const int32_t zero_point = params.zero_points[0];
+        const IntegerRange range = params.format.range();
         const int64_t channels = t.dim(1);
         const int64_t inner = t.element_count() / (t.dim(0) * channels);
         std::vector<double>& sums = means[tensors[i]];
@@ -202,7 +205,12 @@ absl::StatusOr<std::map<std::string, std::vector<double>>> QuantizedChannelMeans
           for (int64_t c = 0; c < channels; ++c) {
             const float* block = v + (n * channels + c) * inner;
             double sum = 0.0;
-            for (int64_t k = 0; k < inner; ++k) sum += block[k];
+            for (int64_t k = 0; k < inner; ++k) {
+              const float x = block[k];
+              sum +=
+                  DequantizeValue(QuantizeValue(x, scale, zero_point, range), scale, zero_point) -
+                  x;
+            }
             sums[c] += sum;
           }
         }

@@ -41,13 +41,13 @@ absl::StatusOr<std::map<std::string, QuantizedTensor>> RoundWeightsByGptq(
     const std::map<std::string, QuantizationParams>& activations, const PassContext& context,
     std::vector<std::string>* notes);
 
-// Per activation of `activations` (per-tensor parameters), the mean of each channel (axis 1) of
-// its values as the quantized model reads them, quantized and dequantized, over at most 256
-// calibration samples: one pass of the float model. Bias correction subtracts W_q E[Q(x)] -
-// W E[x], so that what rounding and clipping shift the layer's input by on average (a constant
-// region, as the black border of a letterboxed image, rounds to the same level everywhere) does
-// not shift its output.
-absl::StatusOr<std::map<std::string, std::vector<double>>> QuantizedChannelMeans(
+// Per activation of `activations` (per-tensor parameters), how much quantizing it (quantize, then
+// dequantize) moves the mean of each channel (axis 1), E[Q(x) - x], over at most 256 calibration
+// samples: one pass of the float model. Bias correction subtracts W_q E[Q(x)] - W E[x], so that
+// what rounding and clipping shift the layer's input by on average (a constant region, as the
+// black border of a letterboxed image, rounds to the same level everywhere) does not shift its
+// output.
+absl::StatusOr<std::map<std::string, std::vector<double>>> QuantizationChannelShifts(
     const Graph& graph, const std::map<std::string, QuantizationParams>& activations,
     const SampleSet& calibration, const PassContext& context);
 

@@ -359,8 +359,8 @@ class Pipeline {
     options->activations = c.activation_params;
     if (config.bias_correction && request_.calibration != nullptr) {
       OCTET_ASSIGN_OR_RETURN(
-          options->input_quantized_channel_means,
-          QuantizedChannelMeans(p.graph, c.activation_params, p.calibration, Passes()));
+          options->input_quantization_shifts,
+          QuantizationChannelShifts(p.graph, c.activation_params, p.calibration, Passes()));
     }
     OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, InsertQdq(p.graph, p.sites, *options));
     if (config.empirical_bias_correction && config.mode != QuantizationMode::kWeightsOnly) {
@@ -408,7 +408,7 @@ class Pipeline {
     if (!split) return e;
     QdqOptions weights_alone = options;
     weights_alone.activations.clear();
-    weights_alone.input_quantized_channel_means.clear();
+    weights_alone.input_quantization_shifts.clear();
     OCTET_ASSIGN_OR_RETURN(QdqGraph w, InsertQdq(p.graph, p.sites, weights_alone));
     pass = 1;
     OCTET_ASSIGN_OR_RETURN(e.weights_only, CompareGraphs(p.graph, w.graph, p.evaluation, compare));

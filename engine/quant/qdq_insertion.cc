@@ -39,12 +39,12 @@ bool IsFloatConstant(const Graph& graph, const std::string& name) {
 std::optional<Tensor> CorrectedBias(const Graph& graph, const Node& node,
                                     const QuantizedLayer& layer, const Tensor& weights,
                                     const Tensor& dequantized, const std::vector<double>& means,
-                                    const std::vector<double>* quantized_means) {
-  // E[Q(x)] per channel when known (else E[x]): what the quantized weights are applied to.
-  if (quantized_means != nullptr && quantized_means->size() != means.size()) {
-    quantized_means = nullptr;
+                                    const std::vector<double>* shifts) {
+  // E[Q(x)] per channel (E[x] without the input's shifts): what the quantized weights meet.
+  std::vector<double> applied = means;
+  if (shifts != nullptr && shifts->size() == means.size()) {
+    for (size_t c = 0; c < applied.size(); ++c) applied[c] += (*shifts)[c];
   }
-  const std::vector<double>& applied = quantized_means != nullptr ? *quantized_means : means;
   const bool conv = node.op_type == "Conv";
   if (!conv && node.op_type != "Gemm") return std::nullopt;
   const int64_t outputs = weights.dim(layer.weight_channel_axis);
@@ -386,11 +386,10 @@ class QdqInserter {
     }
     auto means = options_.input_channel_means.find(node.input(0));
     if (means != options_.input_channel_means.end() && layer.takes_bias) {
-      const auto quantized_means = options_.input_quantized_channel_means.find(node.input(0));
+      const auto shifts = options_.input_quantization_shifts.find(node.input(0));
       std::optional<Tensor> corrected = CorrectedBias(
           graph_, node, layer, *graph_.FindConstant(w_name), DequantizeTensor(q), means->second,
-          quantized_means != options_.input_quantized_channel_means.end() ? &quantized_means->second
-                                                                          : nullptr);
+          shifts != options_.input_quantization_shifts.end() ? &shifts->second : nullptr);
       if (corrected.has_value()) {
         bias = std::move(corrected);
         *name = absl::StrCat(node.outputs[0], "/corrected_bias");

@@ -65,9 +65,10 @@ struct QdqOptions {
   // Gemm whose input has per-channel means here, the bias absorbs the expected error the weight
   // quantization adds, (W_q - W) E[x], so that the layer's output mean stays the float one.
   std::map<std::string, std::vector<double>> input_channel_means;
-  // Per layer input, the channel means of its quantized values (QuantizedChannelMeans): with
-  // them the correction is W_q E[Q(x)] - W E[x], the input's rounding and clipping included.
-  std::map<std::string, std::vector<double>> input_quantized_channel_means;
+  // Per layer input, how much its quantization moves each channel's mean, E[Q(x) - x]
+  // (QuantizationChannelShifts): with it the correction is W_q E[Q(x)] - W E[x], the input's
+  // rounding and clipping included.
+  std::map<std::string, std::vector<double>> input_quantization_shifts;
   // Per Conv/Gemm output (the node's own, before any activation), a per-channel amount the
   // quantized layer's output is measured to exceed the float one by: subtracted from the bias.
   std::map<std::string, std::vector<double>> output_channel_shifts;
