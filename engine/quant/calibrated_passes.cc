@@ -93,9 +93,7 @@ absl::StatusOr<std::map<std::string, QuantizedTensor>> RoundWeightsByGptq(
   std::map<std::string, QuantizedTensor> rounded;
   const SampleSet data = SubSet(calibration, 0, std::min<int64_t>(calibration.size(), kMaxSamples));
   const int64_t batch_size = BatchSizeFor(graph, config.batch_size);
-  const int64_t batches = batch_size != config.batch_size
-                              ? data.size() / batch_size
-                              : (data.size() + batch_size - 1) / batch_size;
+  const int64_t batches = BatchCount(data.size(), batch_size, config.batch_size);
   SessionOptions session_options;
   session_options.num_threads = context.num_threads;
   session_options.lower_int8 = false;
@@ -173,9 +171,7 @@ absl::StatusOr<std::map<std::string, std::vector<double>>> QuantizationChannelSh
   if (tensors.empty()) return means;
   const SampleSet data = SubSet(calibration, 0, std::min<int64_t>(calibration.size(), 256));
   const int64_t batch_size = BatchSizeFor(graph, context.config.batch_size);
-  const int64_t batches = batch_size != context.config.batch_size
-                              ? data.size() / batch_size
-                              : (data.size() + batch_size - 1) / batch_size;
+  const int64_t batches = BatchCount(data.size(), batch_size, context.config.batch_size);
   SessionOptions session_options;
   session_options.num_threads = context.num_threads;
   session_options.lower_int8 = false;

@@ -43,10 +43,8 @@ absl::StatusOr<CalibrationStatistics> CalibrateRanges(const Graph& graph,
     observers.push_back(std::move(observer));
   }
   const int64_t batch_size = BatchSizeFor(graph, run.batch_size);
-  const bool fixed_batch = batch_size != run.batch_size;
-  int64_t batches =
-      fixed_batch ? data.size() / batch_size : (data.size() + batch_size - 1) / batch_size;
-  batches = std::min<int64_t>(batches, run.max_batches);
+  const int64_t batches =
+      std::min<int64_t>(BatchCount(data.size(), batch_size, run.batch_size), run.max_batches);
   if (batches == 0) {
     return absl::InvalidArgumentError(absl::StrCat("the model takes batches of ", batch_size,
                                                    " samples; the calibration data has ",

@@ -69,6 +69,10 @@ int64_t BatchSizeFor(const Graph& graph, int64_t requested) {
   return requested;
 }
 
+int64_t BatchCount(int64_t samples, int64_t batch_size, int64_t requested) {
+  return batch_size != requested ? samples / batch_size : (samples + batch_size - 1) / batch_size;
+}
+
 absl::StatusOr<std::unique_ptr<Session>> CreateSession(const BatchRunner& runner, Graph graph,
                                                        const SessionOptions& options) {
   absl::StatusOr<std::unique_ptr<Session>> session;

@@ -54,6 +54,11 @@ SampleSet SubSet(const SampleSet& set, int64_t first, int64_t count);
 // The batch size to run `graph` with: `requested`, unless an input fixes its first dimension.
 int64_t BatchSizeFor(const Graph& graph, int64_t requested);
 
+// How many batches of `batch_size` (BatchSizeFor(graph, requested)) go over `samples`: every
+// sample, the last batch possibly short, unless the model fixes the batch size, then whole
+// batches only.
+int64_t BatchCount(int64_t samples, int64_t batch_size, int64_t requested);
+
 }  // namespace octet
 
 #endif  // OCTET_ENGINE_QUANT_SAMPLE_SET_H_
