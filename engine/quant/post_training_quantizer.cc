@@ -289,15 +289,10 @@ class Pipeline {
     return all;
   }
 
-  // The "auto" method's choice: the candidate whose quantized model (weights as `options` has
-  // them) has the highest output SQNR against float on the first kSelectionSamples calibration
-  // samples; the first candidate on ties. Never the evaluation data, which stays unseen.
-  absl::Status ChooseCalibration(const Prepared& p, const QdqOptions& options,
-                                 Calibrated* c) const {
-    constexpr int64_t kSelectionSamples = 64;
+  // How float and quantized outputs are compared (the configured output, class axis and
+  // threshold), on the request's threads and batch runner; no per-tensor figures.
+  ComparisonRun OutputComparison() const {
     const QuantizationConfig& config = request_.config;
-    c->selection_samples = std::min(p.calibration.size(), kSelectionSamples);
-    const SampleSet samples = SubSet(p.calibration, 0, c->selection_samples);
     ComparisonRun compare;
     compare.output = config.evaluation_output;
     compare.class_axis = config.evaluation_class_axis;
@@ -305,6 +300,18 @@ class Pipeline {
     compare.batch_size = config.batch_size;
     compare.num_threads = request_.num_threads;
     compare.batch_runner = request_.batch_runner;
+    return compare;
+  }
+
+  // The "auto" method's choice: the candidate whose quantized model (weights as `options` has
+  // them) has the highest output SQNR against float on the first kSelectionSamples calibration
+  // samples; the first candidate on ties. Never the evaluation data, which stays unseen.
+  absl::Status ChooseCalibration(const Prepared& p, const QdqOptions& options,
+                                 Calibrated* c) const {
+    constexpr int64_t kSelectionSamples = 64;
+    c->selection_samples = std::min(p.calibration.size(), kSelectionSamples);
+    const SampleSet samples = SubSet(p.calibration, 0, c->selection_samples);
+    const ComparisonRun compare = OutputComparison();
     const CandidateCalibration* best = nullptr;
     for (size_t k = 0; k < c->candidates.size(); ++k) {
       CandidateCalibration& candidate = c->candidates[k];
@@ -378,14 +385,8 @@ class Pipeline {
     const QuantizationConfig& config = request_.config;
     const bool split = config.mode != QuantizationMode::kWeightsOnly && request_.split_layer_errors;
     OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kEvaluate, 0, 0));
-    ComparisonRun compare;
-    compare.output = config.evaluation_output;
-    compare.class_axis = config.evaluation_class_axis;
-    compare.threshold = config.evaluation_threshold;
+    ComparisonRun compare = OutputComparison();
     for (const QuantizedLayer& layer : p.sites.layers) compare.tensors.push_back(layer.output);
-    compare.batch_size = config.batch_size;
-    compare.num_threads = request_.num_threads;
-    compare.batch_runner = request_.batch_runner;
     // Progress over every pass: the whole model, then weights only and activations only.
     const int passes = split ? 3 : 1;
     int pass = 0;
