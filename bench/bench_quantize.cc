@@ -1,6 +1,7 @@
 // Quantizes a model for the int8 speed benchmark (bench/run_int8_benchmark.sh) with Octet's
 // default configuration and the given weight bit width, and writes the QDQ model:
-//   octet_bench_quantize MODEL.onnx OUT.onnx WEIGHT_BITS [--fashion_mnist]
+//   octet_bench_quantize MODEL.onnx OUT.onnx WEIGHT_BITS[,LAYER_BITS]|auto [--fashion_mnist]
+// (LAYER_BITS: depthwise and pointwise layers'; auto: the default job's for this CPU).
 // Calibration: 64 Fashion-MNIST training images with --fashion_mnist (the fixtures), else 64
 // inputs drawn from a seeded standard normal distribution (torchvision models, speed only).
 // Prints which nodes the int8 runtime lowers on this CPU and which it leaves simulated.
@@ -17,6 +18,7 @@
 #include "engine/quant/post_training_quantizer.h"
 #include "engine/runtime/cpu/cpu_features.h"
 #include "engine/runtime/session.h"
+#include "nlohmann/json.hpp"
 
 namespace {
 
@@ -29,7 +31,9 @@ int Fail(const std::string& message) {
 
 int main(int argc, char** argv) {
   if (argc < 4 || argc > 5 || (argc == 5 && std::string(argv[4]) != "--fashion_mnist")) {
-    return Fail("usage: octet_bench_quantize MODEL.onnx OUT.onnx WEIGHT_BITS|auto [--fashion_mnist]");
+    return Fail(
+        "usage: octet_bench_quantize MODEL.onnx OUT.onnx WEIGHT_BITS[,LAYER_BITS]|auto "
+        "[--fashion_mnist]");
   }
   std::ifstream in(argv[1], std::ios::binary);
   if (!in) return Fail(std::string("cannot open ") + argv[1]);
@@ -68,10 +72,19 @@ int main(int argc, char** argv) {
   request.calibration = &samples;
   request.split_layer_errors = false;
   request.num_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  // "auto": what a job targeting this CPU takes by default (8 bits with VNNI, 7 without).
-  request.config.weights.bits = std::string(argv[3]) == "auto"
-                                    ? octet::DefaultWeightBits(octet::cpu::Cpu().vnni)
-                                    : std::atoi(argv[3]);
+  // "auto": what a job targeting this CPU takes by default (8 bits with VNNI; without, 7, and 8
+  // for depthwise and pointwise layers where the model needs them).
+  // "B,L": B-bit weights, L-bit depthwise and pointwise layers.
+  const std::string bits = argv[3];
+  if (bits == "auto") {
+    octet::ApplyTargetWeightDefaults(octet::cpu::Cpu().vnni, &request.config.weights);
+  } else {
+    request.config.weights.bits = std::atoi(bits.c_str());
+    if (const size_t comma = bits.find(','); comma != std::string::npos) {
+      request.config.weights.depthwise_bits = request.config.weights.pointwise_bits =
+          std::atoi(bits.c_str() + comma + 1);
+    }
+  }
   request.config.batch_size = 8;
   absl::StatusOr<octet::QuantizationResult> result = octet::QuantizeModel(request);
   if (!result.ok()) return Fail(std::string(result.status().message()));
@@ -79,7 +92,10 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<octet::Session>> session =
       octet::Session::Create(result->quantized_graph, {});
   if (!session.ok()) return Fail(std::string(session.status().message()));
-  std::cerr << argv[2] << ": " << (*session)->int8_nodes().size() << " int8 nodes, "
+  const nlohmann::json precision = nlohmann::json::parse(result->report_json)["weight_precision"];
+  std::cerr << argv[2] << ": weights " << precision["other_bits"] << "-bit, depthwise "
+            << precision["depthwise_bits"] << "-bit, pointwise " << precision["pointwise_bits"]
+            << "-bit; " << (*session)->int8_nodes().size() << " int8 nodes, "
             << (*session)->simulated_nodes().size() << " left simulated";
   if (!(*session)->simulated_nodes().empty()) {
     std::cerr << " (" << (*session)->simulated_nodes().front() << ", ...)";

@@ -176,6 +176,21 @@ void PrintSummary(const v1::Job& job, const v1::Model& model) {
   std::cout << "  made for " << (config.target_cpu() == v1::TARGET_CPU_VNNI ? "VNNI" : "AVX2")
             << " CPUs, " << config.weights().bits() << "-bit weights ("
             << config.target_cpu_reason() << ")\n";
+  // Depthwise and pointwise layers' precision where it differs (report.weight_precision).
+  const nlohmann::json report =
+      nlohmann::json::parse(job.report_json(), nullptr, /*allow_exceptions=*/false);
+  if (report.is_object() && report.contains("weight_precision")) {
+    const nlohmann::json& precision = report["weight_precision"];
+    const int other = precision.value("other_bits", 0);
+    const int depthwise = precision.value("depthwise_bits", other);
+    const int pointwise = precision.value("pointwise_bits", other);
+    if (depthwise != other || pointwise != other) {
+      std::cout << "  " << depthwise << "-bit depthwise and " << pointwise
+                << "-bit pointwise weights"
+                << (precision.contains("trials") ? " (the model needs them: job report)" : "")
+                << "\n";
+    }
+  }
   std::cout << absl::StrFormat("  %-22s %12s %12s\n", "", "float", "quantized");
   if (e.has_float_top1()) {
     std::cout << absl::StrFormat("  %-22s %12s %12s\n", "top-1", Percent(e.float_top1()),
@@ -202,7 +217,8 @@ struct QuantizeOptions {
   std::string mode = "weights-and-activations", weight_scheme = "symmetric",
               granularity = "per-channel", rounding, activation_scheme = "asymmetric", method,
               narrow = "true", target_cpu = "auto";
-  int weight_bits = 0, batches = 0, batch_size = 0;
+  int weight_bits = 0, depthwise_bits = 0, pointwise_bits = 0, bits_where_needed = 0, batches = 0,
+      batch_size = 0;
   double percentile = 0, averaging_constant = 0;
   uint64_t seed = 0;
   bool promote = false, wait = false, no_bias_correction = false, empirical_bias_correction = false;
@@ -217,6 +233,9 @@ void FillConfig(const QuantizeOptions& o, v1::QuantizationConfig* config) {
   weights->set_granularity(o.granularity == "per-tensor" ? v1::GRANULARITY_PER_TENSOR
                                                          : v1::GRANULARITY_PER_CHANNEL);
   weights->set_bits(o.weight_bits);
+  weights->set_depthwise_bits(o.depthwise_bits);
+  weights->set_pointwise_bits(o.pointwise_bits);
+  weights->set_bits_where_needed(o.bits_where_needed);
   config->set_target_cpu(o.target_cpu == "avx2"   ? v1::TARGET_CPU_AVX2
                          : o.target_cpu == "vnni" ? v1::TARGET_CPU_VNNI
                                                   : v1::TARGET_CPU_AUTO);
@@ -302,6 +321,22 @@ void AddQuantizeCommand(CLI::App& app, CommandTable& table) {
   quantize
       ->add_option("--weight-bits", o->weight_bits,
                    "2 to 8 (default: the target CPU's, 8 with VNNI, 7 without)")
+      ->check(CLI::Range(2, 8));
+  quantize
+      ->add_option("--depthwise-bits", o->depthwise_bits,
+                   "Depthwise convolutions' weights, 2 to 8 (default: as --weight-bits)")
+      ->check(CLI::Range(2, 8));
+  quantize
+      ->add_option("--pointwise-bits", o->pointwise_bits,
+                   "1x1 convolutions' (stride 1, no padding), Gemm's and MatMul's weights, 2 to 8 "
+                   "(default: as --weight-bits)")
+      ->check(CLI::Range(2, 8));
+  quantize
+      ->add_option("--bits-where-needed", o->bits_where_needed,
+                   "What depthwise and pointwise layers take instead when the job measures an "
+                   "output below 20 dB SQNR on calibration samples, 2 to 8 (default: 8 on AVX2 "
+                   "without VNNI, where Octet's own kernels run them exactly at 8 bits, with "
+                   "default weight bits; otherwise never)")
       ->check(CLI::Range(2, 8));
   quantize
       ->add_option("--target-cpu", o->target_cpu,

@@ -86,7 +86,8 @@ void QuantizeDequantize(const QuantizationParams& params, Tensor* values) {
 
 absl::StatusOr<std::map<std::string, QuantizedTensor>> RoundWeightsByGptq(
     const Graph& graph, const QuantizationSites& sites, const SampleSet& calibration,
-    const std::map<std::string, QuantizationParams>& activations, const PassContext& context,
+    const std::map<std::string, QuantizationParams>& activations,
+    const WeightQuantizationSpec& spec, const PassContext& context,
     std::vector<std::string>* notes) {
   const QuantizationConfig& config = context.config;
   std::vector<GptqLayer> entries = GptqLayers(graph, sites, notes);
@@ -128,7 +129,7 @@ absl::StatusOr<std::map<std::string, QuantizedTensor>> RoundWeightsByGptq(
         }
         for (size_t e = begin; e < end; ++e) {
           const uint64_t seed =
-              config.weights.seed ^ (static_cast<uint64_t>(e) << 32) ^ static_cast<uint64_t>(b);
+              spec.seed ^ (static_cast<uint64_t>(e) << 32) ^ static_cast<uint64_t>(b);
           OCTET_RETURN_IF_ERROR(
               entries[e].gram.Add(values[input_of[e - begin]], kMaxVectorsPerBatch, seed));
         }
@@ -143,7 +144,7 @@ absl::StatusOr<std::map<std::string, QuantizedTensor>> RoundWeightsByGptq(
         omp_set_num_threads(context.num_threads);
         absl::StatusOr<QuantizedTensor> q =
             RoundWeightsToGram(*graph.FindConstant(entry.weights), entry.layer->weight_channel_axis,
-                               config.weights, entry.gram);
+                               LayerWeightSpec(spec, *entry.layer), entry.gram);
         if (!q.ok()) {
           return absl::InvalidArgumentError(absl::StrCat("weights '", entry.weights, "' of ",
                                                          graph.nodes[entry.layer->node].Describe(),

@@ -38,7 +38,8 @@ struct PassContext {
 // activations' rounding erases (small channels that round to a level or two).
 absl::StatusOr<std::map<std::string, QuantizedTensor>> RoundWeightsByGptq(
     const Graph& graph, const QuantizationSites& sites, const SampleSet& calibration,
-    const std::map<std::string, QuantizationParams>& activations, const PassContext& context,
+    const std::map<std::string, QuantizationParams>& activations,
+    const WeightQuantizationSpec& spec, const PassContext& context,
     std::vector<std::string>* notes);
 
 // Per activation of `activations` (per-tensor parameters), how much quantizing it (quantize, then

@@ -63,6 +63,9 @@ Json ConfigJson(const QuantizationConfig& config) {
   json["weights"] = {{"scheme", SchemeName(config.weights.scheme)},
                      {"granularity", config.weights.per_channel ? "per_channel" : "per_tensor"},
                      {"bits", config.weights.bits},
+                     {"depthwise_bits", config.weights.depthwise_bits},
+                     {"pointwise_bits", config.weights.pointwise_bits},
+                     {"bits_where_needed", config.weights.bits_where_needed},
                      {"narrow_range", config.weights.narrow_range},
                      {"rounding", config.weights.rounding == Rounding::kStochastic ? "stochastic"
                                   : config.weights.rounding == Rounding::kGptq     ? "gptq"
@@ -126,6 +129,10 @@ Json ComparisonJson(const Comparison& c) {
   return json;
 }
 
+// The calibration samples (the first ones) on which the job chooses between candidates: the
+// "auto" calibration method's ranges, the depthwise and pointwise layers' precision.
+constexpr int64_t kSelectionSamples = 64;
+
 class Pipeline {
  public:
   explicit Pipeline(const QuantizationRequest& request) : request_(request) {}
@@ -138,6 +145,7 @@ class Pipeline {
     if (config.mode != QuantizationMode::kWeightsOnly) {
       OCTET_ASSIGN_OR_RETURN(calibrated, Calibrate(prepared));
     }
+    calibrated.weights = config.weights;
     QdqOptions options;
     std::vector<std::string> notes;
     OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, Quantize(prepared, &calibrated, &options, &notes));
@@ -151,6 +159,7 @@ class Pipeline {
     export_options.opset = quantized.graph.opset;
     export_options.producer_version = request_.octet_version;
     QuantizationResult result;
+    result.weights = calibrated.weights;
     OCTET_ASSIGN_OR_RETURN(result.model, ExportOnnxModel(quantized.graph, export_options));
     OCTET_ASSIGN_OR_RETURN(const Json report,
                            BuildReport(prepared, calibrated, quantized, evaluated, notes));
@@ -176,6 +185,12 @@ class Pipeline {
     std::map<std::string, QuantizationParams> params;
     double output_sqnr_db = 0.0;
   };
+  // One trial of the depthwise and pointwise layers' precision: the worst output against float.
+  struct PrecisionTrial {
+    int depthwise_bits = 0, pointwise_bits = 0;
+    std::string worst_output;
+    double worst_output_sqnr_db = 0.0;
+  };
   struct Calibrated {
     std::map<std::string, QuantizationParams> activation_params;
     std::map<std::string, RealRange> ranges;
@@ -184,6 +199,10 @@ class Pipeline {
     std::vector<CandidateCalibration> candidates;
     CalibrationMethod chosen = CalibrationMethod::kMse;
     int64_t selection_samples = 0;
+    // The weights' precision as configured and, where the job measured whether depthwise and
+    // pointwise layers need WeightQuantizationSpec::bits_where_needed, both trials.
+    WeightQuantizationSpec weights;
+    std::vector<PrecisionTrial> precision_trials;
   };
   // Float against quantized: the whole model, and with only the weights or only the activations
   // quantized (the whitepaper's split of where the error comes from).
@@ -308,7 +327,6 @@ class Pipeline {
   // samples; the first candidate on ties. Never the evaluation data, which stays unseen.
   absl::Status ChooseCalibration(const Prepared& p, const QdqOptions& options,
                                  Calibrated* c) const {
-    constexpr int64_t kSelectionSamples = 64;
     c->selection_samples = std::min(p.calibration.size(), kSelectionSamples);
     const SampleSet samples = SubSet(p.calibration, 0, c->selection_samples);
     const ComparisonRun compare = OutputComparison();
@@ -339,6 +357,65 @@ class Pipeline {
                : IntegerFormat{DataType::kUint8, 8, false};
   }
 
+  // The worst output SQNR of the model `options` makes against float on `samples`, and its name.
+  absl::StatusOr<PrecisionTrial> TryPrecision(const Prepared& p, const QdqOptions& options,
+                                              const SampleSet& samples) const {
+    OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, InsertQdq(p.graph, p.sites, options));
+    OCTET_ASSIGN_OR_RETURN(Comparison comparison,
+                           CompareGraphs(p.graph, quantized.graph, samples, OutputComparison()));
+    PrecisionTrial trial;
+    trial.depthwise_bits = LayerBits(options.weight_spec, /*depthwise=*/true, false);
+    trial.pointwise_bits = LayerBits(options.weight_spec, false, /*pointwise=*/true);
+    trial.worst_output_sqnr_db = std::numeric_limits<double>::infinity();
+    for (const auto& output : comparison.outputs) {
+      if (!output.skipped.empty() || std::isnan(output.sqnr_db)) continue;
+      if (output.sqnr_db < trial.worst_output_sqnr_db) {
+        trial.worst_output_sqnr_db = output.sqnr_db;
+        trial.worst_output = output.name;
+      }
+    }
+    return trial;
+  }
+
+  static int LayerBits(const WeightQuantizationSpec& spec, bool depthwise, bool pointwise) {
+    QuantizedLayer layer;
+    layer.depthwise = depthwise;
+    layer.pointwise = pointwise;
+    return LayerWeightSpec(spec, layer).bits;
+  }
+
+  // Whether depthwise and pointwise layers need WeightQuantizationSpec::bits_where_needed: when the
+  // configured precision leaves some output below kPrecisionNeededBelowDb against float on the
+  // first calibration samples (weights rounded to nearest, the chosen activation ranges) and the
+  // higher one raises that worst output, the model keeps the higher one (c->weights).
+  absl::Status ChoosePrecision(const Prepared& p, Calibrated* c, QdqOptions* options) const {
+    bool applies = false;
+    for (const QuantizedLayer& layer : p.sites.layers) {
+      const int bits = LayerWeightSpec(c->weights, layer).bits;
+      applies |= (layer.depthwise || layer.pointwise) && layer.weight_input >= 0 &&
+                 bits < c->weights.bits_where_needed;
+    }
+    if (!applies) return absl::OkStatus();
+    const SampleSet samples =
+        SubSet(p.calibration, 0, std::min(p.calibration.size(), kSelectionSamples));
+    QdqOptions trial = *options;
+    trial.activations = c->activation_params;
+    OCTET_ASSIGN_OR_RETURN(PrecisionTrial configured, TryPrecision(p, trial, samples));
+    c->precision_trials.push_back(configured);
+    if (!(configured.worst_output_sqnr_db < kPrecisionNeededBelowDb)) return absl::OkStatus();
+    WeightQuantizationSpec higher = c->weights;
+    higher.depthwise_bits = std::max(LayerBits(c->weights, true, false), higher.bits_where_needed);
+    higher.pointwise_bits = std::max(LayerBits(c->weights, false, true), higher.bits_where_needed);
+    trial.weight_spec = higher;
+    OCTET_ASSIGN_OR_RETURN(PrecisionTrial needed, TryPrecision(p, trial, samples));
+    c->precision_trials.push_back(needed);
+    if (needed.worst_output_sqnr_db > configured.worst_output_sqnr_db) {
+      c->weights = higher;
+      options->weight_spec = higher;
+    }
+    return absl::OkStatus();
+  }
+
   // QUANTIZE: weights (rounded as configured), biases, QDQ around every quantized tensor; the
   // options used land in `options`, what the report should say in `notes`.
   absl::StatusOr<QdqGraph> Quantize(const Prepared& p, Calibrated* calibrated, QdqOptions* options,
@@ -346,7 +423,7 @@ class Pipeline {
     const QuantizationConfig& config = request_.config;
     const Calibrated& c = *calibrated;
     OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kQuantize, 0, 0));
-    options->weight_spec = config.weights;
+    options->weight_spec = c.weights;
     if (config.bias_correction) options->input_channel_means = c.channel_means;
     if (config.weights.rounding == Rounding::kGptq && request_.calibration == nullptr) {
       notes->push_back(
@@ -358,10 +435,13 @@ class Pipeline {
     if (!calibrated->candidates.empty()) {
       OCTET_RETURN_IF_ERROR(ChooseCalibration(p, *options, calibrated));
     }
+    if (config.weights.bits_where_needed != 0 && request_.calibration != nullptr) {
+      OCTET_RETURN_IF_ERROR(ChoosePrecision(p, calibrated, options));
+    }
     if (config.weights.rounding == Rounding::kGptq && request_.calibration != nullptr) {
       OCTET_ASSIGN_OR_RETURN(options->weight_overrides,
                              RoundWeightsByGptq(p.graph, p.sites, p.calibration,
-                                                c.activation_params, Passes(), notes));
+                                                c.activation_params, c.weights, Passes(), notes));
     }
     options->activations = c.activation_params;
     if (config.bias_correction && request_.calibration != nullptr) {
@@ -446,6 +526,25 @@ class Pipeline {
       }
       report["calibration"] = calibration;
     }
+    // The weights' precision per kind of layer, as the model has it, and how it was chosen.
+    Json precision = {{"depthwise_bits", LayerBits(c.weights, true, false)},
+                      {"pointwise_bits", LayerBits(c.weights, false, true)},
+                      {"other_bits", c.weights.bits}};
+    if (!c.precision_trials.empty()) {
+      Json trials = Json::array();
+      for (const PrecisionTrial& trial : c.precision_trials) {
+        trials.push_back({{"depthwise_bits", trial.depthwise_bits},
+                          {"pointwise_bits", trial.pointwise_bits},
+                          {"worst_output", trial.worst_output},
+                          {"worst_output_sqnr_db", Db(trial.worst_output_sqnr_db)}});
+      }
+      precision["chosen_by"] = absl::StrCat(
+          "depthwise and pointwise layers take ", c.weights.bits_where_needed,
+          "-bit weights when the configured ones leave an output below ", kPrecisionNeededBelowDb,
+          " dB SQNR against float on calibration samples and the higher precision raises it");
+      precision["trials"] = trials;
+    }
+    report["weight_precision"] = precision;
     report["batch_norms_folded"] = p.batch_norms_folded;
     report["opset"] = quantized.graph.opset;
     Json notes = Json::array();
@@ -624,6 +723,16 @@ absl::Status ValidateConfig(const QuantizationConfig& config) {
     return absl::InvalidArgumentError(absl::StrCat("weights.bits is ", config.weights.bits,
                                                    "; supported: ", kMinWeightBits, " to ",
                                                    kMaxWeightBits));
+  }
+  for (const auto& [field, bits] :
+       {std::pair<const char*, int>{"depthwise_bits", config.weights.depthwise_bits},
+        {"pointwise_bits", config.weights.pointwise_bits},
+        {"bits_where_needed", config.weights.bits_where_needed}}) {
+    if (bits != 0 && (bits < kMinWeightBits || bits > kMaxWeightBits)) {
+      return absl::InvalidArgumentError(absl::StrCat("weights.", field, " is ", bits,
+                                                     "; supported: 0 (as bits) or ", kMinWeightBits,
+                                                     " to ", kMaxWeightBits));
+    }
   }
   if (config.batch_size < 1 || config.batch_size > 4096) {
     return absl::InvalidArgumentError(

@@ -55,6 +55,10 @@ struct QuantizationResult {
   std::string model;
   std::string report_json;
   Graph quantized_graph;
+  // The weights' precision the model has: the configured one, with bits_where_needed given to
+  // depthwise and pointwise layers where the job found the model needs it
+  // (report.weight_precision).
+  WeightQuantizationSpec weights;
   // Float vs quantized; nullopt when no samples were available (weights only without data).
   std::optional<Comparison> evaluation;
 };

@@ -580,10 +580,98 @@ TEST(EvaluationTest, ShapeComputationsAreNotLayers) {
   }
 }
 
+// The largest magnitude among a quantized weight's values.
+int LargestQuantizedWeight(const Graph& graph, const std::string& name) {
+  const Tensor* w = graph.FindConstant(name + "/quantized");
+  EXPECT_NE(w, nullptr) << name;
+  int largest = 0;
+  if (w == nullptr) return largest;
+  for (int8_t v : w->values<int8_t>()) largest = std::max(largest, std::abs(int{v}));
+  return largest;
+}
+
+// Depthwise convolutions and pointwise layers (1x1 of stride 1 and no padding, MatMul, Gemm)
+// take their own precision; a strided 1x1 and a 3x3 convolution take `bits`.
+TEST(WeightPrecisionTest, DepthwiseAndPointwiseLayersTakeTheirOwnBits) {
+  OnnxModelBuilder b;
+  b.Input("x", {-1, 4, 6, 6}).Output("y", {-1, 4, 3, 5});
+  b.Initializer("dw", Tensor::FromVector<float>({4, 1, 3, 3}, PseudoRandom(36, 41)));
+  b.Initializer("pw", Tensor::FromVector<float>({8, 4, 1, 1}, PseudoRandom(32, 42)));
+  b.Initializer("strided", Tensor::FromVector<float>({6, 8, 1, 1}, PseudoRandom(48, 43)));
+  b.Initializer("dense", Tensor::FromVector<float>({4, 6, 3, 3}, PseudoRandom(216, 44)));
+  b.Initializer("mm", Tensor::FromVector<float>({3, 5}, PseudoRandom(15, 45)));
+  onnx::NodeProto& dw = b.Node("Conv", {"x", "dw"}, {"a"});
+  SetAttribute(dw, "group", int64_t{4});
+  SetAttribute(dw, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  b.Node("Conv", {"a", "pw"}, {"b"});
+  SetAttribute(b.Node("Conv", {"b", "strided"}, {"c"}), "strides", std::vector<int64_t>{2, 2});
+  SetAttribute(b.Node("Conv", {"c", "dense"}, {"d"}), "pads", std::vector<int64_t>{1, 1, 1, 1});
+  b.Node("MatMul", {"d", "mm"}, {"y"});
+  SampleSet samples;
+  samples.inputs.emplace_back("x",
+                              Tensor::FromVector<float>({16, 4, 6, 6}, PseudoRandom(2304, 46)));
+  const std::string model = b.Serialize();
+  QuantizationRequest request;
+  request.model = model;
+  request.calibration = &samples;
+  request.config.weights.bits = 4;
+  request.config.weights.depthwise_bits = 6;
+  request.config.weights.pointwise_bits = 5;
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, QuantizeModel(request));
+  const Graph& graph = result.quantized_graph;
+  EXPECT_EQ(LargestQuantizedWeight(graph, "dw"), 31);
+  EXPECT_EQ(LargestQuantizedWeight(graph, "pw"), 15);
+  EXPECT_EQ(LargestQuantizedWeight(graph, "mm"), 15);
+  EXPECT_EQ(LargestQuantizedWeight(graph, "strided"), 7);
+  EXPECT_EQ(LargestQuantizedWeight(graph, "dense"), 7);
+  const nlohmann::json report = nlohmann::json::parse(result.report_json);
+  EXPECT_EQ(report["weight_precision"]["depthwise_bits"], 6);
+  EXPECT_EQ(report["weight_precision"]["pointwise_bits"], 5);
+  EXPECT_EQ(report["weight_precision"]["other_bits"], 4);
+  EXPECT_FALSE(report["weight_precision"].contains("trials"));
+}
+
+// bits_where_needed: the job measures the configured precision on calibration samples and, where
+// some output falls below 20 dB, gives depthwise and pointwise layers the higher one.
+TEST_F(QuantizeTinyCnnTest, PointwiseLayersTakeMoreBitsOnlyWhereTheModelNeedsThem) {
+  QuantizationConfig coarse;
+  coarse.weights.bits = 3;
+  coarse.weights.bits_where_needed = 8;
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult raised, Quantize(coarse));
+  nlohmann::json precision = nlohmann::json::parse(raised.report_json)["weight_precision"];
+  ASSERT_EQ(precision["trials"].size(), 2u) << precision;
+  EXPECT_LT(precision["trials"][0]["worst_output_sqnr_db"].get<double>(), 20.0);
+  EXPECT_GT(precision["trials"][1]["worst_output_sqnr_db"].get<double>(),
+            precision["trials"][0]["worst_output_sqnr_db"].get<double>());
+  EXPECT_EQ(precision["trials"][0]["worst_output"], "logits");
+  EXPECT_EQ(precision["pointwise_bits"], 8);
+  EXPECT_EQ(precision["other_bits"], 3);
+  EXPECT_EQ(LargestQuantizedWeight(raised.quantized_graph, "fc_w"), 127);  // the Gemm
+  EXPECT_EQ(LargestQuantizedWeight(raised.quantized_graph, "conv2_w"), 3);
+
+  QuantizationConfig fine;
+  fine.weights.bits = 7;
+  fine.weights.bits_where_needed = 8;
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult kept, Quantize(fine));
+  precision = nlohmann::json::parse(kept.report_json)["weight_precision"];
+  ASSERT_EQ(precision["trials"].size(), 1u) << precision;
+  EXPECT_GE(precision["trials"][0]["worst_output_sqnr_db"].get<double>(), 20.0);
+  EXPECT_EQ(precision["pointwise_bits"], 7);
+  EXPECT_EQ(LargestQuantizedWeight(kept.quantized_graph, "fc_w"), 63);
+}
+
 TEST_F(QuantizeTinyCnnTest, RejectsInvalidConfigs) {
   QuantizationConfig config;
   config.weights.bits = 9;
   EXPECT_THAT(Quantize(config), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bits")));
+  config = {};
+  config.weights.depthwise_bits = 1;
+  EXPECT_THAT(Quantize(config), StatusIs(absl::StatusCode::kInvalidArgument,
+                                         HasSubstr("weights.depthwise_bits is 1")));
+  config = {};
+  config.weights.bits_where_needed = 9;
+  EXPECT_THAT(Quantize(config), StatusIs(absl::StatusCode::kInvalidArgument,
+                                         HasSubstr("weights.bits_where_needed is 9")));
   config = {};
   config.batch_size = 0;
   EXPECT_THAT(Quantize(config),

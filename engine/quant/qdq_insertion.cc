@@ -146,7 +146,28 @@ std::optional<ErrorSpace> ReadSpace(
   return space;
 }
 
+// A 2-D 1x1 Conv of stride 1 and no padding (what Octet's exact 8-bit AVX2 pointwise kernel runs).
+bool IsPlainPointwiseConv(const Node& node, const Tensor& w) {
+  auto all = [](const absl::StatusOr<std::vector<int64_t>>& values, int64_t v) {
+    return values.ok() &&
+           std::all_of(values->begin(), values->end(), [v](int64_t x) { return x == v; });
+  };
+  const absl::StatusOr<std::string> auto_pad = node.GetString("auto_pad", "NOTSET");
+  return w.rank() == 4 && w.dim(2) == 1 && w.dim(3) == 1 && all(node.GetInts("strides", {}), 1) &&
+         all(node.GetInts("pads", {}), 0) && auto_pad.ok() &&
+         (*auto_pad == "NOTSET" || *auto_pad == "VALID");
+}
+
 }  // namespace
+
+WeightQuantizationSpec LayerWeightSpec(const WeightQuantizationSpec& spec,
+                                       const QuantizedLayer& layer) {
+  WeightQuantizationSpec result = spec;
+  if (layer.depthwise && spec.depthwise_bits != 0) result.bits = spec.depthwise_bits;
+  if (layer.pointwise && spec.pointwise_bits != 0) result.bits = spec.pointwise_bits;
+  result.depthwise_bits = result.pointwise_bits = 0;
+  return result;
+}
 
 QuantizationSites FindQuantizationSites(const Graph& graph) {
   absl::flat_hash_map<std::string, std::vector<size_t>> consumers;
@@ -197,11 +218,15 @@ QuantizationSites FindQuantizationSites(const Graph& graph) {
       layer.weight_input = 1;
       if (node.op_type == "Conv") {
         layer.weight_channel_axis = 0;
+        const int64_t group = node.GetInt("group", 1).value_or(1);
+        layer.depthwise = group > 1 && w.rank() >= 3 && w.dim(0) == group && w.dim(1) == 1;
+        layer.pointwise = group == 1 && IsPlainPointwiseConv(node, w);
       } else if (node.op_type == "Gemm") {
         layer.weight_channel_axis = node.GetInt("transB", 0).value_or(0) != 0 ? 0 : 1;
       } else {
         layer.weight_channel_axis = std::max<int64_t>(w.rank() - 1, 0);
       }
+      if (node.op_type != "Conv") layer.pointwise = true;
       const bool plain_gemm =
           node.op_type != "Gemm" || (node.GetInt("transA", 0).value_or(1) == 0 &&
                                      node.GetFloat("alpha", 1.0f).value_or(0) == 1.0f &&
@@ -355,7 +380,7 @@ class QdqInserter {
         chosen != options_.weight_overrides.end()
             ? absl::StatusOr<QuantizedTensor>(chosen->second)
             : QuantizeWeights(*graph_.FindConstant(w_name), layer.weight_channel_axis,
-                              options_.weight_spec);
+                              LayerWeightSpec(options_.weight_spec, layer));
     if (!q.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("weights '", w_name, "' of ", node.Describe(), ": ", q.status().message()));

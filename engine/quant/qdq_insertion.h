@@ -29,6 +29,11 @@ struct QuantizedLayer {
   // The constant weight input (Conv/Gemm/MatMul), or -1, and the axis of its output channels.
   int weight_input = -1;
   int64_t weight_channel_axis = 0;
+  // A Conv with one filter per input channel (group == input channels == output channels, more
+  // than one), and a pointwise layer (a 1x1 Conv of one group, stride 1 and no padding; Gemm;
+  // MatMul): the layers WeightQuantizationSpec::depthwise_bits and pointwise_bits apply to.
+  bool depthwise = false;
+  bool pointwise = false;
   // The constant 1-D bias input that becomes int32 (Conv, Gemm with alpha = beta = 1), or -1.
   int bias_input = -1;
   // Whether a 1-D bias may be given to the layer (bias correction): it has one, or it is a Conv,
@@ -55,6 +60,11 @@ struct QuantizationSites {
 };
 
 QuantizationSites FindQuantizationSites(const Graph& graph);
+
+// `spec` as it applies to `layer`'s weights: depthwise and pointwise layers take
+// spec.depthwise_bits and spec.pointwise_bits when set.
+WeightQuantizationSpec LayerWeightSpec(const WeightQuantizationSpec& spec,
+                                       const QuantizedLayer& layer);
 
 struct QdqOptions {
   bool quantize_weights = true;

@@ -67,6 +67,18 @@ struct QuantizationConfig {
 // are summed in 32 bits (VNNI), 7 where oneDNN sums pairs of them in 16 bits (AVX2 without VNNI),
 // as ONNX Runtime's and PyTorch's reduce_range advise for such CPUs.
 inline int DefaultWeightBits(bool vnni) { return vnni ? 8 : 7; }
+// On AVX2 without VNNI, depthwise and pointwise layers also run exactly with 8-bit weights, on
+// Octet's own kernels (16-bit products), slower than oneDNN's 7-bit ones: the default job gives
+// them 8 bits only where 7 leave an output below this SQNR against float (report.precision).
+inline constexpr double kPrecisionNeededBelowDb = 20.0;
+
+// What weights.bits 0 (the target's default) means for a target with or without VNNI: bits from
+// DefaultWeightBits, and without VNNI 8 bits where needed for the depthwise and pointwise layers
+// (an explicitly set bits_where_needed is kept).
+inline void ApplyTargetWeightDefaults(bool vnni, WeightQuantizationSpec* weights) {
+  weights->bits = DefaultWeightBits(vnni);
+  if (!vnni && weights->bits_where_needed == 0) weights->bits_where_needed = 8;
+}
 
 // INVALID_ARGUMENT naming the first field out of range.
 absl::Status ValidateConfig(const QuantizationConfig& config);

@@ -34,6 +34,14 @@ struct WeightQuantizationSpec {
   bool per_channel = true;
   // kMinWeightBits..kMaxWeightBits, stored in int8.
   int bits = 8;
+  // Depthwise and pointwise layers' precision where it differs from `bits` (0: `bits`;
+  // LayerWeightSpec). On AVX2 without VNNI these run exactly with 8-bit weights on Octet's own
+  // kernels, the others need 7 on oneDNN's (quantization_config.h).
+  int depthwise_bits = 0;
+  int pointwise_bits = 0;
+  // What depthwise and pointwise layers take instead when the job finds `bits` too few for the
+  // model (kPrecisionNeededBelowDb); 0: never.
+  int bits_where_needed = 0;
   bool narrow_range = true;
   Rounding rounding = Rounding::kNearest;
   uint64_t seed = 0;

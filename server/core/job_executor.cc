@@ -52,13 +52,28 @@ absl::StatusOr<std::unique_ptr<BlobStore::Writer>> WriteBlob(BlobStore& blobs,
   return writer;
 }
 
-std::string ConfigSummary(const QuantizationConfig& config) {
+// Where depthwise and pointwise layers' precision differs from the others': ", W8 depthwise and
+// pointwise" (or each named).
+std::string LayerBits(const WeightQuantizationSpec& weights) {
+  const int depthwise = weights.depthwise_bits != 0 ? weights.depthwise_bits : weights.bits;
+  const int pointwise = weights.pointwise_bits != 0 ? weights.pointwise_bits : weights.bits;
+  if (depthwise == pointwise && depthwise != weights.bits) {
+    return absl::StrCat(", W", depthwise, " depthwise and pointwise");
+  }
+  std::string bits;
+  if (depthwise != weights.bits) absl::StrAppend(&bits, ", W", depthwise, " depthwise");
+  if (pointwise != weights.bits) absl::StrAppend(&bits, ", W", pointwise, " pointwise");
+  return bits;
+}
+
+// The version's description: the configuration, with the weights' precision as the model has it.
+std::string ConfigSummary(const QuantizationConfig& config, const WeightQuantizationSpec& weights) {
+  const char* granularity = config.weights.per_channel ? " per channel" : " per tensor";
   if (config.mode == QuantizationMode::kWeightsOnly) {
-    return absl::StrCat("weights only, ", config.weights.bits, "-bit ",
-                        config.weights.per_channel ? "per channel" : "per tensor");
+    return absl::StrCat("weights only, W", weights.bits, granularity, LayerBits(weights));
   }
   return absl::StrCat(
-      "W", config.weights.bits, config.weights.per_channel ? " per channel" : " per tensor", " A8 ",
+      "W", weights.bits, granularity, LayerBits(weights), ", A8 ",
       config.activation_scheme == QuantizationScheme::kSymmetric ? "symmetric" : "asymmetric", ", ",
       CalibrationMethodName(config.calibration.method), " calibration",
       config.target_cpu.empty()
@@ -151,7 +166,7 @@ absl::StatusOr<v1::Job> JobExecutor::Execute(const v1::Job& job, const Hooks& ho
   v1::Job done = Succeeded(hooks.current(), result);
   v1::ModelVersion version;
   version.set_description(absl::StrCat("quantized from version ", source.version(), " by ",
-                                       job.id(), " (", ConfigSummary(config), ")"));
+                                       job.id(), " (", ConfigSummary(config, result.weights), ")"));
   version.set_source_version(source.version());
   version.set_job_id(job.id());
   OCTET_RETURN_IF_ERROR(

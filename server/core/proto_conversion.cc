@@ -53,6 +53,19 @@ absl::Status WeightsFromProto(const v1::WeightQuantization& weights, WeightQuant
                                                 " (0: the target CPU's), got ", weights.bits()));
   }
   out->bits = weights.bits();  // 0: the target CPU's, once FromProto knows it
+  for (const auto& [field, value] :
+       {std::pair<const char*, int>{"depthwise_bits", weights.depthwise_bits()},
+        {"pointwise_bits", weights.pointwise_bits()},
+        {"bits_where_needed", weights.bits_where_needed()}}) {
+    if (value != 0 && (value < kMinWeightBits || value > kMaxWeightBits)) {
+      return Invalid(absl::StrCat("weights.", field),
+                     absl::StrCat("must be ", kMinWeightBits, " to ", kMaxWeightBits,
+                                  " (0: as bits), got ", value));
+    }
+  }
+  out->depthwise_bits = weights.depthwise_bits();
+  out->pointwise_bits = weights.pointwise_bits();
+  out->bits_where_needed = weights.bits_where_needed();
   if (weights.has_narrow_range()) out->narrow_range = weights.narrow_range();
   switch (weights.rounding()) {
     case v1::ROUNDING_UNSPECIFIED:
@@ -191,7 +204,7 @@ absl::StatusOr<QuantizationConfig> FromProto(const v1::QuantizationConfig& confi
   }
   if (config.has_evaluation_threshold()) out.evaluation_threshold = config.evaluation_threshold();
   OCTET_RETURN_IF_ERROR(ResolveTargetCpu(config.target_cpu(), config.target_cpu_reason(), &out));
-  if (out.weights.bits == 0) out.weights.bits = DefaultWeightBits(out.target_cpu == "vnni");
+  if (out.weights.bits == 0) ApplyTargetWeightDefaults(out.target_cpu == "vnni", &out.weights);
   if (absl::Status s = ValidateConfig(out); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("config: ", s.message()));
   }
@@ -208,6 +221,9 @@ v1::QuantizationConfig ToProto(const QuantizationConfig& config, uint64_t seed) 
   weights->set_granularity(config.weights.per_channel ? v1::GRANULARITY_PER_CHANNEL
                                                       : v1::GRANULARITY_PER_TENSOR);
   weights->set_bits(config.weights.bits);
+  weights->set_depthwise_bits(config.weights.depthwise_bits);
+  weights->set_pointwise_bits(config.weights.pointwise_bits);
+  weights->set_bits_where_needed(config.weights.bits_where_needed);
   out.set_target_cpu(config.target_cpu == "vnni"   ? v1::TARGET_CPU_VNNI
                      : config.target_cpu == "avx2" ? v1::TARGET_CPU_AVX2
                                                    : v1::TARGET_CPU_AUTO);

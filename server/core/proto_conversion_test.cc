@@ -38,16 +38,29 @@ TEST(JobConfigTest, TheTargetCpuDecidesTheDefaultWeightBitsAndExplicitBitsWin) {
   wire.set_target_cpu(v1::TARGET_CPU_AVX2);
   OCTET_ASSERT_OK_AND_ASSIGN(QuantizationConfig avx2, FromProto(wire));
   EXPECT_EQ(avx2.weights.bits, 7);
+  // Depthwise and pointwise layers as the others, 8 bits where the job finds the model needs them.
+  EXPECT_EQ(avx2.weights.depthwise_bits, 0);
+  EXPECT_EQ(avx2.weights.pointwise_bits, 0);
+  EXPECT_EQ(avx2.weights.bits_where_needed, 8);
   EXPECT_EQ(avx2.target_cpu, "avx2");
   EXPECT_EQ(ToProto(avx2, 0).weights().bits(), 7);
   EXPECT_EQ(ToProto(avx2, 0).target_cpu(), v1::TARGET_CPU_AVX2);
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationConfig stored, FromProto(ToProto(avx2, 0)));
+  EXPECT_EQ(stored.weights.bits, 7);
+  EXPECT_EQ(stored.weights.bits_where_needed, 8);
   wire.set_target_cpu(v1::TARGET_CPU_VNNI);
   OCTET_ASSERT_OK_AND_ASSIGN(QuantizationConfig vnni, FromProto(wire));
   EXPECT_EQ(vnni.weights.bits, 8);
+  EXPECT_EQ(vnni.weights.bits_where_needed, 0);
   wire.set_target_cpu(v1::TARGET_CPU_AVX2);
   wire.mutable_weights()->set_bits(8);
   OCTET_ASSERT_OK_AND_ASSIGN(QuantizationConfig explicit_bits, FromProto(wire));
   EXPECT_EQ(explicit_bits.weights.bits, 8);
+  EXPECT_EQ(explicit_bits.weights.bits_where_needed, 0);
+  wire.mutable_weights()->set_depthwise_bits(9);
+  EXPECT_THAT(FromProto(wire),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("weights.depthwise_bits")));
+  wire.mutable_weights()->set_depthwise_bits(0);
   // A stored config keeps how AUTO was resolved.
   OCTET_ASSERT_OK_AND_ASSIGN(QuantizationConfig resolved, FromProto(v1::QuantizationConfig()));
   OCTET_ASSERT_OK_AND_ASSIGN(QuantizationConfig again, FromProto(ToProto(resolved, 0)));
@@ -63,6 +76,9 @@ TEST(JobConfigTest, EveryFieldIsCarriedAndReportedBack) {
   wire.mutable_weights()->set_scheme(v1::QUANTIZATION_SCHEME_ASYMMETRIC);
   wire.mutable_weights()->set_granularity(v1::GRANULARITY_PER_TENSOR);
   wire.mutable_weights()->set_bits(4);
+  wire.mutable_weights()->set_depthwise_bits(6);
+  wire.mutable_weights()->set_pointwise_bits(5);
+  wire.mutable_weights()->set_bits_where_needed(7);
   wire.mutable_weights()->set_narrow_range(false);
   wire.mutable_weights()->set_rounding(v1::ROUNDING_STOCHASTIC);
   wire.mutable_activations()->set_scheme(v1::QUANTIZATION_SCHEME_SYMMETRIC);
@@ -82,6 +98,9 @@ TEST(JobConfigTest, EveryFieldIsCarriedAndReportedBack) {
   EXPECT_EQ(config.evaluation_class_axis, -1);
   EXPECT_EQ(config.evaluation_threshold, 0.25f);
   EXPECT_EQ(config.weights.bits, 4);
+  EXPECT_EQ(config.weights.depthwise_bits, 6);
+  EXPECT_EQ(config.weights.pointwise_bits, 5);
+  EXPECT_EQ(config.weights.bits_where_needed, 7);
   EXPECT_FALSE(config.weights.per_channel);
   EXPECT_EQ(config.weights.rounding, Rounding::kStochastic);
   EXPECT_EQ(config.weights.seed, 42u);

@@ -155,8 +155,8 @@ TEST_F(CliTest, ServingSettingsAndBenchReportWhatTheServerDid) {
                         "--duration", "0.3", "--warmup", "0.1", "--metrics", metrics});
   ASSERT_EQ(bench.exit_code, 0) << bench.err;
   const nlohmann::json report = nlohmann::json::parse(bench.out);
-  for (const char* key : {"requests_per_s", "images_per_s", "p50_ms", "p90_ms", "p99_ms",
-                          "max_ms", "errors", "errors_by_code"}) {
+  for (const char* key : {"requests_per_s", "images_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms",
+                          "errors", "errors_by_code"}) {
     EXPECT_TRUE(report.contains(key)) << key;
   }
   EXPECT_EQ(report["errors"], 0);
@@ -233,9 +233,9 @@ TEST_F(CliTest, UploadsDatasetsAndQuantizesWithProgressAndJson) {
   EXPECT_THAT(wait.out, HasSubstr("worst layers by SQNR"));
 
   // --json: one object with the job and its report.
-  Result json = Octet({"--json", "quantize", "--model", "tiny", "--calibration", "calib", "--eval",
-                       "eval", "--weight-granularity", "per-tensor", "--target-cpu", "avx2",
-                       "--wait"});
+  Result json =
+      Octet({"--json", "quantize", "--model", "tiny", "--calibration", "calib", "--eval", "eval",
+             "--weight-granularity", "per-tensor", "--target-cpu", "avx2", "--wait"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
   const nlohmann::json job = nlohmann::json::parse(json.out);
   EXPECT_EQ(job["state"], "SUCCEEDED");
@@ -251,6 +251,22 @@ TEST_F(CliTest, UploadsDatasetsAndQuantizesWithProgressAndJson) {
   // Made for AVX2 CPUs: 7-bit weights, which oneDNN's AVX2 int8 kernels sum exactly.
   EXPECT_EQ(job["report"]["config"]["target_cpu"], "avx2");
   EXPECT_EQ(job["report"]["config"]["weights"]["bits"], 7);
+  // ... and 8 bits where needed for depthwise and pointwise layers, measured on calibration data.
+  EXPECT_EQ(job["report"]["config"]["weights"]["bits_where_needed"], 8);
+  EXPECT_FALSE(job["report"]["weight_precision"]["trials"].empty()) << job["report"];
+  // The layer precisions as flags.
+  Result layers =
+      Octet({"--json", "quantize", "--model", "tiny", "--calibration", "calib", "--weight-bits",
+             "6", "--pointwise-bits", "5", "--depthwise-bits", "4", "--wait"});
+  ASSERT_EQ(layers.exit_code, 0) << layers.err;
+  const nlohmann::json precision = nlohmann::json::parse(layers.out)["report"]["weight_precision"];
+  EXPECT_EQ(precision["other_bits"], 6) << precision;
+  EXPECT_EQ(precision["pointwise_bits"], 5);
+  EXPECT_EQ(precision["depthwise_bits"], 4);
+  Result out_of_range =
+      Octet({"quantize", "--model", "tiny", "--calibration", "calib", "--pointwise-bits", "9"});
+  EXPECT_NE(out_of_range.exit_code, 0);
+  EXPECT_THAT(out_of_range.err, HasSubstr("--pointwise-bits"));
   Result describe = Octet({"models", "describe", "tiny", "--version", "3"});
   EXPECT_THAT(describe.out, HasSubstr("this server's CPU: "));
   EXPECT_THAT(describe.out, HasSubstr("for AVX2 CPUs"));
