@@ -318,26 +318,21 @@ void AddQuantizeCommand(CLI::App& app, CommandTable& table) {
   quantize->add_option("--weight-granularity", o->granularity)
       ->check(CLI::IsMember({"per-channel", "per-tensor"}))
       ->capture_default_str();
-  quantize
-      ->add_option("--weight-bits", o->weight_bits,
-                   "2 to 8 (default: the target CPU's, 8 with VNNI, 7 without)")
-      ->check(CLI::Range(2, 8));
-  quantize
-      ->add_option("--depthwise-bits", o->depthwise_bits,
-                   "Depthwise convolutions' weights, 2 to 8 (default: as --weight-bits)")
-      ->check(CLI::Range(2, 8));
-  quantize
-      ->add_option("--pointwise-bits", o->pointwise_bits,
-                   "1x1 convolutions' (stride 1, no padding), Gemm's and MatMul's weights, 2 to 8 "
-                   "(default: as --weight-bits)")
-      ->check(CLI::Range(2, 8));
-  quantize
-      ->add_option("--bits-where-needed", o->bits_where_needed,
-                   "What depthwise and pointwise layers take instead when the job measures an "
-                   "output below 20 dB SQNR on calibration samples, 2 to 8 (default: 8 on AVX2 "
-                   "without VNNI, where Octet's own kernels run them exactly at 8 bits, with "
-                   "default weight bits; otherwise never)")
-      ->check(CLI::Range(2, 8));
+  // Weight precisions: 2 to 8, unset (0) when not given.
+  auto bits = [&](const char* name, int* field, const char* help) {
+    quantize->add_option(name, *field, help)->check(CLI::Range(2, 8));
+  };
+  bits("--weight-bits", &o->weight_bits,
+       "2 to 8 (default: the target CPU's, 8 with VNNI, 7 without)");
+  bits("--depthwise-bits", &o->depthwise_bits,
+       "Depthwise convolutions' weights, 2 to 8 (default: as --weight-bits)");
+  bits("--pointwise-bits", &o->pointwise_bits,
+       "1x1 convolutions' (stride 1, no padding), Gemm's and MatMul's weights, 2 to 8 (default: "
+       "as --weight-bits)");
+  bits("--bits-where-needed", &o->bits_where_needed,
+       "What depthwise and pointwise layers take instead when the job measures an output below "
+       "20 dB SQNR on calibration samples, 2 to 8 (default: 8 on AVX2 without VNNI, where Octet's "
+       "own kernels run them exactly at 8 bits, with default weight bits; otherwise never)");
   quantize
       ->add_option("--target-cpu", o->target_cpu,
                    "The CPU the model will be served on; auto: the server's (its default weight "

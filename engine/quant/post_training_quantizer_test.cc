@@ -126,6 +126,16 @@ TEST(BatchNormFoldingTest, FoldsBatchNormAfterGemm) {
   for (size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(actual[i], expected[i], 1e-5f) << i;
 }
 
+// The largest magnitude among a quantized weight's values.
+int LargestQuantizedWeight(const Graph& graph, const std::string& name) {
+  const Tensor* w = graph.FindConstant(name + "/quantized");
+  EXPECT_NE(w, nullptr) << name;
+  int largest = 0;
+  if (w == nullptr) return largest;
+  for (int8_t v : w->values<int8_t>()) largest = std::max(largest, std::abs(int{v}));
+  return largest;
+}
+
 class QuantizeTinyCnnTest : public ::testing::Test {
  protected:
   QuantizeTinyCnnTest() : model_(TinyCnn().Serialize()), calibration_(Samples(96, 5)) {}
@@ -410,11 +420,8 @@ TEST_F(QuantizeTinyCnnTest, SevenBitWeightsStayWithinSixtyThree) {
   QuantizationConfig config;
   config.weights.bits = 7;
   OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, Quantize(config));
-  const Tensor* w = result.quantized_graph.FindConstant("conv2_w/quantized");
-  ASSERT_NE(w, nullptr);
-  int largest = 0;
-  for (int8_t v : w->values<int8_t>()) largest = std::max(largest, std::abs(int{v}));
-  EXPECT_EQ(largest, 63);  // [-63, 63]: narrow range, each channel's largest weight at +-63
+  EXPECT_EQ(LargestQuantizedWeight(result.quantized_graph, "conv2_w"),
+            63);  // [-63, 63]: narrow range, each channel's largest weight at +-63
   EXPECT_THAT(result.report_json, HasSubstr("7-bit weights are stored in int8"));
 }
 
@@ -578,16 +585,6 @@ TEST(EvaluationTest, ShapeComputationsAreNotLayers) {
   for (const nlohmann::json& layer : report["layers"]) {
     EXPECT_NE(layer.value("op_type", ""), "Concat") << layer;
   }
-}
-
-// The largest magnitude among a quantized weight's values.
-int LargestQuantizedWeight(const Graph& graph, const std::string& name) {
-  const Tensor* w = graph.FindConstant(name + "/quantized");
-  EXPECT_NE(w, nullptr) << name;
-  int largest = 0;
-  if (w == nullptr) return largest;
-  for (int8_t v : w->values<int8_t>()) largest = std::max(largest, std::abs(int{v}));
-  return largest;
 }
 
 // Depthwise convolutions and pointwise layers (1x1 of stride 1 and no padding, MatMul, Gemm)
