@@ -84,9 +84,14 @@ worst_output = min((o["sqnr_db"] for o in evaluation.get("outputs", [])
                     if o.get("sqnr_db") is not None), default=float("nan"))
 size = manifest["files"]["model.onnx"]["size_bytes"]
 agreement = main.get("agreement")
+precision = report.get("weight_precision", {})
+layers = ""
+if precision.get("depthwise_bits", weights["bits"]) != weights["bits"] or \
+        precision.get("pointwise_bits", weights["bits"]) != weights["bits"]:
+    layers = f" ({precision['depthwise_bits']}-bit depthwise, {precision['pointwise_bits']}-bit pointwise)"
 if report["config"]["calibration"]["method"] == "auto":
     label += f" [{report['calibration']['method']}]"
-print(f"| {model} | {label} | {weights['bits']}-bit {weights['granularity'].replace('_', '-')} | "
+print(f"| {model} | {label} | {weights['bits']}-bit {weights['granularity'].replace('_', '-')}{layers} | "
       f"{evaluation.get('output_sqnr_db', float('nan')):.1f} | {main.get('cosine', float('nan')):.4f} | "
       f"{'-' if agreement is None else f'{100 * agreement:.2f}%'} | {worst_output:.1f} | {worst:.1f} | "
       f"{seconds} | {float_bytes / 1e6:.2f} -> {size / 1e6:.2f} |")

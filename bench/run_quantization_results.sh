@@ -4,9 +4,21 @@
 #     images calibrate, the 10,000 test images evaluate), then PyTorch's FX post-training
 #     quantization of the same models as the peer rows (bench/pytorch_fx_ptq.py);
 #  2. the per-layer collapse on torchvision MobileNetV2 224x224 with spread batch-norm channels
-#     (bench/export_mobilenet_v2_spread.py), on seeded random inputs.
-#   bench/run_quantization_results.sh [--print]   (--print: print only, write no file)
+#     (bench/export_mobilenet_v2_spread.py), on seeded random inputs;
+#  3. the corpus's real exports (ISNet, the wake-word heads, RetinaFace) quantized through a real
+#     octetd: default jobs, per-tensor against per-channel weights, other calibrations
+#     (bench/run_corpus_quantization.sh, about 40 minutes on 2 cores; --no-corpus leaves it out).
+#   bench/run_quantization_results.sh [--print] [--no-corpus]   (--print: print only, no file)
 set -euo pipefail
+print=false
+corpus=true
+for arg in "$@"; do
+  case "$arg" in
+    --print) print=true ;;
+    --no-corpus) corpus=false ;;
+    *) echo "usage: $0 [--print] [--no-corpus]" >&2; exit 2 ;;
+  esac
+done
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${OCTET_BUILD_DIR:-$root/build}
 "$root/scripts/setup.sh" --fixtures
@@ -20,7 +32,7 @@ fixtures=("$root/tests/data/fashion_mnist/resnet_small.onnx" "$root/tests/data/f
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 {
-  "$root/bench/provenance.sh" "bench/run_quantization_results.sh"
+  "$root/bench/provenance.sh" "bench/run_quantization_results.sh $*"
   table=$("$build/bench/octet_quantization_results" --threads 2 "${fixtures[@]}")
   grep '^|' <<< "$table"
   /usr/bin/python3 "$root/bench/pytorch_fx_ptq.py" "${fixtures[@]}" 2> /dev/null
@@ -33,8 +45,14 @@ trap 'rm -f "$results"' EXIT
   echo "correction off as in the whitepaper, except in the last row."
   echo
   "$build/bench/octet_quantization_results" --threads 2 --random_inputs "$models/mobilenet_v2_spread.onnx"
+  if $corpus; then
+    echo
+    echo "## Real exports through octetd"
+    echo
+    "$root/bench/run_corpus_quantization.sh"
+  fi
 } > "$results"
-if [ "${1:-}" = "--print" ]; then
+if $print; then
   cat "$results"
   exit 0
 fi
