@@ -1,7 +1,8 @@
 // Quantizes a model for the int8 speed benchmark (bench/run_int8_benchmark.sh) with Octet's
 // default configuration and the given weight bit width, and writes the QDQ model:
-//   octet_bench_quantize MODEL.onnx OUT.onnx WEIGHT_BITS[,LAYER_BITS]|auto [--fashion_mnist]
-// (LAYER_BITS: depthwise and pointwise layers'; auto: the default job's for this CPU).
+//   octet_bench_quantize MODEL.onnx OUT.onnx WEIGHT_BITS[,POINTWISE_BITS[,DEPTHWISE_BITS]]|auto
+//   [--fashion_mnist]
+// (DEPTHWISE_BITS defaults to POINTWISE_BITS; auto: the default job's for this CPU).
 // Calibration: 64 Fashion-MNIST training images with --fashion_mnist (the fixtures), else 64
 // inputs drawn from a seeded standard normal distribution (torchvision models, speed only).
 // Prints which nodes the int8 runtime lowers on this CPU and which it leaves simulated.
@@ -13,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/str_split.h"
 #include "engine/io/idx.h"
 #include "engine/onnx/onnx_importer.h"
 #include "engine/quant/post_training_quantizer.h"
@@ -32,7 +34,8 @@ int Fail(const std::string& message) {
 int main(int argc, char** argv) {
   if (argc < 4 || argc > 5 || (argc == 5 && std::string(argv[4]) != "--fashion_mnist")) {
     return Fail(
-        "usage: octet_bench_quantize MODEL.onnx OUT.onnx WEIGHT_BITS[,LAYER_BITS]|auto "
+        "usage: octet_bench_quantize MODEL.onnx OUT.onnx "
+        "WEIGHT_BITS[,POINTWISE_BITS[,DEPTHWISE_BITS]]|auto "
         "[--fashion_mnist]");
   }
   std::ifstream in(argv[1], std::ios::binary);
@@ -74,16 +77,17 @@ int main(int argc, char** argv) {
   request.num_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // "auto": what a job targeting this CPU takes by default (8 bits with VNNI; without, 7, and 8
   // for depthwise and pointwise layers where the model needs them).
-  // "B,L": B-bit weights, L-bit depthwise and pointwise layers.
+  // "B[,P[,D]]": B-bit weights, P-bit pointwise and D-bit depthwise layers (D defaults to P).
   const std::string bits = argv[3];
   if (bits == "auto") {
     octet::ApplyTargetWeightDefaults(octet::cpu::Cpu().vnni, &request.config.weights);
   } else {
-    request.config.weights.bits = std::atoi(bits.c_str());
-    if (const size_t comma = bits.find(','); comma != std::string::npos) {
-      request.config.weights.depthwise_bits = request.config.weights.pointwise_bits =
-          std::atoi(bits.c_str() + comma + 1);
-    }
+    const std::vector<std::string> parts = absl::StrSplit(bits, ',');
+    octet::WeightQuantizationSpec& weights = request.config.weights;
+    weights.bits = std::atoi(parts[0].c_str());
+    if (parts.size() > 1)
+      weights.pointwise_bits = weights.depthwise_bits = std::atoi(parts[1].c_str());
+    if (parts.size() > 2) weights.depthwise_bits = std::atoi(parts[2].c_str());
   }
   request.config.batch_size = 8;
   absl::StatusOr<octet::QuantizationResult> result = octet::QuantizeModel(request);

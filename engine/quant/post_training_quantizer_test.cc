@@ -626,6 +626,27 @@ TEST(WeightPrecisionTest, DepthwiseAndPointwiseLayersTakeTheirOwnBits) {
   EXPECT_EQ(report["weight_precision"]["pointwise_bits"], 5);
   EXPECT_EQ(report["weight_precision"]["other_bits"], 4);
   EXPECT_FALSE(report["weight_precision"].contains("trials"));
+
+  // Where needed: pointwise layers are raised first, depthwise ones only if that is not enough.
+  request.config.weights = {};
+  request.config.weights.bits = 2;
+  request.config.weights.bits_where_needed = 8;
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult raised, QuantizeModel(request));
+  const nlohmann::json precision = nlohmann::json::parse(raised.report_json)["weight_precision"];
+  const nlohmann::json& trials = precision["trials"];
+  ASSERT_GE(trials.size(), 2u) << precision;
+  EXPECT_EQ(trials[0]["pointwise_bits"], 2);
+  EXPECT_EQ(trials[0]["depthwise_bits"], 2);
+  EXPECT_EQ(trials[1]["pointwise_bits"], 8);
+  EXPECT_EQ(trials[1]["depthwise_bits"], 2);
+  if (trials[1]["worst_output_sqnr_db"].get<double>() < 20.0) {
+    ASSERT_EQ(trials.size(), 3u) << precision;
+    EXPECT_EQ(trials[2]["depthwise_bits"], 8);
+  } else {
+    EXPECT_EQ(trials.size(), 2u) << precision;
+    EXPECT_EQ(precision["depthwise_bits"], 2);
+  }
+  EXPECT_EQ(LargestQuantizedWeight(raised.quantized_graph, "dense"), 1);
 }
 
 // bits_where_needed: the job measures the configured precision on calibration samples and, where

@@ -231,17 +231,19 @@ TEST_F(FaceDetectionCorpusTest, QuantizesWithTheDefaultsAndFindsTheSameFace) {
   // regressions, compared over whole maps where most positions hold no face (a black border
   // that rounds to one level everywhere: bias correction's E[Q(x)] keeps it from shifting them),
   // at least 15 dB. For a CPU without VNNI the default job measures that 7-bit weights leave the
-  // stride-32 box map near 14 dB on the calibration samples and gives the depthwise and pointwise
-  // layers (run exactly at 8 bits by Octet's own kernels there) 8-bit weights.
+  // stride-32 box map near 13 dB on the calibration samples and gives the pointwise layers (run
+  // exactly at 8 bits by Octet's own product there), and the depthwise ones if that is not enough,
+  // 8-bit weights.
   const std::string target = report["config"].value("target_cpu", "");
-  std::cout << "target CPU " << target << ", weight precision " << report["weight_precision"].dump()
-            << "\n";
-  EXPECT_EQ(report["weight_precision"]["depthwise_bits"], 8);
-  EXPECT_EQ(report["weight_precision"]["pointwise_bits"], 8);
+  const nlohmann::json& precision = report["weight_precision"];
+  std::cout << "target CPU " << target << ", weight precision " << precision.dump() << "\n";
+  EXPECT_EQ(precision["pointwise_bits"], 8);
   if (target == "avx2") {
-    EXPECT_EQ(report["weight_precision"]["other_bits"], 7);
-    ASSERT_EQ(report["weight_precision"]["trials"].size(), 2u);
-    EXPECT_LT(report["weight_precision"]["trials"][0]["worst_output_sqnr_db"].get<double>(), 20.0);
+    EXPECT_EQ(precision["other_bits"], 7);
+    ASSERT_GE(precision["trials"].size(), 2u);
+    EXPECT_LT(precision["trials"][0]["worst_output_sqnr_db"].get<double>(), 20.0);
+  } else {
+    EXPECT_EQ(precision["depthwise_bits"], 8);
   }
   ASSERT_EQ(report["evaluation"]["outputs"].size(), 9u);
   for (const nlohmann::json& output : report["evaluation"]["outputs"]) {
