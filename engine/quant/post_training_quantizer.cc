@@ -364,8 +364,8 @@ class Pipeline {
     OCTET_ASSIGN_OR_RETURN(Comparison comparison,
                            CompareGraphs(p.graph, quantized.graph, samples, OutputComparison()));
     PrecisionTrial trial;
-    trial.depthwise_bits = LayerBits(options.weight_spec, /*depthwise=*/true, false);
-    trial.pointwise_bits = LayerBits(options.weight_spec, false, /*pointwise=*/true);
+    trial.depthwise_bits = options.weight_spec.DepthwiseBits();
+    trial.pointwise_bits = options.weight_spec.PointwiseBits();
     trial.worst_output_sqnr_db = std::numeric_limits<double>::infinity();
     for (const auto& output : comparison.outputs) {
       if (!output.skipped.empty() || std::isnan(output.sqnr_db)) continue;
@@ -375,13 +375,6 @@ class Pipeline {
       }
     }
     return trial;
-  }
-
-  static int LayerBits(const WeightQuantizationSpec& spec, bool depthwise, bool pointwise) {
-    QuantizedLayer layer;
-    layer.depthwise = depthwise;
-    layer.pointwise = pointwise;
-    return LayerWeightSpec(spec, layer).bits;
   }
 
   // Whether depthwise and pointwise layers need WeightQuantizationSpec::bits_where_needed. The
@@ -402,11 +395,11 @@ class Pipeline {
     std::vector<WeightQuantizationSpec> candidates = {c->weights};
     if (raises_pointwise) {
       candidates.push_back(candidates.back());
-      candidates.back().pointwise_bits = std::max(LayerBits(c->weights, false, true), needed);
+      candidates.back().pointwise_bits = std::max(c->weights.PointwiseBits(), needed);
     }
     if (raises_depthwise) {
       candidates.push_back(candidates.back());
-      candidates.back().depthwise_bits = std::max(LayerBits(c->weights, true, false), needed);
+      candidates.back().depthwise_bits = std::max(c->weights.DepthwiseBits(), needed);
     }
     if (candidates.size() == 1) return absl::OkStatus();
     const SampleSet samples =
@@ -540,8 +533,8 @@ class Pipeline {
       report["calibration"] = calibration;
     }
     // The weights' precision per kind of layer, as the model has it, and how it was chosen.
-    Json precision = {{"depthwise_bits", LayerBits(c.weights, true, false)},
-                      {"pointwise_bits", LayerBits(c.weights, false, true)},
+    Json precision = {{"depthwise_bits", c.weights.DepthwiseBits()},
+                      {"pointwise_bits", c.weights.PointwiseBits()},
                       {"other_bits", c.weights.bits}};
     if (!c.precision_trials.empty()) {
       Json trials = Json::array();

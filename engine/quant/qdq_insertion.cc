@@ -163,8 +163,8 @@ bool IsPlainPointwiseConv(const Node& node, const Tensor& w) {
 WeightQuantizationSpec LayerWeightSpec(const WeightQuantizationSpec& spec,
                                        const QuantizedLayer& layer) {
   WeightQuantizationSpec result = spec;
-  if (layer.depthwise && spec.depthwise_bits != 0) result.bits = spec.depthwise_bits;
-  if (layer.pointwise && spec.pointwise_bits != 0) result.bits = spec.pointwise_bits;
+  if (layer.depthwise) result.bits = spec.DepthwiseBits();
+  if (layer.pointwise) result.bits = spec.PointwiseBits();
   result.depthwise_bits = result.pointwise_bits = 0;
   return result;
 }

@@ -39,6 +39,9 @@ struct WeightQuantizationSpec {
   // kernels, the others need 7 on oneDNN's (quantization_config.h).
   int depthwise_bits = 0;
   int pointwise_bits = 0;
+  // The precision those layers take.
+  int DepthwiseBits() const { return depthwise_bits != 0 ? depthwise_bits : bits; }
+  int PointwiseBits() const { return pointwise_bits != 0 ? pointwise_bits : bits; }
   // What depthwise and pointwise layers take instead when the job finds `bits` too few for the
   // model (kPrecisionNeededBelowDb); 0: never.
   int bits_where_needed = 0;

@@ -55,8 +55,8 @@ absl::StatusOr<std::unique_ptr<BlobStore::Writer>> WriteBlob(BlobStore& blobs,
 // Where depthwise and pointwise layers' precision differs from the others': ", W8 depthwise and
 // pointwise" (or each named).
 std::string LayerBits(const WeightQuantizationSpec& weights) {
-  const int depthwise = weights.depthwise_bits != 0 ? weights.depthwise_bits : weights.bits;
-  const int pointwise = weights.pointwise_bits != 0 ? weights.pointwise_bits : weights.bits;
+  const int depthwise = weights.DepthwiseBits();
+  const int pointwise = weights.PointwiseBits();
   if (depthwise == pointwise && depthwise != weights.bits) {
     return absl::StrCat(", W", depthwise, " depthwise and pointwise");
   }
