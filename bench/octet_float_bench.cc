@@ -4,9 +4,6 @@
 // warm-up runs (which build the plan).
 #include <algorithm>
 #include <chrono>
-#include <thread>
-#include <atomic>
-#include <cstdlib>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -49,9 +46,6 @@ int main(int argc, char** argv) {
     for (int64_t i = 0; i < t.element_count(); ++i) t.data<float>()[i] = uniform(rng);
     inputs.emplace_back(input.name, t);
   }
-  std::atomic<bool> stop{false}, described{false};
-  std::thread keeper;
-  if (getenv("DESCRIBE_FIRST")) { keeper = std::thread([&] { (void)(*session)->Describe(inputs); described = true; while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(10)); }); while (!described) {} }
   std::vector<double> times;
   for (int r = 0; r < runs + 2; ++r) {
     const auto start = std::chrono::steady_clock::now();
@@ -64,7 +58,6 @@ int main(int argc, char** argv) {
     }
     if (r >= 2) times.push_back(ms);
   }
-  stop = true; if (keeper.joinable()) keeper.join();
   std::sort(times.begin(), times.end());
   std::cout << "{\"median_ms\": " << times[times.size() / 2] << ", \"min_ms\": " << times.front()
             << ", \"max_ms\": " << times.back() << ", \"runs\": " << times.size() << "}\n";
