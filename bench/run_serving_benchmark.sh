@@ -7,8 +7,12 @@
 #     MobileNetV2 when build/bench-models holds their exports), float and int8 (Octet's default
 #     quantization of it for this CPU, octet_bench_quantize auto: 8-bit weights with VNNI, 7-bit
 #     without, ONEDNN_MAX_CPU_ISA included), batch 1, 16 and 32, one client:
-#     octet_float_bench's in-process median (RUNS runs) beside the round trip's p50 and the
-#     server's mean compute time (its octet_inference_compute_duration_seconds) over SECONDS.
+#     octet_float_bench's in-process median and mean (RUNS runs) beside the round trip's p50
+#     and the server's mean compute time (its octet_inference_compute_duration_seconds) over
+#     SECONDS: the compute column is compared with the in-process mean (a histogram gives a
+#     mean, and a mean is not a median), the round trip's p50 with the in-process median.
+#     Then the int8 rows against the peers in-process, same threads: ONNX Runtime on the same
+#     QDQ file, PyTorch's FX post-training int8 of the same network (bench/pytorch_bench.py).
 #  2. Throughput. 64 clients sending batch-1 requests to the ResNet fixture for 2 x SECONDS:
 #     batching on (the default) and off (the model's max_batch_size set to 1), against the
 #     engine's in-process images/s at batch 32.
@@ -21,6 +25,7 @@ build=${OCTET_BUILD_DIR:-$root/build}
 seconds=${1:-10}
 runs=${2:-200}
 threads=$(nproc)
+. "$root/bench/setup_peers.sh"
 "$root/scripts/build.sh" > /dev/null
 cmake --build "$build" --target octetd octet octet_float_bench octet_bench_quantize > /dev/null
 models="$build/bench-models"
@@ -52,10 +57,11 @@ start_server() {
 octet() { "$build/client/octet" --server "$server" "$@"; }
 field() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {}, d))' "$1"; }
 
-entries=("$root/tests/data/fashion_mnist/resnet_small.onnx:--fashion_mnist"
-         "$root/tests/data/fashion_mnist/mobilenetv2_small.onnx:--fashion_mnist")
+# MODEL:INPUT SHAPE (for ONNX Runtime, whose node binding gives no shapes):QUANTIZATION OPTION
+entries=("$root/tests/data/fashion_mnist/resnet_small.onnx:1,1,28,28:--fashion_mnist"
+         "$root/tests/data/fashion_mnist/mobilenetv2_small.onnx:1,1,28,28:--fashion_mnist")
 for name in resnet18 mobilenet_v2; do
-  [ -f "$models/$name.onnx" ] && entries+=("$models/$name.onnx:")
+  [ -f "$models/$name.onnx" ] && entries+=("$models/$name.onnx:1,3,224,224:")
 done
 
 "$root/bench/provenance.sh" "bench/run_serving_benchmark.sh $seconds $runs"
@@ -63,11 +69,11 @@ echo "octetd: default flags ($threads inference threads, one worker, batching on
 echo
 echo "### Overhead: one client"
 echo
-echo "| model | precision | batch | in-process median ms | server compute ms | compute / in-process | round trip p50 ms | p50 - in-process us |"
+echo "| model | precision | batch | in-process median / mean ms | server compute mean ms | compute / in-process mean | round trip p50 ms | p50 - in-process median us |"
 echo "|---|---|---|---|---|---|---|---|"
 start_server overhead
 for entry in "${entries[@]}"; do
-  IFS=: read -r model calibration <<< "$entry"
+  IFS=: read -r model shape calibration <<< "$entry"
   name=$(basename "$model" .onnx)
   qdq="$work/$name.qdq.onnx"
   "$build/bench/octet_bench_quantize" "$model" "$qdq" auto $calibration > /dev/null 2>&1
@@ -79,21 +85,37 @@ for entry in "${entries[@]}"; do
     for batch in 1 16 32; do
       local_runs=$runs
       [ "$batch" != 1 ] && local_runs=$((runs / 8 > 10 ? runs / 8 : 10))
-      inproc=$("$build/bench/octet_float_bench" "$file" "$batch" "$threads" "$local_runs" | field median_ms)
+      inproc=$("$build/bench/octet_float_bench" "$file" "$batch" "$threads" "$local_runs")
       report=$(octet --json bench --model "$served" --batch "$batch" --concurrency 1 \
         --duration "$seconds" --warmup 1 --metrics "$metrics")
       /usr/bin/python3 - "$name" "$precision" "$batch" "$inproc" "$report" "$work/overhead.jsonl" <<'PY'
 import json, sys
-name, precision, batch, inproc, report = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), json.loads(sys.argv[5])
+name, precision, batch = sys.argv[1], sys.argv[2], sys.argv[3]
+inproc, report = json.loads(sys.argv[4]), json.loads(sys.argv[5])
+median, mean = inproc["median_ms"], inproc["mean_ms"]
 compute = report["server"]["compute_ms"] if report["server"] else float("nan")
 p50 = report["p50_ms"]
-print(f"| {name} | {precision} | {batch} | {inproc:.3f} | {compute:.3f} | {compute / inproc:.2f} | "
-      f"{p50:.3f} | {1000 * (p50 - inproc):.0f} |")
+print(f"| {name} | {precision} | {batch} | {median:.3f} / {mean:.3f} | {compute:.3f} | "
+      f"{compute / mean:.2f} | {p50:.3f} | {1000 * (p50 - median):.0f} |")
 with open(sys.argv[6], "a") as f:
     f.write(json.dumps({"model": name, "precision": precision, "batch": int(batch),
                         "compute": compute, "p50": p50}) + "\n")
 PY
     done
+  done
+  # The peers' int8 in-process, same threads and run counts, while octetd idles.
+  torch_model=$model
+  case $name in resnet18 | mobilenet_v2) torch_model=$name ;; esac
+  /usr/bin/python3 "$root/bench/pytorch_bench.py" "$torch_model" "$threads" $((runs / 8 > 10 ? runs / 8 : 10)) 1 16 32 2> /dev/null |
+    /usr/bin/python3 -c 'import json,sys
+for line in sys.stdin:
+    r = json.loads(line)
+    print(json.dumps({"model": sys.argv[1], "batch": r["batch"], "peer": "torch", "ms": r["int8"]["median_ms"]}))' "$name" >> "$work/peers.jsonl"
+  for batch in 1 16 32; do
+    local_runs=$runs
+    [ "$batch" != 1 ] && local_runs=$((runs / 8 > 10 ? runs / 8 : 10))
+    ort=$(OCTET_BENCH_INPUT_SHAPE=$shape node "$root/bench/ort_float_bench.js" "$qdq" "$batch" "$threads" "$local_runs" 2> /dev/null | field median_ms)
+    echo "{\"model\": \"$name\", \"batch\": $batch, \"peer\": \"ort\", \"ms\": $ort}" >> "$work/peers.jsonl"
   done
 done
 
@@ -111,6 +133,29 @@ for (model, precision, batch), f in by.items():
     if precision != "float" or q is None:
         continue
     print(f"| {model} | {batch} | {f['compute'] / q['compute']:.2f}x | {f['p50'] / q['p50']:.2f}x |")
+PY
+
+echo
+echo "### Octet int8 through octetd against the peers' int8 in-process"
+echo
+/usr/bin/python3 - "$work/overhead.jsonl" "$work/peers.jsonl" <<'PY'
+import json, sys
+octet = {(r["model"], r["batch"]): r for r in map(json.loads, open(sys.argv[1])) if r["precision"] == "int8"}
+peers = {}
+for r in map(json.loads, open(sys.argv[2])):
+    peers.setdefault((r["model"], r["batch"]), {})[r["peer"]] = r["ms"]
+print("ONNX Runtime runs the QDQ file octetd serves; PyTorch its FX post-training int8 (onednn engine) "
+      "of the same network; medians in ms. The last column is octetd's round trip over the faster "
+      "peer's in-process time.")
+print()
+print("| model | batch | octetd round trip p50 | octetd server compute | ONNX Runtime int8 | PyTorch int8 | round trip / faster peer |")
+print("|---|---|---|---|---|---|---|")
+for key, o in octet.items():
+    p = peers.get(key, {})
+    ort, torch = p.get("ort", float("nan")), p.get("torch", float("nan"))
+    best = min([t for t in (ort, torch) if t == t], default=float("nan"))
+    print(f"| {key[0]} | {key[1]} | {o['p50']:.3f} | {o['compute']:.3f} | {ort:.3f} | {torch:.3f} | "
+          f"{o['p50'] / best:.2f} |")
 PY
 
 echo
