@@ -3,15 +3,20 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "client/commands/command.h"
 #include "nlohmann/json.hpp"
 
@@ -162,6 +167,32 @@ void PrintOutputs(const v1::Job& job) {
   }
 }
 
+// "took 4m12.3s: gptq rounding 2m30.1s, evaluate 50s, calibrate 20.4s" (report.timing's three
+// longest steps).
+void PrintTiming(const nlohmann::json& report) {
+  if (!report.is_object() || !report.contains("timing") || !report["timing"].is_object()) return;
+  const nlohmann::json& timing = report["timing"];
+  // Milliseconds below a second, tenths of a second above.
+  const auto seconds = [](double s) {
+    return absl::FormatDuration(s < 1.0 ? absl::Milliseconds(std::round(s * 1000))
+                                        : absl::Seconds(std::round(s * 10) / 10));
+  };
+  std::vector<std::pair<double, std::string>> steps;
+  if (timing.contains("steps") && timing["steps"].is_array()) {
+    for (const auto& step : timing["steps"]) {
+      if (step.is_object()) {
+        steps.emplace_back(step.value("seconds", 0.0), step.value("step", std::string()));
+      }
+    }
+  }
+  std::sort(steps.begin(), steps.end(), std::greater<>());
+  std::string line = absl::StrCat("  took ", seconds(timing.value("seconds", 0.0)));
+  for (size_t i = 0; i < steps.size() && i < 3; ++i) {
+    absl::StrAppend(&line, i == 0 ? ": " : ", ", steps[i].second, " ", seconds(steps[i].first));
+  }
+  std::cout << line << "\n";
+}
+
 // The table `quantize --wait` ends with.
 void PrintSummary(const v1::Job& job, const v1::Model& model) {
   int64_t float_size = 0, int8_size = 0;
@@ -207,6 +238,7 @@ void PrintSummary(const v1::Job& job, const v1::Model& model) {
   }
   PrintOutputs(job);
   PrintWorstLayers(job);
+  PrintTiming(report);
 }
 
 struct QuantizeOptions {

@@ -5,9 +5,15 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "engine/base/status_macros.h"
 #include "engine/onnx/onnx_exporter.h"
 #include "engine/onnx/onnx_importer.h"
@@ -140,10 +146,10 @@ class Pipeline {
   absl::StatusOr<QuantizationResult> Run() {
     const QuantizationConfig& config = request_.config;
     OCTET_RETURN_IF_ERROR(ValidateConfig(config));
-    OCTET_ASSIGN_OR_RETURN(Prepared prepared, Prepare());
+    OCTET_ASSIGN_OR_RETURN(Prepared prepared, Timed("prepare", [&] { return Prepare(); }));
     Calibrated calibrated;
     if (config.mode != QuantizationMode::kWeightsOnly) {
-      OCTET_ASSIGN_OR_RETURN(calibrated, Calibrate(prepared));
+      OCTET_ASSIGN_OR_RETURN(calibrated, Timed("calibrate", [&] { return Calibrate(prepared); }));
     }
     calibrated.weights = config.weights;
     QdqOptions options;
@@ -151,7 +157,8 @@ class Pipeline {
     OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, Quantize(prepared, &calibrated, &options, &notes));
     Evaluated evaluated;
     if (prepared.have_evaluation) {
-      OCTET_ASSIGN_OR_RETURN(evaluated, Evaluate(prepared, quantized, options));
+      OCTET_ASSIGN_OR_RETURN(
+          evaluated, Timed("evaluate", [&] { return Evaluate(prepared, quantized, options); }));
     }
     // EXPORT
     OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kExport, 0, 0));
@@ -160,7 +167,9 @@ class Pipeline {
     export_options.producer_version = request_.octet_version;
     QuantizationResult result;
     result.weights = calibrated.weights;
-    OCTET_ASSIGN_OR_RETURN(result.model, ExportOnnxModel(quantized.graph, export_options));
+    OCTET_ASSIGN_OR_RETURN(result.model, Timed("export", [&] {
+                             return ExportOnnxModel(quantized.graph, export_options);
+                           }));
     OCTET_ASSIGN_OR_RETURN(const Json report,
                            BuildReport(prepared, calibrated, quantized, evaluated, notes));
     result.report_json = report.dump(2);
@@ -439,27 +448,34 @@ class Pipeline {
     // "auto" chooses the ranges with weights rounded to nearest: GPTQ's rounding depends on the
     // ranges (below), and runs once, not once per candidate.
     if (!calibrated->candidates.empty()) {
-      OCTET_RETURN_IF_ERROR(ChooseCalibration(p, *options, calibrated));
+      OCTET_RETURN_IF_ERROR(
+          Timed("choose calibration", [&] { return ChooseCalibration(p, *options, calibrated); }));
     }
     if (config.weights.bits_where_needed != 0 && request_.calibration != nullptr) {
-      OCTET_RETURN_IF_ERROR(ChoosePrecision(p, calibrated, options));
+      OCTET_RETURN_IF_ERROR(
+          Timed("choose precision", [&] { return ChoosePrecision(p, calibrated, options); }));
     }
     if (config.weights.rounding == Rounding::kGptq && request_.calibration != nullptr) {
-      OCTET_ASSIGN_OR_RETURN(options->weight_overrides,
-                             RoundWeightsByGptq(p.graph, p.sites, p.calibration,
-                                                c.activation_params, c.weights, Passes(), notes));
+      OCTET_ASSIGN_OR_RETURN(options->weight_overrides, Timed("gptq rounding", [&] {
+                               return RoundWeightsByGptq(p.graph, p.sites, p.calibration,
+                                                         c.activation_params, c.weights, Passes(),
+                                                         notes);
+                             }));
     }
     options->activations = c.activation_params;
     if (config.bias_correction && request_.calibration != nullptr) {
-      OCTET_ASSIGN_OR_RETURN(
-          options->input_quantization_shifts,
-          QuantizationChannelShifts(p.graph, c.activation_params, p.calibration, Passes()));
+      OCTET_ASSIGN_OR_RETURN(options->input_quantization_shifts, Timed("bias correction", [&] {
+                               return QuantizationChannelShifts(p.graph, c.activation_params,
+                                                                p.calibration, Passes());
+                             }));
     }
     OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, InsertQdq(p.graph, p.sites, *options));
     if (config.empirical_bias_correction && config.mode != QuantizationMode::kWeightsOnly) {
-      OCTET_ASSIGN_OR_RETURN(quantized,
-                             CorrectBiasesEmpirically(p.graph, p.sites, p.calibration, Passes(),
-                                                      std::move(quantized), options));
+      OCTET_ASSIGN_OR_RETURN(quantized, Timed("empirical bias correction", [&] {
+                               return CorrectBiasesEmpirically(p.graph, p.sites, p.calibration,
+                                                               Passes(), std::move(quantized),
+                                                               options);
+                             }));
     }
     return quantized;
   }
@@ -555,6 +571,14 @@ class Pipeline {
     report["weight_precision"] = precision;
     report["batch_norms_folded"] = p.batch_norms_folded;
     report["opset"] = quantized.graph.opset;
+    // Each step's wall time, in order, until this report is built.
+    Json steps = Json::array();
+    absl::Duration total;
+    for (const auto& [name, took] : timings_) {
+      steps.push_back({{"step", name}, {"seconds", absl::ToDoubleSeconds(took)}});
+      total += took;
+    }
+    report["timing"] = {{"seconds", absl::ToDoubleSeconds(total)}, {"steps", steps}};
     Json notes = Json::array();
     if (config.weights.bits < 8) {
       notes.push_back(absl::StrCat(
@@ -721,7 +745,19 @@ class Pipeline {
     return absl::CancelledError(absl::StrCat("cancelled during ", StageName(stage)));
   }
 
+  // Runs one step of the job and records how long it took (the report's "timing"), returning
+  // what the step returns.
+  template <typename Step>
+  std::invoke_result_t<Step> Timed(const char* name, Step&& step) const {
+    const absl::Time start = absl::Now();
+    auto result = step();
+    timings_.emplace_back(name, absl::Now() - start);
+    return result;
+  }
+
   const QuantizationRequest& request_;
+  // Each step's wall time, in order; written by the const stages through Timed.
+  mutable std::vector<std::pair<std::string, absl::Duration>> timings_;
 };
 
 }  // namespace

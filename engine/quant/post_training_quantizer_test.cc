@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_matchers.h"
@@ -191,10 +193,47 @@ TEST_F(QuantizeTinyCnnTest, SameInputsGiveTheSameArtifactBytes) {
   OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult a, Quantize(config));
   OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult b, Quantize(config));
   EXPECT_EQ(a.model, b.model);
-  EXPECT_EQ(a.report_json, b.report_json);
+  // The same report but for the steps' wall times.
+  nlohmann::json report_a = nlohmann::json::parse(a.report_json);
+  nlohmann::json report_b = nlohmann::json::parse(b.report_json);
+  report_a.erase("timing");
+  report_b.erase("timing");
+  EXPECT_EQ(report_a, report_b);
   config.weights.seed = 8;
   OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult c, Quantize(config));
   EXPECT_NE(a.model, c.model);
+}
+
+// report.timing lists every step the job ran, in order, with its wall time and their sum.
+TEST_F(QuantizeTinyCnnTest, ReportTimesEachStep) {
+  QuantizationConfig config;  // auto calibration, GPTQ rounding, bias correction
+  config.empirical_bias_correction = true;
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult result, Quantize(config));
+  const nlohmann::json timing = nlohmann::json::parse(result.report_json)["timing"];
+  std::vector<std::string> names;
+  double sum = 0.0;
+  for (const auto& step : timing["steps"]) {
+    names.push_back(step["step"]);
+    EXPECT_GE(step["seconds"].get<double>(), 0.0) << step;
+    sum += step["seconds"].get<double>();
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"prepare", "calibrate", "choose calibration",
+                                             "gptq rounding", "bias correction",
+                                             "empirical bias correction", "evaluate", "export"}));
+  EXPECT_NEAR(timing["seconds"].get<double>(), sum, 1e-9);
+  EXPECT_GT(sum, 0.0);
+
+  // Weights only: no calibration, no choices.
+  config.mode = QuantizationMode::kWeightsOnly;
+  config.empirical_bias_correction = false;
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult weights_only, Quantize(config));
+  const nlohmann::json report = nlohmann::json::parse(weights_only.report_json);
+  names.clear();
+  for (const auto& step : report["timing"]["steps"]) names.push_back(step["step"]);
+  ASSERT_FALSE(names.empty());
+  EXPECT_EQ(names.front(), "prepare");
+  EXPECT_EQ(std::count(names.begin(), names.end(), "calibrate"), 0);
+  EXPECT_EQ(names.back(), "export");
 }
 
 TEST_F(QuantizeTinyCnnTest, ReportHasEveryTensorAndLayerWithErrorSplit) {

@@ -24,6 +24,7 @@ using ::octet::testing::OctetdProcess;
 using ::octet::testing::PseudoRandom;
 using ::octet::testing::TempDir;
 using ::octet::testing::TinyCnn;
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -231,6 +232,8 @@ TEST_F(CliTest, UploadsDatasetsAndQuantizesWithProgressAndJson) {
   EXPECT_LE(std::count(wait.err.begin(), wait.err.end(), '\n'), 40) << wait.err;
   EXPECT_THAT(wait.out, HasSubstr("top-1 agreement"));
   EXPECT_THAT(wait.out, HasSubstr("worst layers by SQNR"));
+  // How long it took, and its longest steps (report.timing).
+  EXPECT_THAT(wait.out, ContainsRegex("took [0-9.hms]+: [a-z ]+ [0-9.hms]+"));
 
   // --json: one object with the job and its report.
   Result json =
