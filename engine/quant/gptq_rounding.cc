@@ -311,15 +311,20 @@ absl::StatusOr<QuantizedTensor> RoundWeightsToGram(const Tensor& weights, int64_
 
 std::string LinearAlgebraKernels() { return openblas_get_corename(); }
 
-std::string LinearAlgebraAdvice() {
+std::string LinearAlgebraCoreTypeToSet() {
   const std::string kernels = LinearAlgebraKernels();
   // OpenBLAS's x86-64 core names with AVX2 and FMA kernels or newer.
   const bool modern = kernels == "Haswell" || kernels == "SkylakeX" || kernels == "Zen" ||
                       kernels == "CooperLake" || kernels == "SapphireRapids";
   if (modern || !cpu::Cpu().avx2 || std::getenv("OPENBLAS_CORETYPE") != nullptr) return "";
-  return absl::StrCat("OpenBLAS does not know this CPU and runs its ", kernels,
-                      " kernels for GPTQ; start octetd with OPENBLAS_CORETYPE=",
-                      cpu::Cpu().avx512 ? "SkylakeX" : "Haswell",
+  return cpu::Cpu().avx512 ? "SkylakeX" : "Haswell";
+}
+
+std::string LinearAlgebraAdvice() {
+  const std::string core = LinearAlgebraCoreTypeToSet();
+  if (core.empty()) return "";
+  return absl::StrCat("OpenBLAS does not know this CPU and runs its ", LinearAlgebraKernels(),
+                      " kernels for GPTQ; start with OPENBLAS_CORETYPE=", core,
                       " for its AVX kernels (quantization jobs about 1.4x faster)");
 }
 

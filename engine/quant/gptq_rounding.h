@@ -87,9 +87,11 @@ absl::StatusOr<QuantizedTensor> RoundWeightsToGram(const Tensor& weights, int64_
 // GPTQ factorises H with LAPACK (OpenBLAS). OpenBLAS chooses its kernels from CPUID when it loads;
 // on a CPU newer than the library it falls back to SSE3 ones (three times slower here), and only
 // OPENBLAS_CORETYPE, read at load, overrides that. Which kernels it runs ("Haswell", "SkylakeX",
-// "Zen", "Prescott", ...), and a line of advice when they are older than what this CPU runs
-// (empty otherwise), for the server's log.
+// "Zen", "Prescott", ...); the OPENBLAS_CORETYPE that would give this CPU's AVX kernels when it
+// runs older ones and the variable is unset (empty otherwise: a process started with it, e.g.
+// octetd starting itself again, gets them); and a line of advice in that case, for a log.
 std::string LinearAlgebraKernels();
+std::string LinearAlgebraCoreTypeToSet();
 std::string LinearAlgebraAdvice();
 
 }  // namespace octet

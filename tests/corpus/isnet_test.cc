@@ -4,7 +4,7 @@
 // Uploaded as shipped, served in float (float16 computed in float32), and its mask of a rendered
 // scene held to ONNX Runtime's (tests/data/corpus/isnet_scene_mask64.npy, made by
 // scripts/fixtures/isnet_reference.js) block by block; quantized by a default job and served
-// (with OCTET_LONG_TESTS=1: about 4.5 minutes on 2 cores).
+// (with OCTET_LONG_TESTS=1: about 4 minutes on 2 cores).
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -112,7 +112,7 @@ TEST(IsnetCorpusTest, TheFloat16ExportServesTheMaskOnnxRuntimeComputes) {
 // own evaluation (mask SQNR, pixels on the same side of 0.5) and the served int8 version.
 TEST(IsnetCorpusTest, QuantizesWithTheDefaultsAndKeepsTheMask) {
   if (std::getenv("OCTET_LONG_TESTS") == nullptr) {
-    GTEST_SKIP() << "ISNet's default job takes about 4.5 minutes on 2 cores (two 1024x1024 "
+    GTEST_SKIP() << "ISNet's default job takes about 4 minutes on 2 cores (two 1024x1024 "
                     "scenes; GPTQ passes over the whole model per group of layers), beyond the "
                     "corpus tests' CI budget: OCTET_LONG_TESTS=1 runs it";
   }
@@ -152,7 +152,12 @@ TEST(IsnetCorpusTest, QuantizesWithTheDefaultsAndKeepsTheMask) {
   const nlohmann::json& mask = report["evaluation"]["outputs"][0];
   std::cout << "ISNet default job (" << report["config"].value("target_cpu", "") << ", "
             << report["calibration"]["method"] << " ranges): mask " << mask["sqnr_db"]
-            << " dB, agreement " << mask["agreement"] << "\n";
+            << " dB, agreement " << mask["agreement"] << "\n  took " << report["timing"]["seconds"]
+            << " s:";
+  for (const auto& step : report["timing"]["steps"]) {
+    std::cout << " " << step["step"].get<std::string>() << " " << step["seconds"] << " s;";
+  }
+  std::cout << "\n";
   // Thresholds for this model: the mask at least 15 dB, 98% of its pixels on the same side of 0.5.
   EXPECT_EQ(mask["name"], "output");
   EXPECT_GE(mask["sqnr_db"].get<double>(), 15.0);

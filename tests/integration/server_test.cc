@@ -3,10 +3,18 @@
 #include <signal.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <iterator>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "engine/base/status_matchers.h"
+#include "engine/quant/gptq_rounding.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
@@ -26,8 +34,11 @@ using ::octet::testing::OctetdProcess;
 using ::octet::testing::PseudoRandom;
 using ::octet::testing::TempDir;
 using ::octet::testing::TinyCnn;
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
 
 class ServerTest : public ::testing::Test {
  protected:
@@ -558,9 +569,8 @@ TEST_F(ServerTest, ServesHealthMetadataAndReflection) {
 
 TEST_F(ServerTest, RefusesToStartOnAPortAnotherServerHolds) {
   // Without SO_REUSEPORT off, the second octetd would start and take half the connections.
-  absl::StatusOr<std::unique_ptr<OctetdProcess>> second =
-      OctetdProcess::Start(OCTETD_PATH, dir_.path() + "/second",
-                           {"--grpc_address=" + server_->target()});
+  absl::StatusOr<std::unique_ptr<OctetdProcess>> second = OctetdProcess::Start(
+      OCTETD_PATH, dir_.path() + "/second", {"--grpc_address=" + server_->target()});
   EXPECT_THAT(second.status(), ::octet::testing::StatusIs(absl::StatusCode::kInternal,
                                                           HasSubstr("exited during start")));
   for (int i = 0; i < 8; ++i) {  // every new connection still reaches the first server
@@ -571,6 +581,26 @@ TEST_F(ServerTest, RefusesToStartOnAPortAnotherServerHolds) {
                     ->ListModels(&context, octet::v1::ListModelsRequest(), &response)
                     .ok());
   }
+}
+
+// On a CPU newer than OpenBLAS, octetd starts itself again (the same process) with
+// OPENBLAS_CORETYPE naming the CPU's AVX kernels for GPTQ.
+TEST_F(ServerTest, NamesOpenBlasKernelsOnACpuOpenBlasDoesNotKnow) {
+  std::ifstream file(absl::StrCat("/proc/", server_->pid(), "/environ"), std::ios::binary);
+  const std::string environ((std::istreambuf_iterator<char>(file)),
+                            std::istreambuf_iterator<char>());
+  const std::vector<std::string> variables = absl::StrSplit(environ, '\0', absl::SkipEmpty());
+  // This test links the same OpenBLAS and runs on the same CPU and environment.
+  const std::string core = LinearAlgebraCoreTypeToSet();
+  if (core.empty()) {
+    if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
+      EXPECT_THAT(variables, Not(Contains(StartsWith("OPENBLAS_CORETYPE="))));
+    }
+    GTEST_SKIP() << "OpenBLAS runs its " << LinearAlgebraKernels()
+                 << " kernels here (or OPENBLAS_CORETYPE is set): octetd has nothing to name";
+  }
+  EXPECT_THAT(variables, Contains("OPENBLAS_CORETYPE=" + core));
+  EXPECT_TRUE(server_->Running()) << server_->State();
 }
 
 TEST_F(ServerTest, SigtermDrainsAndExitsCleanly) { EXPECT_EQ(server_->Stop(SIGTERM), 0); }

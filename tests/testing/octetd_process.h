@@ -31,6 +31,7 @@ class OctetdProcess {
 
   std::string target() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
   int metrics_port() const { return metrics_port_; }
+  pid_t pid() const { return pid_; }
 
  private:
   OctetdProcess(pid_t pid, int grpc_port, int metrics_port)
