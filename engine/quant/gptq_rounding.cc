@@ -21,8 +21,14 @@ extern "C" {
 void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info, size_t uplo_len);
 void dtrtri_(const char* uplo, const char* diag, const int* n, double* a, const int* lda, int* info,
              size_t uplo_len, size_t diag_len);
+void dgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
+            const double* alpha, const double* a, const int* lda, const double* b, const int* ldb,
+            const double* beta, double* c, const int* ldc, size_t transa_len, size_t transb_len);
 char* openblas_get_corename();
 }
+
+// Coordinates per lazy batch of GPTQ's rounding (the paper's 128).
+constexpr int64_t kLazyBlock = 128;
 
 // Lower Cholesky factor of the symmetric positive definite `a` (n x n, row-major), in place
 // (the upper triangle is zeroed): LAPACK's blocked dpotrf on the upper triangle of the same
@@ -289,20 +295,44 @@ absl::StatusOr<QuantizedTensor> RoundWeightsToGram(const Tensor& weights, int64_
       factored = InverseUpperFactor(permuted, n, &upper);
     }
     if (!factored) continue;
-#pragma omp parallel for schedule(dynamic)
-    for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
-      const float s = params.scales[params.per_channel() ? c : 0];
-      const int32_t z = params.zero_points[params.per_channel() ? c : 0];
-      std::vector<double> row(n);
-      for (int64_t i = 0; i < n; ++i) row[i] = w[element(c, order[i])];
-      for (int64_t i = 0; i < n; ++i) {
-        const int32_t value = QuantizeValue(static_cast<float>(row[i]), s, z, range);
-        q[element(c, order[i])] = static_cast<int8_t>(value);
-        const double error =
-            (row[i] - static_cast<double>(DequantizeValue(value, s, z))) / upper[i * n + i];
-        const double* u = upper.data() + i * n;
+    // GPTQ's lazy batches: the coordinates go in blocks; within a block each channel's errors
+    // update only the block's coordinates, and the block's errors then update every later
+    // coordinate of every channel at once, as one matrix product (the per-coordinate form
+    // streams the whole factor once per channel).
+    const int64_t first = g * per_group;
+    std::vector<double> rows(per_group * n);
+    for (int64_t r = 0; r < per_group; ++r) {
+      for (int64_t i = 0; i < n; ++i) rows[r * n + i] = w[element(first + r, order[i])];
+    }
+    std::vector<double> errors(per_group * kLazyBlock);
+    for (int64_t begin = 0; begin < n; begin += kLazyBlock) {
+      const int64_t end = std::min(n, begin + kLazyBlock);
+#pragma omp parallel for schedule(static)
+      for (int64_t r = 0; r < per_group; ++r) {
+        const int64_t c = first + r;
+        const float s = params.scales[params.per_channel() ? c : 0];
+        const int32_t z = params.zero_points[params.per_channel() ? c : 0];
+        double* row = rows.data() + r * n;
+        for (int64_t i = begin; i < end; ++i) {
+          const int32_t value = QuantizeValue(static_cast<float>(row[i]), s, z, range);
+          q[element(c, order[i])] = static_cast<int8_t>(value);
+          const double error =
+              (row[i] - static_cast<double>(DequantizeValue(value, s, z))) / upper[i * n + i];
+          errors[r * kLazyBlock + (i - begin)] = error;
+          const double* u = upper.data() + i * n;
 #pragma omp simd
-        for (int64_t j = i + 1; j < n; ++j) row[j] -= error * u[j];
+          for (int64_t j = i + 1; j < end; ++j) row[j] -= error * u[j];
+        }
+      }
+      if (end < n) {
+        // rows[:, end:] -= errors[:, :block] x upper[begin:end, end:], row-major; column-major
+        // for BLAS, the transposed product.
+        const int m = static_cast<int>(n - end), columns = static_cast<int>(per_group),
+                  depth = static_cast<int>(end - begin), ld = static_cast<int>(n),
+                  ld_errors = static_cast<int>(kLazyBlock);
+        const double minus_one = -1.0, one = 1.0;
+        dgemm_("N", "N", &m, &columns, &depth, &minus_one, upper.data() + begin * n + end, &ld,
+               errors.data(), &ld_errors, &one, rows.data() + end, &ld, 1, 1);
       }
     }
   }

@@ -174,9 +174,14 @@ double OutputError(const Tensor& w, const Tensor& quantized, const QuantizationP
 }
 
 // On correlated inputs, GPTQ leaves a layer's output much closer to float than nearest rounding
-// does, on the same grid.
-TEST(RoundWeightsToGramTest, LowersTheOutputErrorBelowNearestRounding) {
-  const int64_t k = 48, channels = 8, rows = 1500;
+// does, on the same grid; with 48 input coordinates (one lazy batch) and 300 (three, the later
+// ones updated by the earlier ones' matrix product).
+class RoundWeightsToGramTest : public ::testing::TestWithParam<int64_t> {};
+
+INSTANTIATE_TEST_SUITE_P(InputSizes, RoundWeightsToGramTest, ::testing::Values(48, 300));
+
+TEST_P(RoundWeightsToGramTest, LowersTheOutputErrorBelowNearestRounding) {
+  const int64_t k = GetParam(), channels = 8, rows = 1500;
   // Inputs mixed from 12 sources: strongly correlated, as real activations are.
   const Tensor sources = RandomTensor({rows, 12}, 6);
   const Tensor mixing = RandomTensor({12, k}, 7);
@@ -219,7 +224,7 @@ TEST(RoundWeightsToGramTest, LowersTheOutputErrorBelowNearestRounding) {
   }
 }
 
-TEST(RoundWeightsToGramTest, RefusesWeightsThatDoNotMatchTheStatistics) {
+TEST(RoundWeightsToGramRefusalTest, RefusesWeightsThatDoNotMatchTheStatistics) {
   Node matmul;
   matmul.op_type = "MatMul";
   OCTET_ASSERT_OK_AND_ASSIGN(LayerInputGram gram, LayerInputGram::For(matmul, 1, 1, {6, 3}));
