@@ -24,6 +24,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${OCTET_BUILD_DIR:-$root/build}
 seconds=${1:-10}
 runs=${2:-200}
+batch_runs=$((runs / 8 > 10 ? runs / 8 : 10))  # in-process runs at batch 16 and 32
 threads=$(nproc)
 . "$root/bench/setup_peers.sh"
 "$root/scripts/build.sh" > /dev/null
@@ -84,7 +85,7 @@ for entry in "${entries[@]}"; do
     [ "$precision" = int8 ] && served=$name-int8 file=$qdq
     for batch in 1 16 32; do
       local_runs=$runs
-      [ "$batch" != 1 ] && local_runs=$((runs / 8 > 10 ? runs / 8 : 10))
+      [ "$batch" != 1 ] && local_runs=$batch_runs
       inproc=$("$build/bench/octet_float_bench" "$file" "$batch" "$threads" "$local_runs")
       report=$(octet --json bench --model "$served" --batch "$batch" --concurrency 1 \
         --duration "$seconds" --warmup 1 --metrics "$metrics")
@@ -106,14 +107,14 @@ PY
   # The peers' int8 in-process, same threads and run counts, while octetd idles.
   torch_model=$model
   case $name in resnet18 | mobilenet_v2) torch_model=$name ;; esac
-  /usr/bin/python3 "$root/bench/pytorch_bench.py" "$torch_model" "$threads" $((runs / 8 > 10 ? runs / 8 : 10)) 1 16 32 2> /dev/null |
+  /usr/bin/python3 "$root/bench/pytorch_bench.py" "$torch_model" "$threads" "$batch_runs" 1 16 32 2> /dev/null |
     /usr/bin/python3 -c 'import json,sys
 for line in sys.stdin:
     r = json.loads(line)
     print(json.dumps({"model": sys.argv[1], "batch": r["batch"], "peer": "torch", "ms": r["int8"]["median_ms"]}))' "$name" >> "$work/peers.jsonl"
   for batch in 1 16 32; do
     local_runs=$runs
-    [ "$batch" != 1 ] && local_runs=$((runs / 8 > 10 ? runs / 8 : 10))
+    [ "$batch" != 1 ] && local_runs=$batch_runs
     ort=$(OCTET_BENCH_INPUT_SHAPE=$shape node "$root/bench/ort_float_bench.js" "$qdq" "$batch" "$threads" "$local_runs" 2> /dev/null | field median_ms)
     echo "{\"model\": \"$name\", \"batch\": $batch, \"peer\": \"ort\", \"ms\": $ort}" >> "$work/peers.jsonl"
   done
