@@ -1,9 +1,11 @@
 // octetd: the Octet quantize-and-serve daemon.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -60,6 +62,24 @@ ABSL_FLAG(int, shutdown_grace_seconds, 30, "How long SIGTERM waits for RPCs in f
 ABSL_FLAG(std::string, ready_file, "",
           "If set, written once serving: 'grpc_port=N' and 'metrics_port=M' lines");
 
+namespace {
+
+// Starts this binary again with the same arguments; returns only if it could not. By its own
+// path while that still names this very file, so the process keeps its name for ps, pgrep and
+// top (a process started from /proc/self/exe is named "exe"); else through /proc/self/exe.
+void ExecAgain(char** argv) {
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  struct stat running, named;
+  if (!error && stat("/proc/self/exe", &running) == 0 && stat(self.c_str(), &named) == 0 &&
+      running.st_dev == named.st_dev && running.st_ino == named.st_ino) {
+    execv(self.c_str(), argv);
+  }
+  execv("/proc/self/exe", argv);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   // OpenBLAS chose its kernels as it loaded: on a CPU newer than the library, SSE3 ones, which
   // make GPTQ's factorisations about 1.4x slower. Only OPENBLAS_CORETYPE, read at load, names
@@ -68,7 +88,7 @@ int main(int argc, char** argv) {
   // kernels it has and its log says so.
   if (const std::string core = octet::LinearAlgebraCoreTypeToSet(); !core.empty()) {
     setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
-    execv("/proc/self/exe", argv);
+    ExecAgain(argv);
     unsetenv("OPENBLAS_CORETYPE");
   }
   absl::SetProgramUsageMessage("Octet: post-training quantization and int8 serving over gRPC");

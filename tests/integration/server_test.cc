@@ -601,6 +601,11 @@ TEST_F(ServerTest, NamesOpenBlasKernelsOnACpuOpenBlasDoesNotKnow) {
   }
   EXPECT_THAT(variables, Contains("OPENBLAS_CORETYPE=" + core));
   EXPECT_TRUE(server_->Running()) << server_->State();
+  // Started again by its own path, it keeps its name (pgrep octetd finds it).
+  std::ifstream comm(absl::StrCat("/proc/", server_->pid(), "/comm"));
+  std::string name;
+  std::getline(comm, name);
+  EXPECT_EQ(name, "octetd");
 }
 
 TEST_F(ServerTest, SigtermDrainsAndExitsCleanly) { EXPECT_EQ(server_->Stop(SIGTERM), 0); }
