@@ -98,8 +98,10 @@ double SqnrDb(double signal, double noise) {
   return 10.0 * std::log10(signal / noise);
 }
 
-absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& candidate,
-                                         const SampleSet& data, const ComparisonRun& run) {
+absl::StatusOr<std::vector<Comparison>> CompareGraphs(const Graph& reference,
+                                                      absl::Span<const Graph* const> candidates,
+                                                      const SampleSet& data,
+                                                      const ComparisonRun& run) {
   OCTET_RETURN_IF_ERROR(ValidateSampleSet(reference, data));
   // Every float32 output; the summary's is the named one, or the first float32 one (a model may
   // put integer results first).
@@ -141,15 +143,25 @@ absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& ca
   OCTET_ASSIGN_OR_RETURN(
       std::unique_ptr<Session> a,
       CreateSession(run.batch_runner, WithExtraOutputs(reference, reference_extra), options));
-  OCTET_ASSIGN_OR_RETURN(
-      std::unique_ptr<Session> b,
-      CreateSession(run.batch_runner, WithExtraOutputs(candidate, run.tensors), options));
+  // One session and one set of sums per candidate; the reference runs once per batch for all.
+  struct CandidateSums {
+    std::unique_ptr<Session> session;
+    std::vector<ErrorSums> tensors;
+    std::vector<OutputSums> outputs;
+    int64_t correct = 0;
+  };
+  std::vector<CandidateSums> per_candidate(candidates.size());
+  for (size_t k = 0; k < candidates.size(); ++k) {
+    OCTET_ASSIGN_OR_RETURN(
+        per_candidate[k].session,
+        CreateSession(run.batch_runner, WithExtraOutputs(*candidates[k], run.tensors), options));
+    per_candidate[k].tensors.resize(fetched.size());
+    per_candidate[k].outputs.resize(outputs.size());
+  }
   const int64_t batch_size = BatchSizeFor(reference, run.batch_size);
   const bool fixed_batch = batch_size != run.batch_size;
-  std::vector<ErrorSums> sums(fetched.size());
-  std::vector<OutputSums> per_output(outputs.size());
   std::vector<RangeCoverage> coverage(run.coverage.size());
-  int64_t correct_a = 0, correct_b = 0, rows = 0;
+  int64_t correct_reference = 0, rows = 0;
   const int total_batches = static_cast<int>(
       fixed_batch ? data.size() / batch_size : (data.size() + batch_size - 1) / batch_size);
   int batches_done = 0;
@@ -161,74 +173,100 @@ absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& ca
     const int64_t count = std::min(batch_size, data.size() - first);
     if (fixed_batch && count < batch_size) break;
     const std::vector<NamedTensor> inputs = SliceSamples(data, first, count);
-    std::vector<Tensor> x, y;
+    std::vector<Tensor> x;
     OCTET_RETURN_IF_ERROR(RunBatch(run.batch_runner, [&]() -> absl::Status {
       OCTET_ASSIGN_OR_RETURN(x, a->Run(inputs, reference_fetched));
-      OCTET_ASSIGN_OR_RETURN(y, b->Run(inputs, fetched));
       return absl::OkStatus();
     }));
-    for (size_t i = 0; i < outputs.size(); ++i) {
-      AccumulateOutput(x[i], y[i], count, run, &per_output[i]);
-    }
-    for (size_t i = outputs.size(); i < fetched.size(); ++i) {
-      // A tensor the two models do not both hold as float32 of one shape has no SQNR (NaN, not
-      // reported); it does not fail the evaluation.
-      if (x[i].type() != DataType::kFloat32 || y[i].type() != DataType::kFloat32 ||
-          x[i].shape() != y[i].shape()) {
-        sums[i].incomparable = true;
-        continue;
-      }
-      Accumulate(x[i], y[i], &sums[i]);
-    }
     for (size_t j = 0; j < run.coverage.size(); ++j) {
       const Tensor& values = x[fetched.size() + j];
       if (values.type() != DataType::kFloat32) continue;
       coverage[j].Add(absl::Span<const float>(values.data<float>(), values.element_count()),
                       run.coverage[j].second);
     }
-    const OutputSums& summary = per_output[main_index];
-    if (data.has_labels() && summary.skipped.empty() &&
-        summary.rule.kind == AgreementRule::Kind::kClass && x[main_index].dim(0) == count) {
-      const std::vector<int64_t> top_a = ArgMaxAlong(x[main_index], summary.rule.axis);
-      const std::vector<int64_t> top_b = ArgMaxAlong(y[main_index], summary.rule.axis);
-      for (int64_t r = 0; r < count; ++r) {
-        correct_a += top_a[r] == data.labels[first + r];
-        correct_b += top_b[r] == data.labels[first + r];
+    // Top-1 against the labels where the summary output has one class per sample (its rule is
+    // the first candidate's, which every candidate shares: it follows the reference's shape).
+    std::vector<int64_t> top_reference;
+    for (CandidateSums& candidate : per_candidate) {
+      // Each candidate's values are dropped before the next one runs.
+      std::vector<Tensor> y;
+      OCTET_RETURN_IF_ERROR(RunBatch(run.batch_runner, [&]() -> absl::Status {
+        OCTET_ASSIGN_OR_RETURN(y, candidate.session->Run(inputs, fetched));
+        return absl::OkStatus();
+      }));
+      for (size_t i = 0; i < outputs.size(); ++i) {
+        AccumulateOutput(x[i], y[i], count, run, &candidate.outputs[i]);
+      }
+      for (size_t i = outputs.size(); i < fetched.size(); ++i) {
+        // A tensor the two models do not both hold as float32 of one shape has no SQNR (NaN,
+        // not reported); it does not fail the evaluation.
+        if (x[i].type() != DataType::kFloat32 || y[i].type() != DataType::kFloat32 ||
+            x[i].shape() != y[i].shape()) {
+          candidate.tensors[i].incomparable = true;
+          continue;
+        }
+        Accumulate(x[i], y[i], &candidate.tensors[i]);
+      }
+      const OutputSums& summary = candidate.outputs[main_index];
+      if (data.has_labels() && summary.skipped.empty() &&
+          summary.rule.kind == AgreementRule::Kind::kClass && x[main_index].dim(0) == count) {
+        if (top_reference.empty()) {
+          top_reference = ArgMaxAlong(x[main_index], summary.rule.axis);
+          for (int64_t r = 0; r < count; ++r) {
+            correct_reference += top_reference[r] == data.labels[first + r];
+          }
+        }
+        const std::vector<int64_t> top = ArgMaxAlong(y[main_index], summary.rule.axis);
+        for (int64_t r = 0; r < count; ++r) candidate.correct += top[r] == data.labels[first + r];
       }
     }
     rows += count;
   }
   if (rows == 0) return absl::InvalidArgumentError("no complete batch to evaluate");
-  Comparison result;
-  result.samples = rows;
-  result.output = output;
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    result.outputs.push_back(Finish(outputs[i], per_output[i]));
-  }
-  const OutputComparison& summary = result.outputs[main_index];
-  result.output_sqnr_db = summary.sqnr_db;
-  const bool classes = summary.skipped.empty() && summary.rule.kind == AgreementRule::Kind::kClass;
-  if (classes) result.top1_agreement = summary.agreement;
-  if (data.has_labels() && classes) {
-    result.reference_top1 = static_cast<double>(correct_a) / rows;
-    result.candidate_top1 = static_cast<double>(correct_b) / rows;
-  } else if (data.has_labels()) {
-    result.notes.push_back(absl::StrCat("the samples have labels but output '", output,
-                                        "' has no class per sample: top-1 is not measured"));
-  }
-  for (const OutputComparison& o : result.outputs) {
-    if (!o.skipped.empty()) {
-      result.notes.push_back(absl::StrCat("output '", o.name, "' not compared: ", o.skipped));
-    } else if (!o.rule.note.empty()) {
-      result.notes.push_back(absl::StrCat("output '", o.name, "': ", o.rule.note));
+  std::vector<Comparison> results;
+  for (const CandidateSums& candidate : per_candidate) {
+    Comparison result;
+    result.samples = rows;
+    result.output = output;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      result.outputs.push_back(Finish(outputs[i], candidate.outputs[i]));
     }
+    const OutputComparison& summary = result.outputs[main_index];
+    result.output_sqnr_db = summary.sqnr_db;
+    const bool classes =
+        summary.skipped.empty() && summary.rule.kind == AgreementRule::Kind::kClass;
+    if (classes) result.top1_agreement = summary.agreement;
+    if (data.has_labels() && classes) {
+      result.reference_top1 = static_cast<double>(correct_reference) / rows;
+      result.candidate_top1 = static_cast<double>(candidate.correct) / rows;
+    } else if (data.has_labels()) {
+      result.notes.push_back(absl::StrCat("the samples have labels but output '", output,
+                                          "' has no class per sample: top-1 is not measured"));
+    }
+    for (const OutputComparison& o : result.outputs) {
+      if (!o.skipped.empty()) {
+        result.notes.push_back(absl::StrCat("output '", o.name, "' not compared: ", o.skipped));
+      } else if (!o.rule.note.empty()) {
+        result.notes.push_back(absl::StrCat("output '", o.name, "': ", o.rule.note));
+      }
+    }
+    for (size_t i = outputs.size(); i < fetched.size(); ++i) {
+      const ErrorSums& sums = candidate.tensors[i];
+      result.tensor_sqnr_db.push_back(sums.incomparable ? std::numeric_limits<double>::quiet_NaN()
+                                                        : SqnrDb(sums.signal, sums.noise));
+    }
+    result.coverage = coverage;
+    results.push_back(std::move(result));
   }
-  for (size_t i = outputs.size(); i < sums.size(); ++i) {
-    result.tensor_sqnr_db.push_back(sums[i].incomparable ? std::numeric_limits<double>::quiet_NaN()
-                                                         : SqnrDb(sums[i].signal, sums[i].noise));
-  }
-  result.coverage = std::move(coverage);
-  return result;
+  return results;
+}
+
+absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& candidate,
+                                         const SampleSet& data, const ComparisonRun& run) {
+  const Graph* candidates[] = {&candidate};
+  OCTET_ASSIGN_OR_RETURN(std::vector<Comparison> results,
+                         CompareGraphs(reference, candidates, data, run));
+  return std::move(results[0]);
 }
 
 }  // namespace octet

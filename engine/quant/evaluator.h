@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "engine/ir/graph.h"
 #include "engine/quant/drift_statistics.h"
 #include "engine/quant/output_agreement.h"
@@ -79,6 +80,14 @@ struct ComparisonRun {
 // reason, never an error.
 absl::StatusOr<Comparison> CompareGraphs(const Graph& reference, const Graph& candidate,
                                          const SampleSet& data, const ComparisonRun& run);
+
+// The same for several candidates at once, one result each, in order: the reference runs once per
+// batch for all of them (one session per candidate is held meanwhile). `run.coverage` is of the
+// reference, so every result holds the same.
+absl::StatusOr<std::vector<Comparison>> CompareGraphs(const Graph& reference,
+                                                      absl::Span<const Graph* const> candidates,
+                                                      const SampleSet& data,
+                                                      const ComparisonRun& run);
 
 // Signal-to-quantization-noise ratio in dB from the two sums; +inf when noise is 0.
 double SqnrDb(double signal, double noise);

@@ -208,6 +208,9 @@ class Pipeline {
     std::vector<CandidateCalibration> candidates;
     CalibrationMethod chosen = CalibrationMethod::kMse;
     int64_t selection_samples = 0;
+    // "auto": the chosen candidate's comparison with float on the selection samples (weights
+    // rounded to nearest), which is also ChoosePrecision's first trial.
+    std::optional<Comparison> chosen_comparison;
     // The weights' precision as configured and, where the job measured whether depthwise and
     // pointwise layers need WeightQuantizationSpec::bits_where_needed, both trials.
     WeightQuantizationSpec weights;
@@ -338,20 +341,34 @@ class Pipeline {
                                  Calibrated* c) const {
     c->selection_samples = std::min(p.calibration.size(), kSelectionSamples);
     const SampleSet samples = SubSet(p.calibration, 0, c->selection_samples);
-    const ComparisonRun compare = OutputComparison();
+    // Every candidate against one run of the float model per batch.
+    std::vector<QdqGraph> quantized;
+    std::vector<const Graph*> graphs;
+    for (const CandidateCalibration& candidate : c->candidates) {
+      QdqOptions trial = options;
+      trial.activations = candidate.params;
+      OCTET_ASSIGN_OR_RETURN(quantized.emplace_back(), InsertQdq(p.graph, p.sites, trial));
+    }
+    for (const QdqGraph& q : quantized) graphs.push_back(&q.graph);
+    ComparisonRun compare = OutputComparison();
+    absl::Status cancelled;
+    compare.progress = [&](int done, int total) {
+      cancelled = Report(QuantizationStage::kQuantize, done, total);
+      return cancelled.ok();
+    };
+    absl::StatusOr<std::vector<Comparison>> comparisons =
+        CompareGraphs(p.graph, graphs, samples, compare);
+    OCTET_RETURN_IF_ERROR(cancelled);
+    OCTET_RETURN_IF_ERROR(comparisons.status());
     const CandidateCalibration* best = nullptr;
     for (size_t k = 0; k < c->candidates.size(); ++k) {
       CandidateCalibration& candidate = c->candidates[k];
-      QdqOptions trial = options;
-      trial.activations = candidate.params;
-      OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, InsertQdq(p.graph, p.sites, trial));
-      OCTET_ASSIGN_OR_RETURN(Comparison comparison,
-                             CompareGraphs(p.graph, quantized.graph, samples, compare));
-      candidate.output_sqnr_db = comparison.output_sqnr_db;
+      candidate.output_sqnr_db = (*comparisons)[k].output_sqnr_db;
       // NaN (no comparable output) never wins.
-      if (best == nullptr || candidate.output_sqnr_db > best->output_sqnr_db) best = &candidate;
-      OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kQuantize, static_cast<int>(k + 1),
-                                   static_cast<int>(c->candidates.size())));
+      if (best == nullptr || candidate.output_sqnr_db > best->output_sqnr_db) {
+        best = &candidate;
+        c->chosen_comparison = (*comparisons)[k];
+      }
     }
     if (best == nullptr) return absl::OkStatus();
     c->chosen = best->method;
@@ -372,6 +389,10 @@ class Pipeline {
     OCTET_ASSIGN_OR_RETURN(QdqGraph quantized, InsertQdq(p.graph, p.sites, options));
     OCTET_ASSIGN_OR_RETURN(Comparison comparison,
                            CompareGraphs(p.graph, quantized.graph, samples, OutputComparison()));
+    return TrialOf(options, comparison);
+  }
+
+  static PrecisionTrial TrialOf(const QdqOptions& options, const Comparison& comparison) {
     PrecisionTrial trial;
     trial.depthwise_bits = options.weight_spec.DepthwiseBits();
     trial.pointwise_bits = options.weight_spec.PointwiseBits();
@@ -418,7 +439,13 @@ class Pipeline {
     size_t best = 0;
     for (size_t k = 0; k < candidates.size(); ++k) {
       trial.weight_spec = candidates[k];
-      OCTET_ASSIGN_OR_RETURN(PrecisionTrial measured, TryPrecision(p, trial, samples));
+      // The configured precision with the chosen ranges is what "auto" calibration measured.
+      PrecisionTrial measured;
+      if (k == 0 && c->chosen_comparison.has_value()) {
+        measured = TrialOf(trial, *c->chosen_comparison);
+      } else {
+        OCTET_ASSIGN_OR_RETURN(measured, TryPrecision(p, trial, samples));
+      }
       c->precision_trials.push_back(measured);
       if (measured.worst_output_sqnr_db > c->precision_trials[best].worst_output_sqnr_db) best = k;
       if (measured.worst_output_sqnr_db >= kPrecisionNeededBelowDb) {
@@ -489,38 +516,39 @@ class Pipeline {
     OCTET_RETURN_IF_ERROR(Report(QuantizationStage::kEvaluate, 0, 0));
     ComparisonRun compare = OutputComparison();
     for (const QuantizedLayer& layer : p.sites.layers) compare.tensors.push_back(layer.output);
-    // Progress over every pass: the whole model, then weights only and activations only.
-    const int passes = split ? 3 : 1;
-    int pass = 0;
     compare.progress = [&](int done, int total) {
-      return Report(QuantizationStage::kEvaluate, pass * total + done, passes * total).ok();
+      return Report(QuantizationStage::kEvaluate, done, total).ok();
     };
     Evaluated e;
-    // The whole model's pass also holds the float activations to their quantized ranges: the
-    // evaluation data's own out-of-range share, beside which the drift monitor puts live traffic's.
-    ComparisonRun whole = compare;
+    // The float activations are also held to their quantized ranges: the evaluation data's own
+    // out-of-range share, beside which the drift monitor puts live traffic's.
     for (const auto& [name, params] : options.activations) {
       if (params.per_channel()) continue;
       absl::StatusOr<ValueRange> range =
           QuantizedRange(params.scales[0], params.zero_points[0], params.format.type);
       if (!range.ok()) continue;
-      whole.coverage.emplace_back(name, *range);
+      compare.coverage.emplace_back(name, *range);
       e.coverage_names.push_back(name);
     }
-    OCTET_ASSIGN_OR_RETURN(e.whole, CompareGraphs(p.graph, quantized.graph, p.evaluation, whole));
-    if (!split) return e;
+    if (!split) {
+      OCTET_ASSIGN_OR_RETURN(e.whole,
+                             CompareGraphs(p.graph, quantized.graph, p.evaluation, compare));
+      return e;
+    }
+    // The whole model, weights only and activations only, against one float run per batch.
     QdqOptions weights_alone = options;
     weights_alone.activations.clear();
     weights_alone.input_quantization_shifts.clear();
     OCTET_ASSIGN_OR_RETURN(QdqGraph w, InsertQdq(p.graph, p.sites, weights_alone));
-    pass = 1;
-    OCTET_ASSIGN_OR_RETURN(e.weights_only, CompareGraphs(p.graph, w.graph, p.evaluation, compare));
     QdqOptions activations_alone = options;
     activations_alone.quantize_weights = false;
     OCTET_ASSIGN_OR_RETURN(QdqGraph a, InsertQdq(p.graph, p.sites, activations_alone));
-    pass = 2;
-    OCTET_ASSIGN_OR_RETURN(e.activations_only,
-                           CompareGraphs(p.graph, a.graph, p.evaluation, compare));
+    const Graph* candidates[] = {&quantized.graph, &w.graph, &a.graph};
+    OCTET_ASSIGN_OR_RETURN(std::vector<Comparison> comparisons,
+                           CompareGraphs(p.graph, candidates, p.evaluation, compare));
+    e.whole = std::move(comparisons[0]);
+    e.weights_only = std::move(comparisons[1]);
+    e.activations_only = std::move(comparisons[2]);
     return e;
   }
 

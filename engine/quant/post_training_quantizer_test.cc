@@ -12,6 +12,7 @@
 #include "engine/base/status_matchers.h"
 #include "engine/onnx/onnx_importer.h"
 #include "engine/passes/batch_norm_folding.h"
+#include "engine/quant/evaluator.h"
 #include "engine/quant/output_agreement.h"
 #include "engine/quant/precision.h"
 #include "engine/runtime/session.h"
@@ -785,6 +786,49 @@ TEST_F(QuantizeTinyCnnTest, AutoCalibrationKeepsTheCandidateClosestToFloat) {
   const nlohmann::json named_report = nlohmann::json::parse(explicit_method.report_json);
   EXPECT_EQ(named_report["calibration"]["method"], best);
   EXPECT_FALSE(named_report["calibration"].contains("candidates"));
+}
+
+// Several candidates compared in one pass (the float model run once per batch for all) get what
+// each gets compared alone: the pipeline's calibration choice and its three-way evaluation.
+TEST_F(QuantizeTinyCnnTest, ComparingCandidatesTogetherGivesWhatEachGetsAlone) {
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph reference, ImportOnnxModel(model_));
+  QuantizationConfig coarse;
+  coarse.weights.bits = 4;
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult fine_result, Quantize({}));
+  OCTET_ASSERT_OK_AND_ASSIGN(QuantizationResult coarse_result, Quantize(coarse));
+  SampleSet data = Samples(40, 9);
+  for (int i = 0; i < data.size(); ++i) data.labels.push_back(i % TinyCnn::kClasses);
+  ComparisonRun run;
+  run.batch_size = 16;  // the last batch is partial
+  run.tensors = {"sum"};
+  run.coverage = {{"r1", ValueRange{0.0f, 1.0f}}};
+  const Graph* candidates[] = {&fine_result.quantized_graph, &coarse_result.quantized_graph};
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Comparison> together,
+                             CompareGraphs(reference, candidates, data, run));
+  ASSERT_EQ(together.size(), 2u);
+  for (size_t k = 0; k < 2; ++k) {
+    SCOPED_TRACE(k);
+    OCTET_ASSERT_OK_AND_ASSIGN(Comparison alone,
+                               CompareGraphs(reference, *candidates[k], data, run));
+    const Comparison& c = together[k];
+    EXPECT_EQ(c.samples, 40);
+    EXPECT_EQ(c.samples, alone.samples);
+    EXPECT_EQ(c.output_sqnr_db, alone.output_sqnr_db);
+    ASSERT_TRUE(c.reference_top1.has_value() && c.candidate_top1.has_value());
+    EXPECT_EQ(c.reference_top1, alone.reference_top1);
+    EXPECT_EQ(c.candidate_top1, alone.candidate_top1);
+    EXPECT_EQ(c.top1_agreement, alone.top1_agreement);
+    ASSERT_EQ(c.outputs.size(), alone.outputs.size());
+    EXPECT_EQ(c.outputs[0].cosine, alone.outputs[0].cosine);
+    EXPECT_EQ(c.outputs[0].max_abs_error, alone.outputs[0].max_abs_error);
+    EXPECT_EQ(c.tensor_sqnr_db, alone.tensor_sqnr_db);
+    ASSERT_EQ(c.coverage.size(), 1u);
+    EXPECT_EQ(c.coverage[0].values, alone.coverage[0].values);
+    EXPECT_EQ(c.coverage[0].out_of_range, alone.coverage[0].out_of_range);
+    EXPECT_GT(c.coverage[0].values, 0);
+  }
+  // The coarse weights are the further from float: the results are the candidates', in order.
+  EXPECT_GT(together[0].output_sqnr_db, together[1].output_sqnr_db);
 }
 
 // Logits with a long negative tail read only by a Sigmoid through a Resize (a segmentation
