@@ -608,6 +608,15 @@ TEST_F(ServerTest, NamesOpenBlasKernelsOnACpuOpenBlasDoesNotKnow) {
   EXPECT_EQ(name, "octetd");
 }
 
+// octetd's malloc is TCMalloc's, which keeps large freed buffers for the next batch (glibc maps
+// and the kernel zero-fills every block over 32 MiB afresh): linked, not preloaded.
+TEST_F(ServerTest, AllocatesWithTcmalloc) {
+  std::ifstream maps(absl::StrCat("/proc/", server_->pid(), "/maps"));
+  const std::string mapped((std::istreambuf_iterator<char>(maps)),
+                           std::istreambuf_iterator<char>());
+  EXPECT_THAT(mapped, HasSubstr("libtcmalloc_minimal.so"));
+}
+
 TEST_F(ServerTest, SigtermDrainsAndExitsCleanly) { EXPECT_EQ(server_->Stop(SIGTERM), 0); }
 
 }  // namespace
