@@ -2,6 +2,7 @@
 #define OCTET_ENGINE_RUNTIME_PLAN_H_
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -98,7 +99,10 @@ class Plan {
   std::unique_ptr<Workspace> AcquireWorkspace() const;
   void ReleaseWorkspace(std::unique_ptr<Workspace> workspace) const;
 
-  std::vector<Slot> slots_;
+  // A deque, whose elements stay where they are as slots are added: a kernel being built holds
+  // pointers to its constant inputs' slots while the builder adds others (the plain copy of a
+  // channel-blocked input, made for that same kernel).
+  std::deque<Slot> slots_;
   std::vector<Step> steps_;
   std::vector<int> output_slots_;
   size_t scratchpad_bytes_ = 0;

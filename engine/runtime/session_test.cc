@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "engine/base/status_matchers.h"
 #include "engine/onnx/onnx_importer.h"
 #include "engine/runtime/cpu/cpu_features.h"
@@ -117,6 +118,50 @@ TEST(SessionTest, ConcurrentRunsOfDifferentShapesOnTwoThreadsEach) {
   }
   for (std::thread& t : threads) t.join();
   EXPECT_THAT(worst, ::testing::Each(::testing::Lt(1e-5)));
+}
+
+// A Resize whose sizes are a constant, reading a convolution's channel-blocked output: the builder
+// adds the plain copy of that input while the Resize's kernel holds a pointer to its sizes' slot.
+// The graphs differ in how many slots come before, so that the copy's slot falls on every
+// position relative to the storage's growth (once, a pointer into moved storage crashed a job).
+TEST(PlanTest, KernelsReadTheirConstantsWhileTheirInputsPlainCopiesAreAdded) {
+  constexpr int kChannels = 16, kSize = 4;
+  const std::vector<float> weights = PseudoRandom(kChannels * kChannels, 7);
+  const std::vector<float> x = PseudoRandom(kChannels * kSize * kSize, 8);
+  for (int relus = 0; relus <= 40; ++relus) {
+    SCOPED_TRACE(relus);
+    OnnxModelBuilder b;
+    b.Input("x", {1, kChannels, kSize, kSize}).Output("y", {1, kChannels, 2 * kSize, 2 * kSize});
+    b.Output("conv", {1, kChannels, kSize, kSize});
+    b.Initializer("w", Tensor::FromVector<float>({kChannels, kChannels, 1, 1}, weights));
+    b.Initializer("sizes", Tensor::FromVector<int64_t>({4}, {1, kChannels, 2 * kSize, 2 * kSize}));
+    std::string value = "x";
+    for (int i = 0; i < relus; ++i) {
+      const std::string next = absl::StrCat("relu", i);
+      b.Node("Relu", {value}, {next});
+      value = next;
+    }
+    b.Node("Conv", {value, "w"}, {"conv"});
+    b.Node("Resize", {"conv", "", "", "sizes"}, {"y"});
+    std::unique_ptr<Session> session = MakeSession(b.Serialize());
+    ASSERT_NE(session, nullptr);
+    OCTET_ASSERT_OK_AND_ASSIGN(
+        std::vector<Tensor> out,
+        session->Run({{"x", Tensor::FromVector<float>({1, kChannels, kSize, kSize}, x)}}));
+    ASSERT_EQ(out[0].shape(), (Shape{1, kChannels, 2 * kSize, 2 * kSize}));
+    // Nearest neighbour at twice the size: each value of the convolution four times.
+    const float* conv = out[1].data<float>();
+    const float* y = out[0].data<float>();
+    for (int c = 0; c < kChannels; ++c) {
+      for (int i = 0; i < 2 * kSize; ++i) {
+        for (int j = 0; j < 2 * kSize; ++j) {
+          ASSERT_EQ(y[(c * 2 * kSize + i) * 2 * kSize + j],
+                    conv[(c * kSize + i / 2) * kSize + j / 2])
+              << c << " " << i << " " << j;
+        }
+      }
+    }
+  }
 }
 
 TEST(PlanTest, ValuesWhoseLifetimesDoNotOverlapShareBuffers) {
