@@ -114,9 +114,10 @@ absl::StatusOr<std::map<std::string, QuantizedTensor>> RoundWeightsByGptq(
       input_of[e - begin] = known - inputs.begin();
       if (known == inputs.end()) inputs.push_back(input);
     }
+    // Only the part of the model up to the group's inputs runs.
     OCTET_ASSIGN_OR_RETURN(
         std::unique_ptr<Session> session,
-        CreateSession(context.batch_runner, WithExtraOutputs(graph, inputs), session_options));
+        CreateSession(context.batch_runner, WithOutputsOnly(graph, inputs), session_options));
     for (int64_t b = 0; b < batches; ++b) {
       const int64_t first = b * batch_size;
       const int64_t count = std::min(batch_size, data.size() - first);

@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "engine/passes/batch_norm_folding.h"
 #include "engine/quant/observers/auto_observer.h"
 #include "engine/runtime/session.h"
 
@@ -23,6 +24,30 @@ Graph WithExtraOutputs(const Graph& graph, const std::vector<std::string>& value
     extended.outputs.push_back(std::move(info));
   }
   return extended;
+}
+
+Graph WithOutputsOnly(const Graph& graph, const std::vector<std::string>& values) {
+  Graph part = WithExtraOutputs(graph, values);
+  const absl::flat_hash_set<std::string> wanted(values.begin(), values.end());
+  std::vector<ValueInfo> outputs;
+  for (ValueInfo& output : part.outputs) {
+    if (wanted.contains(output.name)) outputs.push_back(std::move(output));
+  }
+  part.outputs = std::move(outputs);
+  absl::flat_hash_set<std::string> needed = wanted;
+  std::vector<bool> keep(part.nodes.size(), false);
+  for (size_t i = part.nodes.size(); i-- > 0;) {
+    const Node& node = part.nodes[i];
+    for (const std::string& output : node.outputs) keep[i] = keep[i] || needed.contains(output);
+    if (keep[i]) needed.insert(node.inputs.begin(), node.inputs.end());
+  }
+  std::vector<Node> nodes;
+  for (size_t i = 0; i < part.nodes.size(); ++i) {
+    if (keep[i]) nodes.push_back(std::move(part.nodes[i]));
+  }
+  part.nodes = std::move(nodes);
+  RemoveUnusedConstants(&part);
+  return part;
 }
 
 absl::StatusOr<CalibrationStatistics> CalibrateRanges(const Graph& graph,

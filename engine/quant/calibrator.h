@@ -52,6 +52,11 @@ absl::StatusOr<CalibrationStatistics> CalibrateRanges(const Graph& graph,
 // `graph` with `values` added as outputs (float32, shape unknown) when they are not already.
 Graph WithExtraOutputs(const Graph& graph, const std::vector<std::string>& values);
 
+// The part of `graph` that computes `values`: they are its outputs (float32, shape unknown, where
+// not graph outputs already), and the nodes none of them depends on are left out, with the
+// constants only those read. The inputs stay. REQUIRES: graph.nodes in topological order.
+Graph WithOutputsOnly(const Graph& graph, const std::vector<std::string>& values);
+
 }  // namespace octet
 
 #endif  // OCTET_ENGINE_QUANT_CALIBRATOR_H_

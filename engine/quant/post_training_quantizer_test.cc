@@ -12,6 +12,7 @@
 #include "engine/base/status_matchers.h"
 #include "engine/onnx/onnx_importer.h"
 #include "engine/passes/batch_norm_folding.h"
+#include "engine/quant/calibrator.h"
 #include "engine/quant/evaluator.h"
 #include "engine/quant/output_agreement.h"
 #include "engine/quant/precision.h"
@@ -786,6 +787,32 @@ TEST_F(QuantizeTinyCnnTest, AutoCalibrationKeepsTheCandidateClosestToFloat) {
   const nlohmann::json named_report = nlohmann::json::parse(explicit_method.report_json);
   EXPECT_EQ(named_report["calibration"]["method"], best);
   EXPECT_FALSE(named_report["calibration"].contains("candidates"));
+}
+
+// GPTQ's passes run only the part of the model up to the layers' inputs they need.
+TEST(WithOutputsOnlyTest, KeepsWhatTheValuesDependOnAndComputesThemTheSame) {
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(TinyCnn().Serialize()));
+  const Graph part = WithOutputsOnly(graph, {"r1"});
+  ASSERT_EQ(part.nodes.size(), 2u);
+  EXPECT_EQ(part.nodes[0].op_type, "Conv");
+  EXPECT_EQ(part.nodes[1].op_type, "Relu");
+  ASSERT_EQ(part.outputs.size(), 1u);
+  EXPECT_EQ(part.outputs[0].name, "r1");
+  EXPECT_NE(part.FindConstant("conv1_w"), nullptr);
+  EXPECT_EQ(part.FindConstant("conv2_w"), nullptr);  // read only by what comes after
+  EXPECT_EQ(part.FindConstant("fc_w"), nullptr);
+  EXPECT_EQ(part.inputs.size(), graph.inputs.size());
+  // A graph input asked for alone needs no node; values of both ends of the model together keep
+  // every node.
+  EXPECT_TRUE(WithOutputsOnly(graph, {"image"}).nodes.empty());
+  EXPECT_EQ(WithOutputsOnly(graph, {"r1", "logits"}).nodes.size(), graph.nodes.size());
+  const Tensor images = Images(3, 4);
+  OCTET_ASSERT_OK_AND_ASSIGN(auto whole, Session::Create(WithExtraOutputs(graph, {"r1"}), {}));
+  OCTET_ASSERT_OK_AND_ASSIGN(auto partial, Session::Create(part, {}));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> expected, whole->Run({{"image", images}}, {"r1"}));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> actual, partial->Run({{"image", images}}, {"r1"}));
+  ASSERT_EQ(actual[0].shape(), expected[0].shape());
+  EXPECT_EQ(0, std::memcmp(actual[0].raw_data(), expected[0].raw_data(), actual[0].byte_size()));
 }
 
 // Several candidates compared in one pass (the float model run once per batch for all) get what
