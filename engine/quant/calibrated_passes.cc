@@ -118,12 +118,12 @@ absl::StatusOr<std::map<std::string, QuantizedTensor>> RoundWeightsByGptq(
     OCTET_ASSIGN_OR_RETURN(
         std::unique_ptr<Session> session,
         CreateSession(context.batch_runner, WithOutputsOnly(graph, inputs), session_options));
+    std::vector<Tensor> values;  // each batch's written over the last one's
     for (int64_t b = 0; b < batches; ++b) {
       const int64_t first = b * batch_size;
       const int64_t count = std::min(batch_size, data.size() - first);
       OCTET_RETURN_IF_ERROR(RunBatch(context.batch_runner, [&]() -> absl::Status {
-        OCTET_ASSIGN_OR_RETURN(std::vector<Tensor> values,
-                               session->Run(SliceSamples(data, first, count), inputs));
+        OCTET_RETURN_IF_ERROR(session->RunInto(SliceSamples(data, first, count), inputs, &values));
         for (size_t i = 0; i < inputs.size(); ++i) {
           const auto params = activations.find(inputs[i]);
           if (params != activations.end()) QuantizeDequantize(params->second, &values[i]);
@@ -181,12 +181,12 @@ absl::StatusOr<std::map<std::string, std::vector<double>>> QuantizationChannelSh
       std::unique_ptr<Session> session,
       CreateSession(context.batch_runner, WithExtraOutputs(graph, tensors), session_options));
   std::vector<int64_t> counts(tensors.size(), 0);
+  std::vector<Tensor> values;  // each batch's written over the last one's
   for (int64_t b = 0; b < batches; ++b) {
     const int64_t first = b * batch_size;
     const int64_t count = std::min(batch_size, data.size() - first);
     OCTET_RETURN_IF_ERROR(RunBatch(context.batch_runner, [&]() -> absl::Status {
-      OCTET_ASSIGN_OR_RETURN(std::vector<Tensor> values,
-                             session->Run(SliceSamples(data, first, count), tensors));
+      OCTET_RETURN_IF_ERROR(session->RunInto(SliceSamples(data, first, count), tensors, &values));
       for (size_t i = 0; i < tensors.size(); ++i) {
         Tensor& t = values[i];
         if (t.type() != DataType::kFloat32 || t.rank() < 2 || t.element_count() == 0) continue;

@@ -77,13 +77,13 @@ absl::StatusOr<CalibrationStatistics> CalibrateRanges(const Graph& graph,
   }
   std::vector<std::vector<double>> sums(tensors.size());
   std::vector<int64_t> counts(tensors.size(), 0);
+  // Each batch's values are written over the last one's.
+  std::vector<Tensor> values;
   for (int64_t b = 0; b < batches; ++b) {
     const int64_t first = b * batch_size;
     const int64_t count = std::min(batch_size, data.size() - first);
-    std::vector<Tensor> values;
     OCTET_RETURN_IF_ERROR(RunBatch(run.batch_runner, [&]() -> absl::Status {
-      OCTET_ASSIGN_OR_RETURN(values, session->Run(SliceSamples(data, first, count), tensors));
-      return absl::OkStatus();
+      return session->RunInto(SliceSamples(data, first, count), tensors, &values);
     }));
     for (size_t i = 0; i < tensors.size(); ++i) {
       if (values[i].type() != DataType::kFloat32) {

@@ -165,6 +165,8 @@ absl::StatusOr<std::vector<Comparison>> CompareGraphs(const Graph& reference,
   const int total_batches = static_cast<int>(
       fixed_batch ? data.size() / batch_size : (data.size() + batch_size - 1) / batch_size);
   int batches_done = 0;
+  // The reference's values, and one candidate's at a time: each run writes over the last one's.
+  std::vector<Tensor> x, y;
   for (int64_t first = 0; first < data.size(); first += batch_size) {
     if (run.progress && batches_done > 0 && !run.progress(batches_done, total_batches)) {
       return absl::CancelledError("cancelled during evaluation");
@@ -173,10 +175,8 @@ absl::StatusOr<std::vector<Comparison>> CompareGraphs(const Graph& reference,
     const int64_t count = std::min(batch_size, data.size() - first);
     if (fixed_batch && count < batch_size) break;
     const std::vector<NamedTensor> inputs = SliceSamples(data, first, count);
-    std::vector<Tensor> x;
     OCTET_RETURN_IF_ERROR(RunBatch(run.batch_runner, [&]() -> absl::Status {
-      OCTET_ASSIGN_OR_RETURN(x, a->Run(inputs, reference_fetched));
-      return absl::OkStatus();
+      return a->RunInto(inputs, reference_fetched, &x);
     }));
     for (size_t j = 0; j < run.coverage.size(); ++j) {
       const Tensor& values = x[fetched.size() + j];
@@ -188,11 +188,8 @@ absl::StatusOr<std::vector<Comparison>> CompareGraphs(const Graph& reference,
     // the first candidate's, which every candidate shares: it follows the reference's shape).
     std::vector<int64_t> top_reference;
     for (CandidateSums& candidate : per_candidate) {
-      // Each candidate's values are dropped before the next one runs.
-      std::vector<Tensor> y;
       OCTET_RETURN_IF_ERROR(RunBatch(run.batch_runner, [&]() -> absl::Status {
-        OCTET_ASSIGN_OR_RETURN(y, candidate.session->Run(inputs, fetched));
-        return absl::OkStatus();
+        return candidate.session->RunInto(inputs, fetched, &y);
       }));
       for (size_t i = 0; i < outputs.size(); ++i) {
         AccumulateOutput(x[i], y[i], count, run, &candidate.outputs[i]);

@@ -432,16 +432,27 @@ void Plan::ReleaseWorkspace(std::unique_ptr<Workspace> workspace) const {
 
 absl::StatusOr<std::vector<Tensor>> Plan::Run(absl::Span<const Tensor> inputs,
                                               absl::Span<const int> outputs) const {
+  return Run(inputs, outputs, nullptr);
+}
+
+absl::StatusOr<std::vector<Tensor>> Plan::Run(absl::Span<const Tensor> inputs,
+                                              absl::Span<const int> outputs,
+                                              std::vector<Tensor>* reuse) const {
   std::unique_ptr<Workspace> workspace = AcquireWorkspace();
-  // Requested outputs get fresh buffers, which the caller keeps.
+  // Requested outputs get buffers of their own, which the caller keeps: the caller's where it
+  // offers one that fits, else fresh ones.
   absl::flat_hash_map<int, Tensor> fresh;
-  for (int index : outputs) {
-    const int slot = output_slots_[index];
-    if (slots_[slot].kind == SlotKind::kIntermediate && !fresh.contains(slot)) {
-      OCTET_ASSIGN_OR_RETURN(Tensor t,
-                             Tensor::Create(slots_[slot].desc.type, slots_[slot].desc.shape));
-      fresh.emplace(slot, std::move(t));
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    const int slot = output_slots_[outputs[k]];
+    if (slots_[slot].kind != SlotKind::kIntermediate || fresh.contains(slot)) continue;
+    const TensorDesc& desc = slots_[slot].desc;
+    if (reuse != nullptr && k < reuse->size() && (*reuse)[k].type() == desc.type &&
+        (*reuse)[k].shape() == desc.shape && (*reuse)[k].sole_owner()) {
+      fresh.emplace(slot, std::move((*reuse)[k]));
+      continue;
     }
+    OCTET_ASSIGN_OR_RETURN(Tensor t, Tensor::Create(desc.type, desc.shape));
+    fresh.emplace(slot, std::move(t));
   }
   std::vector<Tensor*> values(slots_.size(), nullptr);
   for (size_t i = 0; i < slots_.size(); ++i) {

@@ -53,6 +53,11 @@ class Plan {
   // returns the graph outputs whose indices are in `outputs`, in that order.
   absl::StatusOr<std::vector<Tensor>> Run(absl::Span<const Tensor> inputs,
                                           absl::Span<const int> outputs) const;
+  // The same, writing output k into (*reuse)[k] where that tensor has the output's type and
+  // shape and is its buffer's sole owner (the kernels overwrite it); `reuse` may be shorter.
+  absl::StatusOr<std::vector<Tensor>> Run(absl::Span<const Tensor> inputs,
+                                          absl::Span<const int> outputs,
+                                          std::vector<Tensor>* reuse) const;
 
   // Bytes of intermediate buffers one Run's workspace holds (after sharing).
   size_t workspace_bytes() const;

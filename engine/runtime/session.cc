@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/base/status_macros.h"
-#include "engine/runtime/lowering/int8_lowering.h"
 #include "engine/runtime/kernel_registry.h"
+#include "engine/runtime/lowering/int8_lowering.h"
 
 namespace octet {
 namespace {
@@ -174,6 +174,22 @@ absl::StatusOr<std::vector<StepDescription>> Session::Describe(
 
 absl::StatusOr<std::vector<Tensor>> Session::Run(absl::Span<const NamedTensor> inputs,
                                                  absl::Span<const std::string> output_names) const {
+  return Run(inputs, output_names, nullptr);
+}
+
+absl::Status Session::RunInto(absl::Span<const NamedTensor> inputs,
+                              absl::Span<const std::string> output_names,
+                              std::vector<Tensor>* outputs) const {
+  absl::StatusOr<std::vector<Tensor>> result = Run(inputs, output_names, outputs);
+  outputs->clear();
+  if (!result.ok()) return result.status();
+  *outputs = *std::move(result);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Tensor>> Session::Run(absl::Span<const NamedTensor> inputs,
+                                                 absl::Span<const std::string> output_names,
+                                                 std::vector<Tensor>* reuse) const {
   OCTET_ASSIGN_OR_RETURN(std::vector<const Tensor*> ordered, OrderInputs(inputs));
   std::vector<int> output_indices;
   if (output_names.empty()) {
@@ -199,7 +215,7 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(absl::Span<const NamedTensor> i
   // The team size of the parallel regions the plan's own kernels open from this thread (oneDNN's
   // primitives use the count they were made with, the same).
   ScopedOpenMpThreads threads(options_.num_threads);
-  return plan->Run(views, output_indices);
+  return plan->Run(views, output_indices, reuse);
 }
 
 }  // namespace octet

@@ -45,6 +45,14 @@ class Session {
   absl::StatusOr<std::vector<Tensor>> Run(absl::Span<const NamedTensor> inputs,
                                           absl::Span<const std::string> output_names = {}) const;
 
+  // Run, with the outputs in `*outputs`: each written over the tensor already there when that
+  // one has the output's type and shape and shares its buffer with no other tensor (the last
+  // call's, kept by a caller running batch after batch: no allocation, no page the kernel must
+  // zero again), else in a fresh buffer. On error `*outputs` is left empty.
+  absl::Status RunInto(absl::Span<const NamedTensor> inputs,
+                       absl::Span<const std::string> output_names,
+                       std::vector<Tensor>* outputs) const;
+
   const std::vector<ValueInfo>& inputs() const { return graph_.inputs; }
   const std::vector<ValueInfo>& outputs() const { return graph_.outputs; }
   // The graph the session runs (after int8 lowering).
@@ -73,6 +81,10 @@ class Session {
       return descs == other.descs && values == other.values;
     }
   };
+
+  absl::StatusOr<std::vector<Tensor>> Run(absl::Span<const NamedTensor> inputs,
+                                          absl::Span<const std::string> output_names,
+                                          std::vector<Tensor>* reuse) const;
 
   Session(Graph graph, SessionOptions options, std::vector<int> value_inputs)
       : graph_(std::move(graph)), options_(options), value_inputs_(std::move(value_inputs)) {}

@@ -65,6 +65,42 @@ TEST(SessionTest, TinyCnnMatchesAnIndependentReference) {
   EXPECT_EQ(session->cached_plan_count(), 2u);
 }
 
+TEST(SessionTest, RunIntoWritesOverTheLastOutputsOnlyWhereNothingElseHoldsThem) {
+  std::unique_ptr<Session> session = MakeSession(TinyCnn().Serialize());
+  ASSERT_NE(session, nullptr);
+  auto images = [](int batch, uint32_t seed) {
+    return Tensor::FromVector<float>({batch, 1, 8, 8}, PseudoRandom(batch * 64, seed));
+  };
+  auto run = [&](const Tensor& x) {
+    absl::StatusOr<std::vector<Tensor>> out = session->Run({{"image", x}});
+    EXPECT_THAT(out, ::octet::testing::IsOk());
+    return std::vector<float>((*out)[0].data<float>(),
+                              (*out)[0].data<float>() + (*out)[0].element_count());
+  };
+  std::vector<Tensor> outputs;
+  ASSERT_THAT(session->RunInto({{"image", images(2, 1)}}, {}, &outputs), ::octet::testing::IsOk());
+  ASSERT_EQ(outputs.size(), 1u);
+  const void* buffer = outputs[0].raw_data();
+  // Same shape, sole owner: the same buffer, the new values.
+  ASSERT_THAT(session->RunInto({{"image", images(2, 2)}}, {}, &outputs), ::octet::testing::IsOk());
+  EXPECT_EQ(outputs[0].raw_data(), buffer);
+  EXPECT_EQ(outputs[0].values<float>(), absl::MakeConstSpan(run(images(2, 2))));
+  // A tensor another holder shares keeps its values; the run gets a buffer of its own.
+  const Tensor kept = outputs[0];
+  ASSERT_THAT(session->RunInto({{"image", images(2, 3)}}, {}, &outputs), ::octet::testing::IsOk());
+  EXPECT_NE(outputs[0].raw_data(), buffer);
+  EXPECT_EQ(kept.values<float>(), absl::MakeConstSpan(run(images(2, 2))));
+  EXPECT_EQ(outputs[0].values<float>(), absl::MakeConstSpan(run(images(2, 3))));
+  // Another batch size: a fresh buffer of the new shape.
+  ASSERT_THAT(session->RunInto({{"image", images(3, 4)}}, {}, &outputs), ::octet::testing::IsOk());
+  EXPECT_EQ(outputs[0].shape(), (Shape{3, TinyCnn::kClasses}));
+  EXPECT_EQ(outputs[0].values<float>(), absl::MakeConstSpan(run(images(3, 4))));
+  // An error leaves no outputs behind.
+  EXPECT_THAT(session->RunInto({{"wrong", images(1, 5)}}, {}, &outputs),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("wrong")));
+  EXPECT_TRUE(outputs.empty());
+}
+
 TEST(SessionTest, PlanCacheIsBoundedLeastRecentlyUsed) {
   TinyCnn cnn;
   SessionOptions options;

@@ -74,6 +74,9 @@ class Tensor {
     return absl::MakeConstSpan(data<T>(), element_count_);
   }
 
+  // Whether no other tensor shares this one's buffer (so that writing it changes no other).
+  bool sole_owner() const { return buffer_ != nullptr && buffer_.use_count() == 1; }
+
   // A tensor sharing this buffer under another shape. REQUIRES: same element count.
   Tensor Reshaped(Shape shape) const;
 
