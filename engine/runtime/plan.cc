@@ -40,7 +40,9 @@ Plan::~Plan() = default;
 // Builds a plan node by node: the state of one Build.
 class Plan::Builder {
  public:
-  Builder(Plan* plan, const Graph& graph) : plan_(plan), graph_(graph), fusion_(graph) {}
+  Builder(Plan* plan, const Graph& graph) : plan_(plan), graph_(graph), fusion_(graph) {
+    for (const ValueInfo& output : graph.outputs) graph_outputs_.insert(output.name);
+  }
 
   // Slots for the graph inputs (constants for those known by value) and the constants.
   void AddInputs(const std::vector<TensorDesc>& inputs,
@@ -226,13 +228,25 @@ class Plan::Builder {
     }
     plan_->scratchpad_bytes_ = std::max(plan_->scratchpad_bytes_, built.kernel->scratchpad_bytes());
     step.kernel = std::move(built.kernel);
+    const std::vector<int> written = step.outputs;
     plan_->steps_.push_back(std::move(step));
+    // A graph output in a channel-blocked layout gets its plain copy right away, so that the
+    // blocked value's buffer is free again as soon as the nodes reading it have run (a job that
+    // fetches every layer's output would otherwise hold all of them blocked until the end).
+    for (size_t i = 0; i < written.size(); ++i) {
+      if (written[i] < 0 || plan_->slots_[written[i]].desc.plain() ||
+          !graph_outputs_.contains(outputs[i])) {
+        continue;
+      }
+      OCTET_RETURN_IF_ERROR(plan_->PlainSlot(written[i], &plain_copy_).status());
+    }
     return absl::OkStatus();
   }
 
   Plan* const plan_;
   const Graph& graph_;
   const FusionAnalysis fusion_;
+  absl::flat_hash_set<std::string> graph_outputs_;
   absl::flat_hash_map<std::string, int> slot_of_;
   absl::flat_hash_set<size_t> fused_away_;
   // The plain copy of each channel-blocked slot that has one.
@@ -323,6 +337,9 @@ void Plan::AssignBuffers() {
     }
   }
   for (int slot : output_slots_) last_use[slot] = steps;
+  // Graph outputs take no workspace buffer: a Run writes them into buffers it hands the caller.
+  std::vector<bool> is_output(slots_.size(), false);
+  for (int slot : output_slots_) is_output[slot] = true;
   buffer_of_slot_.assign(slots_.size(), -1);
   std::vector<int> free_buffers;
   // Slots whose buffer a step's output took over (their last reader writes it in place).
@@ -332,7 +349,7 @@ void Plan::AssignBuffers() {
     if (step.in_place_input >= 0 && !step.outputs.empty() && step.outputs[0] >= 0) {
       const int from = step.inputs[step.in_place_input];
       const int to = step.outputs[0];
-      if (from >= 0 && buffer_of_slot_[from] >= 0 && last_use[from] == s &&
+      if (from >= 0 && !is_output[to] && buffer_of_slot_[from] >= 0 && last_use[from] == s &&
           buffer_bytes_[buffer_of_slot_[from]] >= DescBytes(slots_[to].desc)) {
         buffer_of_slot_[to] = buffer_of_slot_[from];
         handed_over[from] = true;
@@ -340,7 +357,7 @@ void Plan::AssignBuffers() {
       }
     }
     for (int slot : step.outputs) {
-      if (slot < 0 || buffer_of_slot_[slot] >= 0) continue;
+      if (slot < 0 || buffer_of_slot_[slot] >= 0 || is_output[slot]) continue;
       // Sizes were checked when the kernels were built.
       const size_t bytes = DescBytes(slots_[slot].desc);
       // The smallest free buffer that fits, else the largest grown, else a new one.
@@ -452,6 +469,13 @@ absl::StatusOr<std::vector<Tensor>> Plan::Run(absl::Span<const Tensor> inputs,
       continue;
     }
     OCTET_ASSIGN_OR_RETURN(Tensor t, Tensor::Create(desc.type, desc.shape));
+    fresh.emplace(slot, std::move(t));
+  }
+  // The outputs not asked for still need somewhere to go (workspaces hold no outputs).
+  for (int slot : output_slots_) {
+    if (slots_[slot].kind != SlotKind::kIntermediate || fresh.contains(slot)) continue;
+    OCTET_ASSIGN_OR_RETURN(Tensor t,
+                           Tensor::Create(slots_[slot].desc.type, slots_[slot].desc.shape));
     fresh.emplace(slot, std::move(t));
   }
   std::vector<Tensor*> values(slots_.size(), nullptr);

@@ -12,6 +12,7 @@
 #include "engine/onnx/onnx_importer.h"
 #include "engine/runtime/cpu/cpu_features.h"
 #include "engine/runtime/kernel_registry.h"
+#include "engine/runtime/plan.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/onnx_model_builder.h"
@@ -219,6 +220,51 @@ TEST(PlanTest, ValuesWhoseLifetimesDoNotOverlapShareBuffers) {
                              plan->Run({Tensor::FromVector<float>({1, 1000}, x)}, {0}));
   // Relu, negate, Relu (of non-positives: 0), negate, Abs: every element ends 0.
   EXPECT_THAT(out[0].values<float>(), ::testing::Each(0.0f));
+}
+
+// Every convolution's output fetched (as a quantization job fetches every layer's): each blocked
+// value is copied to its plain output as soon as it is computed, so that the blocked buffers are
+// shared along the chain instead of all living to the end of the plan.
+TEST(PlanTest, BlockedValuesThatAreOutputsDoNotLiveToTheEnd) {
+  constexpr int kChannels = 16, kSize = 8, kLayers = 6;
+  OnnxModelBuilder b;
+  b.Input("x", {1, kChannels, kSize, kSize});
+  std::string value = "x";
+  for (int i = 0; i < kLayers; ++i) {
+    const std::string w = absl::StrCat("w", i), y = absl::StrCat("c", i);
+    b.Initializer(w, Tensor::FromVector<float>({kChannels, kChannels, 1, 1},
+                                               PseudoRandom(kChannels * kChannels, 20 + i)));
+    b.Node("Conv", {value, w}, {y});
+    b.Output(y, {1, kChannels, kSize, kSize});
+    value = y;
+  }
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(b.Serialize()));
+  OCTET_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Plan> plan,
+      Plan::Build(graph, {{DataType::kFloat32, {1, kChannels, kSize, kSize}}}));
+  const size_t value_bytes = kChannels * kSize * kSize * sizeof(float);
+  // At most the input's blocked copy, one layer's input and one layer's output at a time.
+  EXPECT_LE(plan->workspace_bytes(), 3 * value_bytes);
+  // The same values as one layer at a time.
+  const Tensor x = Tensor::FromVector<float>({1, kChannels, kSize, kSize},
+                                             PseudoRandom(kChannels * kSize * kSize, 9));
+  std::vector<int> all(kLayers);
+  for (int i = 0; i < kLayers; ++i) all[i] = i;
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> out, plan->Run({x}, all));
+  std::vector<float> expected(x.values<float>().begin(), x.values<float>().end());
+  for (int i = 0; i < kLayers; ++i) {
+    const std::vector<float> w = PseudoRandom(kChannels * kChannels, 20 + i);
+    std::vector<float> next(expected.size(), 0.0f);
+    for (int o = 0; o < kChannels; ++o) {
+      for (int c = 0; c < kChannels; ++c) {
+        for (int p = 0; p < kSize * kSize; ++p) {
+          next[o * kSize * kSize + p] += w[o * kChannels + c] * expected[c * kSize * kSize + p];
+        }
+      }
+    }
+    expected = next;
+    EXPECT_LT(RelativeError(out[i].values<float>(), expected), 1e-5f) << i;
+  }
 }
 
 TEST(SessionTest, ZeroPoolingStridesAreAnErrorNotADivisionByZero) {
