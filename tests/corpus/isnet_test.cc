@@ -4,7 +4,7 @@
 // Uploaded as shipped, served in float (float16 computed in float32), and its mask of a rendered
 // scene held to ONNX Runtime's (tests/data/corpus/isnet_scene_mask64.npy, made by
 // scripts/fixtures/isnet_reference.js) block by block; quantized by a default job and served
-// (with OCTET_LONG_TESTS=1: about 4 minutes on 2 cores).
+// (with OCTET_LONG_TESTS=1: about 2 minutes on 2 cores).
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -112,8 +112,8 @@ TEST(IsnetCorpusTest, TheFloat16ExportServesTheMaskOnnxRuntimeComputes) {
 // own evaluation (mask SQNR, pixels on the same side of 0.5) and the served int8 version.
 TEST(IsnetCorpusTest, QuantizesWithTheDefaultsAndKeepsTheMask) {
   if (std::getenv("OCTET_LONG_TESTS") == nullptr) {
-    GTEST_SKIP() << "ISNet's default job takes about 4 minutes on 2 cores (two 1024x1024 "
-                    "scenes; GPTQ passes over the whole model per group of layers), beyond the "
+    GTEST_SKIP() << "ISNet's default job takes about 2 minutes on 2 cores (two 1024x1024 "
+                    "scenes; GPTQ passes over the model up to each group of layers), beyond the "
                     "corpus tests' CI budget: OCTET_LONG_TESTS=1 runs it";
   }
   const std::string model_path = CorpusDir() + "/isnet-medium.onnx";
