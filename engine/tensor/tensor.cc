@@ -98,7 +98,7 @@ Tensor Tensor::Alias(DataType type, Shape shape, const Tensor& storage) {
 }
 
 Tensor Tensor::Clone() const {
-  Tensor t(type_, shape_);
+  Tensor t(type_, shape_, /*zeroed=*/false);  // every byte is copied
   if (byte_size() > 0) std::memcpy(t.raw_data(), raw_data(), byte_size());
   return t;
 }
