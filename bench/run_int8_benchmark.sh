@@ -1,41 +1,34 @@
 #!/usr/bin/env bash
 # Octet int8 against its own float path and against ONNX Runtime and PyTorch, float and int8,
 # same thread count, in one script (issue 5's speed benchmark):
-#   bench/run_int8_benchmark.sh [THREADS] [RUNS] [WEIGHT_BITS]   (defaults: nproc, 5, see below)
-# Octet int8 is timed with both weight precisions: WEIGHT_BITS (the job default for the CPU unless
-# given) in the column the peers are compared with, and the other one (7 or 8) beside it.
+#   bench/run_int8_benchmark.sh [THREADS] [RUNS]   (defaults: nproc, 5)
+# Octet int8 is timed three times per model: the default job configuration for this CPU (what
+# `octet quantize` makes with no options: octet_bench_quantize "auto"), and explicit 7-bit and
+# 8-bit weights beside it. The peers' int8 runs take the default's QDQ file.
 # Models: the Fashion-MNIST fixtures and torchvision ResNet-18 and MobileNetV2 at 224x224
 # (exported on demand into build/bench-models; untrained weights, speed only). Each is quantized
-# by Octet (default configuration, WEIGHT_BITS-bit weights; octet_bench_quantize), and that QDQ
+# by Octet (default configuration apart from the weight bits; octet_bench_quantize), and that QDQ
 # file is what Octet int8 and ONNX Runtime int8 run. PyTorch int8 is its FX post-training
 # quantization (onednn engine) of the same network (bench/pytorch_bench.py).
-# WEIGHT_BITS defaults to what `octet quantize` makes for this CPU: 8 with VNNI, 7 without (there
-# oneDNN's u8 x s8 products are summed pairwise in 16 bits, exact only for weights within 7 bits;
-# with 8-bit weights Octet runs 1x1 convolutions and Gemm on its own exact VPMADDWD product and
-# leaves the other dense convolutions in float rather than compute them wrong, where ORT and
-# PyTorch run them anyway).
+# The default is 8-bit weights with VNNI; without, 7 (there oneDNN's u8 x s8 products are summed
+# pairwise in 16 bits, exact only for weights within 7 bits), with 8-bit pointwise and depthwise
+# layers where the model needs them (Octet's own exact VPMADDWD kernels run those). With explicit
+# 8-bit weights on such a CPU, Octet runs 1x1 convolutions and Gemm on its exact VPMADDWD product
+# and leaves the other dense convolutions in float rather than compute them wrong, where ORT and
+# PyTorch run them anyway.
 # The measurements are taken in ROUNDS rounds (environment OCTET_BENCH_ROUNDS, default 3), each
 # timing every runtime on every model once with RUNS runs, so that a noisy spell of a shared
 # machine falls on all of them rather than on one: a cell is the median of the rounds' medians,
 # with the smallest min and largest max.
-# Prints a Markdown table: medians (min-max) in ms; Octet int8's speed-up over Octet
-# float and over the fastest peer int8; Octet int8's conv+gemm throughput in GMAC/s (at its
-# median) and as a share of the single u8s8 convolution's best (octet_conv_peak); file sizes.
+# Prints a Markdown table: medians (min-max) in ms; each Octet int8's speed-up over Octet float;
+# the fastest peer int8 over Octet's default int8; Octet default int8's conv+gemm throughput in
+# GMAC/s (at its median) and as a share of the single u8s8 convolution's best (octet_conv_peak);
+# file sizes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${OCTET_BUILD_DIR:-$root/build}
 threads=${1:-$(nproc)}
 runs=${2:-5}
-# The job default for this CPU: 8-bit weights with VNNI, 7 without (an ONEDNN_MAX_CPU_ISA cap
-# below the VNNI ISAs counts as without, as it does for Octet's and oneDNN's kernels).
-default_bits=7
-if grep -q -E 'avx512_vnni|avx_vnni' /proc/cpuinfo; then
-  case "${ONEDNN_MAX_CPU_ISA:-ALL}" in
-    [Aa][Ll][Ll] | *[Vv][Nn][Nn][Ii]* | *[Bb][Ff]16* | *[Aa][Mm][Xx]*) default_bits=8 ;;
-  esac
-fi
-bits=${3:-$default_bits}
-other=$((bits == 8 ? 7 : 8))  # timed beside it in Octet's own column
 . "$root/bench/setup_peers.sh"
 "$root/scripts/build.sh" > /dev/null
 cmake --build "$build" --target octet_float_bench octet_bench_quantize octet_conv_peak > /dev/null
@@ -51,7 +44,7 @@ entries=("$root/tests/data/fashion_mnist/resnet_small.onnx:1,1,28,28:--fashion_m
          "$models/resnet18.onnx:1,3,224,224:" "$models/mobilenet_v2.onnx:1,3,224,224:")
 for entry in "${entries[@]}"; do
   IFS=: read -r model shape calibration <<< "$entry"
-  for b in $bits $other; do
+  for b in auto 7 8; do
     "$build/bench/octet_bench_quantize" "$model" "$models/$(basename "$model" .onnx).w$b.qdq.onnx" \
       "$b" $calibration >&2
   done
@@ -60,7 +53,7 @@ for round in $(seq "$rounds"); do
   for entry in "${entries[@]}"; do
     IFS=: read -r model shape calibration <<< "$entry"
     name=$(basename "$model" .onnx)
-    qdq="$models/$name.w$bits.qdq.onnx"
+    qdq="$models/$name.wauto.qdq.onnx"
     macs=$(/usr/bin/python3 "$root/bench/model_macs.py" "$model")
     torch_model=$model
     case $name in resnet18 | mobilenet_v2) torch_model=$name ;; esac
@@ -68,22 +61,23 @@ for round in $(seq "$rounds"); do
     for batch in 1 32; do
       octet_f32=$("$build/bench/octet_float_bench" "$model" "$batch" "$threads" "$runs")
       octet_int8=$("$build/bench/octet_float_bench" "$qdq" "$batch" "$threads" "$runs")
-      octet_int8_other=$("$build/bench/octet_float_bench" "$models/$name.w$other.qdq.onnx" "$batch" "$threads" "$runs")
+      octet_int8_7=$("$build/bench/octet_float_bench" "$models/$name.w7.qdq.onnx" "$batch" "$threads" "$runs")
+      octet_int8_8=$("$build/bench/octet_float_bench" "$models/$name.w8.qdq.onnx" "$batch" "$threads" "$runs")
       ort_f32=$(OCTET_BENCH_INPUT_SHAPE=$shape node "$root/bench/ort_float_bench.js" "$model" "$batch" "$threads" "$runs" 2> /dev/null)
       ort_int8=$(OCTET_BENCH_INPUT_SHAPE=$shape node "$root/bench/ort_float_bench.js" "$qdq" "$batch" "$threads" "$runs" 2> /dev/null)
       torch_batch=$(grep "\"batch\": $batch," <<< "$torch")
-      echo "{\"name\": \"$name\", \"batch\": $batch, \"macs\": $macs, \"float_bytes\": $(stat -c %s "$model"), \"qdq_bytes\": $(stat -c %s "$qdq"), \"octet_f32\": $octet_f32, \"octet_int8\": $octet_int8, \"octet_int8_other\": $octet_int8_other, \"ort_f32\": $ort_f32, \"ort_int8\": $ort_int8, \"torch_f32\": $(/usr/bin/python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1])["float"]))' "$torch_batch"), \"torch_int8\": $(/usr/bin/python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1])["int8"]))' "$torch_batch")}" >> "$results"
+      echo "{\"name\": \"$name\", \"batch\": $batch, \"macs\": $macs, \"float_bytes\": $(stat -c %s "$model"), \"qdq_bytes\": $(stat -c %s "$qdq"), \"octet_f32\": $octet_f32, \"octet_int8\": $octet_int8, \"octet_int8_7\": $octet_int8_7, \"octet_int8_8\": $octet_int8_8, \"ort_f32\": $ort_f32, \"ort_int8\": $ort_int8, \"torch_f32\": $(/usr/bin/python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1])["float"]))' "$torch_batch"), \"torch_int8\": $(/usr/bin/python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1])["int8"]))' "$torch_batch")}" >> "$results"
     done
   done
 done
 
-"$root/bench/provenance.sh" "OCTET_BENCH_ROUNDS=$rounds bench/run_int8_benchmark.sh $threads $runs $bits"
-/usr/bin/python3 - "$results" "$peak" "$threads" "$runs" "$bits" "$rounds" "$other" "$default_bits" <<'PY'
+"$root/bench/provenance.sh" "OCTET_BENCH_ROUNDS=$rounds bench/run_int8_benchmark.sh $threads $runs"
+/usr/bin/python3 - "$results" "$peak" "$threads" "$runs" "$rounds" <<'PY'
 import json, statistics, sys
 lines = [json.loads(line) for line in open(sys.argv[1])]
-peak, threads, runs, bits, rounds = json.loads(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
-other, default_bits = sys.argv[7], sys.argv[8]
-tools = ["octet_f32", "octet_int8", "octet_int8_other", "ort_f32", "ort_int8", "torch_f32", "torch_int8"]
+peak, threads, runs, rounds = json.loads(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+tools = ["octet_f32", "octet_int8", "octet_int8_7", "octet_int8_8", "ort_f32", "ort_int8",
+         "torch_f32", "torch_int8"]
 rows = {}
 for line in lines:
     key = (line["name"], line["batch"])
@@ -95,24 +89,27 @@ def merge(samples):
             "min_ms": min(s["min_ms"] for s in samples), "max_ms": max(s["max_ms"] for s in samples)}
 cell = lambda r: f"{r['median_ms']:.2f} ({r['min_ms']:.2f}-{r['max_ms']:.2f})"
 print(f"{threads} threads; median of {rounds} rounds' medians of {runs} runs (min-max over all runs), in ms. "
-      f"Octet int8 and the peers' QDQ runs take {bits}-bit weights ({'the job default for this CPU' if bits == default_bits else f'the job default here is {default_bits}-bit'}); "
-      f"Octet's {other}-bit column times the other precision.")
+      "Octet int8 (default) is what a job with no options makes for this CPU; the peers' int8 "
+      "runs take that QDQ file. The 7-bit and 8-bit columns are jobs with explicit weight bits.")
 print(f"Single-convolution peak (3x3, 64->64, 56x56, batch 32, u8s8, {peak['implementation']}, "
       f"best of 20 runs): {peak['gmacs_per_s']:.1f} GMAC/s.")
 print()
-print(f"| model | batch | Octet f32 | Octet int8 | Octet int8, {other}-bit | ORT f32 | ORT int8 | PyTorch f32 | PyTorch int8 "
-      f"| int8 / f32 (Octet) | {other}-bit int8 / f32 (Octet) | best peer int8 / Octet int8 | Octet int8 GMAC/s (% of peak) | f32 / QDQ file (MB) |")
+print("| model | batch | Octet f32 | Octet int8 (default) | Octet int8, 7-bit | Octet int8, 8-bit "
+      "| ORT f32 | ORT int8 | PyTorch f32 | PyTorch int8 | f32 / int8 (default, 7-bit, 8-bit) "
+      "| best peer int8 / Octet int8 | Octet int8 GMAC/s (% of peak) | f32 / QDQ file (MB) |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows.values():
     m = {t: merge(r[t]) for t in tools}
+    f32 = m["octet_f32"]["median_ms"]
     octet = m["octet_int8"]["median_ms"]
     peer = min(m["ort_int8"]["median_ms"], m["torch_int8"]["median_ms"])
     gmacs = r["macs"] * r["batch"] / octet / 1e6
+    speedups = " / ".join(f"{f32 / m[t]['median_ms']:.2f}x"
+                          for t in ("octet_int8", "octet_int8_7", "octet_int8_8"))
     print(f"| {r['name']} | {r['batch']} | {cell(m['octet_f32'])} | {cell(m['octet_int8'])} | "
-          f"{cell(m['octet_int8_other'])} | "
+          f"{cell(m['octet_int8_7'])} | {cell(m['octet_int8_8'])} | "
           f"{cell(m['ort_f32'])} | {cell(m['ort_int8'])} | {cell(m['torch_f32'])} | "
-          f"{cell(m['torch_int8'])} | {m['octet_f32']['median_ms'] / octet:.2f}x | "
-          f"{m['octet_f32']['median_ms'] / m['octet_int8_other']['median_ms']:.2f}x | "
+          f"{cell(m['torch_int8'])} | {speedups} | "
           f"{peer / octet:.2f} | {gmacs:.1f} ({100 * gmacs / peak['gmacs_per_s']:.0f}%) | "
           f"{r['float_bytes'] / 1e6:.2f} / {r['qdq_bytes'] / 1e6:.2f} |")
 PY
