@@ -138,13 +138,16 @@ TEST_P(Int8ConvTest, MatchesTheFloatSimulationWithinOneStep) {
     EXPECT_THAT(conv->implementation, ::testing::StartsWith("octet:avx2"));
     EXPECT_THAT(conv->notes, ::testing::StartsWith("depthwise"));
   }
-  // 1x1 convolutions with an activation in output units run in int8 on every CPU with AVX2:
-  // oneDNN's kernels with VNNI or 7-bit weights, Octet's VPMADDWD product otherwise.
+  // Convolutions of one group with an activation in output units run in int8 on every CPU with
+  // AVX2: oneDNN's kernels with VNNI or 7-bit weights, Octet's VPMADDWD product otherwise (the
+  // plain product for 1x1 ones, receptive fields gathered as rows for the rest).
   const bool pointwise = c.kernel == 1 && c.stride == 1 && c.pad == 0 && c.group == 1;
-  if (pointwise && c.activation != "HardSwish" && cpu::Cpu().avx2) {
-    EXPECT_EQ(int8->int8_nodes().size(), 1u);
+  if (c.group == 1 && c.activation != "HardSwish" && cpu::Cpu().avx2) {
+    EXPECT_EQ(int8->int8_nodes().size(), 1u)
+        << (int8->simulated_nodes().empty() ? "" : int8->simulated_nodes()[0]);
     if (c.max_weight > 64 && !cpu::Cpu().vnni) {
-      EXPECT_EQ(conv->implementation, "octet:int8 gemm avx2 (vpmaddwd)");
+      EXPECT_EQ(conv->implementation,
+                pointwise ? "octet:int8 gemm avx2 (vpmaddwd)" : "octet:int8 conv avx2 (vpmaddwd)");
       EXPECT_THAT(conv->notes, ::testing::HasSubstr("VPMADDWD"));
     }
   }
@@ -514,7 +517,18 @@ INSTANTIATE_TEST_SUITE_P(
                       ConvCase{"depthwise_5x5_relu", 2, 32, 32, 9, 5, 1, 2, 32, false,
                                DataType::kUint8, DataType::kUint8, 0, 0, "Relu", false},
                       ConvCase{"stem_like_7bit", 2, 3, 16, 15, 7, 2, 3, 1, true, DataType::kUint8,
-                               DataType::kUint8, 135, 0, "Relu", true, 63}),
+                               DataType::kUint8, 135, 0, "Relu", true, 63},
+                      // 8-bit weights where oneDNN saturates without VNNI (Octet's product of
+                      // gathered receptive fields there): a stem over the plain image, a strided
+                      // 1x1, a signed source padded with its zero point, a wide 3x3 layer.
+                      ConvCase{"stem_like", 2, 3, 16, 15, 7, 2, 3, 1, true, DataType::kUint8,
+                               DataType::kUint8, 135, 0, "Relu", true},
+                      ConvCase{"strided_pointwise", 2, 24, 40, 9, 1, 2, 0, 1, true,
+                               DataType::kUint8, DataType::kInt8, 90, -4, "", true},
+                      ConvCase{"signed_zero_point_padded", 2, 8, 8, 7, 3, 1, 1, 1, true,
+                               DataType::kInt8, DataType::kUint8, -20, 9, "", true},
+                      ConvCase{"wide_3x3", 1, 96, 40, 10, 3, 1, 1, 1, true, DataType::kUint8,
+                               DataType::kUint8, 3, 0, "Clip", true}),
     [](const ::testing::TestParamInfo<ConvCase>& info) { return info.param.name; });
 
 }  // namespace

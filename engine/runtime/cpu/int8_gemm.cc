@@ -15,6 +15,10 @@ namespace {
 
 constexpr int64_t kRows = 4;      // rows of a register tile (with more, GCC spills accumulators)
 constexpr int64_t kColumns = 16;  // columns of a register tile (two vectors of 8 int32)
+// K pairs per pass over a chunk's tiles: a column block's weights for them (64 bytes a pair, 16
+// KiB) stay in the core's L1 cache while every tile of the chunk reads them; the int32 sums of
+// the tiles carry over between passes in a per-thread buffer.
+constexpr int64_t kPairBlock = 256;
 
 class Int8GemmKernel final : public Kernel {
  public:
@@ -58,25 +62,44 @@ class Int8GemmKernel final : public Kernel {
     }
     clamp_low_ = low;
     clamp_high_ = high;
-    row_bytes_ = AlignScratchpad(kRows * pairs_ * 2 * sizeof(int16_t));
-    transposed_bytes_ = spec_.pixels > 1 ? AlignScratchpad(spec_.rows * spec_.k) : 0;
+    // Rows per chunk: a chunk's widened rows stay in the core's L2 cache (about 96 KiB of them).
+    const int64_t row_bytes = pairs_ * 2 * static_cast<int64_t>(sizeof(int16_t));
+    chunk_rows_ = std::clamp<int64_t>((96 << 10) / row_bytes / kRows * kRows, kRows, 256);
+    chunk_bytes_ = AlignScratchpad(chunk_rows_ * row_bytes);
+    partial_bytes_ =
+        pairs_ > kPairBlock ? AlignScratchpad(chunk_rows_ * kColumns * sizeof(int32_t)) : 0;
+    source_channels_ = spec_.convolution.has_value() ? spec_.convolution->channels : spec_.k;
+    transposed_bytes_ = spec_.pixels > 1 ? AlignScratchpad(spec_.rows * source_channels_) : 0;
   }
 
-  size_t scratchpad_bytes() const override { return transposed_bytes_ + row_bytes_ * threads_; }
-  std::string implementation() const override { return "octet:int8 gemm avx2 (vpmaddwd)"; }
+  size_t scratchpad_bytes() const override {
+    return transposed_bytes_ + (chunk_bytes_ + partial_bytes_) * threads_;
+  }
+  std::string implementation() const override {
+    return spec_.convolution.has_value() ? "octet:int8 conv avx2 (vpmaddwd)"
+                                         : "octet:int8 gemm avx2 (vpmaddwd)";
+  }
 
   absl::Status Run(absl::Span<const Tensor* const> inputs, absl::Span<Tensor* const> outputs,
                    ExecutionContext& context) const override {
     const Tensor& a = *inputs[0];
     Tensor& y = *outputs[0];
-    const int64_t m = spec_.k == 0 ? 0 : a.element_count() / spec_.k;
-    const int64_t row_blocks = (m + kRows - 1) / kRows;
-    const int64_t items = row_blocks * column_blocks_;
+    // Source rows (pixels of source_channels_) and product rows (output pixels for a convolution).
+    const int64_t source_rows = a.element_count() / source_channels_;
+    int64_t m = source_rows;
+    if (spec_.convolution.has_value()) {
+      const Int8GemmSpec::Convolution& c = *spec_.convolution;
+      m = source_rows / (c.in_h * c.in_w) * c.out_h * c.out_w;
+    }
+    const int64_t chunks = (m + chunk_rows_ - 1) / chunk_rows_;
+    const int64_t items = chunks * column_blocks_;
     char* scratch = static_cast<char*>(context.scratchpad);
     const auto* rows = static_cast<const uint8_t*>(a.raw_data());
     if (spec_.pixels > 1) {
-      if (m > spec_.rows) return absl::InternalError("the source outgrew the transposed copy");
-      Transpose(rows, m, reinterpret_cast<uint8_t*>(scratch));
+      if (source_rows > spec_.rows) {
+        return absl::InternalError("the source outgrew the transposed copy");
+      }
+      Transpose(rows, source_rows, reinterpret_cast<uint8_t*>(scratch));
       rows = reinterpret_cast<const uint8_t*>(scratch);
       scratch += transposed_bytes_;
     }
@@ -85,17 +108,19 @@ class Int8GemmKernel final : public Kernel {
       const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
       const int64_t begin = items * thread / threads, end = items * (thread + 1) / threads;
       if (begin < end) {
-        Range(rows, m, y.raw_data(), begin, end,
-              reinterpret_cast<int16_t*>(scratch + row_bytes_ * thread));
+        char* own = scratch + (chunk_bytes_ + partial_bytes_) * thread;
+        Range(rows, m, y.raw_data(), begin, end, reinterpret_cast<int16_t*>(own),
+              reinterpret_cast<int32_t*>(own + chunk_bytes_));
       }
     }
     return absl::OkStatus();
   }
 
  private:
-  // [images, k, pixels] -> [images * pixels, k], among the threads by image and channel.
+  // [images, k, pixels] -> [images * pixels, k] (k: the source's channels), among the threads by
+  // image and channel.
   void Transpose(const uint8_t* in, int64_t m, uint8_t* out) const {
-    const int64_t pixels = spec_.pixels, k = spec_.k, images = m / pixels;
+    const int64_t pixels = spec_.pixels, k = source_channels_, images = m / pixels;
 #pragma omp parallel for num_threads(std::min(threads_, omp_get_max_threads())) collapse(2)
     for (int64_t image = 0; image < images; ++image) {
       for (int64_t c = 0; c < k; ++c) {
@@ -106,59 +131,145 @@ class Int8GemmKernel final : public Kernel {
     }
   }
 
-  // Tiles [begin, end) (row block major): each row block's rows widened once into `wide`.
+  // The K pairs [begin, end) of one pass over a chunk's tiles.
+  struct Pass {
+    int64_t begin, end;
+  };
+
+  // Items [begin, end) (chunk major): a chunk of rows widened once into `wide`, then each of its
+  // column blocks over all of the chunk's row tiles, kPairBlock pairs of K at a time, so that the
+  // block's packed weights are read from memory once per chunk and from L1 by every tile after
+  // the first; `partial` holds the tiles' sums between passes.
   __attribute__((target("avx2,fma"))) void Range(const uint8_t* a, int64_t m, void* y,
-                                                 int64_t begin, int64_t end, int16_t* wide) const {
+                                                 int64_t begin, int64_t end, int16_t* wide,
+                                                 int32_t* partial) const {
+    const int64_t row_stride = pairs_ * 2;
     int64_t widened = -1;
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t row_block = item / column_blocks_, column_block = item % column_blocks_;
-      const int64_t first = row_block * kRows, rows = std::min(kRows, m - first);
-      if (row_block != widened) {
-        for (int64_t r = 0; r < rows; ++r) Widen(a + (first + r) * spec_.k, wide + r * pairs_ * 2);
-        widened = row_block;
+      const int64_t chunk = item / column_blocks_, column_block = item % column_blocks_;
+      const int64_t chunk_first = chunk * chunk_rows_;
+      const int64_t chunk_end = std::min(m, chunk_first + chunk_rows_);
+      if (chunk != widened) {
+        for (int64_t r = chunk_first; r < chunk_end; ++r) {
+          int16_t* out = wide + (r - chunk_first) * row_stride;
+          if (spec_.convolution.has_value()) {
+            Gather(a, r, out);
+          } else {
+            Widen(a + r * spec_.k, spec_.k, out);
+          }
+          if (spec_.k % 2 != 0) out[spec_.k] = 0;
+        }
+        widened = chunk;
       }
-      static_assert(kRows == 4, "a case per tile height");
-      switch (rows) {
-        case 4:
-          Tile<4>(wide, first, column_block, y);
-          break;
-        case 3:
-          Tile<3>(wide, first, column_block, y);
-          break;
-        case 2:
-          Tile<2>(wide, first, column_block, y);
-          break;
-        default:
-          Tile<1>(wide, first, column_block, y);
+      for (int64_t p0 = 0; p0 < pairs_; p0 += kPairBlock) {
+        const Pass pass{p0, std::min(pairs_, p0 + kPairBlock)};
+        for (int64_t first = chunk_first; first < chunk_end; first += kRows) {
+          const int16_t* tile = wide + (first - chunk_first) * row_stride;
+          int32_t* sums = partial + (first - chunk_first) * kColumns;
+          static_assert(kRows == 4, "a case per tile height");
+          switch (std::min(kRows, chunk_end - first)) {
+            case 4:
+              Tile<4>(tile, first, column_block, pass, sums, y);
+              break;
+            case 3:
+              Tile<3>(tile, first, column_block, pass, sums, y);
+              break;
+            case 2:
+              Tile<2>(tile, first, column_block, pass, sums, y);
+              break;
+            default:
+              Tile<1>(tile, first, column_block, pass, sums, y);
+          }
+        }
       }
     }
   }
 
-  // One row of A to int16 (zero- or sign-extended), with a zero after an odd k.
-  __attribute__((target("avx2,fma"))) void Widen(const uint8_t* row, int16_t* out) const {
-    const int64_t k = spec_.k;
+  // `count` bytes of A to int16 (zero- or sign-extended).
+  __attribute__((target("avx2,fma"))) void Widen(const uint8_t* row, int64_t count,
+                                                 int16_t* out) const {
     const bool is_signed = spec_.a_type == DataType::kInt8;
     int64_t i = 0;
-    for (; i + 16 <= k; i += 16) {
+    for (; i + 16 <= count; i += 16) {
       const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
                           is_signed ? _mm256_cvtepi8_epi16(bytes) : _mm256_cvtepu8_epi16(bytes));
     }
-    for (; i < k; ++i) out[i] = is_signed ? int16_t{static_cast<int8_t>(row[i])} : int16_t{row[i]};
-    if (k % 2 != 0) out[k] = 0;
+    for (; i < count; ++i) {
+      out[i] = is_signed ? int16_t{static_cast<int8_t>(row[i])} : int16_t{row[i]};
+    }
   }
 
-  // Rows [first, first + R) x the 16 columns of `column_block`: the int32 sums in registers, then
-  // the requantization into y.
+  // Output pixel `r`'s receptive field, widened: the source's channels at every kernel tap, the
+  // padding value where the tap falls outside the source. Without dilation along x, a kernel row's
+  // taps inside the source are one run of channels-last bytes, widened at once.
+  __attribute__((target("avx2,fma"))) void Gather(const uint8_t* source, int64_t r,
+                                                  int16_t* out) const {
+    const Int8GemmSpec::Convolution& c = *spec_.convolution;
+    const int64_t image = r / (c.out_h * c.out_w), pixel = r % (c.out_h * c.out_w);
+    const int64_t oy = pixel / c.out_w, ox = pixel % c.out_w;
+    const uint8_t* image_source = source + image * c.in_h * c.in_w * c.channels;
+    const int16_t pad =
+        spec_.a_type == DataType::kInt8 ? int16_t{static_cast<int8_t>(c.pad)} : int16_t{c.pad};
+    const int64_t x0 = ox * c.stride_w - c.pad_left;
+    for (int64_t ky = 0; ky < c.kernel_h; ++ky, out += c.kernel_w * c.channels) {
+      const int64_t iy = oy * c.stride_h - c.pad_top + ky * c.dilation_h;
+      if (iy < 0 || iy >= c.in_h) {
+        std::fill(out, out + c.kernel_w * c.channels, pad);
+        continue;
+      }
+      const uint8_t* source_row = image_source + iy * c.in_w * c.channels;
+      if (c.dilation_w == 1) {
+        // Taps [inside_begin, inside_end) read the source; the others are padding.
+        const int64_t inside_begin = std::clamp<int64_t>(-x0, 0, c.kernel_w);
+        const int64_t inside_end = std::clamp<int64_t>(c.in_w - x0, inside_begin, c.kernel_w);
+        std::fill(out, out + inside_begin * c.channels, pad);
+        if (inside_end > inside_begin) {
+          Widen(source_row + (x0 + inside_begin) * c.channels,
+                (inside_end - inside_begin) * c.channels, out + inside_begin * c.channels);
+        }
+        std::fill(out + inside_end * c.channels, out + c.kernel_w * c.channels, pad);
+        continue;
+      }
+      for (int64_t kx = 0; kx < c.kernel_w; ++kx) {
+        const int64_t ix = x0 + kx * c.dilation_w;
+        int16_t* tap = out + kx * c.channels;
+        if (ix < 0 || ix >= c.in_w) {
+          std::fill(tap, tap + c.channels, pad);
+        } else {
+          Widen(source_row + ix * c.channels, c.channels, tap);
+        }
+      }
+    }
+  }
+
+  // Rows [first, first + R) x the 16 columns of `column_block`, the pass's pairs of K: the int32
+  // sums in registers, starting from `sums` after the first pass; then back into `sums` before the
+  // last, or requantized into y after it.
   template <int R>
   __attribute__((target("avx2,fma"))) void Tile(const int16_t* wide, int64_t first,
-                                                int64_t column_block, void* y) const {
+                                                int64_t column_block, Pass pass, int32_t* sums,
+                                                void* y) const {
     const int16_t* b = packed_.data() + column_block * pairs_ * kColumns * 2;
     const int64_t row_stride = pairs_ * 2;
     // Named accumulators (an array would be kept in memory): rows 0-5, two vectors each; the rows
     // beyond R compile away.
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
             c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+#define OCTET_INT8_GEMM_LOAD(r)                                                              \
+  if (R > r) {                                                                               \
+    c##r##0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums + r * kColumns));     \
+    c##r##1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums + r * kColumns + 8)); \
+  }
+    if (pass.begin > 0) {
+      OCTET_INT8_GEMM_LOAD(0)
+      OCTET_INT8_GEMM_LOAD(1)
+      OCTET_INT8_GEMM_LOAD(2)
+      OCTET_INT8_GEMM_LOAD(3)
+      OCTET_INT8_GEMM_LOAD(4)
+      OCTET_INT8_GEMM_LOAD(5)
+    }
+#undef OCTET_INT8_GEMM_LOAD
     // Row r's pair (k = 2p, 2p + 1) of int16 in both halves of every 32-bit lane.
 #define OCTET_INT8_GEMM_ROW(r)                                         \
   if (R > r) {                                                         \
@@ -168,7 +279,7 @@ class Int8GemmKernel final : public Kernel {
     c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(a, b0));     \
     c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(a, b1));     \
   }
-    for (int64_t p = 0; p < pairs_; ++p) {
+    for (int64_t p = pass.begin; p < pass.end; ++p) {
       const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + p * 32));
       const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + p * 32 + 16));
       OCTET_INT8_GEMM_ROW(0)
@@ -181,6 +292,14 @@ class Int8GemmKernel final : public Kernel {
 #undef OCTET_INT8_GEMM_ROW
     const __m256i acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21},
                                {c30, c31}, {c40, c41}, {c50, c51}};
+    if (pass.end < pairs_) {
+#pragma GCC unroll 6
+      for (int r = 0; r < R; ++r) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(sums + r * kColumns), acc[r][0]);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(sums + r * kColumns + 8), acc[r][1]);
+      }
+      return;
+    }
     const int64_t j0 = column_block * kColumns;
     const int64_t columns = std::min<int64_t>(kColumns, spec_.n - j0);
     const __m256 scale[2] = {_mm256_loadu_ps(scales_.data() + j0),
@@ -271,7 +390,9 @@ class Int8GemmKernel final : public Kernel {
   float saturate_low_ = 0.0f, saturate_high_ = 0.0f;
   bool leaky_ = false;
   float clamp_low_ = 0.0f, clamp_high_ = 0.0f;
-  size_t row_bytes_ = 0, transposed_bytes_ = 0;
+  int64_t source_channels_ = 0;
+  int64_t chunk_rows_ = kRows;
+  size_t chunk_bytes_ = 0, partial_bytes_ = 0, transposed_bytes_ = 0;
 };
 
 }  // namespace
@@ -294,6 +415,19 @@ absl::StatusOr<std::unique_ptr<Kernel>> MakeInt8GemmKernel(Int8GemmSpec spec) {
     return absl::InvalidArgumentError(absl::StrCat("inconsistent int8 matrix product: K ", spec.k,
                                                    ", N ", spec.n, ", ", spec.weights.size(),
                                                    " weights"));
+  }
+  if (spec.convolution.has_value()) {
+    const Int8GemmSpec::Convolution& c = *spec.convolution;
+    const bool positive = c.in_h > 0 && c.in_w > 0 && c.channels > 0 && c.out_h > 0 &&
+                          c.out_w > 0 && c.kernel_h > 0 && c.kernel_w > 0 && c.stride_h > 0 &&
+                          c.stride_w > 0 && c.dilation_h > 0 && c.dilation_w > 0 &&
+                          c.pad_top >= 0 && c.pad_left >= 0;
+    if (!positive || c.kernel_h * c.kernel_w * c.channels != spec.k ||
+        (spec.pixels > 1 && spec.pixels != c.in_h * c.in_w)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "inconsistent int8 convolution as a product: K ", spec.k, " for a ", c.kernel_h, "x",
+          c.kernel_w, " kernel over ", c.channels, " channels of ", c.in_h, "x", c.in_w));
+    }
   }
   return std::make_unique<Int8GemmKernel>(std::move(spec));
 }

@@ -3,12 +3,16 @@
 // multiply with VPMADDUBSW, whose int16 pair sums saturate for weights beyond +-64, so 8-bit
 // weights would have to run in float; here sources and weights are widened to int16 and summed
 // in pairs by VPMADDWD into int32, exactly (as Octet's depthwise kernel does). A register tile of
-// 4 rows x 16 columns; weights packed once as int16 pairs [N/16][K/2][16][2].
+// 4 rows x 16 columns; weights packed once as int16 pairs [N/16][K/2][16][2]. The rows are widened
+// a cache-sized chunk at a time, and each chunk meets every column block before the next.
+// A convolution of one group runs as the product of its output pixels' receptive fields (rows of
+// kernel_h x kernel_w x channels, gathered while widening: no im2col buffer) and its weights.
 #ifndef OCTET_ENGINE_RUNTIME_CPU_INT8_GEMM_H_
 #define OCTET_ENGINE_RUNTIME_CPU_INT8_GEMM_H_
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -30,9 +34,23 @@ struct Int8GemmSpec {
   float low = -3.4e38f, high = 3.4e38f;
   DataType y_type = DataType::kUint8;  // kUint8, kInt8 or kFloat32
   int32_t y_zero = 0;
-  // Above 1: the source is channels-first [images, k, pixels] (a plain NCHW tensor), read as
-  // rows of k per pixel through a transposed copy; `rows` (images x pixels) sizes that copy.
+  // Above 1: the source is channels-first [images, channels, pixels] (a plain NCHW tensor), read
+  // as rows of channels per pixel through a transposed copy; `rows` (images x pixels) sizes that
+  // copy. The channels are k, or the convolution's channels.
   int64_t pixels = 0, rows = 0;
+  // When set, the rows are the output pixels of a 2-D convolution of one group over a
+  // channels-last source [images, in_h, in_w, channels] (or a plain one, with `pixels` = in_h x
+  // in_w): row (image, oy, ox) holds the source at (oy * stride_h - pad_top + ky * dilation_h,
+  // ox * stride_w - pad_left + kx * dilation_w) for every (ky, kx, channel), in that order, and
+  // `pad` where that falls outside. k = kernel_h x kernel_w x channels; the weights' rows follow
+  // the same order.
+  struct Convolution {
+    int64_t in_h = 0, in_w = 0, channels = 0, out_h = 0, out_w = 0;
+    int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
+    int64_t pad_top = 0, pad_left = 0;
+    uint8_t pad = 0;  // the source zero point's byte (u8, or s8 in two's complement)
+  };
+  std::optional<Convolution> convolution;
 };
 
 // Whether this CPU runs the kernel: AVX2 without VNNI (with VNNI, oneDNN's kernels are exact and

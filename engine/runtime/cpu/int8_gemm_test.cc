@@ -17,23 +17,42 @@ struct GemmCase {
   DataType a_type, y_type;
   std::string activation;  // "", "relu", "leaky", "clip"
   int64_t pixels = 0;      // > 1: a channels-first source of m / pixels images
+  // A convolution (kernel > 0): m images of size x size x channels (k = kernel^2 x channels).
+  int64_t kernel = 0, size = 0, channels = 0, stride = 1, dilation = 1, pad = 0;
+  uint8_t pad_byte = 0;
+  int64_t out() const { return (size + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1; }
+  int64_t rows() const { return kernel > 0 ? m * out() * out() : m; }
+  int64_t source_bytes() const { return kernel > 0 ? m * size * size * channels : m * k; }
 };
 
 // The exact integer sum, then the same requantization in double precision.
+// A source element of row r at position i of its K; for a convolution, the receptive field read
+// straight from the source (channels-first when pixels > 1), the pad byte outside.
+int64_t Element(const GemmCase& c, const std::vector<uint8_t>& a, int64_t r, int64_t i) {
+  if (c.kernel == 0) {
+    if (c.pixels > 1) {
+      const int64_t image = r / c.pixels, q = r % c.pixels;
+      return a[(image * c.k + i) * c.pixels + q];
+    }
+    return a[r * c.k + i];
+  }
+  const int64_t out = c.out(), image = r / (out * out), oy = r % (out * out) / out, ox = r % out;
+  const int64_t tap = i / c.channels, channel = i % c.channels;
+  const int64_t iy = oy * c.stride - c.pad + tap / c.kernel * c.dilation;
+  const int64_t ix = ox * c.stride - c.pad + tap % c.kernel * c.dilation;
+  if (iy < 0 || iy >= c.size || ix < 0 || ix >= c.size) return c.pad_byte;
+  if (c.pixels > 1) return a[((image * c.channels + channel) * c.size + iy) * c.size + ix];
+  return a[((image * c.size + iy) * c.size + ix) * c.channels + channel];
+}
+
 std::vector<double> Reference(const GemmCase& c, const std::vector<uint8_t>& a,
                               const Int8GemmSpec& spec) {
-  std::vector<double> y(c.m * c.n);
-  for (int64_t r = 0; r < c.m; ++r) {
+  std::vector<double> y(c.rows() * c.n);
+  for (int64_t r = 0; r < c.rows(); ++r) {
     for (int64_t j = 0; j < c.n; ++j) {
       int64_t acc = 0;
       for (int64_t i = 0; i < c.k; ++i) {
-        int64_t x;
-        if (c.pixels > 1) {
-          const int64_t image = r / c.pixels, q = r % c.pixels;
-          x = a[(image * c.k + i) * c.pixels + q];
-        } else {
-          x = a[r * c.k + i];
-        }
+        int64_t x = Element(c, a, r, i);
         if (c.a_type == DataType::kInt8) x = static_cast<int8_t>(x);
         acc += x * spec.weights[i * c.n + j];
       }
@@ -59,7 +78,7 @@ TEST_P(Int8GemmTest, SumsEightBitWeightsExactlyAndRequantizesWithinOneStep) {
                     "int8_gemm_test_avx2 runs it";
   }
   const GemmCase& c = GetParam();
-  std::mt19937 rng(static_cast<uint32_t>(c.m * 131 + c.k * 17 + c.n));
+  std::mt19937 rng(static_cast<uint32_t>(c.m * 131 + c.k * 17 + c.n + c.kernel * 7 + c.pad));
   std::uniform_int_distribution<int> byte(0, 255), weight(-128, 127);
   std::uniform_real_distribution<float> unit(0.5f, 1.5f), signed_unit(-1.0f, 1.0f);
   Int8GemmSpec spec;
@@ -81,15 +100,29 @@ TEST_P(Int8GemmTest, SumsEightBitWeightsExactlyAndRequantizesWithinOneStep) {
   }
   spec.y_zero = c.y_type == DataType::kUint8 ? 100 : c.y_type == DataType::kInt8 ? -7 : 0;
   spec.pixels = c.pixels;
-  spec.rows = c.pixels > 1 ? c.m : 0;
-  std::vector<uint8_t> a(c.m * c.k);
+  spec.rows = c.pixels > 1 ? (c.kernel > 0 ? c.m * c.pixels : c.m) : 0;
+  if (c.kernel > 0) {
+    Int8GemmSpec::Convolution conv;
+    conv.in_h = conv.in_w = c.size;
+    conv.channels = c.channels;
+    conv.out_h = conv.out_w = c.out();
+    conv.kernel_h = conv.kernel_w = c.kernel;
+    conv.stride_h = conv.stride_w = c.stride;
+    conv.dilation_h = conv.dilation_w = c.dilation;
+    conv.pad_top = conv.pad_left = c.pad;
+    conv.pad = c.pad_byte;
+    spec.convolution = conv;
+  }
+  std::vector<uint8_t> a(c.source_bytes());
   for (uint8_t& v : a) v = static_cast<uint8_t>(byte(rng));
   const std::vector<double> expected = Reference(c, a, spec);
 
   auto kernel = MakeInt8GemmKernel(spec);
   ASSERT_TRUE(kernel.ok()) << kernel.status();
-  Tensor x = *Tensor::FromBytes(c.a_type, {c.m, c.k}, a.data(), a.size());
-  Tensor y = *Tensor::Create(c.y_type, {c.m, c.n});
+  Tensor x = c.kernel > 0 ? *Tensor::FromBytes(c.a_type, {c.m, c.size, c.size, c.channels},
+                                               a.data(), a.size())
+                          : *Tensor::FromBytes(c.a_type, {c.m, c.k}, a.data(), a.size());
+  Tensor y = *Tensor::Create(c.y_type, {c.rows(), c.n});
   std::vector<char> scratch((*kernel)->scratchpad_bytes() + 64);
   ExecutionContext context;
   context.scratchpad =
@@ -97,7 +130,7 @@ TEST_P(Int8GemmTest, SumsEightBitWeightsExactlyAndRequantizesWithinOneStep) {
   const Tensor* inputs[] = {&x};
   Tensor* outputs[] = {&y};
   ASSERT_TRUE((*kernel)->Run(inputs, outputs, context).ok());
-  for (int64_t i = 0; i < c.m * c.n; ++i) {
+  for (int64_t i = 0; i < c.rows() * c.n; ++i) {
     double got;
     if (c.y_type == DataType::kUint8) {
       got = y.data<uint8_t>()[i];
@@ -115,21 +148,41 @@ TEST_P(Int8GemmTest, SumsEightBitWeightsExactlyAndRequantizesWithinOneStep) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, Int8GemmTest,
-    ::testing::Values(GemmCase{1, 1, 1, DataType::kUint8, DataType::kUint8, ""},
-                      GemmCase{1, 512, 10, DataType::kUint8, DataType::kFloat32, ""},
-                      GemmCase{6, 16, 16, DataType::kUint8, DataType::kUint8, "relu"},
-                      GemmCase{7, 17, 17, DataType::kInt8, DataType::kInt8, "clip"},
-                      GemmCase{13, 15, 40, DataType::kUint8, DataType::kInt8, "leaky"},
-                      GemmCase{5, 129, 8, DataType::kInt8, DataType::kUint8, ""},
-                      GemmCase{50, 64, 33, DataType::kUint8, DataType::kUint8, "relu"},
-                      // Channels-first sources: 2 images of 7 pixels, 3 of 12.
-                      GemmCase{14, 24, 20, DataType::kUint8, DataType::kUint8, "relu", 7},
-                      GemmCase{36, 9, 16, DataType::kInt8, DataType::kInt8, "", 12}),
+    ::testing::Values(
+        GemmCase{1, 1, 1, DataType::kUint8, DataType::kUint8, ""},
+        GemmCase{1, 512, 10, DataType::kUint8, DataType::kFloat32, ""},
+        GemmCase{6, 16, 16, DataType::kUint8, DataType::kUint8, "relu"},
+        GemmCase{7, 17, 17, DataType::kInt8, DataType::kInt8, "clip"},
+        GemmCase{13, 15, 40, DataType::kUint8, DataType::kInt8, "leaky"},
+        GemmCase{5, 129, 8, DataType::kInt8, DataType::kUint8, ""},
+        GemmCase{50, 64, 33, DataType::kUint8, DataType::kUint8, "relu"},
+        // Channels-first sources: 2 images of 7 pixels, 3 of 12.
+        GemmCase{14, 24, 20, DataType::kUint8, DataType::kUint8, "relu", 7},
+        GemmCase{36, 9, 16, DataType::kInt8, DataType::kInt8, "", 12},
+        // Several chunks of rows (256 at this K; 48 at K 1000), several column
+        // blocks, and a partial tile at the end of each.
+        GemmCase{601, 20, 40, DataType::kUint8, DataType::kUint8, "relu"},
+        GemmCase{103, 1000, 33, DataType::kUint8, DataType::kInt8, "clip"},
+        // Convolutions: 3x3 padded with a zero point, strided with odd channels,
+        // dilated, a 7x7 stride-2 stem over a channels-first source of 3 channels,
+        // a strided 1x1, s8 sources, receptive fields over several row chunks.
+        GemmCase{2, 72, 20, DataType::kUint8, DataType::kUint8, "relu", 0, 3, 9, 8, 1, 1, 1, 131},
+        GemmCase{1, 45, 17, DataType::kUint8, DataType::kInt8, "", 0, 3, 10, 5, 2, 1, 1, 7},
+        GemmCase{2, 36, 16, DataType::kInt8, DataType::kUint8, "leaky", 0, 3, 11, 4, 1, 2, 2, 250},
+        GemmCase{2, 147, 24, DataType::kUint8, DataType::kUint8, "relu", 121, 7, 11, 3, 2, 1, 3,
+                 128},
+        GemmCase{3, 24, 32, DataType::kUint8, DataType::kFloat32, "", 0, 1, 9, 24, 2, 1, 0, 0},
+        GemmCase{2, 576, 48, DataType::kUint8, DataType::kUint8, "clip", 0, 3, 20, 64, 1, 1, 1, 90},
+        GemmCase{1, 31, 8, DataType::kInt8, DataType::kInt8, "", 0, 1, 5, 31, 1, 1, 0, 0}),
     [](const ::testing::TestParamInfo<GemmCase>& info) {
       const GemmCase& c = info.param;
-      return absl::StrCat("m", c.m, "k", c.k, "n", c.n, c.activation.empty() ? "" : "_",
-                          c.activation, c.pixels > 1 ? "_channels_first" : "",
-                          c.y_type == DataType::kFloat32 ? "_float" : "");
+      return absl::StrCat(
+          "m", c.m, "k", c.k, "n", c.n,
+          c.kernel > 0 ? absl::StrCat("_conv", c.kernel, "x", c.kernel, "s", c.stride, "d",
+                                      c.dilation, "p", c.pad, "_", c.size, "x", c.size)
+                       : "",
+          c.activation.empty() ? "" : "_", c.activation, c.pixels > 1 ? "_channels_first" : "",
+          c.y_type == DataType::kFloat32 ? "_float" : "");
     });
 
 }  // namespace

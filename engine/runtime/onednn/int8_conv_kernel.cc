@@ -388,33 +388,25 @@ absl::StatusOr<BuiltKernel> BuildOneDnnInt8Conv(const KernelBuildContext& contex
   }
 }
 
-// A 1x1 Int8Conv (one group, stride 1, no padding) on Octet's exact AVX2 product (cpu/int8_gemm.h):
-// the pixels as rows, the input channels as K. Where oneDNN's AVX2 kernels would saturate on
-// 8-bit weights; activations it applies in output units only; no fused residual.
-absl::Status OctetPointwiseApplies(const KernelBuildContext& context) {
+// A 2-D Int8Conv of one group on Octet's exact AVX2 product (cpu/int8_gemm.h): the output pixels
+// as rows, each pixel's receptive field (kernel taps x input channels) as K. Where oneDNN's AVX2
+// kernels would saturate on 8-bit weights; activations it applies in output units only; no fused
+// residual.
+absl::Status OctetDenseConvApplies(const KernelBuildContext& context) {
   OCTET_RETURN_IF_ERROR(onednn::OctetInt8ProductApplies(context));
-  const Node& node = context.node;
   const Tensor& w = *context.constant(3);
-  OCTET_ASSIGN_OR_RETURN(const int64_t group, node.GetInt("group", 1));
-  OCTET_ASSIGN_OR_RETURN(const std::vector<int64_t> strides, node.GetInts("strides", {}));
-  OCTET_ASSIGN_OR_RETURN(const std::vector<int64_t> pads, node.GetInts("pads", {}));
-  OCTET_ASSIGN_OR_RETURN(const std::string auto_pad, node.GetString("auto_pad", "NOTSET"));
-  auto all = [](const std::vector<int64_t>& values, int64_t v) {
-    return std::all_of(values.begin(), values.end(), [v](int64_t x) { return x == v; });
-  };
-  if (w.rank() != 4 || w.dim(2) != 1 || w.dim(3) != 1 || group != 1 || !all(strides, 1) ||
-      !all(pads, 0) || (auto_pad != "NOTSET" && auto_pad != "VALID")) {
-    return absl::FailedPreconditionError(
-        "runs 2-D 1x1 convolutions of one group, stride 1 and no padding");
+  OCTET_ASSIGN_OR_RETURN(const int64_t group, context.node.GetInt("group", 1));
+  if (w.rank() != 4 || group != 1) {
+    return absl::FailedPreconditionError("runs 2-D convolutions of one group");
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<BuiltKernel> BuildOctetPointwiseConv(const KernelBuildContext& context) {
+absl::StatusOr<BuiltKernel> BuildOctetDenseConv(const KernelBuildContext& context) {
   OCTET_ASSIGN_OR_RETURN(Int8ConvParams p, ReadInt8Conv(context));
   if (p.residual.has_value()) {
     return absl::UnimplementedError(
-        absl::StrCat(context.node.Describe(), ": Octet's 1x1 kernel adds no residual"));
+        absl::StrCat(context.node.Describe(), ": Octet's convolution kernel adds no residual"));
   }
   const TensorDesc& x = context.input(0);
   const Tensor& w = *context.constant(3);
@@ -422,15 +414,21 @@ absl::StatusOr<BuiltKernel> BuildOctetPointwiseConv(const KernelBuildContext& co
     return absl::InternalError(
         absl::StrCat(context.node.Describe(), ": a 2-D source, plain or channels-last"));
   }
-  const int64_t in_channels = w.dim(1), out_channels = w.dim(0);
+  const int64_t out_channels = w.dim(0), in_channels = w.dim(1);
+  const int64_t kernel_h = w.dim(2), kernel_w = w.dim(3);
+  const int64_t taps = kernel_h * kernel_w;
   cpu::Int8GemmSpec spec;
-  spec.k = in_channels;
+  spec.k = taps * in_channels;
   spec.n = out_channels;
   spec.a_type = x.type;
-  spec.weights.resize(in_channels * out_channels);
+  // ONNX's [O, C, KH, KW] to the product's [(ky, kx, c), O].
+  spec.weights.resize(spec.k * out_channels);
   for (int64_t o = 0; o < out_channels; ++o) {
-    for (int64_t i = 0; i < in_channels; ++i) {
-      spec.weights[i * out_channels + o] = w.data<int8_t>()[o * in_channels + i];
+    for (int64_t c = 0; c < in_channels; ++c) {
+      for (int64_t t = 0; t < taps; ++t) {
+        spec.weights[(t * in_channels + c) * out_channels + o] =
+            w.data<int8_t>()[(o * in_channels + c) * taps + t];
+      }
     }
   }
   spec.scales = p.scales;
@@ -441,6 +439,27 @@ absl::StatusOr<BuiltKernel> BuildOctetPointwiseConv(const KernelBuildContext& co
   onednn::SetInt8GemmActivation(p.activation, p.y_scale, &spec);
   spec.y_type = p.y_type;
   spec.y_zero = p.y_zero;
+  const ConvGeometry& g = p.g;
+  const bool pointwise = taps == 1 && g.strides[0] == 1 && g.strides[1] == 1 && !p.padded;
+  if (!pointwise) {
+    cpu::Int8GemmSpec::Convolution c;
+    c.in_h = x.shape[2];
+    c.in_w = x.shape[3];
+    c.channels = in_channels;
+    c.out_h = g.y_shape[2];
+    c.out_w = g.y_shape[3];
+    c.kernel_h = kernel_h;
+    c.kernel_w = kernel_w;
+    c.stride_h = g.strides[0];
+    c.stride_w = g.strides[1];
+    c.dilation_h = g.dilations[0] + 1;  // oneDNN's gaps, back to ONNX's steps
+    c.dilation_w = g.dilations[1] + 1;
+    c.pad_top = g.pad_l[0];
+    c.pad_left = g.pad_l[1];
+    // Padding reads as the zero point, whose term the bias already holds: exact at the borders.
+    c.pad = static_cast<uint8_t>(p.x_zero);
+    spec.convolution = c;
+  }
   const int64_t pixels = x.shape[2] * x.shape[3];
   if (x.plain() && pixels > 1) {
     spec.pixels = pixels;
@@ -448,12 +467,15 @@ absl::StatusOr<BuiltKernel> BuildOctetPointwiseConv(const KernelBuildContext& co
   }
   BuiltKernel built;
   OCTET_ASSIGN_OR_RETURN(built.kernel, cpu::MakeInt8GemmKernel(std::move(spec)));
-  TensorDesc y_desc{p.y_type, p.g.y_shape};
+  TensorDesc y_desc{p.y_type, g.y_shape};
   y_desc.channels_last = true;
   built.outputs.push_back(y_desc);
   built.notes = absl::StrCat(
-      "1x1, ", DataTypeName(x.type), " source zero point ", p.x_zero,
-      p.x_zero == 0 ? "" : " (folded into the bias)",
+      kernel_h, "x", kernel_w, pointwise ? "" : " (receptive fields gathered as rows)", ", ",
+      DataTypeName(x.type), " source zero point ", p.x_zero,
+      p.x_zero == 0 ? ""
+      : p.padded    ? " (folded into the bias; padded with the zero point)"
+                    : " (folded into the bias)",
       x.plain() && pixels > 1 ? ", plain source read through a channels-last copy" : "",
       ", s8 weights (exact at 8 bits: int32 sums of 16-bit products, VPMADDWD), ",
       DataTypeName(p.y_type), " destination zero point ", p.y_zero,
@@ -472,7 +494,7 @@ std::vector<OpDefinition> Int8ConvOps() {
   int8_conv.implementations = {
       {"octet:int8 depthwise", OctetDepthwiseApplies, BuildOctetDepthwiseConv},
       {"onednn", onednn::OneDnnInt8ProductExact, BuildOneDnnInt8Conv},
-      {"octet:int8 1x1 avx2 (vpmaddwd)", OctetPointwiseApplies, BuildOctetPointwiseConv}};
+      {"octet:int8 conv avx2 (vpmaddwd)", OctetDenseConvApplies, BuildOctetDenseConv}};
   return {int8_conv};
 }
 
