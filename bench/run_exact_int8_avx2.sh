@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # 8-bit against 7-bit weights on an AVX2 CPU without VNNI, in one script: Octet float, Octet int8
 # with 7-bit weights (oneDNN's VPMADDUBSW kernels, exact within 7 bits) and with 8-bit weights
-# (Octet's VPMADDWD product for 1x1 convolutions and Gemm/MatMul, oneDNN for the rest where
-# exact, the remaining convolutions simulated in float), and with 7-bit weights but 8-bit pointwise
+# (Octet's VPMADDWD product for convolutions and Gemm/MatMul, its depthwise kernel for depthwise
+# ones), and with 7-bit weights but 8-bit pointwise
 # layers, and 8-bit depthwise ones too (what the AVX2 default job gives a model whose outputs need
 # them: Octet's VPMADDWD product and depthwise kernel for those, oneDNN for the rest), at batch 1
 # and 32

@@ -13,9 +13,8 @@
 # The default is 8-bit weights with VNNI; without, 7 (there oneDNN's u8 x s8 products are summed
 # pairwise in 16 bits, exact only for weights within 7 bits), with 8-bit pointwise and depthwise
 # layers where the model needs them (Octet's own exact VPMADDWD kernels run those). With explicit
-# 8-bit weights on such a CPU, Octet runs 1x1 convolutions and Gemm on its exact VPMADDWD product
-# and leaves the other dense convolutions in float rather than compute them wrong, where ORT and
-# PyTorch run them anyway.
+# 8-bit weights on such a CPU, Octet runs convolutions and Gemm on its exact VPMADDWD product and
+# depthwise kernel, where ORT's and PyTorch's VPMADDUBSW kernels would saturate.
 # The measurements are taken in ROUNDS rounds (environment OCTET_BENCH_ROUNDS, default 3), each
 # timing every runtime on every model once with RUNS runs, so that a noisy spell of a shared
 # machine falls on all of them rather than on one: a cell is the median of the rounds' medians,

@@ -3,10 +3,15 @@
 // multiply with VPMADDUBSW, whose int16 pair sums saturate for weights beyond +-64, so 8-bit
 // weights would have to run in float; here sources and weights are widened to int16 and summed
 // in pairs by VPMADDWD into int32, exactly (as Octet's depthwise kernel does). A register tile of
-// 4 rows x 16 columns; weights packed once as int16 pairs [N/16][K/2][16][2]. The rows are widened
-// a cache-sized chunk at a time, and each chunk meets every column block before the next.
+// 4 rows x 16 columns, the loop over K unrolled by 4 pairs; weights packed once as int16 pairs
+// [N/16][K/2][16][2]. The rows are widened a chunk at a time (the chunk stays in L2), each chunk
+// meets every column block before the next, and K is summed in passes of 256 pairs whose weights
+// stay in L1 (the tiles' int32 sums kept between passes). On AMD Zen 3, VPMADDWD + VPADDD sums
+// about 75% of the products per cycle that VPMADDUBSW + VPMADDWD + VPADDD (oneDNN's 7-bit path)
+// does, and twice what float FMA does.
 // A convolution of one group runs as the product of its output pixels' receptive fields (rows of
-// kernel_h x kernel_w x channels, gathered while widening: no im2col buffer) and its weights.
+// kernel_h x kernel_w x channels, gathered into the chunk while widening, no im2col buffer of the
+// whole source) and its weights.
 #ifndef OCTET_ENGINE_RUNTIME_CPU_INT8_GEMM_H_
 #define OCTET_ENGINE_RUNTIME_CPU_INT8_GEMM_H_
 
