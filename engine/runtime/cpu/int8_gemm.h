@@ -7,8 +7,8 @@
 // [N/16][K/2][16][2]. The rows are widened a chunk at a time (the chunk stays in L2), each chunk
 // meets every column block before the next, and K is summed in passes of 256 pairs whose weights
 // stay in L1 (the tiles' int32 sums kept between passes). On AMD Zen 3, VPMADDWD + VPADDD sums
-// about 75% of the products per cycle that VPMADDUBSW + VPMADDWD + VPADDD (oneDNN's 7-bit path)
-// does, and twice what float FMA does.
+// about four fifths of the products per cycle that VPMADDUBSW + VPMADDWD + VPADDD (oneDNN's 7-bit
+// path) does, and 1.5-1.6 times what float FMA does (bench/product_peak.cc).
 // A convolution of one group runs as the product of its output pixels' receptive fields (rows of
 // kernel_h x kernel_w x channels, gathered into the chunk while widening, no im2col buffer of the
 // whole source) and its weights.
