@@ -42,6 +42,15 @@ class Int8GemmKernel final : public Kernel {
     addend_.assign(padded, 0.0f);
     std::copy(spec_.scales.begin(), spec_.scales.end(), scales_.begin());
     std::copy(spec_.addend.begin(), spec_.addend.end(), addend_.begin());
+    // The source zero point's term per column, in the int32 sums: sum (a - z) w = sum a w - z sum
+    // w.
+    offsets_.assign(padded, 0);
+    for (int64_t j = 0; j < spec_.n; ++j) {
+      int64_t column_sum = 0;
+      for (int64_t i = 0; i < spec_.k; ++i) column_sum += spec_.weights[i * spec_.n + j];
+      // Wrapping like the sums: the true total fits int32 (|a - z| <= 255, |w| <= 128, k <= 2^16).
+      offsets_[j] = static_cast<int32_t>(static_cast<uint32_t>(-spec_.a_zero * column_sum));
+    }
     if (spec_.y_type != DataType::kFloat32) {
       // Saturation to the destination type, applied in output units with the zero point added.
       const float type_low = spec_.y_type == DataType::kUint8 ? 0.0f : -128.0f;
@@ -293,6 +302,16 @@ class Int8GemmKernel final : public Kernel {
     }
     const int64_t j0 = column_block * kColumns;
     const int64_t columns = std::min<int64_t>(kColumns, spec_.n - j0);
+    if (spec_.a_zero != 0) {
+      const __m256i offset[2] = {
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(offsets_.data() + j0)),
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(offsets_.data() + j0 + 8))};
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        acc[r][0] = _mm256_add_epi32(acc[r][0], offset[0]);
+        acc[r][1] = _mm256_add_epi32(acc[r][1], offset[1]);
+      }
+    }
     const __m256 scale[2] = {_mm256_loadu_ps(scales_.data() + j0),
                              _mm256_loadu_ps(scales_.data() + j0 + 8)};
     if (!leaky_) {
@@ -378,6 +397,7 @@ class Int8GemmKernel final : public Kernel {
   int threads_;
   std::vector<int16_t> packed_;
   std::vector<float> scales_, addend_, folded_addend_;
+  std::vector<int32_t> offsets_;
   float saturate_low_ = 0.0f, saturate_high_ = 0.0f;
   bool leaky_ = false;
   float clamp_low_ = 0.0f, clamp_high_ = 0.0f;
@@ -406,6 +426,13 @@ absl::StatusOr<std::unique_ptr<Kernel>> MakeInt8GemmKernel(Int8GemmSpec spec) {
     return absl::InvalidArgumentError(absl::StrCat("inconsistent int8 matrix product: K ", spec.k,
                                                    ", N ", spec.n, ", ", spec.weights.size(),
                                                    " weights"));
+  }
+  const bool zero_in_range = spec.a_type == DataType::kUint8
+                                 ? spec.a_zero >= 0 && spec.a_zero <= 255
+                                 : spec.a_zero >= -128 && spec.a_zero <= 127;
+  if (!zero_in_range) {
+    return absl::InvalidArgumentError(absl::StrCat("source zero point ", spec.a_zero, " outside ",
+                                                   DataTypeName(spec.a_type), "'s range"));
   }
   if (spec.convolution.has_value()) {
     const Int8GemmSpec::Convolution& c = *spec.convolution;

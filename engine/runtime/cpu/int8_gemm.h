@@ -29,9 +29,11 @@ namespace octet::cpu {
 struct Int8GemmSpec {
   int64_t k = 0, n = 0;
   DataType a_type = DataType::kUint8;  // kUint8 or kInt8
-  std::vector<int8_t> weights;         // [k, n], row-major
-  // Per column: accumulator to output units, and what is added in output units (the bias, and
-  // the source zero point's term folded in).
+  // The source's zero point, taken out of the int32 sums exactly (sum (a - a_zero) w): folded into
+  // the float addend instead, a large term would cancel in float and round.
+  int32_t a_zero = 0;
+  std::vector<int8_t> weights;  // [k, n], row-major
+  // Per column: accumulator to output units, and what is added in output units (the bias).
   std::vector<float> scales, addend;
   // The activation in output units, before the destination zero point: x < 0 becomes
   // negative_slope * x (0 for Relu, 1 for none), then clamped to [low, high].

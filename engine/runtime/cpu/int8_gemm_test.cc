@@ -20,6 +20,7 @@ struct GemmCase {
   // A convolution (kernel > 0): m images of size x size x channels (k = kernel^2 x channels).
   int64_t kernel = 0, size = 0, channels = 0, stride = 1, dilation = 1, pad = 0;
   uint8_t pad_byte = 0;
+  int a_zero = 0;  // the source zero point, subtracted in the sums
   int64_t out() const { return (size + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1; }
   int64_t rows() const { return kernel > 0 ? m * out() * out() : m; }
   int64_t source_bytes() const { return kernel > 0 ? m * size * size * channels : m * k; }
@@ -54,7 +55,7 @@ std::vector<double> Reference(const GemmCase& c, const std::vector<uint8_t>& a,
       for (int64_t i = 0; i < c.k; ++i) {
         int64_t x = Element(c, a, r, i);
         if (c.a_type == DataType::kInt8) x = static_cast<int8_t>(x);
-        acc += x * spec.weights[i * c.n + j];
+        acc += (x - c.a_zero) * spec.weights[i * c.n + j];
       }
       double v = static_cast<double>(acc) * spec.scales[j] + spec.addend[j];
       if (v < 0) v *= spec.negative_slope;
@@ -99,6 +100,7 @@ TEST_P(Int8GemmTest, SumsEightBitWeightsExactlyAndRequantizesWithinOneStep) {
     spec.high = 40.0f;
   }
   spec.y_zero = c.y_type == DataType::kUint8 ? 100 : c.y_type == DataType::kInt8 ? -7 : 0;
+  spec.a_zero = c.a_zero;
   spec.pixels = c.pixels;
   spec.rows = c.pixels > 1 ? (c.kernel > 0 ? c.m * c.pixels : c.m) : 0;
   if (c.kernel > 0) {
@@ -160,15 +162,19 @@ INSTANTIATE_TEST_SUITE_P(
         GemmCase{14, 24, 20, DataType::kUint8, DataType::kUint8, "relu", 7},
         GemmCase{36, 9, 16, DataType::kInt8, DataType::kInt8, "", 12},
         // Several chunks of rows (256 at this K; 48 at K 1000), several column
-        // blocks, and a partial tile at the end of each.
-        GemmCase{601, 20, 40, DataType::kUint8, DataType::kUint8, "relu"},
+        // blocks, and a partial tile at the end of each; a source zero point.
+        GemmCase{601, 20, 40, DataType::kUint8, DataType::kUint8, "relu", 0, 0, 0, 0, 1, 1, 0, 0,
+                 77},
         GemmCase{103, 1000, 33, DataType::kUint8, DataType::kInt8, "clip"},
-        // Convolutions: 3x3 padded with a zero point, strided with odd channels,
-        // dilated, a 7x7 stride-2 stem over a channels-first source of 3 channels,
-        // a strided 1x1, s8 sources, receptive fields over several row chunks.
-        GemmCase{2, 72, 20, DataType::kUint8, DataType::kUint8, "relu", 0, 3, 9, 8, 1, 1, 1, 131},
+        // Convolutions: 3x3 padded with its source zero point, strided with odd
+        // channels, dilated (an s8 source padded with its zero point), a 7x7 stride-2
+        // stem over a channels-first source of 3 channels, a strided 1x1, s8 sources,
+        // receptive fields over several row chunks.
+        GemmCase{2, 72, 20, DataType::kUint8, DataType::kUint8, "relu", 0, 3, 9, 8, 1, 1, 1, 131,
+                 131},
         GemmCase{1, 45, 17, DataType::kUint8, DataType::kInt8, "", 0, 3, 10, 5, 2, 1, 1, 7},
-        GemmCase{2, 36, 16, DataType::kInt8, DataType::kUint8, "leaky", 0, 3, 11, 4, 1, 2, 2, 250},
+        GemmCase{2, 36, 16, DataType::kInt8, DataType::kUint8, "leaky", 0, 3, 11, 4, 1, 2, 2, 250,
+                 -6},
         GemmCase{2, 147, 24, DataType::kUint8, DataType::kUint8, "relu", 121, 7, 11, 3, 2, 1, 3,
                  128},
         GemmCase{3, 24, 32, DataType::kUint8, DataType::kFloat32, "", 0, 1, 9, 24, 2, 1, 0, 0},
@@ -182,7 +188,7 @@ INSTANTIATE_TEST_SUITE_P(
                                       c.dilation, "p", c.pad, "_", c.size, "x", c.size)
                        : "",
           c.activation.empty() ? "" : "_", c.activation, c.pixels > 1 ? "_channels_first" : "",
-          c.y_type == DataType::kFloat32 ? "_float" : "");
+          c.a_zero != 0 ? "_zero_point" : "", c.y_type == DataType::kFloat32 ? "_float" : "");
     });
 
 }  // namespace

@@ -201,6 +201,24 @@ absl::StatusOr<Int8ConvParams> ReadInt8Conv(const KernelBuildContext& context) {
                         std::move(pad_r)};
 }
 
+// The 2-D window of a convolution over `x` with `w`'s kernel, in the fields Octet's AVX2 kernels'
+// specs share (Int8DepthwiseConvSpec, Int8GemmSpec::Convolution).
+template <typename Spec>
+void SetWindow(const ConvGeometry& g, const Shape& x, const Tensor& w, Spec* spec) {
+  spec->in_h = x[2];
+  spec->in_w = x[3];
+  spec->out_h = g.y_shape[2];
+  spec->out_w = g.y_shape[3];
+  spec->kernel_h = w.dim(2);
+  spec->kernel_w = w.dim(3);
+  spec->stride_h = g.strides[0];
+  spec->stride_w = g.strides[1];
+  spec->dilation_h = g.dilations[0] + 1;  // oneDNN's gaps, back to ONNX's steps
+  spec->dilation_w = g.dilations[1] + 1;
+  spec->pad_top = g.pad_l[0];
+  spec->pad_left = g.pad_l[1];
+}
+
 // An Int8Conv with one filter per channel on Octet's own AVX2 kernel (exact for 8-bit weights
 // without VNNI, and faster than oneDNN 2.6's there): `scales` take the accumulator to output units
 // (to real units for activations that need them), `bias` is in accumulator units with the source
@@ -224,18 +242,7 @@ absl::StatusOr<BuiltKernel> BuildInt8DepthwiseConv(const KernelBuildContext& con
   spec.x_channels_last = x.channels_last;
   spec.batch = x.shape[0];
   spec.channels = x.shape[1];
-  spec.in_h = x.shape[2];
-  spec.in_w = x.shape[3];
-  spec.out_h = g.y_shape[2];
-  spec.out_w = g.y_shape[3];
-  spec.kernel_h = w.dim(2);
-  spec.kernel_w = w.dim(3);
-  spec.stride_h = g.strides[0];
-  spec.stride_w = g.strides[1];
-  spec.dilation_h = g.dilations[0] + 1;  // oneDNN's gaps, back to ONNX's steps
-  spec.dilation_w = g.dilations[1] + 1;
-  spec.pad_top = g.pad_l[0];
-  spec.pad_left = g.pad_l[1];
+  SetWindow(g, x.shape, w, &spec);
   spec.x_zero = static_cast<int32_t>(onednn::ScalarParameter(context.constant(2)));
   spec.y_zero = static_cast<int32_t>(onednn::ScalarParameter(context.constant(6)));
   const auto weights = w.values<int8_t>();
@@ -432,9 +439,14 @@ absl::StatusOr<BuiltKernel> BuildOctetDenseConv(const KernelBuildContext& contex
     }
   }
   spec.scales = p.scales;
-  spec.addend.resize(out_channels);
-  for (int64_t o = 0; o < out_channels; ++o) {
-    spec.addend[o] = p.bias.has_value() ? p.bias->data<float>()[o] * p.scales[o] : 0.0f;
+  // The bias alone (ReadInt8Conv's folds the zero point in, in float): the kernel takes the source
+  // zero point out of its int32 sums, exactly.
+  spec.a_zero = p.x_zero;
+  const float to_output = p.activation.in_real_units() ? 1.0f : p.y_scale;
+  const Tensor* bias = context.has_input(7) ? context.constant(7) : nullptr;
+  spec.addend.assign(out_channels, 0.0f);
+  for (int64_t o = 0; bias != nullptr && o < out_channels; ++o) {
+    spec.addend[o] = bias->data<float>()[o] / to_output;
   }
   onednn::SetInt8GemmActivation(p.activation, p.y_scale, &spec);
   spec.y_type = p.y_type;
@@ -443,19 +455,8 @@ absl::StatusOr<BuiltKernel> BuildOctetDenseConv(const KernelBuildContext& contex
   const bool pointwise = taps == 1 && g.strides[0] == 1 && g.strides[1] == 1 && !p.padded;
   if (!pointwise) {
     cpu::Int8GemmSpec::Convolution c;
-    c.in_h = x.shape[2];
-    c.in_w = x.shape[3];
+    SetWindow(g, x.shape, w, &c);
     c.channels = in_channels;
-    c.out_h = g.y_shape[2];
-    c.out_w = g.y_shape[3];
-    c.kernel_h = kernel_h;
-    c.kernel_w = kernel_w;
-    c.stride_h = g.strides[0];
-    c.stride_w = g.strides[1];
-    c.dilation_h = g.dilations[0] + 1;  // oneDNN's gaps, back to ONNX's steps
-    c.dilation_w = g.dilations[1] + 1;
-    c.pad_top = g.pad_l[0];
-    c.pad_left = g.pad_l[1];
     // Padding reads as the zero point, whose term the bias already holds: exact at the borders.
     c.pad = static_cast<uint8_t>(p.x_zero);
     spec.convolution = c;
@@ -474,8 +475,8 @@ absl::StatusOr<BuiltKernel> BuildOctetDenseConv(const KernelBuildContext& contex
       kernel_h, "x", kernel_w, pointwise ? "" : " (receptive fields gathered as rows)", ", ",
       DataTypeName(x.type), " source zero point ", p.x_zero,
       p.x_zero == 0 ? ""
-      : p.padded    ? " (folded into the bias; padded with the zero point)"
-                    : " (folded into the bias)",
+      : p.padded    ? " (subtracted in the int32 sums; padded with the zero point)"
+                    : " (subtracted in the int32 sums)",
       x.plain() && pixels > 1 ? ", plain source read through a channels-last copy" : "",
       ", s8 weights (exact at 8 bits: int32 sums of 16-bit products, VPMADDWD), ",
       DataTypeName(p.y_type), " destination zero point ", p.y_zero,

@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "engine/base/status_macros.h"
 #include "engine/base/unsupported.h"
 #include "engine/runtime/cpu/int8_gemm.h"
@@ -476,14 +477,23 @@ absl::StatusOr<BuiltKernel> BuildOctetInt8Gemm(const KernelBuildContext& context
     }
   }
   spec.scales = p.scales;
-  spec.addend = p.addend;
+  // The bias alone: the kernel takes the source zero point out of its int32 sums, exactly.
+  spec.a_zero = static_cast<int32_t>(onednn::ScalarParameter(context.constant(2)));
+  const float to_output = p.activation.in_real_units() ? 1.0f : p.y_scale;
+  const Tensor* bias = context.has_input(7) ? context.constant(7) : nullptr;
+  spec.addend.assign(p.n, 0.0f);
+  for (int64_t j = 0; bias != nullptr && j < p.n; ++j) {
+    spec.addend[j] = bias->data<float>()[j] / to_output;
+  }
   onednn::SetInt8GemmActivation(p.activation, p.y_scale, &spec);
   spec.y_type = p.y_type;
   spec.y_zero = p.y_zero;
   BuiltKernel built;
   OCTET_ASSIGN_OR_RETURN(built.kernel, cpu::MakeInt8GemmKernel(std::move(spec)));
   built.outputs.push_back({p.y_type, p.y_shape});
-  built.notes = absl::StrCat(p.notes, ", 8-bit weights summed exactly in int32 (VPMADDWD)");
+  built.notes = absl::StrCat(absl::StrReplaceAll(p.notes, {{"folded into the per-column addend",
+                                                            "subtracted in the int32 sums"}}),
+                             ", 8-bit weights summed exactly in int32 (VPMADDWD)");
   return built;
 }
 
