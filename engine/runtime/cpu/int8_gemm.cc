@@ -42,8 +42,8 @@ class Int8GemmKernel final : public Kernel {
     addend_.assign(padded, 0.0f);
     std::copy(spec_.scales.begin(), spec_.scales.end(), scales_.begin());
     std::copy(spec_.addend.begin(), spec_.addend.end(), addend_.begin());
-    // The source zero point's term per column, in the int32 sums: sum (a - z) w = sum a w - z sum
-    // w.
+    // The source zero point's term per column, added to the int32 sums: sum (a - z) w is
+    // sum a w - z (sum w).
     offsets_.assign(padded, 0);
     for (int64_t j = 0; j < spec_.n; ++j) {
       int64_t column_sum = 0;
