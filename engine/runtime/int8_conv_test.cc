@@ -11,6 +11,7 @@
 #include "engine/onnx/onnx_importer.h"
 #include "engine/runtime/cpu/cpu_features.h"
 #include "engine/runtime/cpu/int8_depthwise_conv.h"
+#include "engine/runtime/cpu/int8_gemm.h"
 #include "engine/runtime/session.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -223,6 +224,27 @@ Tensor PlainInt8Conv(const Graph& graph, const ConvCase& c, const Tensor& x) {
     }
   }
   return Tensor::FromVector<float>({c.batch, c.out_channels, out, out}, y);
+}
+
+// A convolution whose outputs sum more products than Octet's AVX2 product takes (3x3 over 7,300
+// channels: 65,700) stays simulated where oneDNN cannot run its 8-bit weights, saying why, and the
+// session still computes it.
+TEST(Int8ConvLimitsTest, KeepsInFloatWhatTheProductCannotSum) {
+  if (!cpu::Int8GemmAvailable()) {
+    GTEST_SKIP() << "this CPU runs 8-bit convolutions on oneDNN (" << cpu::Cpu().Describe()
+                 << "); int8_conv_test_avx2 runs this";
+  }
+  ConvCase c{"long_k",         1,   7300, 2,  3,    3, 1, 0, 1, true, DataType::kUint8,
+             DataType::kUint8, 128, 0,    "", false};
+  OCTET_ASSERT_OK_AND_ASSIGN(Graph graph, ImportOnnxModel(QdqConvModel(c, 17)));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Session> int8, Session::Create(graph, {}));
+  EXPECT_THAT(int8->int8_nodes(), ::testing::IsEmpty());
+  ASSERT_EQ(int8->simulated_nodes().size(), 1u);
+  EXPECT_THAT(int8->simulated_nodes()[0], ::testing::HasSubstr("sums at most 65536 products"));
+  const Tensor input =
+      Tensor::FromVector<float>({1, 7300, 3, 3}, std::vector<float>(7300 * 9, 0.5f));
+  OCTET_ASSERT_OK_AND_ASSIGN(std::vector<Tensor> actual, int8->Run({{"x", input}}));
+  EXPECT_EQ(actual[0].element_count(), 2);
 }
 
 // Random convolution shapes (strides, pads, groups, depthwise, 1x1, odd sizes, zero points, u8

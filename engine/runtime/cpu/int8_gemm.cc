@@ -421,7 +421,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> MakeInt8GemmKernel(Int8GemmSpec spec) {
   if (!types || spec.k < 1 || spec.n < 1 ||
       static_cast<int64_t>(spec.weights.size()) != spec.k * spec.n ||
       static_cast<int64_t>(spec.scales.size()) != spec.n ||
-      static_cast<int64_t>(spec.addend.size()) != spec.n || spec.k > (int64_t{1} << 16) ||
+      static_cast<int64_t>(spec.addend.size()) != spec.n || spec.k > kInt8GemmMaxK ||
       (spec.pixels > 1 && (spec.rows < 1 || spec.rows % spec.pixels != 0))) {
     return absl::InvalidArgumentError(absl::StrCat("inconsistent int8 matrix product: K ", spec.k,
                                                    ", N ", spec.n, ", ", spec.weights.size(),

@@ -60,6 +60,9 @@ struct Int8GemmSpec {
   std::optional<Convolution> convolution;
 };
 
+// The longest K the kernel sums (int32 sums of u8/s8 x s8 products stay exact up to it).
+constexpr int64_t kInt8GemmMaxK = int64_t{1} << 16;
+
 // Whether this CPU runs the kernel: AVX2 without VNNI (with VNNI, oneDNN's kernels are exact and
 // faster), under the instruction-set cap.
 bool Int8GemmAvailable();

@@ -406,6 +406,10 @@ absl::Status OctetDenseConvApplies(const KernelBuildContext& context) {
   if (w.rank() != 4 || group != 1) {
     return absl::FailedPreconditionError("runs 2-D convolutions of one group");
   }
+  if (w.dim(1) * w.dim(2) * w.dim(3) > cpu::kInt8GemmMaxK) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "sums at most ", cpu::kInt8GemmMaxK, " products per output (channels x kernel taps)"));
+  }
   return absl::OkStatus();
 }
 
