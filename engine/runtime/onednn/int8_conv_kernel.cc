@@ -443,15 +443,8 @@ absl::StatusOr<BuiltKernel> BuildOctetDenseConv(const KernelBuildContext& contex
     }
   }
   spec.scales = p.scales;
-  // The bias alone (ReadInt8Conv's folds the zero point in, in float): the kernel takes the source
-  // zero point out of its int32 sums, exactly.
-  spec.a_zero = p.x_zero;
-  const float to_output = p.activation.in_real_units() ? 1.0f : p.y_scale;
-  const Tensor* bias = context.has_input(7) ? context.constant(7) : nullptr;
-  spec.addend.assign(out_channels, 0.0f);
-  for (int64_t o = 0; bias != nullptr && o < out_channels; ++o) {
-    spec.addend[o] = bias->data<float>()[o] / to_output;
-  }
+  // The bias alone, not ReadInt8Conv's (which has the zero point's term folded in, in float).
+  onednn::SetInt8GemmZeroPointAndBias(context, p.activation, p.y_scale, out_channels, &spec);
   onednn::SetInt8GemmActivation(p.activation, p.y_scale, &spec);
   spec.y_type = p.y_type;
   spec.y_zero = p.y_zero;
@@ -461,7 +454,7 @@ absl::StatusOr<BuiltKernel> BuildOctetDenseConv(const KernelBuildContext& contex
     cpu::Int8GemmSpec::Convolution c;
     SetWindow(g, x.shape, w, &c);
     c.channels = in_channels;
-    // Padding reads as the zero point, whose term the bias already holds: exact at the borders.
+    // Padding reads as the zero point, which the kernel subtracts: real 0 at the borders.
     c.pad = static_cast<uint8_t>(p.x_zero);
     spec.convolution = c;
   }

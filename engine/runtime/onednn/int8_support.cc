@@ -66,6 +66,18 @@ absl::Status OctetInt8ProductApplies(const KernelBuildContext& context) {
   return absl::OkStatus();
 }
 
+void SetInt8GemmZeroPointAndBias(const KernelBuildContext& context,
+                                 const Int8Activation& activation, float y_scale, int64_t n,
+                                 cpu::Int8GemmSpec* spec) {
+  spec->a_zero = static_cast<int32_t>(ScalarParameter(context.constant(2)));
+  const float to_output = activation.in_real_units() ? 1.0f : y_scale;
+  const Tensor* bias = context.has_input(7) ? context.constant(7) : nullptr;
+  spec->addend.assign(n, 0.0f);
+  for (int64_t j = 0; bias != nullptr && j < n; ++j) {
+    spec->addend[j] = bias->data<float>()[j] / to_output;
+  }
+}
+
 void SetInt8GemmActivation(const Int8Activation& activation, float y_scale,
                            cpu::Int8GemmSpec* spec) {
   if (activation.kind == "Relu") {

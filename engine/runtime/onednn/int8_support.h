@@ -30,6 +30,13 @@ absl::Status OneDnnInt8ProductExact(const KernelBuildContext& context);
 // applies in output units (Relu, LeakyRelu, Clip). Types, constants and attributes only.
 absl::Status OctetInt8ProductApplies(const KernelBuildContext& context);
 
+// The source zero point (input 2) and the bias alone (input 7, if any), in output units, of an
+// Int8Conv or Int8MatMul over `n` outputs: the product takes the zero point out of its int32
+// sums exactly, where folded into the float addend a large term would cancel and round.
+void SetInt8GemmZeroPointAndBias(const KernelBuildContext& context,
+                                 const Int8Activation& activation, float y_scale, int64_t n,
+                                 cpu::Int8GemmSpec* spec);
+
 // `activation` as the product applies it, in output units (Clip's bounds divided by y_scale).
 void SetInt8GemmActivation(const Int8Activation& activation, float y_scale,
                            cpu::Int8GemmSpec* spec);

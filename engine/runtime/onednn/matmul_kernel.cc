@@ -477,14 +477,7 @@ absl::StatusOr<BuiltKernel> BuildOctetInt8Gemm(const KernelBuildContext& context
     }
   }
   spec.scales = p.scales;
-  // The bias alone: the kernel takes the source zero point out of its int32 sums, exactly.
-  spec.a_zero = static_cast<int32_t>(onednn::ScalarParameter(context.constant(2)));
-  const float to_output = p.activation.in_real_units() ? 1.0f : p.y_scale;
-  const Tensor* bias = context.has_input(7) ? context.constant(7) : nullptr;
-  spec.addend.assign(p.n, 0.0f);
-  for (int64_t j = 0; bias != nullptr && j < p.n; ++j) {
-    spec.addend[j] = bias->data<float>()[j] / to_output;
-  }
+  onednn::SetInt8GemmZeroPointAndBias(context, p.activation, p.y_scale, p.n, &spec);
   onednn::SetInt8GemmActivation(p.activation, p.y_scale, &spec);
   spec.y_type = p.y_type;
   spec.y_zero = p.y_zero;
