@@ -141,7 +141,7 @@ TEST_P(Int8ConvTest, MatchesTheFloatSimulationWithinOneStep) {
   }
   // Convolutions of one group with an activation in output units run in int8 on every CPU with
   // AVX2: oneDNN's kernels with VNNI or 7-bit weights, Octet's VPMADDWD product otherwise (the
-  // plain product for 1x1 ones, receptive fields gathered as rows for the rest).
+  // plain product for 1x1 ones, receptive fields read in place for the rest).
   const bool pointwise = c.kernel == 1 && c.stride == 1 && c.pad == 0 && c.group == 1;
   if (c.group == 1 && c.activation != "HardSwish" && cpu::Cpu().avx2) {
     EXPECT_EQ(int8->int8_nodes().size(), 1u)
@@ -546,7 +546,7 @@ INSTANTIATE_TEST_SUITE_P(
                       ConvCase{"stem_like_7bit", 2, 3, 16, 15, 7, 2, 3, 1, true, DataType::kUint8,
                                DataType::kUint8, 135, 0, "Relu", true, 63},
                       // 8-bit weights where oneDNN saturates without VNNI (Octet's product of
-                      // gathered receptive fields there): a stem over the plain image, a strided
+                      // receptive fields read in place): a stem over the plain image, a strided
                       // 1x1, a signed source padded with its zero point, a wide 3x3 layer.
                       ConvCase{"stem_like", 2, 3, 16, 15, 7, 2, 3, 1, true, DataType::kUint8,
                                DataType::kUint8, 135, 0, "Relu", true},

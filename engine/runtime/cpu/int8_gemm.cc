@@ -24,15 +24,40 @@ class Int8GemmKernel final : public Kernel {
  public:
   explicit Int8GemmKernel(Int8GemmSpec spec)
       : spec_(std::move(spec)),
-        pairs_((spec_.k + 1) / 2),
         column_blocks_((spec_.n + kColumns - 1) / kColumns),
         threads_(omp_get_max_threads()) {
-    // W as int16 pairs: block b, pair p, column c of the block -> (W[2p][j], W[2p + 1][j]).
+    // K in segments of `segment_` values that are contiguous in the rows A is read from: all of K
+    // for a product; for a convolution, a kernel row's taps x channels (one run of the padded
+    // channels-last source) or, dilated along x, one tap's channels. A segment takes a whole
+    // number of pairs: an odd one ends with a pair whose second weight is 0 (its source value,
+    // the next one in memory, is read and multiplied by 0).
+    segment_ = spec_.k;
+    if (spec_.convolution.has_value()) {
+      const Int8GemmSpec::Convolution& c = *spec_.convolution;
+      padded_h_ = std::max(c.in_h + c.pad_top,
+                           (c.out_h - 1) * c.stride_h + (c.kernel_h - 1) * c.dilation_h + 1);
+      padded_w_ = std::max(c.in_w + c.pad_left,
+                           (c.out_w - 1) * c.stride_w + (c.kernel_w - 1) * c.dilation_w + 1);
+      segment_ = c.dilation_w == 1 ? c.kernel_w * c.channels : c.channels;
+      for (int64_t ky = 0; ky < c.kernel_h; ++ky) {
+        for (int64_t kx = 0; kx < (c.dilation_w == 1 ? 1 : c.kernel_w); ++kx) {
+          segment_offsets_.push_back((ky * c.dilation_h * padded_w_ + kx * c.dilation_w) *
+                                     c.channels);
+        }
+      }
+    } else {
+      segment_offsets_.push_back(0);
+    }
+    segment_pairs_ = (segment_ + 1) / 2;
+    pairs_ = static_cast<int64_t>(segment_offsets_.size()) * segment_pairs_;
+    // W as int16 pairs: block b, pair p, column c of the block -> (W[2p][j], W[2p + 1][j]), K's
+    // index i at position i % segment_ of segment i / segment_.
     packed_.assign(column_blocks_ * pairs_ * kColumns * 2, 0);
     for (int64_t j = 0; j < spec_.n; ++j) {
       const int64_t block = j / kColumns, c = j % kColumns;
       for (int64_t i = 0; i < spec_.k; ++i) {
-        packed_[((block * pairs_ + i / 2) * kColumns + c) * 2 + i % 2] =
+        const int64_t at = i / segment_ * segment_pairs_ * 2 + i % segment_;
+        packed_[((block * pairs_ + at / 2) * kColumns + c) * 2 + at % 2] =
             spec_.weights[i * spec_.n + j];
       }
     }
@@ -71,19 +96,34 @@ class Int8GemmKernel final : public Kernel {
     }
     clamp_low_ = low;
     clamp_high_ = high;
-    // Rows per chunk: a chunk's widened rows stay in the core's L2 cache (about 96 KiB of them).
+    // Rows per chunk. A product's chunk is widened into a per-thread buffer that stays in the
+    // core's L2 cache (about 96 KiB of rows). A convolution's rows are read from the widened
+    // source, a chunk's receptive fields overlapping: about 96 KiB of the source's rows.
     const int64_t row_bytes = pairs_ * 2 * static_cast<int64_t>(sizeof(int16_t));
-    chunk_rows_ = std::clamp<int64_t>((96 << 10) / row_bytes / kRows * kRows, kRows, 256);
-    // 16 more values: a row's last widened vector may run past its end (Widen).
-    chunk_bytes_ = AlignScratchpad(chunk_rows_ * row_bytes + 16 * sizeof(int16_t));
+    if (spec_.convolution.has_value()) {
+      const Int8GemmSpec::Convolution& c = *spec_.convolution;
+      const int64_t pixel_bytes = c.channels * c.stride_w * c.kernel_h * sizeof(int16_t);
+      chunk_rows_ = std::clamp<int64_t>((96 << 10) / pixel_bytes / kRows * kRows, kRows, 1024);
+      const int64_t images = std::max<int64_t>(1, spec_.rows / (c.in_h * c.in_w));
+      // 16 more values: a last odd segment's pair reads one value past the source.
+      source_bytes_ =
+          AlignScratchpad((images * padded_h_ * padded_w_ * c.channels + 16) * sizeof(int16_t));
+    } else {
+      chunk_rows_ = std::clamp<int64_t>((96 << 10) / row_bytes / kRows * kRows, kRows, 256);
+      // 16 more values: the same past the chunk's last row.
+      chunk_bytes_ = AlignScratchpad(chunk_rows_ * spec_.k * sizeof(int16_t) + 32);
+    }
+    pointer_bytes_ = AlignScratchpad(chunk_rows_ * sizeof(const int16_t*));
     partial_bytes_ =
         pairs_ > kPairBlock ? AlignScratchpad(chunk_rows_ * kColumns * sizeof(int32_t)) : 0;
     source_channels_ = spec_.convolution.has_value() ? spec_.convolution->channels : spec_.k;
-    transposed_bytes_ = spec_.pixels > 1 ? AlignScratchpad(spec_.rows * source_channels_) : 0;
+    transposed_bytes_ = spec_.pixels > 1 && !spec_.convolution.has_value()
+                            ? AlignScratchpad(spec_.rows * source_channels_)
+                            : 0;
   }
 
   size_t scratchpad_bytes() const override {
-    return transposed_bytes_ + (chunk_bytes_ + partial_bytes_) * threads_;
+    return transposed_bytes_ + source_bytes_ + ThreadBytes() * threads_;
   }
   std::string implementation() const override {
     return spec_.convolution.has_value() ? "octet:int8 conv avx2 (vpmaddwd)"
@@ -96,37 +136,58 @@ class Int8GemmKernel final : public Kernel {
     Tensor& y = *outputs[0];
     // Source rows (pixels of source_channels_) and product rows (output pixels for a convolution).
     const int64_t source_rows = a.element_count() / source_channels_;
-    int64_t m = source_rows;
+    if ((spec_.pixels > 1 || spec_.convolution.has_value()) && source_rows > spec_.rows) {
+      return absl::InternalError("the source outgrew the kernel's scratchpad");
+    }
+    int64_t m = source_rows, images = 0;
     if (spec_.convolution.has_value()) {
       const Int8GemmSpec::Convolution& c = *spec_.convolution;
-      m = source_rows / (c.in_h * c.in_w) * c.out_h * c.out_w;
+      images = source_rows / (c.in_h * c.in_w);
+      m = images * c.out_h * c.out_w;
     }
-    const int64_t chunks = (m + chunk_rows_ - 1) / chunk_rows_;
+    const int threads = std::min(threads_, omp_get_max_threads());
+    // Chunks small enough that every thread has two items or more, where the rows allow.
+    const int64_t wanted_chunks = (2 * threads + column_blocks_ - 1) / column_blocks_;
+    const int64_t chunk_rows = std::clamp<int64_t>(
+        ((m + wanted_chunks - 1) / wanted_chunks + kRows - 1) / kRows * kRows, kRows, chunk_rows_);
+    const int64_t chunks = (m + chunk_rows - 1) / chunk_rows;
     const int64_t items = chunks * column_blocks_;
     char* scratch = static_cast<char*>(context.scratchpad);
     const auto* rows = static_cast<const uint8_t*>(a.raw_data());
-    if (spec_.pixels > 1) {
-      if (source_rows > spec_.rows) {
-        return absl::InternalError("the source outgrew the transposed copy");
-      }
+    if (transposed_bytes_ > 0) {
       Transpose(rows, source_rows, reinterpret_cast<uint8_t*>(scratch));
       rows = reinterpret_cast<const uint8_t*>(scratch);
       scratch += transposed_bytes_;
     }
-#pragma omp parallel num_threads(std::min(threads_, omp_get_max_threads()))
+    auto* source = reinterpret_cast<int16_t*>(scratch);
+    scratch += source_bytes_;
+#pragma omp parallel num_threads(threads)
     {
-      const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
-      const int64_t begin = items * thread / threads, end = items * (thread + 1) / threads;
+      const int64_t count = omp_get_num_threads(), thread = omp_get_thread_num();
+      if (spec_.convolution.has_value()) {
+        // The padded source, widened once: every row of every image (implicit barrier after).
+#pragma omp for
+        for (int64_t line = 0; line < images * padded_h_; ++line) {
+          WidenSourceLine(rows, line, source);
+        }
+#pragma omp single
+        std::fill_n(source + images * padded_h_ * padded_w_ * source_channels_, 16, int16_t{0});
+      }
+      const int64_t begin = items * thread / count, end = items * (thread + 1) / count;
       if (begin < end) {
-        char* own = scratch + (chunk_bytes_ + partial_bytes_) * thread;
-        Range(rows, rows + source_rows * source_channels_, m, y.raw_data(), begin, end,
-              reinterpret_cast<int16_t*>(own), reinterpret_cast<int32_t*>(own + chunk_bytes_));
+        char* own = scratch + ThreadBytes() * thread;
+        Range(rows, source, m, chunk_rows, y.raw_data(), begin, end,
+              reinterpret_cast<const int16_t**>(own),
+              reinterpret_cast<int32_t*>(own + pointer_bytes_),
+              reinterpret_cast<int16_t*>(own + pointer_bytes_ + partial_bytes_));
       }
     }
     return absl::OkStatus();
   }
 
  private:
+  size_t ThreadBytes() const { return pointer_bytes_ + partial_bytes_ + chunk_bytes_; }
+
   // [images, k, pixels] -> [images * pixels, k] (k: the source's channels), among the threads by
   // image and channel.
   void Transpose(const uint8_t* in, int64_t m, uint8_t* out) const {
@@ -141,40 +202,90 @@ class Int8GemmKernel final : public Kernel {
     }
   }
 
+  // Line `line` (image x padded_h_ + row) of the padded, widened, channels-last source: the
+  // source's pixels widened to int16, the padding value around them.
+  __attribute__((target("avx2,fma"))) void WidenSourceLine(const uint8_t* in, int64_t line,
+                                                           int16_t* source) const {
+    const Int8GemmSpec::Convolution& c = *spec_.convolution;
+    const int64_t image = line / padded_h_, iy = line % padded_h_ - c.pad_top;
+    const int64_t channels = c.channels, width = padded_w_ * channels;
+    int16_t* out = source + line * width;
+    const int16_t pad =
+        spec_.a_type == DataType::kInt8 ? int16_t{static_cast<int8_t>(c.pad)} : int16_t{c.pad};
+    if (iy < 0 || iy >= c.in_h) {
+      std::fill_n(out, width, pad);
+      return;
+    }
+    const int64_t left = c.pad_left * channels, inside = c.in_w * channels;
+    std::fill_n(out, left, pad);
+    if (spec_.pixels > 1) {
+      // Channels-first: channel ch's row iy is in_w bytes.
+      const bool is_signed = spec_.a_type == DataType::kInt8;
+      for (int64_t ch = 0; ch < channels; ++ch) {
+        const uint8_t* from = in + ((image * channels + ch) * c.in_h + iy) * c.in_w;
+        int16_t* to = out + left + ch;
+        for (int64_t x = 0; x < c.in_w; ++x) {
+          to[x * channels] = is_signed ? int16_t{static_cast<int8_t>(from[x])} : int16_t{from[x]};
+        }
+      }
+    } else {
+      Widen(in + (image * c.in_h + iy) * inside, inside, out + left);
+    }
+    std::fill(out + left + inside, out + width, pad);
+  }
+
   // The K pairs [begin, end) of one pass over a chunk's tiles.
   struct Pass {
     int64_t begin, end;
   };
 
-  // Items [begin, end) (chunk major): a chunk of rows widened once into `wide`, then each of its
-  // column blocks over all of the chunk's row tiles, kPairBlock pairs of K at a time, so that the
-  // block's packed weights are read from memory once per chunk and from L1 by every tile after
-  // the first; `partial` holds the tiles' sums between passes.
-  __attribute__((target("avx2,fma"))) void Range(const uint8_t* a, const uint8_t* a_end, int64_t m,
-                                                 void* y, int64_t begin, int64_t end, int16_t* wide,
-                                                 int32_t* partial) const {
-    const int64_t row_stride = pairs_ * 2;
-    int64_t widened = -1;
+  // Items [begin, end) (chunk major): a chunk's rows located once (a product's widened into
+  // `wide` first), then each of its column blocks over all of the chunk's row tiles, kPairBlock
+  // pairs of K at a time, so that the block's packed weights are read from memory once per chunk
+  // and from L1 by every tile after the first; `partial` holds the tiles' sums between passes.
+  __attribute__((target("avx2,fma"))) void Range(const uint8_t* a, const int16_t* source, int64_t m,
+                                                 int64_t chunk_rows, void* y, int64_t begin,
+                                                 int64_t end, const int16_t** row_starts,
+                                                 int32_t* partial, int16_t* wide) const {
+    int64_t located = -1;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t chunk = item / column_blocks_, column_block = item % column_blocks_;
-      const int64_t chunk_first = chunk * chunk_rows_;
-      const int64_t chunk_end = std::min(m, chunk_first + chunk_rows_);
-      if (chunk != widened) {
-        for (int64_t r = chunk_first; r < chunk_end; ++r) {
-          int16_t* out = wide + (r - chunk_first) * row_stride;
-          if (spec_.convolution.has_value()) {
-            Gather(a, a_end, r, out);
-          } else {
-            Widen(a + r * spec_.k, a_end, spec_.k, out);
+      const int64_t chunk_first = chunk * chunk_rows;
+      const int64_t chunk_end = std::min(m, chunk_first + chunk_rows);
+      if (chunk != located) {
+        if (spec_.convolution.has_value()) {
+          // Row (image, oy, ox) starts at its receptive field's top left corner.
+          const Int8GemmSpec::Convolution& c = *spec_.convolution;
+          const int64_t pixels = c.out_h * c.out_w;
+          int64_t image = chunk_first / pixels, oy = chunk_first % pixels / c.out_w,
+                  ox = chunk_first % c.out_w;
+          for (int64_t r = chunk_first; r < chunk_end; ++r) {
+            row_starts[r - chunk_first] =
+                source +
+                ((image * padded_h_ + oy * c.stride_h) * padded_w_ + ox * c.stride_w) * c.channels;
+            if (++ox == c.out_w) {
+              ox = 0;
+              if (++oy == c.out_h) {
+                oy = 0;
+                ++image;
+              }
+            }
           }
-          if (spec_.k % 2 != 0) out[spec_.k] = 0;
+        } else {
+          // The chunk's rows are one run of the source.
+          const int64_t count = (chunk_end - chunk_first) * spec_.k;
+          Widen(a + chunk_first * spec_.k, count, wide);
+          std::fill_n(wide + count, 16, int16_t{0});
+          for (int64_t r = chunk_first; r < chunk_end; ++r) {
+            row_starts[r - chunk_first] = wide + (r - chunk_first) * spec_.k;
+          }
         }
-        widened = chunk;
+        located = chunk;
       }
       for (int64_t p0 = 0; p0 < pairs_; p0 += kPairBlock) {
         const Pass pass{p0, std::min(pairs_, p0 + kPairBlock)};
         for (int64_t first = chunk_first; first < chunk_end; first += kRows) {
-          const int16_t* tile = wide + (first - chunk_first) * row_stride;
+          const int16_t* const* tile = row_starts + (first - chunk_first);
           int32_t* sums = partial + (first - chunk_first) * kColumns;
           static_assert(kRows == 4, "a case per tile height");
           switch (std::min(kRows, chunk_end - first)) {
@@ -195,63 +306,18 @@ class Int8GemmKernel final : public Kernel {
     }
   }
 
-  // `count` bytes of A from `row` to int16 (zero- or sign-extended), 16 at a time while the source
-  // (ending at `end`) has them: the last vector may write up to 15 values past `count`, which the
-  // caller writes over (a row's values are written in order, the chunk has room after its last).
-  __attribute__((target("avx2,fma"))) void Widen(const uint8_t* row, const uint8_t* end,
-                                                 int64_t count, int16_t* out) const {
+  // `count` bytes from `from` to int16 (zero- or sign-extended), 16 at a time.
+  __attribute__((target("avx2,fma"))) void Widen(const uint8_t* from, int64_t count,
+                                                 int16_t* out) const {
     const bool is_signed = spec_.a_type == DataType::kInt8;
     int64_t i = 0;
-    for (; i < count && end - (row + i) >= 16; i += 16) {
-      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i));
+    for (; i + 16 <= count; i += 16) {
+      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from + i));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
                           is_signed ? _mm256_cvtepi8_epi16(bytes) : _mm256_cvtepu8_epi16(bytes));
     }
     for (; i < count; ++i) {
-      out[i] = is_signed ? int16_t{static_cast<int8_t>(row[i])} : int16_t{row[i]};
-    }
-  }
-
-  // Output pixel `r`'s receptive field, widened: the source's channels at every kernel tap, the
-  // padding value where the tap falls outside the source. Without dilation along x, a kernel row's
-  // taps inside the source are one run of channels-last bytes, widened at once.
-  __attribute__((target("avx2,fma"))) void Gather(const uint8_t* source, const uint8_t* end,
-                                                  int64_t r, int16_t* out) const {
-    const Int8GemmSpec::Convolution& c = *spec_.convolution;
-    const int64_t image = r / (c.out_h * c.out_w), pixel = r % (c.out_h * c.out_w);
-    const int64_t oy = pixel / c.out_w, ox = pixel % c.out_w;
-    const uint8_t* image_source = source + image * c.in_h * c.in_w * c.channels;
-    const int16_t pad =
-        spec_.a_type == DataType::kInt8 ? int16_t{static_cast<int8_t>(c.pad)} : int16_t{c.pad};
-    const int64_t x0 = ox * c.stride_w - c.pad_left;
-    for (int64_t ky = 0; ky < c.kernel_h; ++ky, out += c.kernel_w * c.channels) {
-      const int64_t iy = oy * c.stride_h - c.pad_top + ky * c.dilation_h;
-      if (iy < 0 || iy >= c.in_h) {
-        std::fill(out, out + c.kernel_w * c.channels, pad);
-        continue;
-      }
-      const uint8_t* source_row = image_source + iy * c.in_w * c.channels;
-      if (c.dilation_w == 1) {
-        // Taps [inside_begin, inside_end) read the source; the others are padding.
-        const int64_t inside_begin = std::clamp<int64_t>(-x0, 0, c.kernel_w);
-        const int64_t inside_end = std::clamp<int64_t>(c.in_w - x0, inside_begin, c.kernel_w);
-        std::fill(out, out + inside_begin * c.channels, pad);
-        if (inside_end > inside_begin) {
-          Widen(source_row + (x0 + inside_begin) * c.channels, end,
-                (inside_end - inside_begin) * c.channels, out + inside_begin * c.channels);
-        }
-        std::fill(out + inside_end * c.channels, out + c.kernel_w * c.channels, pad);
-        continue;
-      }
-      for (int64_t kx = 0; kx < c.kernel_w; ++kx) {
-        const int64_t ix = x0 + kx * c.dilation_w;
-        int16_t* tap = out + kx * c.channels;
-        if (ix < 0 || ix >= c.in_w) {
-          std::fill(tap, tap + c.channels, pad);
-        } else {
-          Widen(source_row + ix * c.channels, end, c.channels, tap);
-        }
-      }
+      out[i] = is_signed ? int16_t{static_cast<int8_t>(from[i])} : int16_t{from[i]};
     }
   }
 
@@ -259,11 +325,9 @@ class Int8GemmKernel final : public Kernel {
   // sums in registers, starting from `sums` after the first pass; then back into `sums` before the
   // last, or requantized into y after it.
   template <int R>
-  __attribute__((target("avx2,fma"))) void Tile(const int16_t* wide, int64_t first,
+  __attribute__((target("avx2,fma"))) void Tile(const int16_t* const* row_starts, int64_t first,
                                                 int64_t column_block, Pass pass, int32_t* sums,
                                                 void* y) const {
-    const int16_t* b = packed_.data() + column_block * pairs_ * kColumns * 2;
-    const int64_t row_stride = pairs_ * 2;
     // The accumulators: an array whose every index is a constant once the loops are unrolled, so
     // that they live in registers.
     __m256i acc[R][2];
@@ -276,20 +340,31 @@ class Int8GemmKernel final : public Kernel {
         acc[r][0] = acc[r][1] = _mm256_setzero_si256();
       }
     }
-    // Row r's pair (k = 2p, 2p + 1) of int16 broadcast to every 32-bit lane, times the block's 16
-    // columns of the pair. Unrolled by 4 pairs: with one pair per iteration the loop's own
-    // instructions and the broadcasts' latency halve the throughput (measured on AMD Zen 3).
+    // The pass's pairs segment by segment: row r's pair (k = 2q, 2q + 1 of the segment) of int16
+    // broadcast to every 32-bit lane, times the block's 16 columns of the pair. Unrolled by 4
+    // pairs: with one pair per iteration the loop's own instructions and the broadcasts' latency
+    // halve the throughput (measured on AMD Zen 3).
+    for (int64_t segment = pass.begin == 0 ? 0 : pass.begin / segment_pairs_;
+         segment * segment_pairs_ < pass.end; ++segment) {
+      const int64_t segment_first = segment * segment_pairs_;
+      const int64_t q_begin = std::max(pass.begin, segment_first) - segment_first;
+      const int64_t q_end = std::min(pass.end, segment_first + segment_pairs_) - segment_first;
+      const int16_t* b = packed_.data() + (column_block * pairs_ + segment_first) * kColumns * 2;
+      const int16_t* a[R];
 #pragma GCC unroll 4
-    for (int64_t p = pass.begin; p < pass.end; ++p) {
-      const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + p * 32));
-      const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + p * 32 + 16));
+      for (int r = 0; r < R; ++r) a[r] = row_starts[r] + segment_offsets_[segment];
 #pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) {
-        int32_t value;
-        std::memcpy(&value, wide + r * row_stride + 2 * p, sizeof(value));
-        const __m256i x = _mm256_set1_epi32(value);
-        acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(x, b0));
-        acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(x, b1));
+      for (int64_t q = q_begin; q < q_end; ++q) {
+        const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + q * 32));
+        const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + q * 32 + 16));
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+          int32_t value;
+          std::memcpy(&value, a[r] + 2 * q, sizeof(value));
+          const __m256i x = _mm256_set1_epi32(value);
+          acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(x, b0));
+          acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(x, b1));
+        }
       }
     }
     if (pass.end < pairs_) {
@@ -301,6 +376,10 @@ class Int8GemmKernel final : public Kernel {
       return;
     }
     const int64_t j0 = column_block * kColumns;
+    // Members read once into locals: the byte stores below may alias any object, members included,
+    // which would otherwise be reloaded after every store.
+    const DataType y_type = spec_.y_type;
+    const int64_t n = spec_.n;
     const int64_t columns = std::min<int64_t>(kColumns, spec_.n - j0);
     if (spec_.a_zero != 0) {
       const __m256i offset[2] = {
@@ -326,7 +405,7 @@ class Int8GemmKernel final : public Kernel {
           v[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[r][h]), scale[h], addend[h]);
           v[h] = _mm256_min_ps(_mm256_max_ps(v[h], low), high);
         }
-        Store(v, first + r, j0, columns, y);
+        Store(v, y_type, columns, (first + r) * n + j0, y);
       }
       return;
     }
@@ -335,7 +414,7 @@ class Int8GemmKernel final : public Kernel {
                               _mm256_loadu_ps(addend_.data() + j0 + 8)};
     const __m256 slope = _mm256_set1_ps(spec_.negative_slope), zero = _mm256_setzero_ps();
     const __m256 low = _mm256_set1_ps(spec_.low), high = _mm256_set1_ps(spec_.high);
-    const bool quantized = spec_.y_type != DataType::kFloat32;
+    const bool quantized = y_type != DataType::kFloat32;
     const __m256 y_zero = _mm256_set1_ps(static_cast<float>(spec_.y_zero));
     const __m256 type_low = _mm256_set1_ps(saturate_low_),
                  type_high = _mm256_set1_ps(saturate_high_);
@@ -352,18 +431,18 @@ class Int8GemmKernel final : public Kernel {
           v[h] = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v[h], y_zero), type_low), type_high);
         }
       }
-      Store(v, first + r, j0, columns, y);
+      Store(v, y_type, columns, (first + r) * n + j0, y);
     }
   }
 
   // A row's 16 values for columns [j0, j0 + columns), in output units with the zero point and
   // within the type's range: float as they are, else rounded half to even (the default rounding
   // mode, as QuantizeLinear) and packed to bytes.
-  __attribute__((target("avx2,fma"), always_inline)) inline void Store(const __m256* v, int64_t row,
-                                                                       int64_t j0, int64_t columns,
-                                                                       void* y) const {
-    const int64_t at = row * spec_.n + j0;
-    if (spec_.y_type == DataType::kFloat32) {
+  __attribute__((target("avx2,fma"), always_inline)) static inline void Store(const __m256* v,
+                                                                              DataType y_type,
+                                                                              int64_t columns,
+                                                                              int64_t at, void* y) {
+    if (y_type == DataType::kFloat32) {
       float* out = static_cast<float*>(y) + at;
       if (columns == kColumns) {
         _mm256_storeu_ps(out, v[0]);
@@ -381,7 +460,7 @@ class Int8GemmKernel final : public Kernel {
         _mm256_packs_epi32(_mm256_cvtps_epi32(v[0]), _mm256_cvtps_epi32(v[1])), 0xd8);
     const __m128i low = _mm256_castsi256_si128(words), high = _mm256_extracti128_si256(words, 1);
     const __m128i bytes =
-        spec_.y_type == DataType::kUint8 ? _mm_packus_epi16(low, high) : _mm_packs_epi16(low, high);
+        y_type == DataType::kUint8 ? _mm_packus_epi16(low, high) : _mm_packs_epi16(low, high);
     uint8_t* out = static_cast<uint8_t*>(y) + at;
     if (columns == kColumns) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(out), bytes);
@@ -393,7 +472,13 @@ class Int8GemmKernel final : public Kernel {
   }
 
   Int8GemmSpec spec_;
-  int64_t pairs_, column_blocks_;
+  int64_t column_blocks_;
+  // K's segments (see the constructor): values each, pairs each, and where each starts relative
+  // to a row's start; all segments' pairs.
+  int64_t segment_ = 0, segment_pairs_ = 0, pairs_ = 0;
+  std::vector<int64_t> segment_offsets_;
+  // A convolution's padded source, in pixels.
+  int64_t padded_h_ = 0, padded_w_ = 0;
   int threads_;
   std::vector<int16_t> packed_;
   std::vector<float> scales_, addend_, folded_addend_;
@@ -403,7 +488,8 @@ class Int8GemmKernel final : public Kernel {
   float clamp_low_ = 0.0f, clamp_high_ = 0.0f;
   int64_t source_channels_ = 0;
   int64_t chunk_rows_ = kRows;
-  size_t chunk_bytes_ = 0, partial_bytes_ = 0, transposed_bytes_ = 0;
+  size_t chunk_bytes_ = 0, partial_bytes_ = 0, pointer_bytes_ = 0, transposed_bytes_ = 0,
+         source_bytes_ = 0;
 };
 
 }  // namespace
@@ -441,10 +527,12 @@ absl::StatusOr<std::unique_ptr<Kernel>> MakeInt8GemmKernel(Int8GemmSpec spec) {
                           c.stride_w > 0 && c.dilation_h > 0 && c.dilation_w > 0 &&
                           c.pad_top >= 0 && c.pad_left >= 0;
     if (!positive || c.kernel_h * c.kernel_w * c.channels != spec.k ||
-        (spec.pixels > 1 && spec.pixels != c.in_h * c.in_w)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "inconsistent int8 convolution as a product: K ", spec.k, " for a ", c.kernel_h, "x",
-          c.kernel_w, " kernel over ", c.channels, " channels of ", c.in_h, "x", c.in_w));
+        (spec.pixels > 1 && spec.pixels != c.in_h * c.in_w) || spec.rows < c.in_h * c.in_w ||
+        spec.rows % (c.in_h * c.in_w) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("inconsistent int8 convolution as a product: K ", spec.k, " for a ",
+                       c.kernel_h, "x", c.kernel_w, " kernel over ", c.channels, " channels of ",
+                       c.in_h, "x", c.in_w, ", ", spec.rows, " source pixels"));
     }
   }
   return std::make_unique<Int8GemmKernel>(std::move(spec));

@@ -4,14 +4,15 @@
 // weights would have to run in float; here sources and weights are widened to int16 and summed
 // in pairs by VPMADDWD into int32, exactly (as Octet's depthwise kernel does). A register tile of
 // 4 rows x 16 columns, the loop over K unrolled by 4 pairs; weights packed once as int16 pairs
-// [N/16][K/2][16][2]. The rows are widened a chunk at a time (the chunk stays in L2), each chunk
-// meets every column block before the next, and K is summed in passes of 256 pairs whose weights
-// stay in L1 (the tiles' int32 sums kept between passes). On AMD Zen 3, VPMADDWD + VPADDD sums
-// about four fifths of the products per cycle that VPMADDUBSW + VPMADDWD + VPADDD (oneDNN's 7-bit
-// path) does, and 1.5-1.6 times what float FMA does (bench/product_peak.cc).
-// A convolution of one group runs as the product of its output pixels' receptive fields (rows of
-// kernel_h x kernel_w x channels, gathered into the chunk while widening, no im2col buffer of the
-// whole source) and its weights.
+// [N/16][K/2][16][2]. The rows are located a chunk at a time (the chunk's values stay in L2), each
+// chunk meets every column block before the next, and K is summed in passes of 256 pairs whose
+// weights stay in L1 (the tiles' int32 sums kept between passes). On AMD Zen 3, VPMADDWD + VPADDD
+// sums about four fifths of the products per cycle that VPMADDUBSW + VPMADDWD + VPADDD (oneDNN's
+// 7-bit path) does, and 1.5-1.6 times what float FMA does (bench/product_peak.cc).
+// A product's rows are widened a chunk at a time into a per-thread buffer. A convolution of one
+// group runs as the product of its output pixels' receptive fields and its weights without
+// gathering them: the source is widened once into a padded channels-last int16 copy, and a row's
+// K is read from it as a few runs (a kernel row's taps x channels each), in place.
 #ifndef OCTET_ENGINE_RUNTIME_CPU_INT8_GEMM_H_
 #define OCTET_ENGINE_RUNTIME_CPU_INT8_GEMM_H_
 
@@ -42,8 +43,9 @@ struct Int8GemmSpec {
   DataType y_type = DataType::kUint8;  // kUint8, kInt8 or kFloat32
   int32_t y_zero = 0;
   // Above 1: the source is channels-first [images, channels, pixels] (a plain NCHW tensor), read
-  // as rows of channels per pixel through a transposed copy; `rows` (images x pixels) sizes that
-  // copy. The channels are k, or the convolution's channels.
+  // as rows of channels per pixel (the channels are k, or the convolution's channels). `rows`, the
+  // source's pixels (images x pixels), sizes the kernel's copy of the source: needed with
+  // `pixels` above 1 and for a convolution.
   int64_t pixels = 0, rows = 0;
   // When set, the rows are the output pixels of a 2-D convolution of one group over a
   // channels-last source [images, in_h, in_w, channels] (or a plain one, with `pixels` = in_h x

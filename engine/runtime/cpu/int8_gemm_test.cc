@@ -102,7 +102,7 @@ TEST_P(Int8GemmTest, SumsEightBitWeightsExactlyAndRequantizesWithinOneStep) {
   spec.y_zero = c.y_type == DataType::kUint8 ? 100 : c.y_type == DataType::kInt8 ? -7 : 0;
   spec.a_zero = c.a_zero;
   spec.pixels = c.pixels;
-  spec.rows = c.pixels > 1 ? (c.kernel > 0 ? c.m * c.pixels : c.m) : 0;
+  spec.rows = c.kernel > 0 ? c.m * c.size * c.size : c.pixels > 1 ? c.m : 0;
   if (c.kernel > 0) {
     Int8GemmSpec::Convolution conv;
     conv.in_h = conv.in_w = c.size;
@@ -179,7 +179,14 @@ INSTANTIATE_TEST_SUITE_P(
                  128},
         GemmCase{3, 24, 32, DataType::kUint8, DataType::kFloat32, "", 0, 1, 9, 24, 2, 1, 0, 0},
         GemmCase{2, 576, 48, DataType::kUint8, DataType::kUint8, "clip", 0, 3, 20, 64, 1, 1, 1, 90},
-        GemmCase{1, 31, 8, DataType::kInt8, DataType::kInt8, "", 0, 1, 5, 31, 1, 1, 0, 0}),
+        GemmCase{1, 31, 8, DataType::kInt8, DataType::kInt8, "", 0, 1, 5, 31, 1, 1, 0, 0},
+        // Odd runs of the widened source (K segments of 3 channels per dilated tap, of 15 values
+        // per kernel row), whose last pair reads one value past the run times a zero weight;
+        // chunks of rows that cross images.
+        GemmCase{2, 27, 16, DataType::kInt8, DataType::kInt8, "", 0, 3, 9, 3, 1, 2, 2, 5, 5},
+        GemmCase{3, 45, 24, DataType::kUint8, DataType::kUint8, "relu", 0, 3, 20, 5, 1, 1, 1, 0},
+        GemmCase{3, 72, 24, DataType::kUint8, DataType::kUint8, "relu", 0, 3, 21, 8, 1, 1, 1, 12,
+                 12}),
     [](const ::testing::TestParamInfo<GemmCase>& info) {
       const GemmCase& c = info.param;
       return absl::StrCat(

@@ -459,17 +459,16 @@ absl::StatusOr<BuiltKernel> BuildOctetDenseConv(const KernelBuildContext& contex
     spec.convolution = c;
   }
   const int64_t pixels = x.shape[2] * x.shape[3];
-  if (x.plain() && pixels > 1) {
-    spec.pixels = pixels;
-    spec.rows = x.shape[0] * pixels;
-  }
+  if (x.plain() && pixels > 1) spec.pixels = pixels;
+  spec.rows = x.shape[0] * pixels;
   BuiltKernel built;
   OCTET_ASSIGN_OR_RETURN(built.kernel, cpu::MakeInt8GemmKernel(std::move(spec)));
   TensorDesc y_desc{p.y_type, g.y_shape};
   y_desc.channels_last = true;
   built.outputs.push_back(y_desc);
   built.notes = absl::StrCat(
-      kernel_h, "x", kernel_w, pointwise ? "" : " (receptive fields gathered as rows)", ", ",
+      kernel_h, "x", kernel_w,
+      pointwise ? "" : " (receptive fields read in place from a widened copy)", ", ",
       DataTypeName(x.type), " source zero point ", p.x_zero,
       p.x_zero == 0 ? ""
       : p.padded    ? " (subtracted in the int32 sums; padded with the zero point)"
