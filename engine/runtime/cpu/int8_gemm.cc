@@ -9,12 +9,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/runtime/cpu/cpu_features.h"
+#include "engine/runtime/cpu/int8_product_parts.h"
 
 namespace octet::cpu {
 namespace {
 
-constexpr int64_t kRows = 4;      // rows of a register tile (with more, the loop runs slower)
-constexpr int64_t kColumns = 16;  // columns of a register tile (two vectors of 8 int32)
+constexpr int64_t kRows = 4;  // rows of a register tile (with more, the loop runs slower)
+using int8_product::kColumns;
 // K pairs per pass over a chunk's tiles: a column block's weights for them (64 bytes a pair, 16
 // KiB) stay in the core's L1 cache while every tile of the chunk reads them; the int32 sums of
 // the tiles carry over between passes in a per-thread buffer.
@@ -25,6 +26,7 @@ class Int8GemmKernel final : public Kernel {
   explicit Int8GemmKernel(Int8GemmSpec spec)
       : spec_(std::move(spec)),
         column_blocks_((spec_.n + kColumns - 1) / kColumns),
+        requantizer_(spec_, column_blocks_ * kColumns),
         threads_(omp_get_max_threads()) {
     // K in segments of `segment_` values that are contiguous in the rows A is read from: all of K
     // for a product; for a convolution, a kernel row's taps x channels (one run of the padded
@@ -61,41 +63,15 @@ class Int8GemmKernel final : public Kernel {
             spec_.weights[i * spec_.n + j];
       }
     }
-    // Per-column constants padded to whole blocks.
-    const int64_t padded = column_blocks_ * kColumns;
-    scales_.assign(padded, 0.0f);
-    addend_.assign(padded, 0.0f);
-    std::copy(spec_.scales.begin(), spec_.scales.end(), scales_.begin());
-    std::copy(spec_.addend.begin(), spec_.addend.end(), addend_.begin());
     // The source zero point's term per column, added to the int32 sums: sum (a - z) w is
     // sum a w - z (sum w).
-    offsets_.assign(padded, 0);
+    offsets_.assign(column_blocks_ * kColumns, 0);
     for (int64_t j = 0; j < spec_.n; ++j) {
       int64_t column_sum = 0;
       for (int64_t i = 0; i < spec_.k; ++i) column_sum += spec_.weights[i * spec_.n + j];
       // Wrapping like the sums: the true total fits int32 (|a - z| <= 255, |w| <= 128, k <= 2^16).
       offsets_[j] = static_cast<int32_t>(static_cast<uint32_t>(-spec_.a_zero * column_sum));
     }
-    if (spec_.y_type != DataType::kFloat32) {
-      // Saturation to the destination type, applied in output units with the zero point added.
-      const float type_low = spec_.y_type == DataType::kUint8 ? 0.0f : -128.0f;
-      const float type_high = spec_.y_type == DataType::kUint8 ? 255.0f : 127.0f;
-      saturate_low_ = type_low;
-      saturate_high_ = type_high;
-    }
-    // Without a leaky slope the activation is a clamp, and the destination zero point can join the
-    // addend and the clamp's bounds: one FMA, one max, one min per vector before the conversion.
-    leaky_ = spec_.negative_slope != 0.0f && spec_.negative_slope != 1.0f;
-    float low = spec_.negative_slope == 0.0f ? std::max(spec_.low, 0.0f) : spec_.low;
-    float high = spec_.high;
-    folded_addend_ = addend_;
-    if (spec_.y_type != DataType::kFloat32 && !leaky_) {
-      for (float& a : folded_addend_) a += static_cast<float>(spec_.y_zero);
-      low = std::max(low + static_cast<float>(spec_.y_zero), saturate_low_);
-      high = std::min(high + static_cast<float>(spec_.y_zero), saturate_high_);
-    }
-    clamp_low_ = low;
-    clamp_high_ = high;
     // Rows per chunk. A product's chunk is widened into a per-thread buffer that stays in the
     // core's L2 cache (about 96 KiB of rows). A convolution's rows are read from the widened
     // source, a chunk's receptive fields overlapping: about 96 KiB of the source's rows.
@@ -340,10 +316,7 @@ class Int8GemmKernel final : public Kernel {
         acc[r][0] = acc[r][1] = _mm256_setzero_si256();
       }
     }
-    // The pass's pairs segment by segment: row r's pair (k = 2q, 2q + 1 of the segment) of int16
-    // broadcast to every 32-bit lane, times the block's 16 columns of the pair. Unrolled by 4
-    // pairs: with one pair per iteration the loop's own instructions and the broadcasts' latency
-    // halve the throughput (measured on AMD Zen 3).
+    // The pass's pairs, segment by segment.
     for (int64_t segment = pass.begin == 0 ? 0 : pass.begin / segment_pairs_;
          segment * segment_pairs_ < pass.end; ++segment) {
       const int64_t segment_first = segment * segment_pairs_;
@@ -353,19 +326,7 @@ class Int8GemmKernel final : public Kernel {
       const int16_t* a[R];
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) a[r] = row_starts[r] + segment_offsets_[segment];
-#pragma GCC unroll 4
-      for (int64_t q = q_begin; q < q_end; ++q) {
-        const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + q * 32));
-        const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + q * 32 + 16));
-#pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) {
-          int32_t value;
-          std::memcpy(&value, a[r] + 2 * q, sizeof(value));
-          const __m256i x = _mm256_set1_epi32(value);
-          acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(x, b0));
-          acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(x, b1));
-        }
-      }
+      int8_product::AccumulatePairs<R>(a, b, q_begin, q_end, acc);
     }
     if (pass.end < pairs_) {
 #pragma GCC unroll 4
@@ -376,9 +337,6 @@ class Int8GemmKernel final : public Kernel {
       return;
     }
     const int64_t j0 = column_block * kColumns;
-    // Members read once into locals: the byte stores below may alias any object, members included,
-    // which would otherwise be reloaded after every store.
-    const DataType y_type = spec_.y_type;
     const int64_t n = spec_.n;
     const int64_t columns = std::min<int64_t>(kColumns, spec_.n - j0);
     if (spec_.a_zero != 0) {
@@ -391,88 +349,16 @@ class Int8GemmKernel final : public Kernel {
         acc[r][1] = _mm256_add_epi32(acc[r][1], offset[1]);
       }
     }
-    const __m256 scale[2] = {_mm256_loadu_ps(scales_.data() + j0),
-                             _mm256_loadu_ps(scales_.data() + j0 + 8)};
-    if (!leaky_) {
-      const __m256 addend[2] = {_mm256_loadu_ps(folded_addend_.data() + j0),
-                                _mm256_loadu_ps(folded_addend_.data() + j0 + 8)};
-      const __m256 low = _mm256_set1_ps(clamp_low_), high = _mm256_set1_ps(clamp_high_);
-#pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) {
-        __m256 v[2];
-#pragma GCC unroll 2
-        for (int h = 0; h < 2; ++h) {
-          v[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[r][h]), scale[h], addend[h]);
-          v[h] = _mm256_min_ps(_mm256_max_ps(v[h], low), high);
-        }
-        Store(v, y_type, columns, (first + r) * n + j0, y);
-      }
-      return;
-    }
-    // LeakyRelu: x < 0 -> slope * x, the clamp, then the zero point and the saturation.
-    const __m256 addend[2] = {_mm256_loadu_ps(addend_.data() + j0),
-                              _mm256_loadu_ps(addend_.data() + j0 + 8)};
-    const __m256 slope = _mm256_set1_ps(spec_.negative_slope), zero = _mm256_setzero_ps();
-    const __m256 low = _mm256_set1_ps(spec_.low), high = _mm256_set1_ps(spec_.high);
-    const bool quantized = y_type != DataType::kFloat32;
-    const __m256 y_zero = _mm256_set1_ps(static_cast<float>(spec_.y_zero));
-    const __m256 type_low = _mm256_set1_ps(saturate_low_),
-                 type_high = _mm256_set1_ps(saturate_high_);
+    const int8_product::Requantizer::Block block = requantizer_.Load(j0);
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
-      __m256 v[2];
-#pragma GCC unroll 2
-      for (int h = 0; h < 2; ++h) {
-        v[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[r][h]), scale[h], addend[h]);
-        v[h] = _mm256_blendv_ps(v[h], _mm256_mul_ps(v[h], slope),
-                                _mm256_cmp_ps(v[h], zero, _CMP_LT_OQ));
-        v[h] = _mm256_min_ps(_mm256_max_ps(v[h], low), high);
-        if (quantized) {
-          v[h] = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v[h], y_zero), type_low), type_high);
-        }
-      }
-      Store(v, y_type, columns, (first + r) * n + j0, y);
-    }
-  }
-
-  // A row's 16 values for columns [j0, j0 + columns), in output units with the zero point and
-  // within the type's range: float as they are, else rounded half to even (the default rounding
-  // mode, as QuantizeLinear) and packed to bytes.
-  __attribute__((target("avx2,fma"), always_inline)) static inline void Store(const __m256* v,
-                                                                              DataType y_type,
-                                                                              int64_t columns,
-                                                                              int64_t at, void* y) {
-    if (y_type == DataType::kFloat32) {
-      float* out = static_cast<float*>(y) + at;
-      if (columns == kColumns) {
-        _mm256_storeu_ps(out, v[0]);
-        _mm256_storeu_ps(out + 8, v[1]);
-      } else {
-        alignas(32) float staged[kColumns];
-        _mm256_store_ps(staged, v[0]);
-        _mm256_store_ps(staged + 8, v[1]);
-        std::memcpy(out, staged, columns * sizeof(float));
-      }
-      return;
-    }
-    // packs work within 128-bit lanes; the permute restores the column order.
-    const __m256i words = _mm256_permute4x64_epi64(
-        _mm256_packs_epi32(_mm256_cvtps_epi32(v[0]), _mm256_cvtps_epi32(v[1])), 0xd8);
-    const __m128i low = _mm256_castsi256_si128(words), high = _mm256_extracti128_si256(words, 1);
-    const __m128i bytes =
-        y_type == DataType::kUint8 ? _mm_packus_epi16(low, high) : _mm_packs_epi16(low, high);
-    uint8_t* out = static_cast<uint8_t*>(y) + at;
-    if (columns == kColumns) {
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out), bytes);
-    } else {
-      alignas(16) uint8_t staged[kColumns];
-      _mm_store_si128(reinterpret_cast<__m128i*>(staged), bytes);
-      std::memcpy(out, staged, columns);
+      int8_product::Requantizer::Row(block, acc[r], columns, y, (first + r) * n + j0);
     }
   }
 
   Int8GemmSpec spec_;
   int64_t column_blocks_;
+  int8_product::Requantizer requantizer_;
   // K's segments (see the constructor): values each, pairs each, and where each starts relative
   // to a row's start; all segments' pairs.
   int64_t segment_ = 0, segment_pairs_ = 0, pairs_ = 0;
@@ -481,11 +367,7 @@ class Int8GemmKernel final : public Kernel {
   int64_t padded_h_ = 0, padded_w_ = 0;
   int threads_;
   std::vector<int16_t> packed_;
-  std::vector<float> scales_, addend_, folded_addend_;
   std::vector<int32_t> offsets_;
-  float saturate_low_ = 0.0f, saturate_high_ = 0.0f;
-  bool leaky_ = false;
-  float clamp_low_ = 0.0f, clamp_high_ = 0.0f;
   int64_t source_channels_ = 0;
   int64_t chunk_rows_ = kRows;
   size_t chunk_bytes_ = 0, partial_bytes_ = 0, pointer_bytes_ = 0, transposed_bytes_ = 0,
