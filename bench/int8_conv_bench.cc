@@ -7,9 +7,12 @@
 //   octet_int8_conv_bench THREADS RUNS [BATCH...]   (batches: 1 32 unless given)
 // OCTET_BENCH_SHAPE=I in the environment times only the I-th shape of the list (from 0), for a
 // profiler.
-// Prints one line per shape: each kernel's best time over RUNS runs (the least disturbed by a
-// shared machine), its GMAC/s at that time, and the ratios oneDNN 7-bit / Octet and float / Octet
-// (above 1: Octet is faster).
+// Prints one line per shape: Octet's kernel (as a plan picks it: Winograd's F(2x2, 3x3) for 3x3 of
+// stride 1 from 32 channels, the plain product for pointwise, the direct product otherwise; beside
+// Winograd, the direct product's time on the same shape), each kernel's best time over RUNS runs
+// (the least disturbed by a shared machine), its GMAC/s at that time (direct convolution MACs,
+// whatever the algorithm), and the ratios oneDNN 7-bit / Octet and float / Octet (above 1: Octet is
+// faster).
 #include <omp.h>
 
 #include <algorithm>
@@ -19,8 +22,10 @@
 #include <random>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "dnnl.hpp"
 #include "engine/runtime/cpu/int8_gemm.h"
+#include "engine/runtime/cpu/int8_winograd.h"
 
 namespace {
 
@@ -146,7 +151,11 @@ int Run(int runs, int64_t batch, const Shape& shape) {
     c.stride_h = c.stride_w = stride;
     c.pad_top = c.pad_left = pad;
   }
-  auto kernel = octet::cpu::MakeInt8GemmKernel(spec);
+  // The kernel a plan picks: Winograd's F(2x2, 3x3) for 3x3 of stride 1 where it is faster.
+  const bool winograd =
+      octet::cpu::Int8WinogradApplies(spec).ok() && octet::cpu::Int8WinogradFaster(spec);
+  auto kernel =
+      winograd ? octet::cpu::MakeInt8WinogradKernel(spec) : octet::cpu::MakeInt8GemmKernel(spec);
   if (!kernel.ok()) {
     std::fprintf(stderr, "%s\n", kernel.status().ToString().c_str());
     return 1;
@@ -161,13 +170,26 @@ int Run(int runs, int64_t batch, const Shape& shape) {
   const octet::Tensor* inputs[] = {&x};
   octet::Tensor* outputs[] = {&y};
   const double octet_ms = BestMs(runs, [&] { (void)(*kernel)->Run(inputs, outputs, context); });
+  // Where Winograd runs, the direct product beside it (the choice's evidence).
+  double direct_ms = 0.0;
+  if (winograd) {
+    auto direct = octet::cpu::MakeInt8GemmKernel(spec);
+    std::vector<char> direct_scratch((*direct)->scratchpad_bytes());
+    octet::ExecutionContext direct_context;
+    direct_context.scratchpad = direct_scratch.data();
+    direct_ms = BestMs(runs, [&] { (void)(*direct)->Run(inputs, outputs, direct_context); });
+  }
 
   std::printf(
-      "%-13s %5lld %4lld %4lld %3lld %lldx%lld/%lld  %8.3f %6.1f  %8.3f %6.1f  %8.3f %6.1f  "
-      "%5.2f %5.2f\n",
+      "%-13s %5lld %4lld %4lld %3lld %lldx%lld/%lld %-8s %8.3f %6.1f %9s  %8.3f %6.1f  %8.3f "
+      "%6.1f  %5.2f %5.2f\n",
       shape.model, static_cast<long long>(batch), static_cast<long long>(ic),
       static_cast<long long>(oc), static_cast<long long>(size), static_cast<long long>(k),
-      static_cast<long long>(k), static_cast<long long>(stride), octet_ms, macs / octet_ms / 1e6,
+      static_cast<long long>(k), static_cast<long long>(stride),
+      winograd                       ? "winograd"
+      : spec.convolution.has_value() ? "direct"
+                                     : "product",
+      octet_ms, macs / octet_ms / 1e6, winograd ? absl::StrFormat("%.3f", direct_ms).c_str() : "-",
       onednn, macs / onednn / 1e6, float_ms, macs / float_ms / 1e6, onednn / octet_ms,
       float_ms / octet_ms);
   return 0;
@@ -194,17 +216,19 @@ int main(int argc, char** argv) {
   const Shape shapes[] = {
       {"fixture", 1, 16, 28, 3, 1},        {"fixture", 16, 16, 28, 3, 1},
       {"fixture", 16, 32, 28, 3, 2},       {"fixture", 32, 32, 14, 3, 1},
-      {"fixture", 16, 16, 28, 1, 1},       {"fixture", 16, 64, 28, 1, 1},
-      {"fixture", 64, 24, 14, 1, 1},       {"fixture", 24, 96, 14, 1, 1},
-      {"resnet18", 3, 64, 224, 7, 2},      {"resnet18", 64, 64, 56, 3, 1},
-      {"resnet18", 128, 128, 28, 3, 1},    {"resnet18", 256, 256, 14, 3, 1},
-      {"resnet18", 512, 512, 7, 3, 1},     {"resnet18", 256, 512, 14, 3, 2},
-      {"mobilenet_v2", 32, 16, 112, 1, 1}, {"mobilenet_v2", 16, 96, 112, 1, 1},
-      {"mobilenet_v2", 144, 24, 56, 1, 1}, {"mobilenet_v2", 192, 32, 28, 1, 1},
-      {"mobilenet_v2", 384, 64, 14, 1, 1}, {"mobilenet_v2", 960, 160, 7, 1, 1},
+      {"fixture", 64, 64, 7, 3, 1},        {"fixture", 16, 16, 28, 1, 1},
+      {"fixture", 16, 64, 28, 1, 1},       {"fixture", 64, 24, 14, 1, 1},
+      {"fixture", 24, 96, 14, 1, 1},       {"resnet18", 3, 64, 224, 7, 2},
+      {"resnet18", 64, 64, 56, 3, 1},      {"resnet18", 128, 128, 28, 3, 1},
+      {"resnet18", 256, 256, 14, 3, 1},    {"resnet18", 512, 512, 7, 3, 1},
+      {"resnet18", 256, 512, 14, 3, 2},    {"mobilenet_v2", 32, 16, 112, 1, 1},
+      {"mobilenet_v2", 16, 96, 112, 1, 1}, {"mobilenet_v2", 144, 24, 56, 1, 1},
+      {"mobilenet_v2", 192, 32, 28, 1, 1}, {"mobilenet_v2", 384, 64, 14, 1, 1},
+      {"mobilenet_v2", 960, 160, 7, 1, 1},
   };
   std::printf(
-      "model         batch   IC   OC size kernel   octet ms GMAC/s  7-bit ms GMAC/s  "
+      "model         batch   IC   OC size kernel octet     octet ms GMAC/s direct ms  7-bit ms "
+      "GMAC/s  "
       "f32 ms  GMAC/s  7-bit/octet f32/octet\n");
   int status = 0;
   const char* only = std::getenv("OCTET_BENCH_SHAPE");

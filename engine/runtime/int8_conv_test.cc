@@ -12,6 +12,7 @@
 #include "engine/runtime/cpu/cpu_features.h"
 #include "engine/runtime/cpu/int8_depthwise_conv.h"
 #include "engine/runtime/cpu/int8_gemm.h"
+#include "engine/runtime/cpu/int8_winograd.h"
 #include "engine/runtime/session.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -141,14 +142,18 @@ TEST_P(Int8ConvTest, MatchesTheFloatSimulationWithinOneStep) {
   }
   // Convolutions of one group with an activation in output units run in int8 on every CPU with
   // AVX2: oneDNN's kernels with VNNI or 7-bit weights, Octet's VPMADDWD product otherwise (the
-  // plain product for 1x1 ones, receptive fields read in place for the rest).
+  // plain product for 1x1 ones, Winograd's F(2x2, 3x3) for 3x3 ones of stride 1 from 32 channels,
+  // receptive fields read in place for the rest).
   const bool pointwise = c.kernel == 1 && c.stride == 1 && c.pad == 0 && c.group == 1;
+  const bool winograd = c.kernel == 3 && c.stride == 1 && c.group == 1 && c.in_channels >= 32 &&
+                        c.out_channels >= 32 && c.in_channels <= cpu::kInt8WinogradMaxChannels;
   if (c.group == 1 && c.activation != "HardSwish" && cpu::Cpu().avx2) {
     EXPECT_EQ(int8->int8_nodes().size(), 1u)
         << (int8->simulated_nodes().empty() ? "" : int8->simulated_nodes()[0]);
     if (c.max_weight > 64 && !cpu::Cpu().vnni) {
-      EXPECT_EQ(conv->implementation,
-                pointwise ? "octet:int8 gemm avx2 (vpmaddwd)" : "octet:int8 conv avx2 (vpmaddwd)");
+      EXPECT_EQ(conv->implementation, pointwise  ? "octet:int8 gemm avx2 (vpmaddwd)"
+                                      : winograd ? "octet:int8 winograd F(2x2,3x3) avx2 (vpmaddwd)"
+                                                 : "octet:int8 conv avx2 (vpmaddwd)");
       EXPECT_THAT(conv->notes, ::testing::HasSubstr("VPMADDWD"));
     }
   }

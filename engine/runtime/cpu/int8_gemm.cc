@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
 #include "engine/runtime/cpu/cpu_features.h"
 #include "engine/runtime/cpu/int8_product_parts.h"
 
@@ -131,7 +132,9 @@ class Int8GemmKernel final : public Kernel {
     char* scratch = static_cast<char*>(context.scratchpad);
     const auto* rows = static_cast<const uint8_t*>(a.raw_data());
     if (transposed_bytes_ > 0) {
-      Transpose(rows, source_rows, reinterpret_cast<uint8_t*>(scratch));
+      int8_product::TransposeToChannelsLast(rows, source_rows / spec_.pixels, source_channels_,
+                                            spec_.pixels, reinterpret_cast<uint8_t*>(scratch),
+                                            threads);
       rows = reinterpret_cast<const uint8_t*>(scratch);
       scratch += transposed_bytes_;
     }
@@ -163,20 +166,6 @@ class Int8GemmKernel final : public Kernel {
 
  private:
   size_t ThreadBytes() const { return pointer_bytes_ + partial_bytes_ + chunk_bytes_; }
-
-  // [images, k, pixels] -> [images * pixels, k] (k: the source's channels), among the threads by
-  // image and channel.
-  void Transpose(const uint8_t* in, int64_t m, uint8_t* out) const {
-    const int64_t pixels = spec_.pixels, k = source_channels_, images = m / pixels;
-#pragma omp parallel for num_threads(std::min(threads_, omp_get_max_threads())) collapse(2)
-    for (int64_t image = 0; image < images; ++image) {
-      for (int64_t c = 0; c < k; ++c) {
-        const uint8_t* from = in + (image * k + c) * pixels;
-        uint8_t* to = out + image * pixels * k + c;
-        for (int64_t q = 0; q < pixels; ++q) to[q * k] = from[q];
-      }
-    }
-  }
 
   // Line `line` (image x padded_h_ + row) of the padded, widened, channels-last source: the
   // source's pixels widened to int16, the padding value around them.
@@ -378,11 +367,7 @@ class Int8GemmKernel final : public Kernel {
 
 bool Int8GemmAvailable() { return Cpu().avx2 && !Cpu().vnni; }
 
-absl::StatusOr<std::unique_ptr<Kernel>> MakeInt8GemmKernel(Int8GemmSpec spec) {
-  if (!Int8GemmAvailable()) {
-    return absl::FailedPreconditionError(
-        "Octet's int8 matrix product runs on CPUs with AVX2 and without VNNI");
-  }
+absl::Status CheckInt8GemmSpec(const Int8GemmSpec& spec) {
   const bool types = (spec.a_type == DataType::kUint8 || spec.a_type == DataType::kInt8) &&
                      (spec.y_type == DataType::kUint8 || spec.y_type == DataType::kInt8 ||
                       spec.y_type == DataType::kFloat32);
@@ -417,6 +402,15 @@ absl::StatusOr<std::unique_ptr<Kernel>> MakeInt8GemmKernel(Int8GemmSpec spec) {
                        c.in_h, "x", c.in_w, ", ", spec.rows, " source pixels"));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> MakeInt8GemmKernel(Int8GemmSpec spec) {
+  if (!Int8GemmAvailable()) {
+    return absl::FailedPreconditionError(
+        "Octet's int8 matrix product runs on CPUs with AVX2 and without VNNI");
+  }
+  OCTET_RETURN_IF_ERROR(CheckInt8GemmSpec(spec));
   return std::make_unique<Int8GemmKernel>(std::move(spec));
 }
 

@@ -69,6 +69,9 @@ constexpr int64_t kInt8GemmMaxK = int64_t{1} << 16;
 // faster), under the instruction-set cap.
 bool Int8GemmAvailable();
 
+// Whether `spec` is consistent: types, sizes, the zero point's range, the convolution's geometry.
+absl::Status CheckInt8GemmSpec(const Int8GemmSpec& spec);
+
 // The kernel over inputs[0], any tensor of rows of `k` elements, writing rows of `n`.
 absl::StatusOr<std::unique_ptr<Kernel>> MakeInt8GemmKernel(Int8GemmSpec spec);
 

@@ -4,9 +4,13 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/runtime/cpu/cpu_features.h"
+#include "engine/runtime/cpu/int8_winograd.h"
 #include "gtest/gtest.h"
 
 namespace octet::cpu {
@@ -119,32 +123,39 @@ TEST_P(Int8GemmTest, SumsEightBitWeightsExactlyAndRequantizesWithinOneStep) {
   for (uint8_t& v : a) v = static_cast<uint8_t>(byte(rng));
   const std::vector<double> expected = Reference(c, a, spec);
 
-  auto kernel = MakeInt8GemmKernel(spec);
-  ASSERT_TRUE(kernel.ok()) << kernel.status();
-  Tensor x = c.kernel > 0 ? *Tensor::FromBytes(c.a_type, {c.m, c.size, c.size, c.channels},
-                                               a.data(), a.size())
-                          : *Tensor::FromBytes(c.a_type, {c.m, c.k}, a.data(), a.size());
-  Tensor y = *Tensor::Create(c.y_type, {c.rows(), c.n});
-  std::vector<char> scratch((*kernel)->scratchpad_bytes() + 64);
-  ExecutionContext context;
-  context.scratchpad =
-      reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) / 64 * 64);
-  const Tensor* inputs[] = {&x};
-  Tensor* outputs[] = {&y};
-  ASSERT_TRUE((*kernel)->Run(inputs, outputs, context).ok());
-  for (int64_t i = 0; i < c.rows() * c.n; ++i) {
-    double got;
-    if (c.y_type == DataType::kUint8) {
-      got = y.data<uint8_t>()[i];
-    } else if (c.y_type == DataType::kInt8) {
-      got = y.data<int8_t>()[i];
-    } else {
-      got = y.data<float>()[i];
+  // Both kernels where the Winograd one applies (3x3, stride 1): the same results.
+  std::vector<std::pair<std::string, absl::StatusOr<std::unique_ptr<Kernel>>>> kernels;
+  kernels.emplace_back("direct", MakeInt8GemmKernel(spec));
+  if (Int8WinogradApplies(spec).ok())
+    kernels.emplace_back("winograd", MakeInt8WinogradKernel(spec));
+  for (auto& [name, kernel] : kernels) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(kernel.ok()) << kernel.status();
+    Tensor x = c.kernel > 0 ? *Tensor::FromBytes(c.a_type, {c.m, c.size, c.size, c.channels},
+                                                 a.data(), a.size())
+                            : *Tensor::FromBytes(c.a_type, {c.m, c.k}, a.data(), a.size());
+    Tensor y = *Tensor::Create(c.y_type, {c.rows(), c.n});
+    std::vector<char> scratch((*kernel)->scratchpad_bytes() + 64);
+    ExecutionContext context;
+    context.scratchpad =
+        reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) / 64 * 64);
+    const Tensor* inputs[] = {&x};
+    Tensor* outputs[] = {&y};
+    ASSERT_TRUE((*kernel)->Run(inputs, outputs, context).ok());
+    for (int64_t i = 0; i < c.rows() * c.n; ++i) {
+      double got;
+      if (c.y_type == DataType::kUint8) {
+        got = y.data<uint8_t>()[i];
+      } else if (c.y_type == DataType::kInt8) {
+        got = y.data<int8_t>()[i];
+      } else {
+        got = y.data<float>()[i];
+      }
+      // Float rounding of acc * scale + addend may cross a half step; never more.
+      const double tolerance =
+          c.y_type == DataType::kFloat32 ? 1e-4 * (1 + std::abs(expected[i])) : 1.0;
+      ASSERT_NEAR(got, expected[i], tolerance) << "row " << i / c.n << " column " << i % c.n;
     }
-    // Float rounding of acc * scale + addend may cross a half step; never more.
-    const double tolerance =
-        c.y_type == DataType::kFloat32 ? 1e-4 * (1 + std::abs(expected[i])) : 1.0;
-    ASSERT_NEAR(got, expected[i], tolerance) << "row " << i / c.n << " column " << i % c.n;
   }
 }
 
@@ -186,7 +197,17 @@ INSTANTIATE_TEST_SUITE_P(
         GemmCase{2, 27, 16, DataType::kInt8, DataType::kInt8, "", 0, 3, 9, 3, 1, 2, 2, 5, 5},
         GemmCase{3, 45, 24, DataType::kUint8, DataType::kUint8, "relu", 0, 3, 20, 5, 1, 1, 1, 0},
         GemmCase{3, 72, 24, DataType::kUint8, DataType::kUint8, "relu", 0, 3, 21, 8, 1, 1, 1, 12,
-                 12}),
+                 12},
+        // 3x3 of stride 1, where the Winograd kernel runs too: odd output sizes (partial 2x2
+        // tiles), channels past a vector of 16 and an odd count, partial column blocks, tiles over
+        // several blocks, no padding, 1,024 channels (its limit), a channels-first source.
+        GemmCase{2, 180, 40, DataType::kInt8, DataType::kUint8, "leaky", 0, 3, 15, 20, 1, 1, 1, 250,
+                 -6},
+        GemmCase{1, 297, 17, DataType::kUint8, DataType::kFloat32, "", 0, 3, 12, 33, 1, 1, 0, 0},
+        GemmCase{4, 144, 16, DataType::kUint8, DataType::kUint8, "relu", 0, 3, 28, 16, 1, 1, 1, 0},
+        GemmCase{1, 9216, 16, DataType::kUint8, DataType::kInt8, "", 0, 3, 4, 1024, 1, 1, 1, 3, 3},
+        GemmCase{2, 45, 16, DataType::kUint8, DataType::kUint8, "relu", 64, 3, 8, 5, 1, 1, 1, 9,
+                 9}),
     [](const ::testing::TestParamInfo<GemmCase>& info) {
       const GemmCase& c = info.param;
       return absl::StrCat(

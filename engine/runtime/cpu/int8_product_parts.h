@@ -41,6 +41,20 @@ __attribute__((target("avx2,fma"), always_inline)) inline void AccumulatePairs(
   }
 }
 
+// [images, channels, pixels] -> [images, pixels, channels] bytes, among `threads` threads by
+// image and channel.
+inline void TransposeToChannelsLast(const uint8_t* in, int64_t images, int64_t channels,
+                                    int64_t pixels, uint8_t* out, int threads) {
+#pragma omp parallel for num_threads(threads) collapse(2)
+  for (int64_t image = 0; image < images; ++image) {
+    for (int64_t c = 0; c < channels; ++c) {
+      const uint8_t* from = in + (image * channels + c) * pixels;
+      uint8_t* to = out + image * pixels * channels + c;
+      for (int64_t q = 0; q < pixels; ++q) to[q * channels] = from[q];
+    }
+  }
+}
+
 // The int32 sums of a row of 16 columns to the destination: times the column's scale, plus its
 // addend (in output units), the activation, the destination zero point, round half to even (the
 // default rounding mode, as QuantizeLinear) and saturation; float destinations take the value in

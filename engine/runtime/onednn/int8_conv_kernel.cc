@@ -8,6 +8,7 @@
 #include "engine/base/status_macros.h"
 #include "engine/runtime/cpu/int8_depthwise_conv.h"
 #include "engine/runtime/cpu/int8_gemm.h"
+#include "engine/runtime/cpu/int8_winograd.h"
 #include "engine/runtime/onednn/conv_common.h"
 #include "engine/runtime/onednn/int8_support.h"
 #include "engine/runtime/op_families.h"
@@ -461,15 +462,21 @@ absl::StatusOr<BuiltKernel> BuildOctetDenseConv(const KernelBuildContext& contex
   const int64_t pixels = x.shape[2] * x.shape[3];
   if (x.plain() && pixels > 1) spec.pixels = pixels;
   spec.rows = x.shape[0] * pixels;
+  // 3x3 of stride 1 by Winograd's F(2x2, 3x3), exact too, where its 2.25 times fewer
+  // multiplications outweigh the transforms.
+  const bool winograd = cpu::Int8WinogradApplies(spec).ok() && cpu::Int8WinogradFaster(spec);
   BuiltKernel built;
-  OCTET_ASSIGN_OR_RETURN(built.kernel, cpu::MakeInt8GemmKernel(std::move(spec)));
+  OCTET_ASSIGN_OR_RETURN(built.kernel, winograd ? cpu::MakeInt8WinogradKernel(std::move(spec))
+                                                : cpu::MakeInt8GemmKernel(std::move(spec)));
   TensorDesc y_desc{p.y_type, g.y_shape};
   y_desc.channels_last = true;
   built.outputs.push_back(y_desc);
   built.notes = absl::StrCat(
       kernel_h, "x", kernel_w,
-      pointwise ? "" : " (receptive fields read in place from a widened copy)", ", ",
-      DataTypeName(x.type), " source zero point ", p.x_zero,
+      winograd    ? " by Winograd F(2x2, 3x3) (exact: int16 transforms, wrapping int32 sums)"
+      : pointwise ? ""
+                  : " (receptive fields read in place from a widened copy)",
+      ", ", DataTypeName(x.type), " source zero point ", p.x_zero,
       p.x_zero == 0 ? ""
       : p.padded    ? " (subtracted in the int32 sums; padded with the zero point)"
                     : " (subtracted in the int32 sums)",
