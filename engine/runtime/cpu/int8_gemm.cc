@@ -123,10 +123,11 @@ class Int8GemmKernel final : public Kernel {
       m = images * c.out_h * c.out_w;
     }
     const int threads = std::min(threads_, omp_get_max_threads());
-    // Chunks small enough that every thread has two items or more, where the rows allow.
-    const int64_t wanted_chunks = (2 * threads + column_blocks_ - 1) / column_blocks_;
-    const int64_t chunk_rows = std::clamp<int64_t>(
-        ((m + wanted_chunks - 1) / wanted_chunks + kRows - 1) / kRows * kRows, kRows, chunk_rows_);
+    // Chunks small enough that every thread has two items or more, where the rows allow, and
+    // of near-equal size.
+    const int64_t chunk_rows = int8_product::BalancedBlock(
+        m, chunk_rows_, kRows, (2 * threads + column_blocks_ - 1) / column_blocks_, column_blocks_,
+        threads);
     const int64_t chunks = (m + chunk_rows - 1) / chunk_rows;
     const int64_t items = chunks * column_blocks_;
     char* scratch = static_cast<char*>(context.scratchpad);
@@ -327,7 +328,6 @@ class Int8GemmKernel final : public Kernel {
     }
     const int64_t j0 = column_block * kColumns;
     const int64_t n = spec_.n;
-    const int64_t columns = std::min<int64_t>(kColumns, spec_.n - j0);
     if (spec_.a_zero != 0) {
       const __m256i offset[2] = {
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(offsets_.data() + j0)),
@@ -339,10 +339,10 @@ class Int8GemmKernel final : public Kernel {
       }
     }
     const int8_product::Requantizer::Block block = requantizer_.Load(j0);
+    int64_t at[R];
 #pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) {
-      int8_product::Requantizer::Row(block, acc[r], columns, y, (first + r) * n + j0);
-    }
+    for (int r = 0; r < R; ++r) at[r] = (first + r) * n + j0;
+    requantizer_.Store<R>(block, acc, at, y);
   }
 
   Int8GemmSpec spec_;

@@ -41,6 +41,22 @@ __attribute__((target("avx2,fma"), always_inline)) inline void AccumulatePairs(
   }
 }
 
+// The size of the blocks `count` units (rows, tiles) are cut into, for `threads` threads that share
+// the blocks x `per_block` items in contiguous ranges: at most `most` units and at least
+// `min_blocks` blocks, then more blocks until the items divide evenly among the threads (while a
+// block keeps `least` units or more), all of near-equal size: so that no thread waits for another
+// with the last, larger share.
+inline int64_t BalancedBlock(int64_t count, int64_t most, int64_t least, int64_t min_blocks,
+                             int64_t per_block, int threads) {
+  int64_t blocks = std::max<int64_t>({(count + most - 1) / most, min_blocks, 1});
+  for (int extra = 0;
+       extra < threads && (blocks * per_block) % threads != 0 && count / (blocks + 1) >= least;
+       ++extra) {
+    ++blocks;
+  }
+  return std::clamp<int64_t>((count + blocks - 1) / blocks, 1, most);
+}
+
 // [images, channels, pixels] -> [images, pixels, channels] bytes, among `threads` threads by
 // image and channel.
 inline void TransposeToChannelsLast(const uint8_t* in, int64_t images, int64_t channels,
@@ -55,21 +71,24 @@ inline void TransposeToChannelsLast(const uint8_t* in, int64_t images, int64_t c
   }
 }
 
-// The int32 sums of a row of 16 columns to the destination: times the column's scale, plus its
+// The int32 sums of rows of 16 columns to the destination: times the column's scale, plus its
 // addend (in output units), the activation, the destination zero point, round half to even (the
 // default rounding mode, as QuantizeLinear) and saturation; float destinations take the value in
 // output units.
 class Requantizer {
  public:
-  // A column block's constants, in registers (a local: the byte stores cannot alias it).
+  // A column block's constants (a local: the byte stores cannot alias it). The per-column ones
+  // stay in memory (FMA reads them), so that the accumulators keep the registers.
   struct Block {
-    __m256 scale[2], addend[2], low, high, slope, y_zero, type_low, type_high;
-    bool leaky, quantized;
-    DataType y_type;
+    const float* scale;
+    const float* addend;
+    float low, high, slope, y_zero, type_low, type_high;
+    int64_t columns;  // of the block's 16 that exist
   };
 
   Requantizer(const Int8GemmSpec& spec, int64_t padded_columns)
       : y_type_(spec.y_type), negative_slope_(spec.negative_slope), y_zero_(spec.y_zero) {
+    n_ = spec.n;
     scales_.assign(padded_columns, 0.0f);
     addend_.assign(padded_columns, 0.0f);
     std::copy(spec.scales.begin(), spec.scales.end(), scales_.begin());
@@ -96,68 +115,107 @@ class Requantizer {
   }
 
   // Columns [j0, j0 + 16)'s constants.
-  __attribute__((target("avx2,fma"), always_inline)) inline Block Load(int64_t j0) const {
+  Block Load(int64_t j0) const {
     Block k;
-    const std::vector<float>& addend = leaky_ ? addend_ : folded_addend_;
-    for (int h = 0; h < 2; ++h) {
-      k.scale[h] = _mm256_loadu_ps(scales_.data() + j0 + 8 * h);
-      k.addend[h] = _mm256_loadu_ps(addend.data() + j0 + 8 * h);
-    }
-    k.low = _mm256_set1_ps(leaky_ ? low_ : clamp_low_);
-    k.high = _mm256_set1_ps(leaky_ ? high_ : clamp_high_);
-    k.slope = _mm256_set1_ps(negative_slope_);
-    k.y_zero = _mm256_set1_ps(static_cast<float>(y_zero_));
-    k.type_low = _mm256_set1_ps(saturate_low_);
-    k.type_high = _mm256_set1_ps(saturate_high_);
-    k.leaky = leaky_;
-    k.quantized = y_type_ != DataType::kFloat32;
-    k.y_type = y_type_;
+    k.scale = scales_.data() + j0;
+    k.addend = (leaky_ ? addend_ : folded_addend_).data() + j0;
+    k.low = leaky_ ? low_ : clamp_low_;
+    k.high = leaky_ ? high_ : clamp_high_;
+    k.slope = negative_slope_;
+    k.y_zero = static_cast<float>(y_zero_);
+    k.type_low = saturate_low_;
+    k.type_high = saturate_high_;
+    k.columns = std::min<int64_t>(kColumns, n_ - j0);
     return k;
   }
 
-  // One row's 16 sums to `columns` (up to 16) values of the destination `y` (of the block's type)
-  // from element `at`.
-  __attribute__((target("avx2,fma"), always_inline)) static inline void Row(const Block& k,
-                                                                            const __m256i* acc,
-                                                                            int64_t columns,
-                                                                            void* y, int64_t at) {
-    __m256 v[2];
+  // R rows of 16 sums (acc[r][0] columns 0-7, acc[r][1] columns 8-15) to the destination `y`,
+  // row r's first value at element at[r]. The destination type and the activation are settled
+  // once per call, not per row.
+  template <int R>
+  __attribute__((target("avx2,fma"), always_inline)) inline void Store(const Block& k,
+                                                                       __m256i (&acc)[R][2],
+                                                                       const int64_t (&at)[R],
+                                                                       void* y) const {
+    switch (y_type_) {
+      case DataType::kUint8:
+        return leaky_ ? Typed<R, DataType::kUint8, true>(k, acc, at, y)
+                      : Typed<R, DataType::kUint8, false>(k, acc, at, y);
+      case DataType::kInt8:
+        return leaky_ ? Typed<R, DataType::kInt8, true>(k, acc, at, y)
+                      : Typed<R, DataType::kInt8, false>(k, acc, at, y);
+      default:
+        return leaky_ ? Typed<R, DataType::kFloat32, true>(k, acc, at, y)
+                      : Typed<R, DataType::kFloat32, false>(k, acc, at, y);
+    }
+  }
+
+ private:
+  template <int R, DataType Y, bool kLeaky>
+  __attribute__((target("avx2,fma"), always_inline)) static inline void Typed(
+      const Block& k, __m256i (&acc)[R][2], const int64_t (&at)[R], void* y) {
+    __m256 v[R][2];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 2
-    for (int h = 0; h < 2; ++h) {
-      v[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[h]), k.scale[h], k.addend[h]);
-      if (k.leaky) {
-        // LeakyRelu: x < 0 -> slope * x, the clamp, then the zero point and the saturation.
-        v[h] = _mm256_blendv_ps(v[h], _mm256_mul_ps(v[h], k.slope),
-                                _mm256_cmp_ps(v[h], _mm256_setzero_ps(), _CMP_LT_OQ));
-        v[h] = _mm256_min_ps(_mm256_max_ps(v[h], k.low), k.high);
-        if (k.quantized) {
-          v[h] =
-              _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v[h], k.y_zero), k.type_low), k.type_high);
+      for (int h = 0; h < 2; ++h) {
+        v[r][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[r][h]), _mm256_loadu_ps(k.scale + 8 * h),
+                                  _mm256_loadu_ps(k.addend + 8 * h));
+        if constexpr (kLeaky) {
+          // LeakyRelu: x < 0 -> slope * x, the clamp, then the zero point and the saturation.
+          v[r][h] = _mm256_blendv_ps(v[r][h], _mm256_mul_ps(v[r][h], _mm256_set1_ps(k.slope)),
+                                     _mm256_cmp_ps(v[r][h], _mm256_setzero_ps(), _CMP_LT_OQ));
         }
-      } else {
-        v[h] = _mm256_min_ps(_mm256_max_ps(v[h], k.low), k.high);
+        v[r][h] =
+            _mm256_min_ps(_mm256_max_ps(v[r][h], _mm256_set1_ps(k.low)), _mm256_set1_ps(k.high));
+        if constexpr (kLeaky && Y != DataType::kFloat32) {
+          v[r][h] = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v[r][h], _mm256_set1_ps(k.y_zero)),
+                                                _mm256_set1_ps(k.type_low)),
+                                  _mm256_set1_ps(k.type_high));
+        }
       }
     }
-    if (k.y_type == DataType::kFloat32) {
-      float* out = static_cast<float*>(y) + at;
-      if (columns == kColumns) {
-        _mm256_storeu_ps(out, v[0]);
-        _mm256_storeu_ps(out + 8, v[1]);
-      } else {
-        alignas(32) float staged[kColumns];
-        _mm256_store_ps(staged, v[0]);
-        _mm256_store_ps(staged + 8, v[1]);
-        std::memcpy(out, staged, columns * sizeof(float));
+    if constexpr (Y == DataType::kFloat32) {
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        float* out = static_cast<float*>(y) + at[r];
+        if (k.columns == kColumns) {
+          _mm256_storeu_ps(out, v[r][0]);
+          _mm256_storeu_ps(out + 8, v[r][1]);
+        } else {
+          alignas(32) float staged[kColumns];
+          _mm256_store_ps(staged, v[r][0]);
+          _mm256_store_ps(staged + 8, v[r][1]);
+          std::memcpy(out, staged, k.columns * sizeof(float));
+        }
       }
-      return;
+    } else {
+      // Two rows at a time: packs work within 128-bit lanes, so the two rows' words and then
+      // bytes come interleaved by 4; one permute puts row r's 16 bytes in the low half and row
+      // r + 1's in the high half.
+      const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+      auto* bytes_out = static_cast<uint8_t*>(y);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; r += 2) {
+        const int second = r + 1 < R ? r + 1 : r;
+        const __m256i words0 =
+            _mm256_packs_epi32(_mm256_cvtps_epi32(v[r][0]), _mm256_cvtps_epi32(v[r][1]));
+        const __m256i words1 =
+            _mm256_packs_epi32(_mm256_cvtps_epi32(v[second][0]), _mm256_cvtps_epi32(v[second][1]));
+        const __m256i packed = Y == DataType::kUint8 ? _mm256_packus_epi16(words0, words1)
+                                                     : _mm256_packs_epi16(words0, words1);
+        const __m256i rows = _mm256_permutevar8x32_epi32(packed, order);
+        StoreBytes(_mm256_castsi256_si128(rows), k.columns, bytes_out + at[r]);
+        if (r + 1 < R) {
+          StoreBytes(_mm256_extracti128_si256(rows, 1), k.columns, bytes_out + at[r + 1]);
+        }
+      }
     }
-    // packs work within 128-bit lanes; the permute restores the column order.
-    const __m256i words = _mm256_permute4x64_epi64(
-        _mm256_packs_epi32(_mm256_cvtps_epi32(v[0]), _mm256_cvtps_epi32(v[1])), 0xd8);
-    const __m128i low = _mm256_castsi256_si128(words), high = _mm256_extracti128_si256(words, 1);
-    const __m128i bytes =
-        k.y_type == DataType::kUint8 ? _mm_packus_epi16(low, high) : _mm_packs_epi16(low, high);
-    uint8_t* out = static_cast<uint8_t*>(y) + at;
+  }
+
+  __attribute__((target("avx2,fma"), always_inline)) static inline void StoreBytes(__m128i bytes,
+                                                                                   int64_t columns,
+                                                                                   uint8_t* out) {
     if (columns == kColumns) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(out), bytes);
     } else {
@@ -167,10 +225,10 @@ class Requantizer {
     }
   }
 
- private:
   DataType y_type_;
   float negative_slope_;
   int32_t y_zero_;
+  int64_t n_ = 0;
   std::vector<float> scales_, addend_, folded_addend_;
   float saturate_low_ = 0.0f, saturate_high_ = 0.0f;
   bool leaky_ = false;

@@ -111,9 +111,13 @@ class Int8WinogradKernel final : public Kernel {
     }
     const int64_t tiles = images * tiles_h_ * tiles_w_;
     const int threads = std::min(threads_, omp_get_max_threads());
-    const int64_t tile_blocks = (tiles + tile_block_ - 1) / tile_block_;
-    // Few tile blocks (small images, batch 1): the column blocks split among the threads too, each
-    // transforming the tile block it works on.
+    // Tile blocks of near-equal size, as many as a multiple of the threads; when all the tiles fit
+    // one block (small images, batch 1), the column blocks split among the threads instead, each
+    // transforming the tiles (the weights are read once).
+    const int64_t tile_block = tiles <= tile_block_ ? tiles
+                                                    : int8_product::BalancedBlock(
+                                                          tiles, tile_block_, kRows, 1, 1, threads);
+    const int64_t tile_blocks = (tiles + tile_block - 1) / tile_block;
     const int64_t groups =
         std::clamp<int64_t>((2 * threads + tile_blocks - 1) / tile_blocks, 1, column_blocks_);
     const int64_t items = tile_blocks * groups;
@@ -135,8 +139,8 @@ class Int8WinogradKernel final : public Kernel {
       int64_t done = -1;
       for (int64_t item = begin; item < end; ++item) {
         const int64_t block = item / groups, group = item % groups;
-        const int64_t first = block * tile_block_;
-        const int64_t count_tiles = std::min(tile_block_, tiles - first);
+        const int64_t first = block * tile_block;
+        const int64_t count_tiles = std::min(tile_block, tiles - first);
         if (block != done) {
           for (int64_t t = 0; t < count_tiles; ++t) Transform(source, first + t, t, transformed);
           done = block;
@@ -271,7 +275,6 @@ class Int8WinogradKernel final : public Kernel {
     const int64_t per_image = tiles_h_ * tiles_w_;
     const int64_t image = tile / per_image, ty = tile % per_image / tiles_w_, tx = tile % tiles_w_;
     const int64_t j0 = column_block * kColumns;
-    const int64_t columns = std::min<int64_t>(kColumns, spec_.n - j0);
     __m256i out[2][2][2];  // [dy][dx][half]
     for (int h = 0; h < 2; ++h) {
       __m256i m[16];
@@ -291,17 +294,29 @@ class Int8WinogradKernel final : public Kernel {
         out[dy][1][h] = _mm256_srai_epi32(_mm256_sub_epi32(_mm256_sub_epi32(r[1], r[2]), r[3]), 2);
       }
     }
-    const int8_product::Requantizer::Block block = requantizer_.Load(j0);
-    const int64_t n = spec_.n;
+    // The tile's outputs inside the result (4, or 2 or 1 at its bottom and right edges).
+    __m256i acc[4][2];
+    int64_t at[4];
+    int count = 0;
     for (int dy = 0; dy < 2; ++dy) {
       const int64_t oy = 2 * ty + dy;
-      if (oy >= c_.out_h) break;
-      for (int dx = 0; dx < 2; ++dx) {
+      for (int dx = 0; dx < 2 && oy < c_.out_h; ++dx) {
         const int64_t ox = 2 * tx + dx;
-        if (ox >= c_.out_w) break;
-        int8_product::Requantizer::Row(block, out[dy][dx], columns, y,
-                                       ((image * c_.out_h + oy) * c_.out_w + ox) * n + j0);
+        if (ox >= c_.out_w) continue;
+        acc[count][0] = out[dy][dx][0];
+        acc[count][1] = out[dy][dx][1];
+        at[count++] = ((image * c_.out_h + oy) * c_.out_w + ox) * spec_.n + j0;
       }
+    }
+    const int8_product::Requantizer::Block block = requantizer_.Load(j0);
+    if (count == 4) {
+      requantizer_.Store<4>(block, acc, at, y);
+      return;
+    }
+    for (int i = 0; i < count; ++i) {
+      __m256i one[1][2] = {{acc[i][0], acc[i][1]}};
+      const int64_t one_at[1] = {at[i]};
+      requantizer_.Store<1>(block, one, one_at, y);
     }
   }
 
