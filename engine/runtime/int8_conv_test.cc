@@ -307,8 +307,9 @@ TEST(Int8ConvRandomShapesTest, MatchThePlainInt8Convolution) {
 // DQ(w_q) -> Conv(from, 3x3, padded by 1) -> `to`, with random weights within 7 bits (so that
 // every CPU runs it in int8) at scale 0.002 per channel.
 void AddQdqConv3x3(OnnxModelBuilder& b, std::mt19937& rng, const std::string& from,
-                   const std::string& to, int64_t in, int64_t out, int64_t group = 1) {
-  std::uniform_int_distribution<int> weight(-63, 63);
+                   const std::string& to, int64_t in, int64_t out, int64_t group = 1,
+                   int max_weight = 63) {
+  std::uniform_int_distribution<int> weight(-max_weight, max_weight);
   std::vector<int8_t> w(out * in / group * 9);
   for (int8_t& v : w) v = static_cast<int8_t>(weight(rng));
   b.Initializer(to + "_w_q", Tensor::FromVector<int8_t>({out, in / group, 3, 3}, w));
@@ -408,6 +409,10 @@ struct ResidualCase {
   // The last convolution is depthwise, whose kernel (Octet's, on CPUs without VNNI) adds no
   // residual: the Add then runs on its own.
   bool depthwise_last = false;
+  // 8-bit weights (Octet's kernels on CPUs without VNNI, which fuse the Add as well) and the
+  // block's channels (from 32, Octet's Winograd kernel there).
+  bool eight_bit = false;
+  int64_t width = 16;
 };
 
 std::ostream& operator<<(std::ostream& os, const ResidualCase& c) { return os << c.name; }
@@ -435,13 +440,15 @@ std::string QdqResidualBlockModel(const ResidualCase& c) {
   params("c_reread", 0.045f, c.c_zero);
   params("s", 0.05f, c.s_zero);
   quantize("x", "x_dq", "x", "x");
-  AddQdqConv3x3(b, rng, "x_dq", "conv1", 8, 16);
+  const int max_weight = c.eight_bit ? 127 : 63;
+  const int64_t w = c.width;
+  AddQdqConv3x3(b, rng, "x_dq", "conv1", 8, w, 1, max_weight);
   b.Node("Relu", {"conv1"}, {"relu1"});
   quantize("relu1", "a", "a", "a");
-  AddQdqConv3x3(b, rng, "a", "conv2", 16, 16);
+  AddQdqConv3x3(b, rng, "a", "conv2", w, w, 1, max_weight);
   b.Node("Relu", {"conv2"}, {"relu2"});
   quantize("relu2", "b", "b", "b");
-  AddQdqConv3x3(b, rng, "b", "conv3", 16, 16, c.depthwise_last ? 16 : 1);
+  AddQdqConv3x3(b, rng, "b", "conv3", w, w, c.depthwise_last ? w : 1, max_weight);
   quantize("conv3", "c", "c", c.reread_with_other_scale ? "c_reread" : "c");
   b.Node("Add",
          c.residual_first ? std::vector<std::string>{"a", "c"} : std::vector<std::string>{"c", "a"},
@@ -482,6 +489,12 @@ TEST_P(Int8ResidualTest, FusesTheAddIntoTheConvolutionAsTheSimulationComputesIt)
       EXPECT_EQ(fused, absl::StrContains(step.nodes, "+")) << step.nodes;
       if (fused) {  // a vectorized oneDNN kernel (jit_uni_int8, brgconv), not a reference one
         EXPECT_THAT(step.implementation, ::testing::Not(::testing::HasSubstr("ref")));
+        // Or, with 8-bit weights and without VNNI, Octet's exact kernels.
+        if (c.eight_bit && cpu::Int8GemmAvailable()) {
+          EXPECT_THAT(
+              step.implementation,
+              ::testing::StartsWith(c.width >= 32 ? "octet:int8 winograd" : "octet:int8 conv"));
+        }
       }
     }
     if (c.reread_with_other_scale || (c.depthwise_last && cpu::Int8DepthwiseConvAvailable())) {
@@ -504,7 +517,10 @@ INSTANTIATE_TEST_SUITE_P(
                       ResidualCase{"zero_points_no_relu", 30, 100, 128, false, false},
                       ResidualCase{"residual_first", 0, 7, 3, true, true},
                       ResidualCase{"reread_with_other_scale", 0, 120, 0, true, false, true},
-                      ResidualCase{"depthwise_last", 0, 120, 0, true, false, false, true}),
+                      ResidualCase{"depthwise_last", 0, 120, 0, true, false, false, true},
+                      ResidualCase{"eight_bit", 0, 120, 0, true, false, false, false, true},
+                      ResidualCase{"eight_bit_wide_zero_points", 30, 100, 128, false, true, false,
+                                   false, true, 32}),
     [](const ::testing::TestParamInfo<ResidualCase>& info) { return info.param.name; });
 
 INSTANTIATE_TEST_SUITE_P(

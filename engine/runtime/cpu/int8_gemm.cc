@@ -380,6 +380,9 @@ absl::Status CheckInt8GemmSpec(const Int8GemmSpec& spec) {
                                                    ", N ", spec.n, ", ", spec.weights.size(),
                                                    " weights"));
   }
+  if (spec.residual.has_value() && spec.y_type == DataType::kFloat32) {
+    return absl::InvalidArgumentError("a fused residual needs a u8 or s8 destination");
+  }
   const bool zero_in_range = spec.a_type == DataType::kUint8
                                  ? spec.a_zero >= 0 && spec.a_zero <= 255
                                  : spec.a_zero >= -128 && spec.a_zero <= 127;

@@ -60,6 +60,16 @@ struct Int8GemmSpec {
     uint8_t pad = 0;  // the source zero point's byte (u8, or s8 in two's complement)
   };
   std::optional<Convolution> convolution;
+  // A residual Add fused after the product, in place: the destination holds the Add's other
+  // operand r (of y_type) on entry. The product's own result q (rounded and saturated as above) is
+  // taken to the Add's units and r added: (q - y_zero) * scale + (r - zero) * residual_scale,
+  // Relu if set, plus the Add's zero point, rounded and saturated to y_type again.
+  struct Residual {
+    float scale = 1.0f, residual_scale = 1.0f;
+    int32_t zero = 0, y_zero = 0;
+    bool relu = false;
+  };
+  std::optional<Residual> residual;
 };
 
 // The longest K the kernel sums (int32 sums of u8/s8 x s8 products stay exact up to it).

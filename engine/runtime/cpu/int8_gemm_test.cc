@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 #include <utility>
@@ -24,7 +25,8 @@ struct GemmCase {
   // A convolution (kernel > 0): m images of size x size x channels (k = kernel^2 x channels).
   int64_t kernel = 0, size = 0, channels = 0, stride = 1, dilation = 1, pad = 0;
   uint8_t pad_byte = 0;
-  int a_zero = 0;  // the source zero point, subtracted in the sums
+  int a_zero = 0;         // the source zero point, subtracted in the sums
+  bool residual = false;  // a residual Add fused after the product (Relu when "relu")
   int64_t out() const { return (size + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1; }
   int64_t rows() const { return kernel > 0 ? m * out() * out() : m; }
   int64_t source_bytes() const { return kernel > 0 ? m * size * size * channels : m * k; }
@@ -51,7 +53,7 @@ int64_t Element(const GemmCase& c, const std::vector<uint8_t>& a, int64_t r, int
 }
 
 std::vector<double> Reference(const GemmCase& c, const std::vector<uint8_t>& a,
-                              const Int8GemmSpec& spec) {
+                              const Int8GemmSpec& spec, const std::vector<uint8_t>& residual) {
   std::vector<double> y(c.rows() * c.n);
   for (int64_t r = 0; r < c.rows(); ++r) {
     for (int64_t j = 0; j < c.n; ++j) {
@@ -66,6 +68,15 @@ std::vector<double> Reference(const GemmCase& c, const std::vector<uint8_t>& a,
       v = std::min<double>(std::max<double>(v, spec.low), spec.high);
       if (c.y_type != DataType::kFloat32) {
         v = std::nearbyint(v + spec.y_zero);
+        v = c.y_type == DataType::kUint8 ? std::clamp(v, 0.0, 255.0) : std::clamp(v, -128.0, 127.0);
+      }
+      if (spec.residual.has_value()) {
+        const Int8GemmSpec::Residual& s = *spec.residual;
+        const uint8_t byte = residual[r * c.n + j];
+        const double other = c.y_type == DataType::kInt8 ? static_cast<int8_t>(byte) : byte;
+        v = (v - spec.y_zero) * s.scale + (other - s.zero) * s.residual_scale;
+        if (s.relu) v = std::max(v, 0.0);
+        v = std::nearbyint(v + s.y_zero);
         v = c.y_type == DataType::kUint8 ? std::clamp(v, 0.0, 255.0) : std::clamp(v, -128.0, 127.0);
       }
       y[r * c.n + j] = v;
@@ -121,7 +132,18 @@ TEST_P(Int8GemmTest, SumsEightBitWeightsExactlyAndRequantizesWithinOneStep) {
   }
   std::vector<uint8_t> a(c.source_bytes());
   for (uint8_t& v : a) v = static_cast<uint8_t>(byte(rng));
-  const std::vector<double> expected = Reference(c, a, spec);
+  std::vector<uint8_t> residual;
+  if (c.residual) {
+    Int8GemmSpec::Residual& fused = spec.residual.emplace();
+    fused.scale = 0.8f;
+    fused.residual_scale = 1.3f;
+    fused.zero = c.y_type == DataType::kUint8 ? 17 : -9;
+    fused.y_zero = c.y_type == DataType::kUint8 ? 5 : 3;
+    fused.relu = c.activation == "relu";
+    residual.resize(c.rows() * c.n);
+    for (uint8_t& v : residual) v = static_cast<uint8_t>(byte(rng));
+  }
+  const std::vector<double> expected = Reference(c, a, spec, residual);
 
   // Both kernels where the Winograd one applies (3x3, stride 1): the same results.
   std::vector<std::pair<std::string, absl::StatusOr<std::unique_ptr<Kernel>>>> kernels;
@@ -135,6 +157,8 @@ TEST_P(Int8GemmTest, SumsEightBitWeightsExactlyAndRequantizesWithinOneStep) {
                                                  a.data(), a.size())
                             : *Tensor::FromBytes(c.a_type, {c.m, c.k}, a.data(), a.size());
     Tensor y = *Tensor::Create(c.y_type, {c.rows(), c.n});
+    // A fused residual is read from the destination, which the result is written over.
+    if (c.residual) std::memcpy(y.raw_data(), residual.data(), residual.size());
     std::vector<char> scratch((*kernel)->scratchpad_bytes() + 64);
     ExecutionContext context;
     context.scratchpad =
@@ -206,8 +230,16 @@ INSTANTIATE_TEST_SUITE_P(
         GemmCase{1, 297, 17, DataType::kUint8, DataType::kFloat32, "", 0, 3, 12, 33, 1, 1, 0, 0},
         GemmCase{4, 144, 16, DataType::kUint8, DataType::kUint8, "relu", 0, 3, 28, 16, 1, 1, 1, 0},
         GemmCase{1, 9216, 16, DataType::kUint8, DataType::kInt8, "", 0, 3, 4, 1024, 1, 1, 1, 3, 3},
-        GemmCase{2, 45, 16, DataType::kUint8, DataType::kUint8, "relu", 64, 3, 8, 5, 1, 1, 1, 9,
-                 9}),
+        GemmCase{2, 45, 16, DataType::kUint8, DataType::kUint8, "relu", 64, 3, 8, 5, 1, 1, 1, 9, 9},
+        // A residual Add fused after the product, read from the destination and written over:
+        // a product (Relu after the sum), a 3x3 convolution on both kernels (s8, partial column
+        // blocks and edge tiles), a LeakyRelu before the sum.
+        GemmCase{37, 40, 24, DataType::kUint8, DataType::kUint8, "relu", 0, 0, 0, 0, 1, 1, 0, 0, 0,
+                 true},
+        GemmCase{2, 360, 40, DataType::kUint8, DataType::kInt8, "", 0, 3, 9, 40, 1, 1, 1, 0, 0,
+                 true},
+        GemmCase{1, 288, 32, DataType::kInt8, DataType::kUint8, "leaky", 0, 3, 7, 32, 1, 1, 1, 4, 4,
+                 true}),
     [](const ::testing::TestParamInfo<GemmCase>& info) {
       const GemmCase& c = info.param;
       return absl::StrCat(
@@ -216,7 +248,8 @@ INSTANTIATE_TEST_SUITE_P(
                                       c.dilation, "p", c.pad, "_", c.size, "x", c.size)
                        : "",
           c.activation.empty() ? "" : "_", c.activation, c.pixels > 1 ? "_channels_first" : "",
-          c.a_zero != 0 ? "_zero_point" : "", c.y_type == DataType::kFloat32 ? "_float" : "");
+          c.a_zero != 0 ? "_zero_point" : "", c.y_type == DataType::kFloat32 ? "_float" : "",
+          c.residual ? "_residual" : "");
     });
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "engine/runtime/cpu/int8_gemm.h"
@@ -84,11 +85,14 @@ class Requantizer {
     const float* addend;
     float low, high, slope, y_zero, type_low, type_high;
     int64_t columns;  // of the block's 16 that exist
+    // The fused residual's (Int8GemmSpec::Residual).
+    float residual_scale, residual_weight, residual_zero, sum_zero;
   };
 
   Requantizer(const Int8GemmSpec& spec, int64_t padded_columns)
       : y_type_(spec.y_type), negative_slope_(spec.negative_slope), y_zero_(spec.y_zero) {
     n_ = spec.n;
+    if (spec.residual.has_value()) residual_ = *spec.residual;
     scales_.assign(padded_columns, 0.0f);
     addend_.assign(padded_columns, 0.0f);
     std::copy(spec.scales.begin(), spec.scales.end(), scales_.begin());
@@ -126,6 +130,10 @@ class Requantizer {
     k.type_low = saturate_low_;
     k.type_high = saturate_high_;
     k.columns = std::min<int64_t>(kColumns, n_ - j0);
+    k.residual_scale = residual_.has_value() ? residual_->scale : 0.0f;
+    k.residual_weight = residual_.has_value() ? residual_->residual_scale : 0.0f;
+    k.residual_zero = residual_.has_value() ? static_cast<float>(residual_->zero) : 0.0f;
+    k.sum_zero = residual_.has_value() ? static_cast<float>(residual_->y_zero) : 0.0f;
     return k;
   }
 
@@ -137,21 +145,40 @@ class Requantizer {
                                                                        __m256i (&acc)[R][2],
                                                                        const int64_t (&at)[R],
                                                                        void* y) const {
+    if (residual_.has_value()) {
+      const Sum sum = residual_->relu ? kSumRelu : kSum;
+      if (y_type_ == DataType::kUint8) {
+        if (leaky_) {
+          return sum == kSum ? Typed<R, DataType::kUint8, true, kSum>(k, acc, at, y)
+                             : Typed<R, DataType::kUint8, true, kSumRelu>(k, acc, at, y);
+        }
+        return sum == kSum ? Typed<R, DataType::kUint8, false, kSum>(k, acc, at, y)
+                           : Typed<R, DataType::kUint8, false, kSumRelu>(k, acc, at, y);
+      }
+      if (leaky_) {
+        return sum == kSum ? Typed<R, DataType::kInt8, true, kSum>(k, acc, at, y)
+                           : Typed<R, DataType::kInt8, true, kSumRelu>(k, acc, at, y);
+      }
+      return sum == kSum ? Typed<R, DataType::kInt8, false, kSum>(k, acc, at, y)
+                         : Typed<R, DataType::kInt8, false, kSumRelu>(k, acc, at, y);
+    }
     switch (y_type_) {
       case DataType::kUint8:
-        return leaky_ ? Typed<R, DataType::kUint8, true>(k, acc, at, y)
-                      : Typed<R, DataType::kUint8, false>(k, acc, at, y);
+        return leaky_ ? Typed<R, DataType::kUint8, true, kNoSum>(k, acc, at, y)
+                      : Typed<R, DataType::kUint8, false, kNoSum>(k, acc, at, y);
       case DataType::kInt8:
-        return leaky_ ? Typed<R, DataType::kInt8, true>(k, acc, at, y)
-                      : Typed<R, DataType::kInt8, false>(k, acc, at, y);
+        return leaky_ ? Typed<R, DataType::kInt8, true, kNoSum>(k, acc, at, y)
+                      : Typed<R, DataType::kInt8, false, kNoSum>(k, acc, at, y);
       default:
-        return leaky_ ? Typed<R, DataType::kFloat32, true>(k, acc, at, y)
-                      : Typed<R, DataType::kFloat32, false>(k, acc, at, y);
+        return leaky_ ? Typed<R, DataType::kFloat32, true, kNoSum>(k, acc, at, y)
+                      : Typed<R, DataType::kFloat32, false, kNoSum>(k, acc, at, y);
     }
   }
 
  private:
-  template <int R, DataType Y, bool kLeaky>
+  enum Sum { kNoSum, kSum, kSumRelu };
+
+  template <int R, DataType Y, bool kLeaky, Sum kResidual>
   __attribute__((target("avx2,fma"), always_inline)) static inline void Typed(
       const Block& k, __m256i (&acc)[R][2], const int64_t (&at)[R], void* y) {
     __m256 v[R][2];
@@ -172,6 +199,34 @@ class Requantizer {
           v[r][h] = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v[r][h], _mm256_set1_ps(k.y_zero)),
                                                 _mm256_set1_ps(k.type_low)),
                                   _mm256_set1_ps(k.type_high));
+        }
+      }
+    }
+    if constexpr (kResidual != kNoSum && Y != DataType::kFloat32) {
+      // The product's own quantization step (round half to even; v is within the type's range),
+      // then the Add in its units: the destination holds the residual until stored over.
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        const auto* in = static_cast<const uint8_t*>(y) + at[r];
+        alignas(16) uint8_t staged[kColumns] = {};
+        if (k.columns < kColumns) std::memcpy(staged, in, k.columns);
+        const __m128i bytes =
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(k.columns < kColumns ? staged : in));
+        const __m128i halves[2] = {bytes, _mm_srli_si128(bytes, 8)};
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+          const __m256 residual = _mm256_cvtepi32_ps(Y == DataType::kUint8
+                                                         ? _mm256_cvtepu8_epi32(halves[h])
+                                                         : _mm256_cvtepi8_epi32(halves[h]));
+          const __m256 own = _mm256_sub_ps(
+              _mm256_round_ps(v[r][h], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+              _mm256_set1_ps(k.y_zero));
+          __m256 sum = _mm256_fmadd_ps(
+              own, _mm256_set1_ps(k.residual_scale),
+              _mm256_mul_ps(_mm256_sub_ps(residual, _mm256_set1_ps(k.residual_zero)),
+                            _mm256_set1_ps(k.residual_weight)));
+          if constexpr (kResidual == kSumRelu) sum = _mm256_max_ps(sum, _mm256_setzero_ps());
+          v[r][h] = _mm256_add_ps(sum, _mm256_set1_ps(k.sum_zero));
         }
       }
     }
@@ -233,6 +288,7 @@ class Requantizer {
   float saturate_low_ = 0.0f, saturate_high_ = 0.0f;
   bool leaky_ = false;
   float low_ = 0.0f, high_ = 0.0f, clamp_low_ = 0.0f, clamp_high_ = 0.0f;
+  std::optional<Int8GemmSpec::Residual> residual_;
 };
 
 }  // namespace octet::cpu::int8_product

@@ -398,8 +398,8 @@ absl::StatusOr<BuiltKernel> BuildOneDnnInt8Conv(const KernelBuildContext& contex
 
 // A 2-D Int8Conv of one group on Octet's exact AVX2 product (cpu/int8_gemm.h): the output pixels
 // as rows, each pixel's receptive field (kernel taps x input channels) as K. Where oneDNN's AVX2
-// kernels would saturate on 8-bit weights; activations it applies in output units only; no fused
-// residual.
+// kernels would saturate on 8-bit weights; activations it applies in output units only; a
+// residual Add fused in place when it has the result's type.
 absl::Status OctetDenseConvApplies(const KernelBuildContext& context) {
   OCTET_RETURN_IF_ERROR(onednn::OctetInt8ProductApplies(context));
   const Tensor& w = *context.constant(3);
@@ -416,9 +416,9 @@ absl::Status OctetDenseConvApplies(const KernelBuildContext& context) {
 
 absl::StatusOr<BuiltKernel> BuildOctetDenseConv(const KernelBuildContext& context) {
   OCTET_ASSIGN_OR_RETURN(Int8ConvParams p, ReadInt8Conv(context));
-  if (p.residual.has_value()) {
-    return absl::UnimplementedError(
-        absl::StrCat(context.node.Describe(), ": Octet's convolution kernel adds no residual"));
+  if (p.residual.has_value() && p.residual->y_type != p.y_type) {
+    return absl::UnimplementedError(absl::StrCat(
+        context.node.Describe(), ": Octet's kernels add a residual of the result's own type"));
   }
   const TensorDesc& x = context.input(0);
   const Tensor& w = *context.constant(3);
@@ -449,6 +449,17 @@ absl::StatusOr<BuiltKernel> BuildOctetDenseConv(const KernelBuildContext& contex
   onednn::SetInt8GemmActivation(p.activation, p.y_scale, &spec);
   spec.y_type = p.y_type;
   spec.y_zero = p.y_zero;
+  if (p.residual.has_value()) {
+    // The residual Add in its units, over the residual's buffer (as AppendResidual has oneDNN
+    // do): (q - y_zero) y_scale / s + (r - z_r) s_r / s, Relu, then the Add's zero point.
+    const Int8Residual& r = *p.residual;
+    cpu::Int8GemmSpec::Residual& fused = spec.residual.emplace();
+    fused.scale = p.y_scale / r.y_scale;
+    fused.residual_scale = r.scale / r.y_scale;
+    fused.zero = r.zero;
+    fused.y_zero = r.y_zero;
+    fused.relu = r.relu;
+  }
   const ConvGeometry& g = p.g;
   const bool pointwise = taps == 1 && g.strides[0] == 1 && g.strides[1] == 1 && !p.padded;
   if (!pointwise) {
@@ -483,7 +494,12 @@ absl::StatusOr<BuiltKernel> BuildOctetDenseConv(const KernelBuildContext& contex
       x.plain() && pixels > 1 ? ", plain source read through a channels-last copy" : "",
       ", s8 weights (exact at 8 bits: int32 sums of 16-bit products, VPMADDWD), ",
       DataTypeName(p.y_type), " destination zero point ", p.y_zero,
-      p.activation.kind.empty() ? std::string() : absl::StrCat(", fused ", p.activation.kind));
+      p.activation.kind.empty() ? std::string() : absl::StrCat(", fused ", p.activation.kind),
+      p.residual.has_value()
+          ? absl::StrCat(", residual Int8Add fused (in place, ", DataTypeName(p.residual->y_type),
+                         " result zero point ", p.residual->y_zero,
+                         p.residual->relu ? ", then Relu)" : ")")
+          : std::string());
   return built;
 }
 
