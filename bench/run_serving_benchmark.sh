@@ -13,6 +13,8 @@
 #     mean, and a mean is not a median), the round trip's p50 with the in-process median.
 #     Then the int8 rows against the peers in-process, same threads: ONNX Runtime on the same
 #     QDQ file, PyTorch's FX post-training int8 of the same network (bench/pytorch_bench.py).
+#     Then the floor: a one-Relu model's round trip, split into octetd's own time (its request
+#     histogram) and the rest (gRPC, loopback, the client).
 #  2. Throughput. 64 clients sending batch-1 requests to the ResNet fixture for 2 x SECONDS:
 #     batching on (the default) and off (the model's max_batch_size set to 1), against the
 #     engine's in-process images/s at batch 32.
@@ -119,6 +121,34 @@ for line in sys.stdin:
     echo "{\"model\": \"$name\", \"batch\": $batch, \"peer\": \"ort\", \"ms\": $ort}" >> "$work/peers.jsonl"
   done
 done
+
+echo
+echo "### The floor: a model that computes nothing, one client"
+echo
+# A single Relu over 4 floats: the round trip of a ModelInfer whose computation is negligible,
+# split into the server's own time (its request histogram: queue, compute, the rest of its path)
+# and what lies outside it (gRPC, loopback, the client), which no change inside octetd removes.
+/usr/bin/python3 - "$work/relu.onnx" <<'PY'
+import sys
+import onnx
+from onnx import TensorProto, helper
+graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "floor",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])])
+onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), sys.argv[1])
+PY
+octet models upload "$work/relu.onnx" --name floor > /dev/null
+report=$(octet --json bench --model floor --concurrency 1 --duration "$seconds" --warmup 1 \
+  --metrics "$metrics")
+/usr/bin/python3 - "$report" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+s = r["server"]
+print("| round trip p50 ms | server request mean ms (queue / compute) | outside octetd us |")
+print("|---|---|---|")
+print(f"| {r['p50_ms']:.3f} | {s['request_ms']:.3f} ({s['queue_ms']:.3f} / {s['compute_ms']:.3f}) | "
+      f"{1000 * (r['p50_ms'] - s['request_ms']):.0f} |")
+PY
 
 echo
 echo "### The quantized version against its float original through octetd (from the table above)"
