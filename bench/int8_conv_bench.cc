@@ -143,13 +143,14 @@ int Run(int runs, int64_t batch, const Shape& shape) {
   spec.negative_slope = 0.0f;
   spec.rows = batch * size * size;
   if (k > 1 || stride > 1) {  // a pointwise convolution is a plain product, as plans run it
-    octet::cpu::Int8GemmSpec::Convolution& c = spec.convolution.emplace();
+    octet::cpu::Int8GemmSpec::Convolution c;
     c.in_h = c.in_w = size;
     c.channels = ic;
     c.out_h = c.out_w = out;
     c.kernel_h = c.kernel_w = k;
     c.stride_h = c.stride_w = stride;
     c.pad_top = c.pad_left = pad;
+    spec.convolution = c;
   }
   // The kernel a plan picks: Winograd's F(2x2, 3x3) for 3x3 of stride 1 where it is faster.
   const bool winograd =

@@ -134,12 +134,13 @@ TEST_P(Int8GemmTest, SumsEightBitWeightsExactlyAndRequantizesWithinOneStep) {
   for (uint8_t& v : a) v = static_cast<uint8_t>(byte(rng));
   std::vector<uint8_t> residual;
   if (c.residual) {
-    Int8GemmSpec::Residual& fused = spec.residual.emplace();
+    Int8GemmSpec::Residual fused;
     fused.scale = 0.8f;
     fused.residual_scale = 1.3f;
     fused.zero = c.y_type == DataType::kUint8 ? 17 : -9;
     fused.y_zero = c.y_type == DataType::kUint8 ? 5 : 3;
     fused.relu = c.activation == "relu";
+    spec.residual = fused;
     residual.resize(c.rows() * c.n);
     for (uint8_t& v : residual) v = static_cast<uint8_t>(byte(rng));
   }

@@ -110,6 +110,7 @@ class Int8WinogradKernel final : public Kernel {
       return absl::InternalError("the source outgrew the kernel's scratchpad");
     }
     const int64_t tiles = images * tiles_h_ * tiles_w_;
+    if (tiles == 0) return absl::OkStatus();
     const int threads = std::min(threads_, omp_get_max_threads());
     // Tile blocks of near-equal size, as many as a multiple of the threads; when all the tiles fit
     // one block (small images, batch 1), the column blocks split among the threads instead, each

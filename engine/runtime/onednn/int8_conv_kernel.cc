@@ -453,12 +453,13 @@ absl::StatusOr<BuiltKernel> BuildOctetDenseConv(const KernelBuildContext& contex
     // The residual Add in its units, over the residual's buffer (as AppendResidual has oneDNN
     // do): (q - y_zero) y_scale / s + (r - z_r) s_r / s, Relu, then the Add's zero point.
     const Int8Residual& r = *p.residual;
-    cpu::Int8GemmSpec::Residual& fused = spec.residual.emplace();
+    cpu::Int8GemmSpec::Residual fused;
     fused.scale = p.y_scale / r.y_scale;
     fused.residual_scale = r.scale / r.y_scale;
     fused.zero = r.zero;
     fused.y_zero = r.y_zero;
     fused.relu = r.relu;
+    spec.residual = fused;
   }
   const ConvGeometry& g = p.g;
   const bool pointwise = taps == 1 && g.strides[0] == 1 && g.strides[1] == 1 && !p.padded;
