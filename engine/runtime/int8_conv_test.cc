@@ -156,6 +156,13 @@ TEST_P(Int8ConvTest, MatchesTheFloatSimulationWithinOneStep) {
                                                  : "octet:int8 conv avx2 (vpmaddwd)");
       EXPECT_THAT(conv->notes, ::testing::HasSubstr("VPMADDWD"));
     }
+    // With 7-bit weights too, the Winograd kernel where it is faster than oneDNN's (128 channels
+    // and more, even outputs of 14 x 14 or more).
+    const int64_t out = (c.size + 2 * c.pad - c.kernel) / c.stride + 1;
+    if (cpu::Int8GemmAvailable() && winograd && c.in_channels >= 128 && c.out_channels >= 128 &&
+        out % 2 == 0 && out >= 14) {
+      EXPECT_EQ(conv->implementation, "octet:int8 winograd F(2x2,3x3) avx2 (vpmaddwd)");
+    }
   }
   if (conv->op_type == "Int8Conv") {
     EXPECT_THAT(conv->notes, ::testing::HasSubstr(absl::StrCat("source zero point ", c.x_zero)));
@@ -576,7 +583,11 @@ INSTANTIATE_TEST_SUITE_P(
                       ConvCase{"signed_zero_point_padded", 2, 8, 8, 7, 3, 1, 1, 1, true,
                                DataType::kInt8, DataType::kUint8, -20, 9, "", true},
                       ConvCase{"wide_3x3", 1, 96, 40, 10, 3, 1, 1, 1, true, DataType::kUint8,
-                               DataType::kUint8, 3, 0, "Clip", true}),
+                               DataType::kUint8, 3, 0, "Clip", true},
+                      // 7-bit weights on a layer where Octet's Winograd kernel is ahead of
+                      // oneDNN's without VNNI.
+                      ConvCase{"resnet_layer3_7bit", 2, 128, 128, 14, 3, 1, 1, 1, true,
+                               DataType::kUint8, DataType::kUint8, 0, 0, "Relu", true, 63}),
     [](const ::testing::TestParamInfo<ConvCase>& info) { return info.param.name; });
 
 }  // namespace
