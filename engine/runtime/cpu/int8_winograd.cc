@@ -161,7 +161,9 @@ class Int8WinogradKernel final : public Kernel {
 
  private:
   // Tile `tile` (image, ty, tx) of the source, transformed into slot `slot` of the block: element
-  // e's channels at transformed[(e * tile_block_ + slot) * 2 * channel_pairs_ ...].
+  // e's channels at transformed[(slot * 16 + e) * 2 * channel_pairs_ ...] (a tile's 16 elements
+  // together: strides of a whole block between them would map every element's store to the same
+  // cache set).
   __attribute__((target("avx2,fma"))) void Transform(const uint8_t* source, int64_t tile,
                                                      int64_t slot, int16_t* transformed) const {
     const int64_t per_image = tiles_h_ * tiles_w_;
@@ -177,8 +179,8 @@ class Int8WinogradKernel final : public Kernel {
                            : nullptr;
       }
     }
-    int16_t* out = transformed + slot * stride;
-    const int64_t element_stride = tile_block_ * stride;
+    int16_t* out = transformed + slot * 16 * stride;
+    const int64_t element_stride = stride;
     const bool is_signed = spec_.a_type == DataType::kInt8;
     const __m256i zero_point = _mm256_set1_epi16(static_cast<int16_t>(spec_.a_zero));
     const __m256i pad = _mm256_set1_epi16(pad_);
@@ -224,26 +226,26 @@ class Int8WinogradKernel final : public Kernel {
   }
 
   // The 16 products (the block's tiles x channels) x (channels x the column block's 16 output
-  // channels) into sums[(e * tile_block_ + slot) * 16 ...], int32.
+  // channels) into sums[(slot * 16 + e) * 16 ...], int32.
   __attribute__((target("avx2,fma"))) void Multiply(const int16_t* transformed, int64_t count,
                                                     int64_t column_block, int32_t* sums) const {
     const int64_t stride = 2 * channel_pairs_;
     for (int e = 0; e < 16; ++e) {
       const int16_t* b =
           packed_.data() + (e * column_blocks_ + column_block) * channel_pairs_ * kColumns * 2;
-      const int16_t* rows = transformed + e * tile_block_ * stride;
-      int32_t* out = sums + e * tile_block_ * kColumns;
+      const int16_t* rows = transformed + e * stride;
+      int32_t* out = sums + e * kColumns;
       int64_t t = 0;
-      for (; t + kRows <= count; t += kRows) Tile<kRows>(rows, t, stride, b, out);
+      for (; t + kRows <= count; t += kRows) Tile<kRows>(rows, t, 16 * stride, b, out);
       switch (count - t) {
         case 3:
-          Tile<3>(rows, t, stride, b, out);
+          Tile<3>(rows, t, 16 * stride, b, out);
           break;
         case 2:
-          Tile<2>(rows, t, stride, b, out);
+          Tile<2>(rows, t, 16 * stride, b, out);
           break;
         case 1:
-          Tile<1>(rows, t, stride, b, out);
+          Tile<1>(rows, t, 16 * stride, b, out);
           break;
         default:
           break;
@@ -264,8 +266,8 @@ class Int8WinogradKernel final : public Kernel {
     int8_product::AccumulatePairs<R>(a, b, 0, channel_pairs_, acc);
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + (t + r) * kColumns), acc[r][0]);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + (t + r) * kColumns + 8), acc[r][1]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + (t + r) * 16 * kColumns), acc[r][0]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + (t + r) * 16 * kColumns + 8), acc[r][1]);
     }
   }
 
@@ -281,7 +283,7 @@ class Int8WinogradKernel final : public Kernel {
       __m256i m[16];
       for (int e = 0; e < 16; ++e) {
         m[e] = _mm256_loadu_si256(
-            reinterpret_cast<const __m256i*>(sums + (e * tile_block_ + slot) * kColumns + 8 * h));
+            reinterpret_cast<const __m256i*>(sums + (slot * 16 + e) * kColumns + 8 * h));
       }
       __m256i a[4], b[4];
       for (int j = 0; j < 4; ++j) {
