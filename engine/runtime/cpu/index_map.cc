@@ -53,18 +53,10 @@ void Run(const void* in, void* out, const std::vector<DimensionMap>& dims, const
 void IndexMapCopy(const void* in, void* out, const std::vector<DimensionMap>& dims,
                   size_t element_size, const void* fill) {
   switch (element_size) {
-    case 1:
-      Run<uint8_t>(in, out, dims, fill);
-      break;
-    case 2:
-      Run<uint16_t>(in, out, dims, fill);
-      break;
-    case 4:
-      Run<uint32_t>(in, out, dims, fill);
-      break;
-    default:
-      Run<uint64_t>(in, out, dims, fill);
-      break;
+    case 1: Run<uint8_t>(in, out, dims, fill); break;
+    case 2: Run<uint16_t>(in, out, dims, fill); break;
+    case 4: Run<uint32_t>(in, out, dims, fill); break;
+    default: Run<uint64_t>(in, out, dims, fill); break;
   }
 }
 

@@ -63,14 +63,13 @@ absl::StatusOr<BuiltKernel> BuildBatchNorm(const KernelBuildContext& context) {
   const Node& node = context.node;
   const TensorDesc& x = context.input(0);
   if (x.shape.size() < 2) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(node.Describe(), ": X must have rank 2 or more"));
+    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": X must have rank 2 or more"));
   }
   const int64_t channels = x.shape[1];
   for (size_t i = 1; i < 5; ++i) {
     if (context.input(i).shape != Shape{channels} || context.input(i).type != DataType::kFloat32) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(node.Describe(), ": input ", i, " must be float32 [", channels, "]"));
+      return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": input ", i,
+                                                     " must be float32 [", channels, "]"));
     }
   }
   if (x.type != DataType::kFloat32) {
@@ -148,8 +147,7 @@ absl::StatusOr<BuiltKernel> BuildPRelu(const KernelBuildContext& context) {
   const TensorDesc& x = context.input(0);
   const TensorDesc& slope = context.input(1);
   if (x.type != DataType::kFloat32 || slope.type != DataType::kFloat32) {
-    return UnsupportedError(UnsupportedKind::kElementType,
-                            absl::StrCat(node.Describe(), ": float32"));
+    return UnsupportedError(UnsupportedKind::kElementType, absl::StrCat(node.Describe(), ": float32"));
   }
   Shape slope_shape = slope.shape;
   // Before opset 7 a [C] slope is per channel (axis 1), not numpy-broadcast.
@@ -159,9 +157,10 @@ absl::StatusOr<BuiltKernel> BuildPRelu(const KernelBuildContext& context) {
   }
   absl::StatusOr<Shape> y = cpu::BroadcastShapes(x.shape, slope_shape);
   if (!y.ok() || *y != x.shape) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(node.Describe(), ": slope ", ShapeToString(slope.shape),
-                     " does not broadcast to X ", ShapeToString(x.shape)));
+    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": slope ",
+                                                   ShapeToString(slope.shape),
+                                                   " does not broadcast to X ",
+                                                   ShapeToString(x.shape)));
   }
   BuiltKernel built;
   built.outputs.push_back(x);

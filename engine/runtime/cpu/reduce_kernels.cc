@@ -41,18 +41,10 @@ class ReduceKernel final : public Kernel {
     for (int64_t i = 0; i < count; ++i) {
       const Accumulator v = static_cast<Accumulator>(x[i]);
       switch (reduction_) {
-        case Reduction::kMax:
-          acc[out] = std::max(acc[out], v);
-          break;
-        case Reduction::kMin:
-          acc[out] = std::min(acc[out], v);
-          break;
-        case Reduction::kProd:
-          acc[out] *= v;
-          break;
-        default:
-          acc[out] += v;
-          break;
+        case Reduction::kMax: acc[out] = std::max(acc[out], v); break;
+        case Reduction::kMin: acc[out] = std::min(acc[out], v); break;
+        case Reduction::kProd: acc[out] *= v; break;
+        default: acc[out] += v; break;
       }
       for (size_t d = rank; d-- > 0;) {
         out += output_strides_[d];
@@ -64,8 +56,7 @@ class ReduceKernel final : public Kernel {
     T* y = outputs[0]->data<T>();
     for (int64_t o = 0; o < out_count; ++o) {
       y[o] = reduction_ == Reduction::kMean
-                 ? static_cast<T>(acc[o] /
-                                  static_cast<Accumulator>(std::max<int64_t>(reduced_count_, 1)))
+                 ? static_cast<T>(acc[o] / static_cast<Accumulator>(std::max<int64_t>(reduced_count_, 1)))
                  : static_cast<T>(acc[o]);
     }
     return absl::OkStatus();
@@ -80,8 +71,9 @@ class ReduceKernel final : public Kernel {
 
 absl::Status CheckReduce(const CheckContext& context) {
   OCTET_RETURN_IF_ERROR(RequireInputCount(context.node, 1, 2, 1));
-  return RequireInputType(
-      context, 0, {DataType::kFloat32, DataType::kFloat64, DataType::kInt32, DataType::kInt64});
+  return RequireInputType(context, 0,
+                          {DataType::kFloat32, DataType::kFloat64, DataType::kInt32,
+                           DataType::kInt64});
 }
 
 template <Reduction kReduction>
@@ -128,22 +120,10 @@ absl::StatusOr<BuiltKernel> BuildReduce(const KernelBuildContext& context) {
   BuiltKernel built;
   built.outputs.push_back({x.type, y});
   switch (x.type) {
-    case DataType::kFloat32:
-      built.kernel =
-          std::make_unique<ReduceKernel<float>>(kReduction, x.shape, strides, reduced_count);
-      break;
-    case DataType::kFloat64:
-      built.kernel =
-          std::make_unique<ReduceKernel<double>>(kReduction, x.shape, strides, reduced_count);
-      break;
-    case DataType::kInt32:
-      built.kernel =
-          std::make_unique<ReduceKernel<int32_t>>(kReduction, x.shape, strides, reduced_count);
-      break;
-    case DataType::kInt64:
-      built.kernel =
-          std::make_unique<ReduceKernel<int64_t>>(kReduction, x.shape, strides, reduced_count);
-      break;
+    case DataType::kFloat32: built.kernel = std::make_unique<ReduceKernel<float>>(kReduction, x.shape, strides, reduced_count); break;
+    case DataType::kFloat64: built.kernel = std::make_unique<ReduceKernel<double>>(kReduction, x.shape, strides, reduced_count); break;
+    case DataType::kInt32: built.kernel = std::make_unique<ReduceKernel<int32_t>>(kReduction, x.shape, strides, reduced_count); break;
+    case DataType::kInt64: built.kernel = std::make_unique<ReduceKernel<int64_t>>(kReduction, x.shape, strides, reduced_count); break;
     default:
       return UnsupportedError(UnsupportedKind::kElementType,
                               absl::StrCat(node.Describe(), ": ", DataTypeName(x.type)));
