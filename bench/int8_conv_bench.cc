@@ -227,10 +227,8 @@ int main(int argc, char** argv) {
       {"mobilenet_v2", 192, 32, 28, 1, 1}, {"mobilenet_v2", 384, 64, 14, 1, 1},
       {"mobilenet_v2", 960, 160, 7, 1, 1},
   };
-  std::printf(
-      "model         batch   IC   OC size kernel octet     octet ms GMAC/s direct ms  7-bit ms "
-      "GMAC/s  "
-      "f32 ms  GMAC/s  7-bit/octet f32/octet\n");
+  std::printf("model         batch   IC   OC size kernel octet     octet ms GMAC/s direct ms  "
+              "7-bit ms GMAC/s    f32 ms GMAC/s  7-bit/octet f32/octet\n");
   int status = 0;
   const char* only = std::getenv("OCTET_BENCH_SHAPE");
   for (const int64_t batch : batches) {
