@@ -16,6 +16,7 @@
 #include <random>
 #include <vector>
 
+#include "bench/onednn_float_conv.h"
 #include "dnnl.hpp"
 #include "engine/runtime/cpu/int8_depthwise_conv.h"
 
@@ -94,30 +95,10 @@ int Run(int runs, int64_t batch, const Shape2& shape) {
 
   // oneDNN's float depthwise convolution on the same shape, in the layouts it picks (what a
   // float plan runs): what the int8 kernel has to beat.
-  const memory::desc src_f32({batch, c, size, size}, memory::data_type::f32,
-                             memory::format_tag::any);
-  const memory::desc dst_f32({batch, c, out, out}, memory::data_type::f32, memory::format_tag::any);
-  const memory::desc weights_f32({c, 1, 1, 3, 3}, memory::data_type::f32, memory::format_tag::any);
-  dnnl::convolution_forward::desc float_desc(
-      dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_f32, weights_f32,
-      bias_desc, dst_f32, {stride, stride}, {1, 1}, {1, 1});
-  dnnl::primitive_attr float_attr;
-  float_attr.set_post_ops(ops);
-  dnnl::convolution_forward::primitive_desc float_pd(float_desc, float_attr, engine);
-  memory float_src(float_pd.src_desc(), engine), float_dst(float_pd.dst_desc(), engine),
-      float_weights(float_pd.weights_desc(), engine);
-  std::fill_n(static_cast<float*>(float_src.get_data_handle()),
-              float_pd.src_desc().get_size() / sizeof(float), 1.0f);
-  std::fill_n(static_cast<float*>(float_weights.get_data_handle()),
-              float_pd.weights_desc().get_size() / sizeof(float), 0.5f);
-  dnnl::convolution_forward float_conv(float_pd);
-  const Timing float_timing = Time(runs, [&] {
-    float_conv.execute(stream, {{DNNL_ARG_SRC, float_src},
-                                {DNNL_ARG_WEIGHTS, float_weights},
-                                {DNNL_ARG_BIAS, bias_memory},
-                                {DNNL_ARG_DST, float_dst}});
-    stream.wait();
-  });
+  octet::bench::FloatConv float_conv(engine, {batch, c, size, size}, {c, 1, 1, 3, 3},
+                                     {batch, c, out, out}, bias_desc, {stride, stride}, {1, 1},
+                                     {1, 1}, ops);
+  const Timing float_timing = Time(runs, [&] { float_conv.Run(stream, bias_memory); });
 
   octet::cpu::Int8DepthwiseConvSpec spec;
   spec.batch = batch;
@@ -159,7 +140,7 @@ int Run(int runs, int64_t batch, const Shape2& shape) {
       static_cast<long long>(batch), static_cast<long long>(c), static_cast<long long>(size),
       static_cast<long long>(size), static_cast<long long>(stride), octet.median, octet.min,
       onednn.median, onednn.min, pd.impl_info_str(), onednn.median / octet.median,
-      float_timing.median, float_pd.impl_info_str(), float_timing.median / octet.median,
+      float_timing.median, float_conv.implementation(), float_timing.median / octet.median,
       same ? "same bytes" : "DIFFERENT");
   return same ? 0 : 1;
 }

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "bench/onednn_float_conv.h"
 #include "dnnl.hpp"
 #include "engine/runtime/cpu/int8_gemm.h"
 #include "engine/runtime/cpu/int8_winograd.h"
@@ -100,31 +101,10 @@ int Run(int runs, int64_t batch, const Shape& shape) {
   });
 
   // oneDNN float, in the layouts it picks (what a float plan runs).
-  const memory::desc src_f32({batch, ic, size, size}, memory::data_type::f32,
-                             memory::format_tag::any);
-  const memory::desc dst_f32({batch, oc, out, out}, memory::data_type::f32,
-                             memory::format_tag::any);
-  const memory::desc weights_f32({oc, ic, k, k}, memory::data_type::f32, memory::format_tag::any);
-  dnnl::convolution_forward::desc float_desc(
-      dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_f32, weights_f32,
-      bias_desc, dst_f32, {stride, stride}, {pad, pad}, {pad, pad});
-  dnnl::primitive_attr float_attr;
-  float_attr.set_post_ops(relu);
-  dnnl::convolution_forward::primitive_desc float_pd(float_desc, float_attr, engine);
-  memory float_src(float_pd.src_desc(), engine), float_dst(float_pd.dst_desc(), engine),
-      float_weights(float_pd.weights_desc(), engine);
-  std::fill_n(static_cast<float*>(float_src.get_data_handle()),
-              float_pd.src_desc().get_size() / sizeof(float), 1.0f);
-  std::fill_n(static_cast<float*>(float_weights.get_data_handle()),
-              float_pd.weights_desc().get_size() / sizeof(float), 0.5f);
-  dnnl::convolution_forward float_conv(float_pd);
-  const double float_ms = BestMs(runs, [&] {
-    float_conv.execute(stream, {{DNNL_ARG_SRC, float_src},
-                                {DNNL_ARG_WEIGHTS, float_weights},
-                                {DNNL_ARG_BIAS, bias_memory},
-                                {DNNL_ARG_DST, float_dst}});
-    stream.wait();
-  });
+  octet::bench::FloatConv float_conv(engine, {batch, ic, size, size}, {oc, ic, k, k},
+                                     {batch, oc, out, out}, bias_desc, {stride, stride}, {pad, pad},
+                                     {pad, pad}, relu);
+  const double float_ms = BestMs(runs, [&] { float_conv.Run(stream, bias_memory); });
 
   // Octet's product, 8-bit weights: rows (ky, kx, channel) x output channels.
   octet::cpu::Int8GemmSpec spec;
@@ -227,8 +207,9 @@ int main(int argc, char** argv) {
       {"mobilenet_v2", 192, 32, 28, 1, 1}, {"mobilenet_v2", 384, 64, 14, 1, 1},
       {"mobilenet_v2", 960, 160, 7, 1, 1},
   };
-  std::printf("model         batch   IC   OC size kernel octet     octet ms GMAC/s direct ms  "
-              "7-bit ms GMAC/s    f32 ms GMAC/s  7-bit/octet f32/octet\n");
+  std::printf(
+      "model         batch   IC   OC size kernel octet     octet ms GMAC/s direct ms  "
+      "7-bit ms GMAC/s    f32 ms GMAC/s  7-bit/octet f32/octet\n");
   int status = 0;
   const char* only = std::getenv("OCTET_BENCH_SHAPE");
   for (const int64_t batch : batches) {
