@@ -28,23 +28,8 @@ struct Shape2 {
   int64_t channels, size, stride;
 };
 
-struct Timing {
-  double median, min;
-};
-
-template <typename F>
-Timing Time(int runs, F run) {
-  std::vector<double> times;
-  for (int r = 0; r < runs + 2; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    run();
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (r >= 2) times.push_back(ms);
-  }
-  std::sort(times.begin(), times.end());
-  return {times[times.size() / 2], times.front()};
-}
+using octet::bench::Time;
+using octet::bench::Timing;
 
 int Run(int runs, int64_t batch, const Shape2& shape) {
   const int64_t c = shape.channels, size = shape.size, stride = shape.stride;

@@ -37,18 +37,10 @@ struct Shape {
   int64_t in_channels, out_channels, size, kernel, stride;
 };
 
+// The best of `runs` timed calls (the least disturbed by a shared machine).
 template <typename F>
 double BestMs(int runs, F run) {
-  std::vector<double> times;
-  for (int r = 0; r < runs + 2; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    run();
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (r >= 2) times.push_back(ms);
-  }
-  std::sort(times.begin(), times.end());
-  return times.front();
+  return octet::bench::Time(runs, run).min;
 }
 
 int Run(int runs, int64_t batch, const Shape& shape) {

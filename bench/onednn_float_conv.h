@@ -1,13 +1,35 @@
-// oneDNN's float convolution on one shape, in the layouts it picks (what a float plan runs), with
-// its source and weights filled: what Octet's int8 kernel benchmarks time theirs against.
+// What Octet's int8 kernel benchmarks share: timing a kernel over runs, and oneDNN's float
+// convolution on one shape, in the layouts it picks (what a float plan runs), with its source and
+// weights filled, to time theirs against.
 #ifndef OCTET_BENCH_ONEDNN_FLOAT_CONV_H_
 #define OCTET_BENCH_ONEDNN_FLOAT_CONV_H_
 
 #include <algorithm>
+#include <chrono>
+#include <vector>
 
 #include "dnnl.hpp"
 
 namespace octet::bench {
+
+// The median and the smallest of `runs` timed calls of `run`, in ms, after two untimed ones.
+struct Timing {
+  double median, min;
+};
+
+template <typename F>
+Timing Time(int runs, F run) {
+  std::vector<double> times;
+  for (int r = 0; r < runs + 2; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    run();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (r >= 2) times.push_back(ms);
+  }
+  std::sort(times.begin(), times.end());
+  return {times[times.size() / 2], times.front()};
+}
 
 class FloatConv {
  public:
