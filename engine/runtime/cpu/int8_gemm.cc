@@ -29,19 +29,19 @@ class Int8GemmKernel final : public Kernel {
         column_blocks_((spec_.n + kColumns - 1) / kColumns),
         requantizer_(spec_, column_blocks_ * kColumns),
         threads_(omp_get_max_threads()) {
-    // K in segments of `segment_` values that are contiguous in the rows A is read from: all of K
+    // K in segments of `segment` values that are contiguous in the rows A is read from: all of K
     // for a product; for a convolution, a kernel row's taps x channels (one run of the padded
     // channels-last source) or, dilated along x, one tap's channels. A segment takes a whole
     // number of pairs: an odd one ends with a pair whose second weight is 0 (its source value,
     // the next one in memory, is read and multiplied by 0).
-    segment_ = spec_.k;
+    int64_t segment = spec_.k;
     if (spec_.convolution.has_value()) {
       const Int8GemmSpec::Convolution& c = *spec_.convolution;
       padded_h_ = std::max(c.in_h + c.pad_top,
                            (c.out_h - 1) * c.stride_h + (c.kernel_h - 1) * c.dilation_h + 1);
       padded_w_ = std::max(c.in_w + c.pad_left,
                            (c.out_w - 1) * c.stride_w + (c.kernel_w - 1) * c.dilation_w + 1);
-      segment_ = c.dilation_w == 1 ? c.kernel_w * c.channels : c.channels;
+      segment = c.dilation_w == 1 ? c.kernel_w * c.channels : c.channels;
       for (int64_t ky = 0; ky < c.kernel_h; ++ky) {
         for (int64_t kx = 0; kx < (c.dilation_w == 1 ? 1 : c.kernel_w); ++kx) {
           segment_offsets_.push_back((ky * c.dilation_h * padded_w_ + kx * c.dilation_w) *
@@ -51,15 +51,15 @@ class Int8GemmKernel final : public Kernel {
     } else {
       segment_offsets_.push_back(0);
     }
-    segment_pairs_ = (segment_ + 1) / 2;
+    segment_pairs_ = (segment + 1) / 2;
     pairs_ = static_cast<int64_t>(segment_offsets_.size()) * segment_pairs_;
     // W as int16 pairs: block b, pair p, column c of the block -> (W[2p][j], W[2p + 1][j]), K's
-    // index i at position i % segment_ of segment i / segment_.
+    // index i at position i % segment of segment i / segment.
     packed_.assign(column_blocks_ * pairs_ * kColumns * 2, 0);
     for (int64_t j = 0; j < spec_.n; ++j) {
       const int64_t block = j / kColumns, c = j % kColumns;
       for (int64_t i = 0; i < spec_.k; ++i) {
-        const int64_t at = i / segment_ * segment_pairs_ * 2 + i % segment_;
+        const int64_t at = i / segment * segment_pairs_ * 2 + i % segment;
         packed_[((block * pairs_ + at / 2) * kColumns + c) * 2 + at % 2] =
             spec_.weights[i * spec_.n + j];
       }
@@ -348,9 +348,9 @@ class Int8GemmKernel final : public Kernel {
   Int8GemmSpec spec_;
   int64_t column_blocks_;
   int8_product::Requantizer requantizer_;
-  // K's segments (see the constructor): values each, pairs each, and where each starts relative
-  // to a row's start; all segments' pairs.
-  int64_t segment_ = 0, segment_pairs_ = 0, pairs_ = 0;
+  // K's segments (see the constructor): pairs each, and where each starts relative to a row's
+  // start; all segments' pairs.
+  int64_t segment_pairs_ = 0, pairs_ = 0;
   std::vector<int64_t> segment_offsets_;
   // A convolution's padded source, in pixels.
   int64_t padded_h_ = 0, padded_w_ = 0;
